@@ -1,0 +1,92 @@
+# switchboard — build, test, run.
+#   make run    build and start the server on 127.0.0.1:8080 (state in ./var)
+#   make test   unit, end-to-end (real clients), sanitizer and fuzz-smoke runs
+#   make bench  benchmarks (tests/bench), with ratios against a reference
+#   make fuzz   libFuzzer targets (clang) into build/fuzz
+# As root on Debian, missing packages are installed first (make deps).
+
+VERSION  := 0.1.0
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSWITCHBOARD_VERSION='"$(VERSION)"'
+B        ?= build
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c \
+            common/mp.c common/envelope.c common/sp.c
+COMMON_R := $(COMMON_W) common/hmap.c
+WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
+            proto/websocket/handshake.c
+WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
+            proto/echo/session.c proto/wschat/session.c $(COMMON_W) $(WS)
+ROUTER   := router/main.c router/workers.c router/tap.c router/protocols.c \
+            proto/wschat/service.c $(COMMON_R)
+SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)
+HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
+
+LIBS_W := -lmsgpackc -lseccomp -lcrypto
+LIBS_R := -lnng -lmsgpackc -lsodium
+LIBS_S := -lsodium
+LIBS_U := -lmsgpackc -lsodium -lcrypto -lnng
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
+
+all: $(PROGS) $(B)/unit-tests
+
+$(B)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/switchboard-worker: $(call obj,$(WORKER))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_W)
+$(B)/switchboard-router: $(call obj,$(ROUTER))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_R)
+$(B)/switchboard: $(call obj,$(SUPER))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_S)
+$(B)/unit-tests: $(call obj,$(UNIT))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_U)
+
+# The same programs under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) --no-print-directory B=build/asan CC=clang CFLAGS="$(SAN_FLAGS)" all
+
+# ---- fuzzing ----
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined
+fuzz: $(FUZZ_TARGETS)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_R) $(WS) $(HEADERS)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) $< $(COMMON_R) $(WS) -o $@ -lmsgpackc -lsodium -lcrypto
+
+# ---- dependencies (Debian bookworm) ----
+DEB_BUILD := gcc make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
+             libseccomp-dev libsqlite3-dev libssl-dev
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
+deps:
+	@sh tests/install-deps.sh $(DEB_BUILD)
+test-deps:
+	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@cd tests/e2e && { [ -d node_modules/ws ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+# ---- the two commands ----
+run: deps all
+	./$(B)/switchboard $(ARGS)
+
+test: test-deps all asan fuzz
+	@sh tests/run.sh
+
+bench: deps all test-deps
+	@sh tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all asan fuzz deps test-deps run test bench clean

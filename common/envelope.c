@@ -1,0 +1,140 @@
+#include "envelope.h"
+
+#include <string.h>
+
+void env_begin(msgpack_packer *pk, const char *proto, const char *op, uint32_t nfields)
+{
+	msgpack_pack_map(pk, nfields + 3);
+	mp_kv_int(pk, "v", ENV_VERSION);
+	mp_kv_cstr(pk, "p", proto);
+	mp_kv_cstr(pk, "op", op);
+}
+
+static uint64_t be(const uint8_t *p, size_t k)
+{
+	uint64_t v = 0;
+	while (k--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * msgpack-c allocates a container's elements before reading them, so five
+ * bytes announcing an array of 2^32-1 elements make it ask for ~100 GB. Walk
+ * the headers of the one object at p first and refuse it when the elements
+ * announced so far outnumber the bytes left (each takes at least one).
+ */
+static bool env_plausible(const uint8_t *p, size_t n)
+{
+	/* Body bytes of float32, float64, uint8..uint64, int8..int64 (0xca..0xd3). */
+	static const uint8_t fixed[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+	size_t i = 0;
+	uint64_t pending = 1;
+	while (pending > 0) {
+		if (i >= n)
+			return false;
+		uint8_t b = p[i++];
+		uint64_t items = 0, skip = 0;
+		size_t k = 0; /* bytes of the length or count that follows b */
+		pending--;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+			/* fixints, nil, booleans: b is the whole value */
+		} else if (b <= 0x8f) {
+			items = 2u * (b & 0x0f);
+		} else if (b <= 0x9f) {
+			items = b & 0x0f;
+		} else if (b <= 0xbf) {
+			skip = b & 0x1f;
+		} else if (b == 0xc4 || b == 0xd9 || b == 0xc7) { /* bin8, str8, ext8 */
+			k = 1, skip = b == 0xc7; /* ext has a type byte too */
+		} else if (b == 0xc5 || b == 0xda || b == 0xc8) {
+			k = 2, skip = b == 0xc8;
+		} else if (b == 0xc6 || b == 0xdb || b == 0xc9) {
+			k = 4, skip = b == 0xc9;
+		} else if (b >= 0xca && b <= 0xd3) {
+			skip = fixed[b - 0xca];
+		} else if (b >= 0xd4 && b <= 0xd8) { /* fixext 1..16 and its type byte */
+			skip = 1 + (1u << (b - 0xd4));
+		} else if (b == 0xdc || b == 0xde) { /* array16, map16 */
+			k = 2;
+		} else if (b == 0xdd || b == 0xdf) { /* array32, map32 */
+			k = 4;
+		} else {
+			return false; /* 0xc1 is never used */
+		}
+		if (k > 0) {
+			if (n - i < k)
+				return false;
+			uint64_t v = be(p + i, k);
+			i += k;
+			if (b >= 0xdc)
+				items = b >= 0xde ? 2 * v : v;
+			else
+				skip += v;
+		}
+		if (skip > n - i || pending + items > n - i - skip)
+			return false;
+		i += (size_t)skip;
+		pending += items;
+	}
+	return true;
+}
+
+/* Unpacks one envelope at *off and checks its version, protocol and op. */
+static int env_unpack(struct envelope *e, const void *data, size_t len, size_t *off)
+{
+	msgpack_unpacked_init(&e->up);
+	e->map = NULL;
+	if (*off >= len || !env_plausible((const uint8_t *)data + *off, len - *off))
+		return -1;
+	if (msgpack_unpack_next(&e->up, data, len, off) != MSGPACK_UNPACK_SUCCESS)
+		goto bad;
+	e->map = &e->up.data;
+	int64_t v;
+	if (e->map->type != MSGPACK_OBJECT_MAP || !mp_get_int(e->map, "v", &v) || v != ENV_VERSION ||
+	    !mp_get_str(e->map, "p", &e->proto, &e->proto_len) ||
+	    !mp_get_str(e->map, "op", &e->op, &e->op_len))
+		goto bad;
+	return 0;
+bad:
+	msgpack_unpacked_destroy(&e->up);
+	e->map = NULL;
+	return -1;
+}
+
+int env_decode(struct envelope *e, const void *data, size_t len)
+{
+	size_t off = 0;
+	if (env_unpack(e, data, len, &off) < 0)
+		return -1;
+	if (off != len) {
+		env_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+int env_next(struct envelope *e, const void *data, size_t len, size_t *off)
+{
+	e->map = NULL;
+	if (*off >= len)
+		return 0;
+	return env_unpack(e, data, len, off) < 0 ? -1 : 1;
+}
+
+void env_free(struct envelope *e)
+{
+	if (e->map)
+		msgpack_unpacked_destroy(&e->up);
+	e->map = NULL;
+}
+
+bool env_op_is(const struct envelope *e, const char *op)
+{
+	return strlen(op) == e->op_len && memcmp(e->op, op, e->op_len) == 0;
+}
+
+bool env_proto_is(const struct envelope *e, const char *proto)
+{
+	return strlen(proto) == e->proto_len && memcmp(e->proto, proto, e->proto_len) == 0;
+}

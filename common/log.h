@@ -1,0 +1,19 @@
+/* Logging to stderr, one line per event; journald / s6-log add timestamps. */
+#ifndef SB_LOG_H
+#define SB_LOG_H
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_init(const char *ident);
+void log_set_level(enum log_level level);
+/* Parses "error", "warn", "info", "debug"; -1 when unknown. */
+int log_level_parse(const char *name);
+void log_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,282 @@
+#include "sp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int sp_addr_parse(const char *url, struct sp_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	if (strncmp(url, "ipc://", 6) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&a->sa;
+		const char *path = url + 6;
+		if (strlen(path) == 0 || strlen(path) >= sizeof un->sun_path)
+			return -1;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		a->salen = sizeof *un;
+		a->transport = SP_IPC;
+		return 0;
+	}
+	if (strncmp(url, "tcp://", 6) != 0)
+		return -1;
+	char host[256];
+	const char *hp = url + 6, *colon;
+	size_t hlen;
+	if (*hp == '[') {
+		const char *close = strchr(hp, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		hp++;
+		hlen = (size_t)(close - hp);
+		colon = close + 1;
+	} else {
+		colon = strrchr(hp, ':');
+		if (!colon)
+			return -1;
+		hlen = (size_t)(colon - hp);
+	}
+	if (hlen == 0 || hlen >= sizeof host)
+		return -1;
+	memcpy(host, hp, hlen);
+	host[hlen] = 0;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return -1;
+	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+	a->salen = res->ai_addrlen;
+	a->transport = SP_TCP;
+	freeaddrinfo(res);
+	return 0;
+}
+
+void sp_handshake_make(uint8_t out[SP_HANDSHAKE_LEN], uint16_t proto)
+{
+	out[0] = 0; out[1] = 'S'; out[2] = 'P'; out[3] = 0;
+	out[4] = (uint8_t)(proto >> 8);
+	out[5] = (uint8_t)proto;
+	out[6] = 0; out[7] = 0;
+}
+
+int sp_handshake_check(const uint8_t hdr[SP_HANDSHAKE_LEN], uint16_t proto)
+{
+	uint8_t want[SP_HANDSHAKE_LEN];
+	sp_handshake_make(want, proto);
+	return memcmp(hdr, want, SP_HANDSHAKE_LEN) == 0 ? 0 : -1;
+}
+
+size_t sp_frame_header_len(enum sp_transport t) { return t == SP_IPC ? 9 : 8; }
+
+size_t sp_frame_header(enum sp_transport t, uint8_t *out, uint64_t body_len)
+{
+	size_t k = 0;
+	if (t == SP_IPC)
+		out[k++] = 0x01;
+	for (int i = 7; i >= 0; i--)
+		out[k++] = (uint8_t)(body_len >> (8 * i));
+	return k;
+}
+
+int sp_frame_parse(enum sp_transport t, const uint8_t *p, size_t n, size_t max_body,
+		   size_t *frame_len, const uint8_t **payload, size_t *payload_len)
+{
+	size_t hl = sp_frame_header_len(t);
+	if (n < hl)
+		return 0;
+	if (t == SP_IPC && p[0] != 0x01)
+		return -1;
+	uint64_t len = 0;
+	for (size_t i = hl - 8; i < hl; i++)
+		len = (len << 8) | p[i];
+	if (len > max_body || len < 4)
+		return -1;
+	if (n - hl < len)
+		return 0;
+	const uint8_t *b = p + hl;
+	uint32_t hops = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	if (hops == 0 || hops > SP_MAX_HOPS)
+		return -1;
+	*frame_len = hl + (size_t)len;
+	*payload = b + 4;
+	*payload_len = (size_t)len - 4;
+	return 1;
+}
+
+void sp_client_init(struct sp_client *c, enum sp_transport t, size_t max_body)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->transport = t;
+	c->max_body = max_body;
+}
+
+int sp_client_connect(struct sp_client *c, const struct sp_addr *a)
+{
+	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (a->transport == SP_TCP) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->state = SP_CONNECTING;
+	sp_handshake_make(c->my_hdr, SP_PROTO_PAIR1);
+	c->my_sent = 0;
+	c->peer_got = 0;
+	c->head_written = 0;
+	buf_reset(&c->in);
+	return 0;
+}
+
+void sp_client_disconnect(struct sp_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->state = SP_CLOSED;
+	c->head_written = 0; /* a partly written frame is sent again whole */
+	buf_reset(&c->in);
+}
+
+void sp_client_free(struct sp_client *c)
+{
+	sp_client_disconnect(c);
+	buf_free(&c->in);
+	buf_free(&c->out);
+}
+
+static size_t head_frame_len(const struct sp_client *c)
+{
+	const uint8_t *p = buf_head(&c->out);
+	size_t hl = sp_frame_header_len(c->transport);
+	uint64_t len = 0;
+	for (size_t i = hl - 8; i < hl; i++)
+		len = (len << 8) | p[i];
+	return hl + (size_t)len;
+}
+
+bool sp_client_wants_write(const struct sp_client *c)
+{
+	return c->fd >= 0 && (c->state == SP_CONNECTING || c->my_sent < SP_HANDSHAKE_LEN ||
+			      (c->state == SP_OPEN && buf_used(&c->out) > 0));
+}
+
+int sp_client_flush(struct sp_client *c)
+{
+	if (c->fd < 0)
+		return -1;
+	if (c->state == SP_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof err;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+			return -1;
+		c->state = SP_HANDSHAKE;
+	}
+	while (c->my_sent < SP_HANDSHAKE_LEN) {
+		ssize_t w = write(c->fd, c->my_hdr + c->my_sent, SP_HANDSHAKE_LEN - c->my_sent);
+		if (w < 0)
+			return (errno == EAGAIN || errno == ENOTCONN) ? 0 : -1;
+		c->my_sent += (size_t)w;
+	}
+	/* Frames go out only once the peer's handshake has been checked. */
+	while (c->state == SP_OPEN && buf_used(&c->out) > 0) {
+		size_t avail = buf_used(&c->out) - c->head_written;
+		ssize_t w = write(c->fd, buf_head(&c->out) + c->head_written, avail);
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->head_written += (size_t)w;
+		while (buf_used(&c->out) > 0 && c->head_written >= head_frame_len(c)) {
+			size_t fl = head_frame_len(c);
+			c->head_written -= fl;
+			buf_consume(&c->out, fl);
+		}
+	}
+	return 0;
+}
+
+int sp_client_read(struct sp_client *c)
+{
+	if (c->fd < 0 || c->state == SP_CONNECTING)
+		return 0;
+	for (;;) {
+		if (buf_reserve(&c->in, 16384) < 0)
+			return -1;
+		size_t want = c->in.cap - c->in.len;
+		ssize_t r = read(c->fd, c->in.data + c->in.len, want);
+		if (r == 0)
+			return -1;
+		if (r < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->in.len += (size_t)r;
+		if (c->state == SP_HANDSHAKE) {
+			size_t k = SP_HANDSHAKE_LEN - c->peer_got;
+			if (k > buf_used(&c->in))
+				k = buf_used(&c->in);
+			memcpy(c->peer_hdr + c->peer_got, buf_head(&c->in), k);
+			c->peer_got += k;
+			buf_consume(&c->in, k);
+			if (c->peer_got == SP_HANDSHAKE_LEN) {
+				if (sp_handshake_check(c->peer_hdr, SP_PROTO_PAIR1) < 0)
+					return -1;
+				c->state = SP_OPEN;
+			}
+		}
+		if ((size_t)r < want)
+			return 0;
+	}
+}
+
+int sp_client_next(struct sp_client *c, const uint8_t **p, size_t *n)
+{
+	if (c->state != SP_OPEN)
+		return 0;
+	size_t fl;
+	int rc = sp_frame_parse(c->transport, buf_head(&c->in), buf_used(&c->in), c->max_body, &fl, p, n);
+	if (rc == 1)
+		buf_consume(&c->in, fl); /* bytes stay in place until the next read */
+	return rc;
+}
+
+static int make_frame(struct sp_client *c, uint8_t *hdr, size_t n)
+{
+	size_t hl = sp_frame_header(c->transport, hdr, (uint64_t)n + 4);
+	hdr[hl] = 0; hdr[hl + 1] = 0; hdr[hl + 2] = 0; hdr[hl + 3] = 1; /* one hop */
+	return (int)(hl + 4);
+}
+
+int sp_client_queue(struct sp_client *c, const void *p, size_t n)
+{
+	uint8_t hdr[13];
+	int hl = make_frame(c, hdr, n);
+	if (buf_reserve(&c->out, (size_t)hl + n) < 0)
+		return -1;
+	buf_append(&c->out, hdr, (size_t)hl);
+	return buf_append(&c->out, p, n);
+}
+
+int sp_client_queue_front(struct sp_client *c, const void *p, size_t n)
+{
+	/* Only valid while nothing of the head frame is written. */
+	struct buf rest = {0};
+	if (buf_append(&rest, buf_head(&c->out), buf_used(&c->out)) < 0)
+		return -1;
+	buf_reset(&c->out);
+	int rc = sp_client_queue(c, p, n);
+	if (rc == 0)
+		rc = buf_append(&c->out, buf_head(&rest), buf_used(&rest));
+	buf_free(&rest);
+	return rc;
+}
+
+size_t sp_client_pending(const struct sp_client *c) { return buf_used(&c->out); }

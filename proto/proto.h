@@ -1,0 +1,49 @@
+/*
+ * A protocol is two tables of functions: its worker half (one client
+ * connection, in switchboard-worker) and its router half (shared state, in
+ * switchboard-router). Each lists itself in worker/protocols.c and
+ * router/protocols.c respectively.
+ */
+#ifndef SB_PROTO_H
+#define SB_PROTO_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/envelope.h"
+#include "websocket/http.h"
+
+struct session; /* worker/session.h */
+struct router;  /* router/router.h */
+struct rworker;
+
+struct proto_worker {
+	const char *name;
+	/* Whether this protocol serves the request (usually by path). */
+	bool (*match)(const struct http_request *req);
+	/* Before the upgrade: 0 to go on, or an HTTP status with *why. May be NULL. */
+	int (*accept)(struct session *s, const struct http_request *req, const char **why);
+	/* Offered by the client → echoed in the 101; never sent otherwise. */
+	const char *subprotocol;
+	bool uses_bus;
+	size_t state_size; /* zeroed per-session state, session_state() */
+	void (*open)(struct session *s);
+	void (*on_message)(struct session *s, uint8_t opcode, uint8_t *data, size_t len);
+	/* A protocol envelope from the router (core ones are handled for us). */
+	void (*on_bus)(struct session *s, const struct envelope *env);
+	void (*on_timer)(struct session *s);
+	/* The bus just (re)connected: restate what the router must know. */
+	void (*on_register)(struct session *s);
+	void (*close)(struct session *s);
+};
+
+struct proto_router {
+	const char *name;
+	size_t state_size; /* zeroed per-worker state, rworker_state() */
+	int (*init)(struct router *r);
+	void (*on_envelope)(struct router *r, struct rworker *w, const struct envelope *env);
+	void (*on_worker_gone)(struct router *r, struct rworker *w);
+	void (*fini)(struct router *r);
+};
+
+#endif

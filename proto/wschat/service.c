@@ -1,0 +1,213 @@
+/*
+ * WSChat, router half: the name registry, identification, delivery and
+ * the outcome codes that depend on it (specs/wschat.md).
+ */
+#include <string.h>
+
+#include "../../common/json.h"
+#include "../../common/log.h"
+#include "../../common/utf8.h"
+#include "../../router/router.h"
+#include "wschat.h"
+
+struct wschat_worker {
+	char name[WSCHAT_MAX_NAME];
+	size_t name_len; /* 0: not identified */
+};
+
+static struct hmap names; /* name → struct rworker */
+static struct buf text;  /* scratch for composing client JSON */
+
+static int wschat_init(struct router *r)
+{
+	(void)r;
+	return hmap_init(&names);
+}
+
+static void wschat_fini(struct router *r)
+{
+	(void)r;
+	hmap_free(&names);
+	buf_free(&text);
+}
+
+static void outcome(struct router *r, struct rworker *w, int code, const char *message)
+{
+	buf_reset(&text);
+	buf_printf(&text, "{\"type\":\"outcome\",\"success\":%s,\"message\":", code == 300 ? "true" : "false");
+	json_put_string(&text, message, strlen(message));
+	buf_printf(&text, ",\"code\":%d}", code);
+	router_send_text(r, w, buf_head(&text), buf_used(&text));
+}
+
+static void tell_name(struct router *r, struct rworker *w)
+{
+	struct wschat_worker *st = rworker_state(w);
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, WSCHAT_PROTO, WSCHAT_OP_NAMED, 1);
+	mp_cstr(pk, "name");
+	if (st->name_len)
+		mp_str(pk, st->name, st->name_len);
+	else
+		msgpack_pack_nil(pk);
+	router_send_scratch(r, w);
+}
+
+struct fanout {
+	struct router *r;
+	struct rworker *except;
+};
+
+static void send_to_each(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct fanout *f = arg;
+	if (value != f->except)
+		router_send(f->r, value, f->r->scratch.sb.data, f->r->scratch.sb.size);
+}
+
+/* Sends the composed text to every identified client but one. */
+static void fan_out_text(struct router *r, struct rworker *except)
+{
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, ENV_CORE, "text", 1);
+	mp_kv_str(pk, "d", (const char *)buf_head(&text), buf_used(&text));
+	struct fanout f = {r, except};
+	hmap_each(&names, send_to_each, &f);
+}
+
+static void release_name(struct router *r, struct rworker *w)
+{
+	struct wschat_worker *st = rworker_state(w);
+	if (!st->name_len)
+		return;
+	hmap_del(&names, st->name, st->name_len);
+	buf_reset(&text);
+	buf_append_str(&text, "{\"type\":\"quit\",\"who\":");
+	json_put_string(&text, st->name, st->name_len);
+	buf_append_str(&text, "}");
+	st->name_len = 0;
+	fan_out_text(r, w);
+}
+
+static bool valid_name(const char *name, size_t n)
+{
+	return n > 0 && n <= WSCHAT_MAX_NAME && utf8_valid((const uint8_t *)name, n);
+}
+
+static void take_name(struct rworker *w, const char *name, size_t n)
+{
+	struct wschat_worker *st = rworker_state(w);
+	memcpy(st->name, name, n);
+	st->name_len = n;
+	hmap_put(&names, name, n, w, NULL);
+}
+
+static void on_identify(struct router *r, struct rworker *w, const char *name, size_t n, bool restore)
+{
+	struct wschat_worker *st = rworker_state(w);
+	struct rworker *holder = hmap_get(&names, name, n);
+	if (holder == w) {
+		if (!restore)
+			outcome(r, w, 300, "Identified successfully!");
+		return;
+	}
+	if (holder) {
+		outcome(r, w, 305, "Client with that name already exists!");
+		if (restore)
+			tell_name(r, w); /* someone took it while the router was down */
+		return;
+	}
+	if (st->name_len)
+		release_name(r, w);
+	take_name(w, name, n);
+	tell_name(r, w);
+	if (!restore)
+		outcome(r, w, 300, "Identified successfully!");
+}
+
+/* To one client, or (to == NULL) to every identified client but the sender. */
+static void deliver(struct router *r, struct rworker *sender, struct rworker *to, const char *type,
+		    const uint8_t *m, size_t mlen)
+{
+	struct wschat_worker *st = rworker_state(sender);
+	buf_reset(&text);
+	buf_printf(&text, "{\"type\":\"%s\",\"from\":", type);
+	json_put_string(&text, st->name, st->name_len);
+	buf_append_str(&text, ",\"message\":");
+	buf_append(&text, m, mlen);
+	buf_append_str(&text, "}");
+	if (to)
+		router_send_text(r, to, buf_head(&text), buf_used(&text));
+	else
+		fan_out_text(r, sender);
+}
+
+static void on_message(struct router *r, struct rworker *w, const struct envelope *e)
+{
+	const uint8_t *m;
+	size_t mlen;
+	if (!mp_get_bin(e->map, "m", &m, &mlen))
+		return outcome(r, w, 400, "Missing 'message' field!");
+	const msgpack_object *to = mp_get(e->map, "to");
+	if (!to)
+		return outcome(r, w, 400, "Missing 'to' field!");
+	struct rworker *target = NULL;
+	if (to->type == MSGPACK_OBJECT_STR)
+		target = hmap_get(&names, to->via.str.ptr, to->via.str.size);
+	if (!target)
+		return outcome(r, w, 404, "No client with that name is currently connected!");
+	deliver(r, w, target, "message", m, mlen);
+}
+
+static void on_broadcast(struct router *r, struct rworker *w, const struct envelope *e)
+{
+	const uint8_t *m;
+	size_t mlen;
+	if (!mp_get_bin(e->map, "m", &m, &mlen))
+		return outcome(r, w, 400, "Missing 'message' field!");
+	deliver(r, w, NULL, "broadcast", m, mlen);
+}
+
+static void wschat_envelope(struct router *r, struct rworker *w, const struct envelope *e)
+{
+	struct wschat_worker *st = rworker_state(w);
+	const char *name;
+	size_t n;
+	bool restore = env_op_is(e, WSCHAT_OP_RESTORE);
+	if (env_op_is(e, WSCHAT_OP_REPLY)) {
+		/* only ever back to the worker that sent it */
+		if (mp_get_str(e->map, "d", &name, &n))
+			router_send_text(r, w, name, n);
+		return;
+	}
+	if (restore || env_op_is(e, WSCHAT_OP_IDENTIFY)) {
+		if (!mp_get_str(e->map, "name", &name, &n) || !valid_name(name, n)) {
+			log_warn("wschat: worker pid %d sent an invalid name", w->pid);
+			return;
+		}
+		return on_identify(r, w, name, n, restore);
+	}
+	if (!st->name_len)
+		return outcome(r, w, 10, "Please identify yourself!");
+	if (env_op_is(e, WSCHAT_OP_BROADCAST))
+		on_broadcast(r, w, e);
+	else if (env_op_is(e, WSCHAT_OP_MESSAGE))
+		on_message(r, w, e);
+	/* any other command from an identified client is ignored */
+}
+
+static void wschat_gone(struct router *r, struct rworker *w)
+{
+	release_name(r, w);
+}
+
+const struct proto_router wschat_router = {
+	.name = WSCHAT_PROTO,
+	.state_size = sizeof(struct wschat_worker),
+	.init = wschat_init,
+	.on_envelope = wschat_envelope,
+	.on_worker_gone = wschat_gone,
+	.fini = wschat_fini,
+};

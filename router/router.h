@@ -1,0 +1,79 @@
+/* switchboard-router: the one process with shared state. */
+#ifndef SB_ROUTER_H
+#define SB_ROUTER_H
+#include <nng/nng.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/hmap.h"
+#include "../common/mp.h"
+#include "../proto/proto.h"
+
+struct rworker {
+	uint32_t pipe;
+	uint64_t conn;
+	int pid;
+	const struct proto_router *proto;
+	void *state;
+	int credit;
+	bool doomed;   /* told to close as too slow; nothing more is queued */
+	bool dirty;    /* on the flush list */
+	struct rworker *next_dirty;
+	struct buf queue; /* envelopes waiting for credit, back to back */
+};
+
+struct router_stats {
+	uint64_t envelopes_in, envelopes_out, bus_messages_out;
+	uint64_t rejected, too_slow, workers;
+};
+
+struct router {
+	nng_socket bus;
+	nng_socket tap;
+	bool tap_open;
+	atomic_int tap_subscribers;
+	int pipe_events[2]; /* self-pipe: pipe ids removed by nng's threads */
+	struct hmap workers; /* pipe id → rworker */
+	struct rworker *dirty;
+	bool send_blocked;
+	size_t queue_limit;
+	const char *state_dir;
+	struct mp_out scratch;
+	struct router_stats stats;
+};
+
+static inline void *rworker_state(struct rworker *w) { return w->state; }
+
+/* A fresh packer for one envelope; send it with router_send_scratch. */
+msgpack_packer *router_packer(struct router *r);
+void router_send_scratch(struct router *r, struct rworker *w);
+/* Queues one encoded envelope for w (goes out when w has credit). */
+void router_send(struct router *r, struct rworker *w, const void *env, size_t len);
+/* Queues "send this text frame to your client". */
+void router_send_text(struct router *r, struct rworker *w, const void *text, size_t len);
+/* Tells w's worker to close its client. */
+void router_close_client(struct router *r, struct rworker *w, int code, const char *reason);
+
+/* router/workers.c */
+int workers_init(struct router *r);
+void workers_on_bus_message(struct router *r, nng_msg *msg);
+void workers_on_pipe_gone(struct router *r, uint32_t pipe);
+void workers_flush(struct router *r);
+void workers_fini(struct router *r);
+
+/* router/tap.c */
+int tap_open(struct router *r, const char *url);
+/* w may be NULL before the worker has said hello. */
+void tap_envelope(struct router *r, const char *dir, uint32_t pipe, const struct rworker *w,
+		  const msgpack_object *env);
+void tap_raw(struct router *r, const char *dir, const struct rworker *w, const void *env, size_t len);
+static inline bool tap_wanted(struct router *r) { return r->tap_open && atomic_load(&r->tap_subscribers) > 0; }
+void tap_close(struct router *r);
+
+/* router/protocols.c */
+extern const struct proto_router *const router_protocols[];
+const struct proto_router *router_protocol(const char *name, size_t len);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * The router's view of its workers: registration (hello), envelope checks,
+ * per-worker queues, credit and batching, departures.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/bus.h"
+#include "../common/envelope.h"
+#include "../common/log.h"
+#include "router.h"
+
+int workers_init(struct router *r)
+{
+	mp_out_init(&r->scratch);
+	return hmap_init(&r->workers);
+}
+
+static void mark_dirty(struct router *r, struct rworker *w)
+{
+	if (w->dirty)
+		return;
+	w->dirty = true;
+	w->next_dirty = r->dirty;
+	r->dirty = w;
+}
+
+msgpack_packer *router_packer(struct router *r)
+{
+	mp_out_reset(&r->scratch);
+	return &r->scratch.pk;
+}
+
+void router_send_scratch(struct router *r, struct rworker *w)
+{
+	router_send(r, w, r->scratch.sb.data, r->scratch.sb.size);
+}
+
+static void doom(struct router *r, struct rworker *w, int code, const char *reason)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	env_begin(&o.pk, ENV_CORE, OP_CLOSE, 2);
+	mp_kv_int(&o.pk, "code", code);
+	mp_kv_cstr(&o.pk, "reason", reason);
+	buf_reset(&w->queue);
+	buf_append(&w->queue, o.sb.data, o.sb.size);
+	mp_out_free(&o);
+	w->doomed = true;
+	mark_dirty(r, w);
+}
+
+void router_send(struct router *r, struct rworker *w, const void *env, size_t len)
+{
+	if (w->doomed)
+		return;
+	if (tap_wanted(r))
+		tap_raw(r, "out", w, env, len);
+	r->stats.envelopes_out++;
+	if (buf_used(&w->queue) + len > r->queue_limit) {
+		log_warn("worker pid %d conn %016llx is too slow (%zu bytes queued); closing its client",
+			 w->pid, (unsigned long long)w->conn, buf_used(&w->queue));
+		r->stats.too_slow++;
+		return doom(r, w, 1008, "too slow");
+	}
+	buf_append(&w->queue, env, len);
+	mark_dirty(r, w);
+}
+
+void router_send_text(struct router *r, struct rworker *w, const void *text, size_t len)
+{
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, ENV_CORE, OP_TEXT, 1);
+	mp_kv_str(pk, "d", text, len);
+	router_send_scratch(r, w);
+}
+
+void router_close_client(struct router *r, struct rworker *w, int code, const char *reason)
+{
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, ENV_CORE, OP_CLOSE, 2);
+	mp_kv_int(pk, "code", code);
+	mp_kv_cstr(pk, "reason", reason);
+	router_send_scratch(r, w);
+}
+
+/* Sends w's queue as one bus message if its credit allows; false if nng is full. */
+static bool flush_one(struct router *r, struct rworker *w)
+{
+	/* The last credit is kept for a close, so a stalled worker can still be told. */
+	int reserve = w->doomed ? 0 : 1;
+	if (buf_used(&w->queue) == 0 || w->credit <= reserve)
+		return true;
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf_head(&w->queue), buf_used(&w->queue)) != 0)
+		return true;
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	p.id = w->pipe;
+	nng_msg_set_pipe(m, p);
+	if (nng_sendmsg(r->bus, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+		return false;
+	}
+	w->credit--;
+	r->stats.bus_messages_out++;
+	buf_reset(&w->queue);
+	buf_shrink(&w->queue, 65536);
+	return true;
+}
+
+void workers_flush(struct router *r)
+{
+	r->send_blocked = false;
+	struct rworker *keep = NULL;
+	while (r->dirty) {
+		struct rworker *w = r->dirty;
+		r->dirty = w->next_dirty;
+		w->dirty = false;
+		if (!r->send_blocked && !flush_one(r, w))
+			r->send_blocked = true;
+		if (buf_used(&w->queue) > 0 && (r->send_blocked || w->credit > (w->doomed ? 0 : 1))) {
+			w->next_dirty = keep; /* still has something it may send */
+			keep = w;
+			w->dirty = true;
+		}
+	}
+	r->dirty = keep;
+}
+
+static void reject(struct router *r, uint32_t pipe, const char *why)
+{
+	log_warn("bus pipe %u: %s; disconnecting that worker", pipe, why);
+	r->stats.rejected++;
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+	p.id = pipe;
+	nng_pipe_close(p);
+}
+
+static bool conn_in_use(struct router *r, uint64_t conn);
+
+static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct envelope *e)
+{
+	const msgpack_object *conn = mp_get(e->map, "conn");
+	const char *pname;
+	size_t plen;
+	int64_t pid, credit;
+	const struct proto_router *proto;
+	if (!conn || conn->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !mp_get_int(e->map, "pid", &pid) ||
+	    !mp_get_int(e->map, "credit", &credit) || credit < 1 ||
+	    !mp_get_str(e->map, "proto", &pname, &plen) || !(proto = router_protocol(pname, plen))) {
+		reject(r, pipe, "malformed hello");
+		return NULL;
+	}
+	if (conn_in_use(r, conn->via.u64)) {
+		reject(r, pipe, "connection id already registered");
+		return NULL;
+	}
+	struct rworker *w = calloc(1, sizeof *w);
+	w->state = calloc(1, proto->state_size ? proto->state_size : 1);
+	if (!w->state || hmap_put_u64(&r->workers, pipe, w) < 0) {
+		free(w->state);
+		free(w);
+		reject(r, pipe, "out of memory");
+		return NULL;
+	}
+	w->pipe = pipe;
+	w->conn = conn->via.u64;
+	w->pid = (int)pid;
+	w->proto = proto;
+	w->credit = credit > BUS_CREDIT_WINDOW ? BUS_CREDIT_WINDOW : (int)credit;
+	r->stats.workers++;
+	log_debug("worker pid %d registered for %s", w->pid, proto->name);
+	return w;
+}
+
+struct conn_search {
+	uint64_t conn;
+	bool found;
+};
+
+static void match_conn(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct conn_search *cs = arg;
+	if (((struct rworker *)value)->conn == cs->conn)
+		cs->found = true;
+}
+
+static bool conn_in_use(struct router *r, uint64_t conn)
+{
+	struct conn_search cs = {conn, false};
+	hmap_each(&r->workers, match_conn, &cs);
+	return cs.found;
+}
+
+/* One envelope from the worker on pipe; false when the worker broke the rules. */
+static bool dispatch(struct router *r, uint32_t pipe, struct rworker **wp, const struct envelope *e)
+{
+	struct rworker *w = *wp;
+	r->stats.envelopes_in++;
+	if (tap_wanted(r))
+		tap_envelope(r, "in", pipe, w, e->map);
+	if (env_proto_is(e, ENV_CORE) && env_op_is(e, OP_HELLO)) {
+		if (w) {
+			reject(r, pipe, "second hello");
+			return false;
+		}
+		*wp = on_hello(r, pipe, e);
+		return *wp != NULL;
+	}
+	if (!w) {
+		reject(r, pipe, "envelope before hello");
+		return false;
+	}
+	if (env_proto_is(e, ENV_CORE) && env_op_is(e, OP_CREDIT)) {
+		int64_t n;
+		if (!mp_get_int(e->map, "n", &n) || n < 1 || n > BUS_CREDIT_WINDOW) {
+			reject(r, pipe, "bad credit");
+			return false;
+		}
+		w->credit += (int)n;
+		if (w->credit > BUS_CREDIT_WINDOW)
+			w->credit = BUS_CREDIT_WINDOW; /* never trust more than the window */
+		if (buf_used(&w->queue) > 0)
+			mark_dirty(r, w);
+		return true;
+	}
+	if (!env_proto_is(e, w->proto->name)) {
+		reject(r, pipe, "envelope for a protocol this worker did not register");
+		return false;
+	}
+	w->proto->on_envelope(r, w, e);
+	return true;
+}
+
+void workers_on_bus_message(struct router *r, nng_msg *msg)
+{
+	uint32_t pipe = nng_msg_get_pipe(msg).id;
+	struct rworker *w = hmap_get_u64(&r->workers, pipe);
+	if (w && w->doomed) {
+		nng_msg_free(msg);
+		return;
+	}
+	const uint8_t *p = nng_msg_body(msg);
+	size_t n = nng_msg_len(msg), off = 0;
+	struct envelope e;
+	int rc;
+	while ((rc = env_next(&e, p, n, &off)) == 1) {
+		bool ok = dispatch(r, pipe, &w, &e);
+		env_free(&e);
+		if (!ok)
+			break;
+	}
+	if (rc < 0)
+		reject(r, pipe, "malformed envelope");
+	nng_msg_free(msg);
+}
+
+static void free_worker(struct rworker *w)
+{
+	buf_free(&w->queue);
+	free(w->state);
+	free(w);
+}
+
+void workers_on_pipe_gone(struct router *r, uint32_t pipe)
+{
+	struct rworker *w = hmap_del_u64(&r->workers, pipe);
+	if (!w)
+		return;
+	if (w->proto->on_worker_gone)
+		w->proto->on_worker_gone(r, w);
+	if (w->dirty) { /* unlink from the flush list */
+		for (struct rworker **pp = &r->dirty; *pp; pp = &(*pp)->next_dirty)
+			if (*pp == w) {
+				*pp = w->next_dirty;
+				break;
+			}
+	}
+	log_debug("worker pid %d gone", w->pid);
+	free_worker(w);
+}
+
+static void free_each(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)arg;
+	(void)key;
+	(void)klen;
+	free_worker(value);
+}
+
+void workers_fini(struct router *r)
+{
+	hmap_each(&r->workers, free_each, NULL);
+	hmap_free(&r->workers);
+	mp_out_free(&r->scratch);
+}

@@ -1,0 +1,386 @@
+// The skeleton end to end: supervisor, worker, router and bus behaviour that
+// every protocol relies on. Real processes, real clients.
+'use strict';
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
+const { test, run, assert, sleep, until } = require('./lib/harness');
+const { startServer, freePort, waitForPort, bin, ASAN } = require('./lib/server');
+const { connect, quiet } = require('./lib/client');
+const { exchange, status, upgradeRequest } = require('./lib/raw');
+
+let srv;
+
+async function identified(server, name) {
+  const ws = await connect(server.url('/wschat'));
+  await ws.next();
+  ws.sendJSON({ command: 'identify', name });
+  assert.equal((await ws.nextJSON()).code, 300);
+  return ws;
+}
+
+// ---- HTTP upgrade ----
+
+test('101 with the RFC 6455 Sec-WebSocket-Accept', async () => {
+  const { data } = await exchange(srv.port, upgradeRequest('/echo'), 1000);
+  const text = data.toString('latin1');
+  assert.equal(status(data), 101);
+  assert.match(text, /\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+  assert.match(text, /\r\nUpgrade: websocket\r\n/i);
+});
+
+test('unknown path gets 404', async () => {
+  const { data } = await exchange(srv.port, upgradeRequest('/nowhere'));
+  assert.equal(status(data), 404);
+});
+
+test('plain GET without Upgrade gets 426 naming websocket', async () => {
+  const { data } = await exchange(srv.port, 'GET /wschat HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.equal(status(data), 426);
+  assert.match(data.toString(), /Upgrade: websocket/);
+});
+
+test('wrong Sec-WebSocket-Version gets 426 with version 13', async () => {
+  const { data } = await exchange(srv.port, upgradeRequest('/wschat', { 'Sec-WebSocket-Version': '8' }));
+  assert.equal(status(data), 426);
+  assert.match(data.toString(), /Sec-WebSocket-Version: 13/);
+});
+
+test('missing or malformed key, missing Connection or Host get 400', async () => {
+  for (const extra of [{ 'Sec-WebSocket-Key': undefined }, { 'Sec-WebSocket-Key': 'short' },
+    { Connection: undefined }, { Connection: 'keep-alive' }, { Host: undefined }]) {
+    const { data } = await exchange(srv.port, upgradeRequest('/wschat', extra));
+    assert.equal(status(data), 400, JSON.stringify(extra));
+  }
+});
+
+test('Connection and Upgrade are token lists, case-insensitive', async () => {
+  const { data } = await exchange(srv.port, upgradeRequest('/echo', { Connection: 'keep-alive, UPGRADE', Upgrade: 'WebSocket' }), 1000);
+  assert.equal(status(data), 101);
+});
+
+test('malformed request line gets 400; HTTP/2.0 gets 505; POST gets 405', async () => {
+  assert.equal(status((await exchange(srv.port, 'HELLO\r\n\r\n')).data), 400);
+  assert.equal(status((await exchange(srv.port, 'GET /echo HTTP/2.0\r\nHost: x\r\n\r\n')).data), 505);
+  const post = upgradeRequest('/echo').replace(/^GET/, 'POST');
+  assert.equal(status((await exchange(srv.port, post)).data), 405);
+});
+
+test('request head over 8 KiB gets 431', async () => {
+  const big = upgradeRequest('/echo', { 'X-Pad': 'a'.repeat(9000) });
+  assert.equal(status((await exchange(srv.port, big)).data), 431);
+});
+
+test('a head of just under 8 KiB is accepted', async () => {
+  const base = upgradeRequest('/echo', { 'X-Pad': '' });
+  const pad = 8192 - base.length;
+  const { data } = await exchange(srv.port, upgradeRequest('/echo', { 'X-Pad': 'a'.repeat(pad) }), 1000);
+  assert.equal(status(data), 101);
+});
+
+test('more than 64 headers get 431', async () => {
+  const extra = {};
+  for (let i = 0; i < 70; i++) extra['X-H' + i] = 'v';
+  assert.equal(status((await exchange(srv.port, upgradeRequest('/echo', extra))).data), 431);
+});
+
+test('a request not finished within the handshake timeout gets 408', async () => {
+  const s2 = await startServer({ args: ['--handshake-timeout', '1'] });
+  try {
+    const { data, closed } = await exchange(s2.port, 'GET /echo HTTP/1.1\r\n', 8000);
+    assert.equal(status(data), 408);
+    assert.ok(closed);
+  } finally { await s2.stop(); }
+});
+
+test('a subprotocol the protocol does not use is not echoed', async () => {
+  const { data } = await exchange(srv.port, upgradeRequest('/echo', { 'Sec-WebSocket-Protocol': 'chat, superchat' }), 1000);
+  assert.equal(status(data), 101);
+  assert.doesNotMatch(data.toString(), /Sec-WebSocket-Protocol/i);
+});
+
+test('a frame sent right behind the request is processed', async () => {
+  const frame = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 'h'.charCodeAt(0) ^ 1, 'i'.charCodeAt(0) ^ 2]);
+  const { data } = await exchange(srv.port, Buffer.concat([Buffer.from(upgradeRequest('/echo')), frame]), 1000);
+  const tail = data.subarray(data.indexOf('\r\n\r\n') + 4);
+  assert.deepEqual([...tail], [0x81, 2, 'h'.charCodeAt(0), 'i'.charCodeAt(0)]);
+});
+
+test('Origin allowlist: listed origin and no origin accepted, others 403', async () => {
+  const s2 = await startServer({ args: ['--allow-origin', 'https://good.example'] });
+  try {
+    assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: 'https://good.example' }), 1000)).data), 101);
+    assert.equal(status((await exchange(s2.port, upgradeRequest('/echo'), 1000)).data), 101);
+    assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: 'https://evil.example' }))).data), 403);
+  } finally { await s2.stop(); }
+});
+
+// ---- message size, keep-alive ----
+
+test('a message over --max-message is closed with 1009', async () => {
+  const s2 = await startServer({ args: ['--max-message', '1000'] });
+  try {
+    const ws = await connect(s2.url('/echo'));
+    ws.send('x'.repeat(1000));
+    assert.equal((await ws.next()).length, 1000);
+    ws.send('x'.repeat(1001));
+    assert.equal((await ws.closed).code, 1009);
+  } finally { await s2.stop(); }
+});
+
+test('default message cap is 1 MiB', async () => {
+  const ws = await connect(srv.url('/echo'));
+  ws.send(Buffer.alloc(1 << 20, 7));
+  assert.equal((await ws.next(30000)).length, 1 << 20);
+  ws.send(Buffer.alloc((1 << 20) + 1, 7));
+  assert.equal((await ws.closed).code, 1009);
+}, { timeout: 60000 });
+
+test('keep-alive: pings keep a live client, a silent one is dropped', async () => {
+  const s2 = await startServer({ args: ['--ping-interval', '0.3', '--ping-timeout', '1'] });
+  try {
+    const live = await connect(s2.url('/echo'));
+    let pings = 0;
+    live.on('ping', () => pings++);
+    // a raw peer that completes the handshake and then never answers
+    const dead = net.connect(s2.port, '127.0.0.1');
+    const got = [];
+    dead.on('data', (d) => got.push(d));
+    const deadClosed = new Promise((r) => dead.on('close', r));
+    dead.write(upgradeRequest('/echo'));
+    await deadClosed;
+    const all = Buffer.concat(got);
+    const frames = all.subarray(all.indexOf('\r\n\r\n') + 4);
+    assert.equal(frames[0], 0x89, 'first frame is a ping');
+    assert.ok(pings >= 1, 'live client saw pings');
+    assert.equal(live.readyState, 1, 'live client still open');
+    live.close();
+  } finally { await s2.stop(); }
+});
+
+// ---- supervisor ----
+
+test('workers are single-threaded and sandboxed', async () => {
+  const ws = await connect(srv.url('/wschat'));
+  await ws.next();
+  // earlier tests' workers may still be finishing: look at ours alone
+  await until(() => srv.workerPids().length === 1, 10000, 'one worker');
+  const pids = srv.workerPids();
+  for (const pid of pids) {
+    const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    assert.match(st, /^Threads:\s+1$/m);
+    if (!ASAN) assert.match(st, /^Seccomp:\s+2$/m);
+  }
+  ws.close();
+});
+
+test('--max-connections: over the cap answers 503 and closes', async () => {
+  const s2 = await startServer({ args: ['--max-connections', '2'] });
+  try {
+    const a = await connect(s2.url('/echo'));
+    const b = await connect(s2.url('/echo'));
+    const { data, closed } = await exchange(s2.port, upgradeRequest('/echo'));
+    assert.equal(status(data), 503);
+    assert.ok(closed);
+    a.close();
+    await a.closed;
+    // the supervisor counts the worker out when it reaps it, a moment later
+    let c = null;
+    await until(async () => { c = await connect(s2.url('/echo')).catch(() => null); return c; }, 10000, 'a free slot');
+    c.close();
+    b.close();
+  } finally { await s2.stop(); }
+});
+
+test('SIGTERM: clients get close 1001, everything exits 0', async () => {
+  const s2 = await startServer();
+  const a = await identified(s2, 'term-a');
+  const e = await connect(s2.url('/echo'));
+  const router = s2.routerPid();
+  const workers = s2.workerPids();
+  const r = await s2.stop();
+  assert.equal((await a.closed).code, 1001);
+  assert.equal((await e.closed).code, 1001);
+  assert.equal(r.code, 0, s2.log);
+  for (const pid of [router, ...workers]) assert.throws(() => process.kill(pid, 0), `pid ${pid} gone`);
+  // refuses new connections
+  await assert.rejects(exchange(s2.port, upgradeRequest('/echo')));
+});
+
+test('--listen is repeatable and takes IPv6', async () => {
+  const p4 = await freePort();
+  const s2 = await startServer({ args: ['--listen', `127.0.0.1:${p4}`, '--listen', `[::1]:${p4}`] });
+  try {
+    for (const host of ['127.0.0.1', '[::1]']) {
+      const ws = await connect(`ws://${host}:${p4}/echo`);
+      ws.send('v');
+      assert.equal(await ws.next(), 'v');
+      ws.close();
+    }
+  } finally { await s2.stop(); }
+});
+
+test('--help and --version', async () => {
+  for (const prog of ['switchboard', 'switchboard-worker', 'switchboard-router']) {
+    assert.match(execFileSync(bin(prog), ['--help']).toString(), /usage:/);
+    assert.match(execFileSync(bin(prog), ['--version']).toString(), /^switchboard.* \d+\.\d+\.\d+/);
+  }
+});
+
+test('the router works over tcp:// too', async () => {
+  const bp = await freePort();
+  const s2 = await startServer({ args: ['--router-url', `tcp://127.0.0.1:${bp}`] });
+  try {
+    await waitForPort(bp);
+    const a = await identified(s2, 'tcp-a');
+    const b = await identified(s2, 'tcp-b');
+    a.sendJSON({ command: 'message', to: 'tcp-b', message: 'over tcp' });
+    assert.equal((await b.nextJSON()).message, 'over tcp');
+    a.close(); b.close();
+  } finally { await s2.stop(); }
+});
+
+// ---- router ----
+
+test('router restart: clients stay connected and keep their names', async () => {
+  const s2 = await startServer();
+  try {
+    const a = await identified(s2, 'rs-a');
+    const b = await identified(s2, 'rs-b');
+    const old = s2.routerPid();
+    process.kill(old, 'SIGKILL');
+    await until(() => s2.routerPid() && s2.routerPid() !== old, 15000, 'router restart');
+    // names come back by re-registration; poll until delivery works
+    let got = null;
+    await until(async () => {
+      a.sendJSON({ command: 'message', to: 'rs-b', message: 'after restart' });
+      try { got = await b.nextJSON(500); } catch { got = null; }
+      while (a.queue.length) a.queue.shift();
+      return got !== null;
+    }, 20000, 'delivery after restart');
+    assert.deepEqual(got, { type: 'message', from: 'rs-a', message: 'after restart' });
+    assert.equal(a.readyState, 1);
+    assert.equal(b.readyState, 1);
+    // the restored name is still held
+    const c = await connect(s2.url('/wschat'));
+    await c.next();
+    c.sendJSON({ command: 'identify', name: 'rs-a' });
+    assert.equal((await c.nextJSON()).code, 305);
+    a.close(); b.close(); c.close();
+  } finally { await s2.stop(); }
+}, { timeout: 60000 });
+
+test('a slow client is closed with 1008 "too slow"; others are unaffected', async () => {
+  const s2 = await startServer({ args: ['--worker-queue', '65536', '--client-backlog', '65536'] });
+  try {
+    const slow = await identified(s2, 'slow');
+    const fast = await identified(s2, 'fast');
+    const sender = await identified(s2, 'flood');
+    slow._socket.pause();
+    const big = 'x'.repeat(60000);
+    for (let i = 0; i < 400 && !/too slow/.test(s2.log); i++) {
+      sender.sendJSON({ command: 'message', to: 'slow', message: big });
+      if (i % 20 === 0) await sleep(20);
+    }
+    await until(() => /too slow/.test(s2.log), 30000, 'the router to notice');
+    sender.sendJSON({ command: 'message', to: 'fast', message: 'still fine' });
+    assert.equal((await fast.nextJSON()).message, 'still fine');
+    slow._socket.resume();
+    const { code, reason } = await slow.closed;
+    assert.equal(code, 1008);
+    assert.equal(reason, 'too slow');
+    sender.close(); fast.close();
+  } finally { await s2.stop(); }
+}, { timeout: 90000 });
+
+test('the tap shows envelopes as readable lines (nngcat --quoted)', async () => {
+  const tap = spawn('nngcat', ['--sub', '--dial', `ipc://${srv.stateDir}/tap.ipc`, '--subscribe', '', '--quoted']);
+  let lines = '';
+  tap.stdout.on('data', (d) => { lines += d; });
+  try {
+    await sleep(300);
+    await until(async () => {
+      const a = await identified(srv, 'tapped-' + Date.now());
+      a.close();
+      return /identify/.test(lines);
+    }, 10000, 'a tap line');
+    assert.match(lines, /^"in pipe=\d+ conn=[0-9a-f]{16} \{.*\\"op\\"=>\\"identify\\".*\}"$/m);
+    assert.match(lines, /^"out pipe=\d+ .*\\"op\\"=>\\"text\\"/m);
+  } finally { tap.kill(); }
+});
+
+test('the router refuses a bus peer that breaks the rules, and keeps serving', async () => {
+  const { spClient, mp } = require('./lib/sp');
+  const a = await identified(srv, 'rules-a');
+  const b = await identified(srv, 'rules-b');
+  const sock = path.join(srv.stateDir, 'bus.ipc');
+  const cases = [
+    [Buffer.from('not msgpack at all')],
+    [mp({ v: 1, p: 'wschat', op: 'broadcast', m: Buffer.from('1') })], // before hello
+    [mp({ v: 1, p: 'core', op: 'hello', conn: 77, pid: 1, proto: 'nope', credit: 2 })],
+    [mp({ v: 1, p: 'core', op: 'hello', conn: 78, pid: 1, proto: 'wschat', credit: 2 }),
+      mp({ v: 1, p: 'echo', op: 'x' })], // another protocol than registered
+    [mp({ v: 2, p: 'core', op: 'hello', conn: 79, pid: 1, proto: 'wschat', credit: 2 })],
+  ];
+  for (const msgs of cases) {
+    const c = await spClient(sock);
+    for (const m of msgs) c.send(m);
+    await c.closed; // the router hangs up on it
+  }
+  a.sendJSON({ command: 'message', to: 'rules-b', message: 'router fine' });
+  assert.equal((await b.nextJSON()).message, 'router fine');
+  a.close(); b.close();
+});
+
+// ---- inetd-style: the worker alone on fd 0/1 ----
+
+async function standaloneRouter() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-router-'));
+  const proc = spawn(bin('switchboard-router'), ['--state-dir', dir], { stdio: 'ignore' });
+  await until(() => fs.existsSync(path.join(dir, 'bus.ipc')), 10000, 'router socket');
+  return { dir, proc, url: `ipc://${dir}/bus.ipc` };
+}
+
+async function chatThrough(port) {
+  const mk = async (name) => {
+    const ws = await connect(`ws://127.0.0.1:${port}/wschat`);
+    await ws.next();
+    ws.sendJSON({ command: 'identify', name });
+    assert.equal((await ws.nextJSON()).code, 300);
+    return ws;
+  };
+  const a = await mk('inetd-a');
+  const b = await mk('inetd-b');
+  a.sendJSON({ command: 'message', to: 'inetd-b', message: 'via fd 0/1' });
+  assert.deepEqual(await b.nextJSON(), { type: 'message', from: 'inetd-a', message: 'via fd 0/1' });
+  a.close(); b.close();
+  await b.closed;
+}
+
+test('switchboard-worker runs unchanged under tcpserver', async () => {
+  const r = await standaloneRouter();
+  const port = await freePort();
+  const ts = spawn('tcpserver', ['-q', '127.0.0.1', String(port), bin('switchboard-worker'), '--router-url', r.url], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    await chatThrough(port);
+  } finally { ts.kill(); r.proc.kill(); }
+});
+
+test('switchboard-worker runs unchanged under systemd-socket-activate --inetd -a', async () => {
+  const r = await standaloneRouter();
+  const port = await freePort();
+  const sa = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '--inetd', '-a',
+    bin('switchboard-worker'), '--router-url', r.url], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    await chatThrough(port);
+  } finally { sa.kill(); r.proc.kill(); }
+});
+
+run({
+  before: async () => { srv = await startServer(); },
+  after: async () => { const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },
+});

@@ -1,0 +1,105 @@
+// Starts the real switchboard (supervisor + router + workers) for a test
+// file, on a free port with its own state directory.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '../../..');
+const BUILD = path.resolve(ROOT, process.env.SB_BUILD || 'build');
+const ASAN = /asan/.test(BUILD);
+
+function bin(name) { return path.join(BUILD, name); }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+// Resolves once a TCP connection to port succeeds.
+async function waitForPort(port, host = '127.0.0.1', ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, host, () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listening on ${host}:${port}`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+function childPids(pid) {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)]).toString().trim().split('\n').filter(Boolean).map(Number);
+  } catch { return []; }
+}
+
+function procName(pid) {
+  try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return null; }
+}
+
+class Server {
+  constructor(opts) {
+    this.opts = opts;
+    this.log = '';
+  }
+
+  async start() {
+    this.port = this.opts.port || await freePort();
+    this.stateDir = this.opts.stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-'));
+    const args = ['--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir,
+      ...(this.opts.args || [])];
+    this.proc = spawn(bin('switchboard'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
+    const keep = (d) => { this.log += d; if (this.log.length > 1e6) this.log = this.log.slice(-5e5); };
+    this.proc.stdout.on('data', keep);
+    this.proc.stderr.on('data', keep);
+    await waitForPort(this.port);
+    await this.waitForRouter();
+    return this;
+  }
+
+  url(p) { return `ws://127.0.0.1:${this.port}${p}`; }
+
+  routerPid() {
+    return childPids(this.proc.pid).find((p) => procName(p) === 'switchboard-rou') || null;
+  }
+
+  workerPids() {
+    return childPids(this.proc.pid).filter((p) => procName(p) === 'switchboard-wor');
+  }
+
+  async waitForRouter(ms = 15000) {
+    const url = (this.opts.args || []).includes('--router-url') ? null : path.join(this.stateDir, 'bus.ipc');
+    const end = Date.now() + ms;
+    while (!(this.routerPid() && (!url || fs.existsSync(url)))) {
+      if (Date.now() > end) throw new Error('router did not come up');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode) return this.exited;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 15000);
+    const r = await this.exited;
+    clearTimeout(timer);
+    return r;
+  }
+}
+
+async function startServer(opts = {}) {
+  return new Server(opts).start();
+}
+
+module.exports = { startServer, freePort, waitForPort, bin, BUILD, ROOT, ASAN, childPids, procName };

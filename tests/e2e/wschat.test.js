@@ -1,0 +1,283 @@
+// WSChat end to end: real supervisor, router and workers, real `ws` clients.
+// Every rule of specs/wschat.md has a test here.
+'use strict';
+const { test, run, assert, until } = require('./lib/harness');
+const { startServer, ASAN } = require('./lib/server');
+const { connect, quiet } = require('./lib/client');
+
+let srv;
+const open = [];
+
+async function client() {
+  const ws = await connect(srv.url('/wschat'));
+  open.push(ws);
+  const init = await ws.nextJSON();
+  assert.deepEqual(init, { type: 'init', message: 'Please identify to receive messages.' });
+  return ws;
+}
+
+async function identified(name) {
+  const ws = await client();
+  ws.sendJSON({ command: 'identify', name });
+  assert.deepEqual(await ws.nextJSON(), { type: 'outcome', success: true, message: 'Identified successfully!', code: 300 });
+  return ws;
+}
+
+const outcome = (code, message) => ({ type: 'outcome', success: code === 300, message, code });
+
+function closeAll() {
+  for (const ws of open.splice(0)) ws.terminate();
+}
+
+test('init message is sent at once on open', async () => {
+  await client();
+  closeAll();
+});
+
+test('identify succeeds with 300', async () => {
+  await identified('alice');
+  closeAll();
+});
+
+test('identify with a taken name gets 305', async () => {
+  await identified('taken');
+  const b = await client();
+  b.sendJSON({ command: 'identify', name: 'taken' });
+  assert.deepEqual(await b.nextJSON(), outcome(305, 'Client with that name already exists!'));
+  closeAll();
+});
+
+test('missing command gets 400, even before identify', async () => {
+  const a = await client();
+  a.sendJSON({ name: 'x' });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'command' field!"));
+  closeAll();
+});
+
+test('a JSON value that is not an object gets the missing-command 400', async () => {
+  const a = await client();
+  for (const v of ['[1,2]', '"identify"', '42', 'null']) {
+    a.send(v);
+    assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'command' field!"));
+  }
+  closeAll();
+});
+
+test('identify without name gets 400 naming the field', async () => {
+  const a = await client();
+  a.sendJSON({ command: 'identify' });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'name' field!"));
+  closeAll();
+});
+
+test('invalid names get 400 Invalid name (number, array, empty, over 64 bytes)', async () => {
+  const a = await client();
+  for (const name of [5, ['a'], '', 'x'.repeat(65), 'é'.repeat(33), null, { a: 1 }]) {
+    a.sendJSON({ command: 'identify', name });
+    assert.deepEqual(await a.nextJSON(), outcome(400, "Invalid 'name' field!"), JSON.stringify(name));
+  }
+  a.sendJSON({ command: 'identify', name: 'y'.repeat(64) });
+  assert.deepEqual(await a.nextJSON(), outcome(300, 'Identified successfully!'));
+  closeAll();
+});
+
+test('commands before identify get outcome 10 and the socket stays open', async () => {
+  const a = await client();
+  for (const command of ['broadcast', 'message', 'bogus', 7]) {
+    a.sendJSON({ command, message: 'm', to: 'x' });
+    assert.deepEqual(await a.nextJSON(), outcome(10, 'Please identify yourself!'));
+  }
+  assert.equal(a.readyState, 1);
+  closeAll();
+});
+
+test('broadcast needs message (400), message needs message then to (400 each)', async () => {
+  const a = await identified('fields');
+  a.sendJSON({ command: 'broadcast' });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'message' field!"));
+  a.sendJSON({ command: 'message', to: 'fields' });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'message' field!"));
+  a.sendJSON({ command: 'message' });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'message' field!"));
+  a.sendJSON({ command: 'message', message: 1 });
+  assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'to' field!"));
+  closeAll();
+});
+
+test('message to an unknown or unidentified client gets 404', async () => {
+  const a = await identified('sender404');
+  await client(); // connected but never identified
+  for (const to of ['nobody', 5, ['x'], 'z'.repeat(100)]) {
+    a.sendJSON({ command: 'message', to, message: 'hi' });
+    assert.deepEqual(await a.nextJSON(), outcome(404, 'No client with that name is currently connected!'));
+  }
+  closeAll();
+});
+
+test('message is delivered verbatim with from; no outcome on success', async () => {
+  const a = await identified('m-a');
+  const b = await identified('m-b');
+  const payload = { nested: [1, 2.5, 'three', null, true, { x: 'é😀' }] };
+  a.sendJSON({ command: 'message', to: 'm-b', message: payload, extra: 'dropped' });
+  assert.deepEqual(await b.nextJSON(), { type: 'message', from: 'm-a', message: payload });
+  await quiet(a);
+  closeAll();
+});
+
+test('message JSON is forwarded exactly as written (numbers, escapes, spacing)', async () => {
+  const a = await identified('raw-a');
+  const b = await identified('raw-b');
+  a.send('{"command":"message","to":"raw-b","message":  [1.50e+3, "\\u00e9\\n", -0]  }');
+  assert.equal(await b.next(), '{"type":"message","from":"raw-a","message":[1.50e+3, "\\u00e9\\n", -0]}');
+  closeAll();
+});
+
+test('a message to yourself is delivered', async () => {
+  const a = await identified('self');
+  a.sendJSON({ command: 'message', to: 'self', message: 'me' });
+  assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'self', message: 'me' });
+  closeAll();
+});
+
+test('broadcast reaches every identified client except the sender, not unidentified ones', async () => {
+  const a = await identified('b-a');
+  const b = await identified('b-b');
+  const c = await identified('b-c');
+  const anon = await client();
+  a.sendJSON({ command: 'broadcast', message: { hello: 'all' } });
+  for (const ws of [b, c]) assert.deepEqual(await ws.nextJSON(), { type: 'broadcast', from: 'b-a', message: { hello: 'all' } });
+  await quiet(a);
+  await quiet(anon, 100);
+  closeAll();
+});
+
+test('quit is sent to identified clients when an identified client leaves', async () => {
+  const a = await identified('q-a');
+  const b = await identified('q-b');
+  const anon = await client();
+  b.close();
+  assert.deepEqual(await a.nextJSON(), { type: 'quit', who: 'q-b' });
+  await quiet(anon, 100);
+  // the name is free again
+  const c = await client();
+  c.sendJSON({ command: 'identify', name: 'q-b' });
+  assert.deepEqual(await c.nextJSON(), outcome(300, 'Identified successfully!'));
+  closeAll();
+});
+
+test('an abrupt disconnect (TCP reset) also sends quit', async () => {
+  const a = await identified('r-a');
+  const b = await identified('r-b');
+  b.terminate();
+  assert.deepEqual(await a.nextJSON(), { type: 'quit', who: 'r-b' });
+  closeAll();
+});
+
+test('re-identify with the same name is idempotent (300 again, no quit)', async () => {
+  const a = await identified('same');
+  const b = await identified('watcher1');
+  a.sendJSON({ command: 'identify', name: 'same' });
+  assert.deepEqual(await a.nextJSON(), outcome(300, 'Identified successfully!'));
+  await quiet(b);
+  closeAll();
+});
+
+test('re-identify with a new name releases the old one (others get quit)', async () => {
+  const a = await identified('old-name');
+  const b = await identified('watcher2');
+  a.sendJSON({ command: 'identify', name: 'new-name' });
+  assert.deepEqual(await a.nextJSON(), outcome(300, 'Identified successfully!'));
+  assert.deepEqual(await b.nextJSON(), { type: 'quit', who: 'old-name' });
+  b.sendJSON({ command: 'message', to: 'old-name', message: 1 });
+  assert.deepEqual(await b.nextJSON(), outcome(404, 'No client with that name is currently connected!'));
+  b.sendJSON({ command: 'message', to: 'new-name', message: 2 });
+  assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'watcher2', message: 2 });
+  closeAll();
+});
+
+test('names are compared exactly (case, escapes, unicode)', async () => {
+  const a = await identified('Bob');
+  const b = await client();
+  b.sendJSON({ command: 'identify', name: 'bob' });
+  assert.deepEqual(await b.nextJSON(), outcome(300, 'Identified successfully!'));
+  const c = await client();
+  c.send('{"command":"identify","name":"\\u0042ob"}'); // "Bob" written with an escape
+  assert.deepEqual(await c.nextJSON(), outcome(305, 'Client with that name already exists!'));
+  c.sendJSON({ command: 'identify', name: 'Bob\u0000' });
+  assert.deepEqual(await c.nextJSON(), outcome(300, 'Identified successfully!'));
+  a.sendJSON({ command: 'message', to: 'Bob\u0000', message: 'nul' });
+  assert.deepEqual(await c.nextJSON(), { type: 'message', from: 'Bob', message: 'nul' });
+  closeAll();
+});
+
+test('malformed JSON gets 400 Malformed JSON! and the connection stays open', async () => {
+  const a = await identified('malformed');
+  for (const bad of ['not json', '{"command":', '{"command":"broadcast" "message":1}', '{"a":tru}', '[1,]', '{"a":01}', '']) {
+    a.send(bad);
+    assert.deepEqual(await a.nextJSON(), outcome(400, 'Malformed JSON!'), bad);
+  }
+  a.sendJSON({ command: 'message', to: 'malformed', message: 'still here' });
+  assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'malformed', message: 'still here' });
+  closeAll();
+});
+
+test('answers come back in the order the commands were sent', async () => {
+  const a = await identified('order-a');
+  a.sendJSON({ command: 'message', to: 'ghost', message: 1 });
+  a.send('garbage');
+  a.sendJSON({ command: 'broadcast' });
+  a.sendJSON({ name: 1 });
+  assert.equal((await a.nextJSON()).code, 404);
+  assert.equal((await a.nextJSON()).message, 'Malformed JSON!');
+  assert.equal((await a.nextJSON()).message, "Missing 'message' field!");
+  assert.equal((await a.nextJSON()).message, "Missing 'command' field!");
+  closeAll();
+});
+
+test('unknown commands after identify are ignored', async () => {
+  const a = await identified('ignorer');
+  a.sendJSON({ command: 'dance', message: 1 });
+  await quiet(a);
+  closeAll();
+});
+
+test('binary frames close the connection with 1003', async () => {
+  const a = await identified('binary');
+  const b = await identified('binwatch');
+  a.send(Buffer.from([1, 2, 3]));
+  const { code } = await a.closed;
+  assert.equal(code, 1003);
+  assert.deepEqual(await b.nextJSON(), { type: 'quit', who: 'binary' });
+  closeAll();
+});
+
+test('per-sender order is preserved for 2000 messages', async () => {
+  const a = await identified('seq-a');
+  const b = await identified('seq-b');
+  const N = 2000;
+  for (let i = 0; i < N; i++) a.sendJSON({ command: 'message', to: 'seq-b', message: i });
+  for (let i = 0; i < N; i++) assert.equal((await b.nextJSON()).message, i);
+  closeAll();
+}, { timeout: 60000 });
+
+test('broadcast to 1000 identified clients reaches all of them', async () => {
+  const N = ASAN ? 100 : 1000; // ASan workers are ~20x larger
+  const clients = [];
+  for (let i = 0; i < N; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(N, i + 50); j++) batch.push(identified('fan' + j));
+    clients.push(...await Promise.all(batch));
+  }
+  const sender = await identified('fan-sender');
+  sender.sendJSON({ command: 'broadcast', message: 'to everyone' });
+  const got = await Promise.all(clients.map((c) => c.nextJSON(30000)));
+  for (const m of got) assert.deepEqual(m, { type: 'broadcast', from: 'fan-sender', message: 'to everyone' });
+  assert.equal(got.length, N);
+  closeAll();
+  await until(() => srv.workerPids().length === 0, 30000, 'workers to exit');
+}, { timeout: 180000 });
+
+run({
+  before: async () => { srv = await startServer({ args: ['--max-connections', '2000'] }); },
+  after: async () => { closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },
+});

@@ -1,0 +1,193 @@
+/* The worker's bus connection: registration, batching, credit, reconnects. */
+#include <errno.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "../common/bus.h"
+#include "../common/clock.h"
+#include "../common/envelope.h"
+#include "../common/log.h"
+#include "session.h"
+
+#define BUS_BACKOFF_MIN_MS 50
+#define BUS_BACKOFF_MAX_MS 2000
+#define BUS_BACKLOG (1u << 20) /* stop reading the client past this much unsent */
+
+static void bus_down(struct session *s, const char *why);
+
+static void pack_hello(struct session *s)
+{
+	msgpack_packer *pk = &s->batch.pk;
+	env_begin(pk, ENV_CORE, OP_HELLO, 4);
+	mp_cstr(pk, "conn");
+	msgpack_pack_uint64(pk, s->conn_id);
+	mp_kv_int(pk, "pid", getpid());
+	mp_kv_cstr(pk, "proto", s->proto->name);
+	mp_kv_int(pk, "credit", BUS_CREDIT_WINDOW);
+}
+
+static void bus_connect(struct session *s)
+{
+	s->bus_retry_at = 0;
+	if (sp_client_connect(&s->bus, &s->bus_addr) < 0)
+		return bus_down(s, "connect failed");
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = 2};
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
+	/* hello, then the protocol's registration, before anything queued earlier */
+	mp_out_reset(&s->batch);
+	pack_hello(s);
+	if (s->proto->on_register)
+		s->proto->on_register(s);
+	sp_client_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size);
+	mp_out_reset(&s->batch);
+	s->credit_due = 0;
+	s->credit_held = 0;
+}
+
+void bus_start(struct session *s)
+{
+	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
+		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
+	sp_client_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE);
+	mp_out_init(&s->batch);
+	s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
+	s->bus_wanted = true;
+	bus_connect(s);
+}
+
+static void bus_down(struct session *s, const char *why)
+{
+	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
+		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
+	sp_client_disconnect(&s->bus);
+	/* jitter spreads the reconnects of thousands of workers after a restart */
+	int jitter = (int)(s->conn_id % (uint64_t)(s->bus_backoff_ms / 2 + 1));
+	s->bus_retry_at = clock_ms() + s->bus_backoff_ms + jitter;
+	s->bus_backoff_ms *= 2;
+	if (s->bus_backoff_ms > BUS_BACKOFF_MAX_MS)
+		s->bus_backoff_ms = BUS_BACKOFF_MAX_MS;
+}
+
+void bus_on_timer(struct session *s, int64_t now)
+{
+	if (s->bus_wanted && s->bus_retry_at && now >= s->bus_retry_at)
+		bus_connect(s);
+}
+
+int bus_fd(const struct session *s) { return s->bus.fd; }
+
+bool bus_backlogged(const struct session *s) { return sp_client_pending(&s->bus) > BUS_BACKLOG; }
+
+static void handle_core(struct session *s, const struct envelope *e)
+{
+	const char *d;
+	size_t n;
+	const uint8_t *b;
+	if (env_op_is(e, OP_TEXT) && mp_get_str(e->map, "d", &d, &n)) {
+		session_send_text(s, d, n);
+	} else if (env_op_is(e, OP_TEXT) && mp_get_bin(e->map, "d", &b, &n)) {
+		session_send_text(s, b, n);
+	} else if (env_op_is(e, OP_BINARY) && mp_get_bin(e->map, "d", &b, &n)) {
+		session_send_binary(s, b, n);
+	} else if (env_op_is(e, OP_CLOSE)) {
+		int64_t code = 1000;
+		const char *reason = "";
+		size_t rlen = 0;
+		mp_get_int(e->map, "code", &code);
+		mp_get_str(e->map, "reason", &reason, &rlen);
+		char r[124];
+		if (rlen >= sizeof r)
+			rlen = sizeof r - 1;
+		memcpy(r, reason, rlen);
+		r[rlen] = 0;
+		log_info("router closes the client: %d %s", (int)code, r);
+		session_close(s, (uint16_t)code, r);
+	} else {
+		log_warn("unknown core envelope %.*s from the router", (int)e->op_len, e->op);
+	}
+}
+
+static void handle_batch(struct session *s, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+	struct envelope e;
+	int rc;
+	while ((rc = env_next(&e, p, n, &off)) == 1) {
+		if (env_proto_is(&e, ENV_CORE))
+			handle_core(s, &e);
+		else if (env_proto_is(&e, s->proto->name) && s->proto->on_bus)
+			s->proto->on_bus(s, &e);
+		else
+			log_warn("envelope for protocol %.*s ignored", (int)e.proto_len, e.proto);
+		env_free(&e);
+	}
+	if (rc < 0)
+		log_error("malformed envelope from the router ignored");
+}
+
+void bus_on_event(struct session *s, uint32_t events)
+{
+	if (s->bus.fd < 0)
+		return;
+	bool dead = false;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		dead = sp_client_read(&s->bus) < 0;
+	const uint8_t *p;
+	size_t n;
+	int rc;
+	while ((rc = sp_client_next(&s->bus, &p, &n)) == 1) {
+		handle_batch(s, p, n);
+		/* One credit back per bus message, unless the client is not keeping up. */
+		if (buf_used(&s->out) < s->cfg->client_backlog)
+			s->credit_due++;
+		else
+			s->credit_held++;
+	}
+	if (rc < 0)
+		return bus_down(s, "protocol error");
+	if (dead)
+		return bus_down(s, "closed by the router");
+	if (s->bus.state == SP_OPEN)
+		s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
+	if (sp_client_flush(&s->bus) < 0)
+		bus_down(s, "write failed");
+}
+
+void bus_after_turn(struct session *s)
+{
+	if (!s->bus_wanted)
+		return;
+	if (s->credit_held && buf_used(&s->out) < s->cfg->client_backlog / 2) {
+		s->credit_due += s->credit_held;
+		s->credit_held = 0;
+	}
+	if (s->credit_due > 0 && s->bus.fd >= 0) {
+		env_begin(&s->batch.pk, ENV_CORE, OP_CREDIT, 1);
+		mp_kv_int(&s->batch.pk, "n", s->credit_due);
+	}
+	s->credit_due = 0;
+	if (s->batch.sb.size > 0) {
+		if (sp_client_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
+			log_error("out of memory queueing for the bus");
+		mp_out_reset(&s->batch);
+	}
+	if (s->bus.fd >= 0 && sp_client_wants_write(&s->bus) && sp_client_flush(&s->bus) < 0)
+		bus_down(s, "write failed");
+}
+
+void bus_drain(struct session *s, int timeout_ms)
+{
+	int64_t end = clock_ms() + timeout_ms;
+	bus_after_turn(s);
+	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && sp_client_pending(&s->bus) > 0) {
+		int64_t left = end - clock_ms();
+		if (left <= 0)
+			break;
+		struct pollfd pfd = {.fd = s->bus.fd, .events = POLLOUT};
+		if (poll(&pfd, 1, (int)left) <= 0 || sp_client_flush(&s->bus) < 0)
+			break;
+	}
+}

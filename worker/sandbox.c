@@ -1,0 +1,42 @@
+/*
+ * The worker's seccomp allowlist, entered once the client is upgraded and the
+ * bus address is resolved: from then on the worker can only move bytes
+ * between the sockets it has (and reconnect to the router).
+ */
+#include <errno.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "session.h"
+
+static const int allowed[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
+	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(shutdown),
+	SCMP_SYS(fcntl), SCMP_SYS(getpid), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap),
+	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(newfstatat), SCMP_SYS(fstat),
+};
+
+int sandbox_enter(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && rc == 0; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+	/* new sockets only of the kinds the bus uses, for reconnects */
+	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+	for (size_t i = 0; i < 3 && rc == 0; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc == 0 ? 0 : -1;
+}

@@ -1,0 +1,83 @@
+/*
+ * One client connection inside switchboard-worker, and the calls a
+ * protocol's worker half makes on it.
+ */
+#ifndef SB_SESSION_H
+#define SB_SESSION_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/buf.h"
+#include "../common/mp.h"
+#include "../common/sp.h"
+#include "../proto/proto.h"
+#include "../proto/websocket/ws.h"
+
+struct worker_config {
+	const char *router_url;
+	size_t max_message;
+	const char **origins;
+	int norigins;
+	int handshake_timeout_ms;
+	int ping_interval_ms;
+	int ping_timeout_ms;
+	int close_timeout_ms;
+	size_t client_backlog; /* output queued for a slow client before we hold credit back */
+	bool sandbox;
+};
+
+enum session_phase { PHASE_HANDSHAKE, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
+
+struct session {
+	const struct worker_config *cfg;
+	const struct proto_worker *proto;
+	void *state;
+	enum session_phase phase;
+	int in_fd, out_fd;
+	struct buf head; /* the HTTP request while it arrives */
+	struct buf out;  /* bytes for the client */
+	struct ws_conn ws;
+	int64_t last_rx, ping_sent_at, close_started, linger_until, handshake_deadline;
+	int64_t proto_timer_at; /* 0: none */
+	int ep; /* epoll */
+	bool client_eof;
+
+	/* bus */
+	bool bus_wanted;
+	struct sp_addr bus_addr;
+	struct sp_client bus;
+	int64_t bus_retry_at; /* 0: connected or connecting */
+	int bus_backoff_ms;
+	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
+	int credit_due;      /* credit to return this turn */
+	int credit_held;     /* held back while the client is slow */
+	uint64_t conn_id;
+};
+
+static inline void *session_state(struct session *s) { return s->state; }
+int session_send_text(struct session *s, const void *p, size_t n);
+int session_send_binary(struct session *s, const void *p, size_t n);
+void session_close(struct session *s, uint16_t code, const char *reason);
+/* The packer to write one envelope into (start it with env_begin). */
+msgpack_packer *session_bus(struct session *s);
+/* Runs on_timer after delay_ms; a negative delay cancels. */
+void session_set_timer(struct session *s, int64_t delay_ms);
+/* The connection's id on the bus, for logs. */
+uint64_t session_conn_id(const struct session *s);
+
+/* worker/bus.c */
+void bus_start(struct session *s);
+void bus_on_event(struct session *s, uint32_t events);
+void bus_after_turn(struct session *s);
+void bus_on_timer(struct session *s, int64_t now);
+int bus_fd(const struct session *s);
+bool bus_backlogged(const struct session *s);
+void bus_drain(struct session *s, int timeout_ms);
+
+/* worker/sandbox.c */
+int sandbox_enter(void);
+
+/* worker/protocols.c */
+extern const struct proto_worker *const worker_protocols[];
+
+#endif

@@ -1,0 +1,530 @@
+/*
+ * switchboard: the supervisor. Listens (or takes systemd's sockets), spawns
+ * one switchboard-worker per connection with the socket on fd 0/1, caps the
+ * number of live workers, runs and restarts the embedded router, and on
+ * SIGTERM stops accepting, lets workers close with 1001, and exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/hmap.h"
+#include "../common/log.h"
+
+#ifndef SWITCHBOARD_VERSION
+#define SWITCHBOARD_VERSION "0.1.0"
+#endif
+
+#define MAX_LISTEN 16
+#define MAX_ARGS 64
+
+extern char **environ;
+
+struct supervisor {
+	const char *listen[MAX_LISTEN];
+	int nlisten;
+	int lfd[MAX_LISTEN];
+	int nlfd;
+	const char *state_dir;
+	const char *router_url;
+	bool embedded_router;
+	int max_connections;
+	const char *user;
+	char worker_path[PATH_MAX], router_path[PATH_MAX];
+	const char *worker_argv[MAX_ARGS];
+	int worker_argc;
+	const char *router_argv[MAX_ARGS];
+	int router_argc;
+	int close_timeout_s;
+
+	int ep, sig_fd, timer_fd;
+	struct hmap workers; /* pid → (void *)1 */
+	int live;
+	pid_t router_pid;
+	int64_t router_started, router_restart_at;
+	int router_backoff_ms;
+	bool stopping;
+	int64_t stop_deadline;
+};
+
+static struct supervisor S;
+
+static void die(const char *what)
+{
+	log_error("%s: %s", what, strerror(errno));
+	exit(1);
+}
+
+/* ---- listening ---- */
+
+static int listen_on(const char *spec)
+{
+	char host[256];
+	const char *port;
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+		if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host)
+			return -1;
+		memcpy(host, spec + 1, (size_t)(close - spec - 1));
+		host[close - spec - 1] = 0;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof host)
+			return -1;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = 0;
+		port = colon + 1;
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
+		return -1;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* systemd socket activation (Accept=no): LISTEN_FDS sockets from fd 3 on. */
+static int take_systemd_sockets(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	if (!pid || !fds || atoi(pid) != getpid())
+		return 0;
+	int n = atoi(fds);
+	for (int i = 0; i < n && S.nlfd < MAX_LISTEN; i++) {
+		int fd = 3 + i;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		S.lfd[S.nlfd++] = fd;
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return n;
+}
+
+/* ---- children ---- */
+
+static pid_t spawn(const char *path, const char **argv, int conn)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	if (conn >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, conn, 0);
+		posix_spawn_file_actions_adddup2(&fa, conn, 1);
+	}
+	pid_t pid = -1;
+	int rc = posix_spawn(&pid, path, &fa, &at, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return pid;
+}
+
+static void start_router(void)
+{
+	S.router_restart_at = 0;
+	S.router_pid = spawn(S.router_path, S.router_argv, -1);
+	if (S.router_pid < 0) {
+		log_error("cannot start %s: %s", S.router_path, strerror(errno));
+		S.router_restart_at = clock_ms() + S.router_backoff_ms;
+		return;
+	}
+	S.router_started = clock_ms();
+	log_info("router started (pid %d)", (int)S.router_pid);
+}
+
+static void refuse_busy(int fd)
+{
+	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+				   "Content-Length: 21\r\nConnection: close\r\nRetry-After: 5\r\n\r\n"
+				   "too many connections\n";
+	ssize_t w = write(fd, resp, sizeof resp - 1);
+	(void)w;
+	close(fd);
+}
+
+static void accept_all(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (S.live >= S.max_connections) {
+			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
+			refuse_busy(fd);
+			continue;
+		}
+		pid_t pid = spawn(S.worker_path, S.worker_argv, fd);
+		close(fd);
+		if (pid < 0) {
+			log_error("cannot start a worker: %s", strerror(errno));
+			continue;
+		}
+		hmap_put_u64(&S.workers, (uint64_t)pid, (void *)1);
+		S.live++;
+	}
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == S.router_pid) {
+			S.router_pid = 0;
+			if (S.stopping)
+				continue;
+			if (clock_ms() - S.router_started > 10000)
+				S.router_backoff_ms = 100;
+			log_error("router exited (%s %d); restarting in %d ms",
+				  WIFSIGNALED(status) ? "signal" : "status",
+				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), S.router_backoff_ms);
+			S.router_restart_at = clock_ms() + S.router_backoff_ms;
+			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
+		} else if (hmap_del_u64(&S.workers, (uint64_t)pid)) {
+			S.live--;
+			if (WIFSIGNALED(status))
+				log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
+		}
+	}
+}
+
+static void signal_worker(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)klen;
+	(void)value;
+	uint64_t pid;
+	memcpy(&pid, key, sizeof pid);
+	kill((pid_t)pid, *(int *)arg);
+}
+
+static void begin_stop(void)
+{
+	if (S.stopping)
+		return;
+	S.stopping = true;
+	log_info("stopping: %d connections to close", S.live);
+	for (int i = 0; i < S.nlfd; i++)
+		close(S.lfd[i]);
+	S.nlfd = 0;
+	int sig = SIGTERM;
+	hmap_each(&S.workers, signal_worker, &sig);
+	S.stop_deadline = clock_ms() + (S.close_timeout_s + 2) * 1000;
+}
+
+static void finish_stop(void)
+{
+	int sig = SIGKILL;
+	hmap_each(&S.workers, signal_worker, &sig);
+	if (S.router_pid > 0) {
+		kill(S.router_pid, SIGTERM);
+		for (int i = 0; i < 300 && waitpid(S.router_pid, NULL, WNOHANG) == 0; i++)
+			usleep(10000);
+	}
+	log_info("stopped");
+	exit(0);
+}
+
+/* ---- loop ---- */
+
+static void arm_timer(void)
+{
+	int64_t at = INT64_MAX;
+	if (S.router_restart_at)
+		at = S.router_restart_at;
+	if (S.stopping && S.stop_deadline < at)
+		at = S.stop_deadline;
+	struct itimerspec its = {0};
+	if (at != INT64_MAX) {
+		int64_t d = at - clock_ms();
+		if (d < 1)
+			d = 1;
+		its.it_value.tv_sec = d / 1000;
+		its.it_value.tv_nsec = (d % 1000) * 1000000;
+	}
+	timerfd_settime(S.timer_fd, 0, &its, NULL);
+}
+
+static void run(void)
+{
+	for (;;) {
+		if (S.stopping && (S.live == 0 || clock_ms() >= S.stop_deadline))
+			finish_stop();
+		arm_timer();
+		struct epoll_event evs[16];
+		int n = epoll_wait(S.ep, evs, 16, -1);
+		for (int i = 0; i < n; i++) {
+			int tag = evs[i].data.fd;
+			if (tag == S.sig_fd) {
+				struct signalfd_siginfo si;
+				while (read(S.sig_fd, &si, sizeof si) == sizeof si) {
+					if (si.ssi_signo == SIGCHLD)
+						reap();
+					else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+						begin_stop();
+				}
+			} else if (tag == S.timer_fd) {
+				uint64_t t;
+				ssize_t r = read(S.timer_fd, &t, sizeof t);
+				(void)r;
+				if (S.router_restart_at && clock_ms() >= S.router_restart_at && !S.stopping)
+					start_router();
+			} else if (!S.stopping) {
+				accept_all(tag);
+			}
+		}
+	}
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: switchboard [options]\n"
+		"WebSocket messaging server: one isolated worker process per connection.\n"
+		"  --listen HOST:PORT      listen address, repeatable; [::1]:8080 for IPv6\n"
+		"                          (default 127.0.0.1:8080; systemd LISTEN_FDS are used when given)\n"
+		"  --state-dir DIR         bus socket, tap and store (default ./var)\n"
+		"  --router-url URL        bus address (default ipc://DIR/bus.ipc)\n"
+		"  --no-router             do not start a router; one runs elsewhere at --router-url\n"
+		"  --max-connections N     live connections; beyond, HTTP 503 (default 4096)\n"
+		"  --user USER             drop privileges to USER after binding\n"
+		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
+		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
+		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
+		"router options, passed on: --worker-queue\n"
+		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
+		"  --help, --version\n");
+}
+
+static void push(const char **argv, int *argc, const char *a)
+{
+	if (*argc >= MAX_ARGS - 1) {
+		fprintf(stderr, "switchboard: too many options\n");
+		exit(2);
+	}
+	argv[(*argc)++] = a;
+	argv[*argc] = NULL;
+}
+
+static void sibling(char *out, const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0)
+		die("readlink /proc/self/exe");
+	self[n] = 0;
+	snprintf(out, PATH_MAX, "%s/%s", dirname(self), name);
+}
+
+static void parse_options(int argc, char **argv)
+{
+	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
+	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE };
+	static const struct option opts[] = {
+		{"listen", required_argument, 0, O_LISTEN},
+		{"state-dir", required_argument, 0, O_STATE},
+		{"router-url", required_argument, 0, O_ROUTER_URL},
+		{"no-router", no_argument, 0, O_NO_ROUTER},
+		{"max-connections", required_argument, 0, O_MAX_CONN},
+		{"user", required_argument, 0, O_USER},
+		{"worker", required_argument, 0, O_WORKER},
+		{"router", required_argument, 0, O_ROUTER},
+		{"max-message", required_argument, 0, O_W_ARG},
+		{"allow-origin", required_argument, 0, O_W_ARG},
+		{"ping-interval", required_argument, 0, O_W_ARG},
+		{"ping-timeout", required_argument, 0, O_W_ARG},
+		{"handshake-timeout", required_argument, 0, O_W_ARG},
+		{"client-backlog", required_argument, 0, O_W_ARG},
+		{"close-timeout", required_argument, 0, O_CLOSE},
+		{"no-sandbox", no_argument, 0, O_W_FLAG},
+		{"worker-queue", required_argument, 0, O_R_ARG},
+		{"log-level", required_argument, 0, O_LOG},
+		{"help", no_argument, 0, O_HELP},
+		{"version", no_argument, 0, O_VERSION},
+		{0, 0, 0, 0}};
+	S.state_dir = "var";
+	S.embedded_router = true;
+	S.max_connections = 4096;
+	S.close_timeout_s = 5;
+	sibling(S.worker_path, "switchboard-worker");
+	sibling(S.router_path, "switchboard-router");
+	const char *wargs[MAX_ARGS], *rargs[MAX_ARGS];
+	int nw = 0, nr = 0, c, idx;
+	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		char *flag = malloc(strlen(opts[idx].name) + 3);
+		if (c != '?')
+			sprintf(flag, "--%s", opts[idx].name);
+		switch (c) {
+		case O_LISTEN:
+			if (S.nlisten == MAX_LISTEN) {
+				fprintf(stderr, "switchboard: at most %d --listen\n", MAX_LISTEN);
+				exit(2);
+			}
+			S.listen[S.nlisten++] = optarg;
+			break;
+		case O_STATE: S.state_dir = optarg; break;
+		case O_ROUTER_URL: S.router_url = optarg; break;
+		case O_NO_ROUTER: S.embedded_router = false; break;
+		case O_MAX_CONN: S.max_connections = atoi(optarg); break;
+		case O_USER: S.user = optarg; break;
+		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
+		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
+		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
+		case O_W_ARG: wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
+		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
+		case O_R_ARG: rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_LOG:
+			if (log_level_parse(optarg) < 0) {
+				fprintf(stderr, "switchboard: unknown log level %s\n", optarg);
+				exit(2);
+			}
+			log_set_level((enum log_level)log_level_parse(optarg));
+			wargs[nw++] = flag;
+			wargs[nw++] = optarg;
+			rargs[nr++] = "--log-level";
+			rargs[nr++] = optarg;
+			flag = NULL;
+			break;
+		case O_HELP: usage(stdout); exit(0);
+		case O_VERSION: printf("switchboard %s\n", SWITCHBOARD_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+		free(flag);
+		if (nw > MAX_ARGS - 8 || nr > MAX_ARGS - 8) {
+			fprintf(stderr, "switchboard: too many options\n");
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "switchboard: unexpected argument %s\n", argv[optind]);
+		exit(2);
+	}
+	if (S.max_connections < 1)
+		S.max_connections = 1;
+	if (!S.router_url) {
+		char *u = malloc(strlen(S.state_dir) + 16);
+		sprintf(u, "ipc://%s/bus.ipc", S.state_dir);
+		S.router_url = u;
+	}
+	push(S.worker_argv, &S.worker_argc, "switchboard-worker");
+	push(S.worker_argv, &S.worker_argc, "--router-url");
+	push(S.worker_argv, &S.worker_argc, S.router_url);
+	for (int i = 0; i < nw; i++)
+		push(S.worker_argv, &S.worker_argc, wargs[i]);
+	push(S.router_argv, &S.router_argc, "switchboard-router");
+	push(S.router_argv, &S.router_argc, "--state-dir");
+	push(S.router_argv, &S.router_argc, S.state_dir);
+	push(S.router_argv, &S.router_argc, "--listen");
+	push(S.router_argv, &S.router_argc, S.router_url);
+	for (int i = 0; i < nr; i++)
+		push(S.router_argv, &S.router_argc, rargs[i]);
+}
+
+static void drop_privileges(void)
+{
+	if (!S.user)
+		return;
+	struct passwd *pw = getpwnam(S.user);
+	if (!pw) {
+		log_error("no such user %s", S.user);
+		exit(1);
+	}
+	if (chown(S.state_dir, pw->pw_uid, pw->pw_gid) < 0)
+		log_warn("chown %s: %s", S.state_dir, strerror(errno));
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+		die("dropping privileges");
+}
+
+int main(int argc, char **argv)
+{
+	log_init("switchboard");
+	parse_options(argc, argv);
+	if (mkdir(S.state_dir, 0750) < 0 && errno != EEXIST)
+		die(S.state_dir);
+	if (take_systemd_sockets() == 0) {
+		if (S.nlisten == 0)
+			S.listen[S.nlisten++] = "127.0.0.1:8080";
+		for (int i = 0; i < S.nlisten; i++) {
+			int fd = listen_on(S.listen[i]);
+			if (fd < 0) {
+				log_error("cannot listen on %s: %s", S.listen[i], strerror(errno));
+				return 1;
+			}
+			S.lfd[S.nlfd++] = fd;
+			log_info("listening on %s", S.listen[i]);
+		}
+	}
+	drop_privileges();
+	hmap_init(&S.workers);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	S.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	S.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	S.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (S.sig_fd < 0 || S.timer_fd < 0 || S.ep < 0)
+		die("setting up the loop");
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.fd = S.sig_fd;
+	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.sig_fd, &ev);
+	ev.data.fd = S.timer_fd;
+	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.timer_fd, &ev);
+	for (int i = 0; i < S.nlfd; i++) {
+		ev.data.fd = S.lfd[i];
+		epoll_ctl(S.ep, EPOLL_CTL_ADD, S.lfd[i], &ev);
+	}
+	S.router_backoff_ms = 100;
+	if (S.embedded_router)
+		start_router();
+	run();
+	return 0;
+}

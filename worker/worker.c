@@ -1,0 +1,545 @@
+/*
+ * switchboard-worker: one WebSocket client on fd 0/1, one thread, one epoll
+ * loop over {client, bus, timer, signals}. Runs under the supervisor, inetd,
+ * tcpserver, s6 or systemd Accept=yes alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../common/bus.h"
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "../proto/websocket/handshake.h"
+#include "session.h"
+
+#ifndef SWITCHBOARD_VERSION
+#define SWITCHBOARD_VERSION "0.1.0"
+#endif
+
+enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_TIMER = 3, EV_SIGNAL = 4 };
+
+static int timer_fd, signal_fd;
+static bool read_paused; /* client reads stopped while the bus is backlogged */
+static int64_t timer_armed_at = -1;
+
+/* ---- calls for protocols ---- */
+
+int session_send_text(struct session *s, const void *p, size_t n)
+{
+	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_TEXT, p, n) : -1;
+}
+
+int session_send_binary(struct session *s, const void *p, size_t n)
+{
+	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_BINARY, p, n) : -1;
+}
+
+void session_close(struct session *s, uint16_t code, const char *reason)
+{
+	if (s->phase != PHASE_OPEN || s->ws.state != WS_OPEN)
+		return;
+	ws_close(&s->ws, code, reason);
+	s->close_started = clock_ms();
+}
+
+msgpack_packer *session_bus(struct session *s) { return &s->batch.pk; }
+
+void session_set_timer(struct session *s, int64_t delay_ms)
+{
+	s->proto_timer_at = delay_ms < 0 ? 0 : clock_ms() + delay_ms;
+}
+
+uint64_t session_conn_id(const struct session *s) { return s->conn_id; }
+
+/* ---- client I/O ---- */
+
+static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
+{
+	struct session *s = ctx;
+	s->proto->on_message(s, opcode, data, len);
+}
+
+static void on_ws_pong(void *ctx) { (void)ctx; }
+static void on_ws_close(void *ctx, uint16_t code)
+{
+	struct session *s = ctx;
+	log_debug("client closed with %u", code);
+	(void)s;
+}
+
+static const struct ws_handlers ws_handlers = {on_ws_message, on_ws_pong, on_ws_close};
+
+static void refuse(struct session *s, int status, const char *why)
+{
+	log_info("refused with %d: %s", status, why);
+	http_error_response(&s->out, status, ws_refusal_headers(status), why);
+	s->phase = PHASE_LINGER;
+}
+
+static bool origin_allowed(const struct session *s, const struct http_request *req)
+{
+	if (s->cfg->norigins == 0)
+		return true;
+	const struct http_header *o = http_header_find(req, "Origin");
+	if (!o)
+		return true; /* not a browser: Origin protects browsers from other sites */
+	for (int i = 0; i < s->cfg->norigins; i++)
+		if (strlen(s->cfg->origins[i]) == o->value_len &&
+		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
+			return true;
+	return false;
+}
+
+static const struct proto_worker *find_protocol(const struct http_request *req)
+{
+	for (int i = 0; worker_protocols[i]; i++)
+		if (worker_protocols[i]->match(req))
+			return worker_protocols[i];
+	return NULL;
+}
+
+static void open_session(struct session *s, size_t head_len)
+{
+	if (s->bus_wanted)
+		bus_start(s);
+	if (s->cfg->sandbox && sandbox_enter() < 0) {
+		log_error("cannot enter the sandbox");
+		exit(1);
+	}
+	s->phase = PHASE_OPEN;
+	ws_conn_init(&s->ws, &s->out, s->cfg->max_message, &ws_handlers, s);
+	s->last_rx = clock_ms();
+	if (s->proto->open)
+		s->proto->open(s);
+	/* bytes the client sent right behind its request are frames already */
+	size_t extra = buf_used(&s->head) - head_len;
+	if (extra > 0 && s->phase == PHASE_OPEN)
+		ws_conn_feed(&s->ws, buf_head(&s->head) + head_len, extra);
+	buf_free(&s->head);
+}
+
+/* Parses the request once complete; answers it one way or the other. */
+static void try_handshake(struct session *s)
+{
+	struct http_request req;
+	int rc = http_parse_request((const char *)buf_head(&s->head), buf_used(&s->head), &req);
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		return refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
+	const char *why = NULL;
+	s->proto = find_protocol(&req);
+	int status = ws_handshake_check(&req, &why);
+	if (status == 405 || !s->proto) {
+		if (!s->proto)
+			return refuse(s, 404, "no WebSocket endpoint at this path");
+		return refuse(s, status, why);
+	}
+	if (status)
+		return refuse(s, status, why);
+	if (!origin_allowed(s, &req))
+		return refuse(s, 403, "origin not allowed");
+	s->state = calloc(1, s->proto->state_size ? s->proto->state_size : 1);
+	if (!s->state)
+		return refuse(s, 500, "out of memory");
+	if (s->proto->accept && (status = s->proto->accept(s, &req, &why)) != 0)
+		return refuse(s, status, why);
+	const char *sub = s->proto->subprotocol;
+	if (sub && !ws_client_offers_subprotocol(&req, sub))
+		sub = NULL;
+	ws_upgrade_response(&s->out, &req, sub);
+	s->bus_wanted = s->proto->uses_bus;
+	open_session(s, (size_t)rc);
+}
+
+static void read_client(struct session *s)
+{
+	uint8_t chunk[65536];
+	for (;;) {
+		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
+			return;
+		if (s->phase == PHASE_OPEN && bus_backlogged(s)) {
+			read_paused = true; /* the client's TCP window now pushes back */
+			return;
+		}
+		ssize_t r = read(s->in_fd, chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0 || errno != EAGAIN)
+				s->client_eof = true;
+			return;
+		}
+		s->last_rx = clock_ms();
+		s->ping_sent_at = 0;
+		switch (s->phase) {
+		case PHASE_HANDSHAKE:
+			buf_append(&s->head, chunk, (size_t)r);
+			try_handshake(s);
+			break;
+		case PHASE_OPEN:
+			ws_conn_feed(&s->ws, chunk, (size_t)r);
+			break;
+		default:
+			break; /* lingering: discard */
+		}
+		if ((size_t)r < sizeof chunk)
+			return;
+	}
+}
+
+static void write_client(struct session *s)
+{
+	while (buf_used(&s->out) > 0) {
+		ssize_t w = write(s->out_fd, buf_head(&s->out), buf_used(&s->out));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			if (errno != EAGAIN) {
+				s->client_eof = true;
+				buf_reset(&s->out);
+			}
+			return;
+		}
+		buf_consume(&s->out, (size_t)w);
+	}
+	buf_shrink(&s->out, 16384);
+}
+
+/* ---- timers ---- */
+
+static int64_t next_deadline(const struct session *s)
+{
+	int64_t t = INT64_MAX;
+#define CONSIDER(x) do { if ((x) > 0 && (x) < t) t = (x); } while (0)
+	if (s->phase == PHASE_HANDSHAKE)
+		CONSIDER(s->handshake_deadline);
+	if (s->phase == PHASE_LINGER)
+		CONSIDER(s->linger_until);
+	if (s->phase == PHASE_OPEN) {
+		if (s->ws.state == WS_CLOSING)
+			CONSIDER(s->close_started + s->cfg->close_timeout_ms);
+		if (s->cfg->ping_interval_ms > 0)
+			CONSIDER(s->ping_sent_at ? s->last_rx + s->cfg->ping_timeout_ms
+						 : s->last_rx + s->cfg->ping_interval_ms);
+		CONSIDER(s->proto_timer_at);
+		CONSIDER(s->bus_retry_at);
+	}
+#undef CONSIDER
+	return t;
+}
+
+static void arm_timer(int64_t at)
+{
+	if (at == timer_armed_at)
+		return;
+	timer_armed_at = at;
+	struct itimerspec its = {0};
+	if (at != INT64_MAX) {
+		int64_t d = at - clock_ms();
+		if (d < 1)
+			d = 1;
+		its.it_value.tv_sec = d / 1000;
+		its.it_value.tv_nsec = (d % 1000) * 1000000;
+	}
+	timerfd_settime(timer_fd, 0, &its, NULL);
+}
+
+static void on_timers(struct session *s)
+{
+	uint64_t ticks;
+	ssize_t r = read(timer_fd, &ticks, sizeof ticks);
+	(void)r;
+	timer_armed_at = -1;
+	int64_t now = clock_ms();
+	if (s->phase == PHASE_HANDSHAKE && now >= s->handshake_deadline)
+		return refuse(s, 408, "handshake not completed in time");
+	if (s->phase == PHASE_LINGER && now >= s->linger_until) {
+		s->phase = PHASE_DONE;
+		return;
+	}
+	if (s->phase != PHASE_OPEN)
+		return;
+	if (s->ws.state == WS_CLOSING && now >= s->close_started + s->cfg->close_timeout_ms) {
+		s->ws.state = WS_CLOSED; /* the peer never answered our close */
+		return;
+	}
+	if (s->cfg->ping_interval_ms > 0 && s->ws.state == WS_OPEN) {
+		if (s->ping_sent_at && now >= s->last_rx + s->cfg->ping_timeout_ms) {
+			log_info("client silent for %d ms, dropping it", s->cfg->ping_timeout_ms);
+			session_close(s, 1001, "ping timeout");
+			s->ws.state = WS_CLOSED;
+		} else if (!s->ping_sent_at && now >= s->last_rx + s->cfg->ping_interval_ms) {
+			ws_send(&s->ws, WS_PING, "", 0);
+			s->ping_sent_at = now;
+		}
+	}
+	if (s->proto_timer_at && now >= s->proto_timer_at) {
+		s->proto_timer_at = 0;
+		if (s->proto->on_timer)
+			s->proto->on_timer(s);
+	}
+	bus_on_timer(s, now);
+}
+
+static void on_signal(struct session *s)
+{
+	struct signalfd_siginfo si;
+	if (read(signal_fd, &si, sizeof si) != sizeof si)
+		return;
+	if (s->phase == PHASE_HANDSHAKE) {
+		s->phase = PHASE_DONE;
+	} else if (s->phase == PHASE_OPEN) {
+		session_close(s, 1001, "server shutting down");
+	}
+}
+
+/* ---- the loop ---- */
+
+static void setup_fds(struct session *s)
+{
+	fcntl(s->in_fd, F_SETFL, fcntl(s->in_fd, F_GETFL) | O_NONBLOCK);
+	fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.u32 = EV_CLIENT_IN};
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->in_fd, &ev);
+	ev = (struct epoll_event){.events = EPOLLOUT | EPOLLET, .data.u32 = EV_CLIENT_OUT};
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->out_fd, &ev) < 0 && errno == EEXIST) {
+		/* fd 1 is fd 0 (same number): one registration for both */
+		ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
+		epoll_ctl(s->ep, EPOLL_CTL_MOD, s->in_fd, &ev);
+	}
+	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = EV_TIMER};
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, timer_fd, &ev);
+	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = EV_SIGNAL};
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, signal_fd, &ev);
+}
+
+/* What happens once the WebSocket is over: flush, half-close, drain. */
+static void start_linger(struct session *s)
+{
+	if (s->proto && s->proto->close && s->state) {
+		s->proto->close(s);
+		s->proto = NULL;
+	}
+	s->phase = PHASE_LINGER;
+}
+
+static void after_turn(struct session *s)
+{
+	if (s->phase == PHASE_OPEN) {
+		if (s->ws.state == WS_CLOSED || s->client_eof)
+			start_linger(s);
+		bus_after_turn(s);
+	}
+	write_client(s);
+	if (s->phase == PHASE_LINGER && s->linger_until == 0 && buf_used(&s->out) == 0) {
+		/* We close TCP first (RFC 6455 7.1.1), then read until the peer's FIN
+		 * so a late byte cannot turn our close into a reset. */
+		shutdown(s->out_fd, SHUT_WR);
+		s->linger_until = clock_ms() + 1000;
+	}
+	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || s->linger_until))
+		s->phase = PHASE_DONE;
+}
+
+static int run(struct session *s)
+{
+	struct epoll_event evs[8];
+	while (s->phase != PHASE_DONE) {
+		arm_timer(next_deadline(s));
+		int n = epoll_wait(s->ep, evs, 8, -1);
+		if (n < 0 && errno != EINTR)
+			return 1;
+		bool client_in = false;
+		for (int i = 0; i < n; i++) {
+			uint32_t e = evs[i].events;
+			switch (evs[i].data.u32) {
+			case EV_CLIENT_IN:
+				if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					client_in = true;
+				if (e & EPOLLOUT)
+					write_client(s);
+				break;
+			case EV_CLIENT_OUT:
+				write_client(s);
+				break;
+			case EV_BUS:
+				bus_on_event(s, e);
+				break;
+			case EV_TIMER:
+				on_timers(s);
+				break;
+			case EV_SIGNAL:
+				on_signal(s);
+				break;
+			}
+		}
+		/* Edge-triggered: a read paused for backpressure resumes here. */
+		if (client_in || (read_paused && !bus_backlogged(s))) {
+			read_paused = false;
+			read_client(s);
+		}
+		after_turn(s);
+	}
+	if (s->bus_wanted)
+		bus_drain(s, 1000);
+	return 0;
+}
+
+/* gcc defines __SANITIZE_ADDRESS__; clang answers __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SB_ASAN 1
+#endif
+static bool built_with_asan(void)
+{
+#ifdef SB_ASAN
+	return true;
+#else
+	return false;
+#endif
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: switchboard-worker [options]\n"
+		"Serves one WebSocket client on stdin/stdout (inetd, tcpserver, systemd Accept=yes).\n"
+		"  --router-url URL        bus address of the router (ipc://PATH or tcp://HOST:PORT)\n"
+		"                          default $SWITCHBOARD_ROUTER_URL or ipc://var/bus.ipc\n"
+		"  --max-message BYTES     largest client message (default 1048576)\n"
+		"  --allow-origin ORIGIN   accept browsers only from ORIGIN (repeatable)\n"
+		"  --ping-interval SEC     keep-alive ping after this idle time (default 30, 0 = off)\n"
+		"  --ping-timeout SEC      drop a client silent this long (default 60)\n"
+		"  --handshake-timeout SEC time allowed for the HTTP upgrade (default 10)\n"
+		"  --close-timeout SEC     wait for the client's close reply (default 5)\n"
+		"  --client-backlog BYTES  unsent output before the client counts as slow (default 1048576)\n"
+		"  --no-sandbox            do not enter the seccomp sandbox\n"
+		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
+		"  --help, --version\n");
+}
+
+static double parse_seconds(const char *s, const char *opt)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (*s == 0 || *end || v < 0) {
+		fprintf(stderr, "switchboard-worker: bad value for %s: %s\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+static size_t parse_size(const char *s, const char *opt)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s == 0 || *end || v == 0) {
+		fprintf(stderr, "switchboard-worker: bad value for %s: %s\n", opt, s);
+		exit(2);
+	}
+	return (size_t)v;
+}
+
+static void parse_options(int argc, char **argv, struct worker_config *cfg)
+{
+	static const struct option opts[] = {
+		{"router-url", required_argument, 0, 'r'},  {"max-message", required_argument, 0, 'm'},
+		{"allow-origin", required_argument, 0, 'o'}, {"ping-interval", required_argument, 0, 'p'},
+		{"ping-timeout", required_argument, 0, 'P'}, {"handshake-timeout", required_argument, 0, 'H'},
+		{"close-timeout", required_argument, 0, 'c'}, {"client-backlog", required_argument, 0, 'b'},
+		{"no-sandbox", no_argument, 0, 'n'},          {"log-level", required_argument, 0, 'l'},
+		{"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	const char *env = getenv("SWITCHBOARD_ROUTER_URL");
+	*cfg = (struct worker_config){
+		.router_url = env ? env : "ipc://var/bus.ipc",
+		.max_message = 1u << 20,
+		.handshake_timeout_ms = 10000,
+		.ping_interval_ms = 30000,
+		.ping_timeout_ms = 60000,
+		.close_timeout_ms = 5000,
+		.client_backlog = 1u << 20,
+		.sandbox = true,
+	};
+	cfg->origins = calloc((size_t)argc, sizeof *cfg->origins);
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': cfg->router_url = optarg; break;
+		case 'm': cfg->max_message = parse_size(optarg, "--max-message"); break;
+		case 'o': cfg->origins[cfg->norigins++] = optarg; break;
+		case 'p': cfg->ping_interval_ms = (int)(parse_seconds(optarg, "--ping-interval") * 1000); break;
+		case 'P': cfg->ping_timeout_ms = (int)(parse_seconds(optarg, "--ping-timeout") * 1000); break;
+		case 'H': cfg->handshake_timeout_ms = (int)(parse_seconds(optarg, "--handshake-timeout") * 1000); break;
+		case 'c': cfg->close_timeout_ms = (int)(parse_seconds(optarg, "--close-timeout") * 1000); break;
+		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
+		case 'n': cfg->sandbox = false; break;
+		case 'l':
+			if (log_level_parse(optarg) < 0) {
+				fprintf(stderr, "switchboard-worker: unknown log level %s\n", optarg);
+				exit(2);
+			}
+			log_set_level((enum log_level)log_level_parse(optarg));
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("switchboard-worker %s\n", SWITCHBOARD_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
+		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
+	if (built_with_asan())
+		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
+}
+
+int main(int argc, char **argv)
+{
+	log_init("switchboard-worker");
+	struct worker_config cfg;
+	parse_options(argc, argv, &cfg);
+	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};
+	s.bus.fd = -1;
+	if (sp_addr_parse(cfg.router_url, &s.bus_addr) < 0) {
+		log_error("bad --router-url %s", cfg.router_url);
+		return 2;
+	}
+	setup_fds(&s);
+	s.handshake_deadline = clock_ms() + cfg.handshake_timeout_ms;
+	int rc = run(&s);
+	if (s.proto && s.proto->close && s.state)
+		s.proto->close(&s);
+	ws_conn_free(&s.ws);
+	sp_client_free(&s.bus);
+	if (s.bus_wanted)
+		mp_out_free(&s.batch);
+	buf_free(&s.out);
+	buf_free(&s.head);
+	free(s.state);
+	free(cfg.origins);
+	return rc;
+}
