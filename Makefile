@@ -8,12 +8,12 @@
 VERSION  := 0.1.0
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSWITCHBOARD_VERSION='"$(VERSION)"'
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSWITCHBOARD_VERSION='"$(VERSION)"'
 B        ?= build
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c \
-            common/mp.c common/envelope.c common/sp.c
+            common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c
@@ -25,10 +25,10 @@ SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
-LIBS_W := -lmsgpackc -lseccomp -lcrypto
+LIBS_W := -lmsgpackc -lseccomp
 LIBS_R := -lnng -lmsgpackc -lsodium
 LIBS_S := -lsodium
-LIBS_U := -lmsgpackc -lsodium -lcrypto -lnng
+LIBS_U := -lmsgpackc -lsodium -lnng
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -60,11 +60,13 @@ asan:
 
 # ---- fuzzing ----
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
 build/fuzz/%: tests/fuzz/%.c $(COMMON_R) $(WS) $(HEADERS)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_FLAGS) $< $(COMMON_R) $(WS) -o $@ -lmsgpackc -lsodium -lcrypto
+	@echo "  FUZZ $@"
+	@clang $(FUZZ_FLAGS) $< $(COMMON_R) $(WS) -o $@ -lmsgpackc -lsodium
 
 # ---- dependencies (Debian bookworm) ----
 DEB_BUILD := gcc make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \

@@ -19,6 +19,43 @@ static uint64_t be(const uint8_t *p, size_t k)
 }
 
 /*
+ * What the msgpack header byte b announces: *k bytes of length or count
+ * follow it, then *skip bytes of body, then *items nested objects (a count
+ * read from the k bytes adds to *skip, or to *items for arrays and maps).
+ */
+static bool mp_head(uint8_t b, size_t *k, uint64_t *skip, uint64_t *items)
+{
+	/* Body bytes of float32, float64, uint8..uint64, int8..int64 (0xca..0xd3). */
+	static const uint8_t fixed[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
+	*k = 0, *skip = 0, *items = 0;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return true; /* fixints, nil, booleans: b is the whole value */
+	if (b <= 0x8f)
+		*items = 2u * (b & 0x0f);
+	else if (b <= 0x9f)
+		*items = b & 0x0f;
+	else if (b <= 0xbf)
+		*skip = b & 0x1f;
+	else if (b == 0xc4 || b == 0xd9 || b == 0xc7) /* bin8, str8, ext8 */
+		*k = 1, *skip = b == 0xc7;             /* ext has a type byte too */
+	else if (b == 0xc5 || b == 0xda || b == 0xc8)
+		*k = 2, *skip = b == 0xc8;
+	else if (b == 0xc6 || b == 0xdb || b == 0xc9)
+		*k = 4, *skip = b == 0xc9;
+	else if (b >= 0xca && b <= 0xd3)
+		*skip = fixed[b - 0xca];
+	else if (b >= 0xd4 && b <= 0xd8) /* fixext 1..16 and its type byte */
+		*skip = 1 + (1u << (b - 0xd4));
+	else if (b == 0xdc || b == 0xde) /* array16, map16 */
+		*k = 2;
+	else if (b == 0xdd || b == 0xdf) /* array32, map32 */
+		*k = 4;
+	else
+		return false; /* 0xc1 is never used */
+	return true;
+}
+
+/*
  * msgpack-c allocates a container's elements before reading them, so five
  * bytes announcing an array of 2^32-1 elements make it ask for ~100 GB. Walk
  * the headers of the one object at p first and refuse it when the elements
@@ -26,51 +63,20 @@ static uint64_t be(const uint8_t *p, size_t k)
  */
 static bool env_plausible(const uint8_t *p, size_t n)
 {
-	/* Body bytes of float32, float64, uint8..uint64, int8..int64 (0xca..0xd3). */
-	static const uint8_t fixed[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
 	size_t i = 0;
 	uint64_t pending = 1;
-	while (pending > 0) {
-		if (i >= n)
+	while (pending-- > 0) {
+		size_t k;
+		uint64_t skip, items;
+		if (i >= n || !mp_head(p[i++], &k, &skip, &items) || n - i < k)
 			return false;
-		uint8_t b = p[i++];
-		uint64_t items = 0, skip = 0;
-		size_t k = 0; /* bytes of the length or count that follows b */
-		pending--;
-		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-			/* fixints, nil, booleans: b is the whole value */
-		} else if (b <= 0x8f) {
-			items = 2u * (b & 0x0f);
-		} else if (b <= 0x9f) {
-			items = b & 0x0f;
-		} else if (b <= 0xbf) {
-			skip = b & 0x1f;
-		} else if (b == 0xc4 || b == 0xd9 || b == 0xc7) { /* bin8, str8, ext8 */
-			k = 1, skip = b == 0xc7; /* ext has a type byte too */
-		} else if (b == 0xc5 || b == 0xda || b == 0xc8) {
-			k = 2, skip = b == 0xc8;
-		} else if (b == 0xc6 || b == 0xdb || b == 0xc9) {
-			k = 4, skip = b == 0xc9;
-		} else if (b >= 0xca && b <= 0xd3) {
-			skip = fixed[b - 0xca];
-		} else if (b >= 0xd4 && b <= 0xd8) { /* fixext 1..16 and its type byte */
-			skip = 1 + (1u << (b - 0xd4));
-		} else if (b == 0xdc || b == 0xde) { /* array16, map16 */
-			k = 2;
-		} else if (b == 0xdd || b == 0xdf) { /* array32, map32 */
-			k = 4;
-		} else {
-			return false; /* 0xc1 is never used */
-		}
 		if (k > 0) {
-			if (n - i < k)
-				return false;
 			uint64_t v = be(p + i, k);
-			i += k;
-			if (b >= 0xdc)
-				items = b >= 0xde ? 2 * v : v;
+			if (p[i - 1] >= 0xdc)
+				items = p[i - 1] >= 0xde ? 2 * v : v;
 			else
 				skip += v;
+			i += k;
 		}
 		if (skip > n - i || pending + items > n - i - skip)
 			return false;

@@ -3,6 +3,8 @@
 # As root it runs apt-get; otherwise it only says what is missing.
 missing=""
 for p in "$@"; do
+	# Node may come from elsewhere (e.g. NodeSource, with npm inside)
+	case $p in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -133,6 +133,10 @@ void bus_on_event(struct session *s, uint32_t events)
 	if (s->bus.fd < 0)
 		return;
 	bool dead = false;
+	/* Finish the connect first: the router's handshake may already be here,
+	 * and with edge-triggered epoll this event is our only notice of it. */
+	if (s->bus.state == SP_CONNECTING && sp_client_flush(&s->bus) < 0)
+		return bus_down(s, "connect failed");
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		dead = sp_client_read(&s->bus) < 0;
 	const uint8_t *p;

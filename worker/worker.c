@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ static void open_session(struct session *s, size_t head_len)
 		log_error("cannot enter the sandbox");
 		exit(1);
 	}
+	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
 	s->phase = PHASE_OPEN;
 	ws_conn_init(&s->ws, &s->out, s->cfg->max_message, &ws_handlers, s);
 	s->last_rx = clock_ms();
@@ -165,7 +167,7 @@ static void try_handshake(struct session *s)
 
 static void read_client(struct session *s)
 {
-	uint8_t chunk[65536];
+	uint8_t chunk[16384]; /* every stack page touched stays in the worker's RSS */
 	for (;;) {
 		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
 			return;
@@ -360,6 +362,8 @@ static void after_turn(struct session *s)
 	}
 	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || s->linger_until))
 		s->phase = PHASE_DONE;
+	if (s->phase == PHASE_HANDSHAKE && s->client_eof)
+		s->phase = PHASE_DONE; /* gone before finishing its request */
 }
 
 static int run(struct session *s)
@@ -520,6 +524,8 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 int main(int argc, char **argv)
 {
 	log_init("switchboard-worker");
+	/* big message buffers come from mmap and go back when freed */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	struct worker_config cfg;
 	parse_options(argc, argv, &cfg);
 	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};

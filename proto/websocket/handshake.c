@@ -1,11 +1,8 @@
-/* SHA-1 through OpenSSL's one-shot low-level call: the EVP route would load
- * OpenSSL's provider machinery into every worker, hundreds of KB each. */
-#define OPENSSL_SUPPRESS_DEPRECATED
 #include "handshake.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <string.h>
+
+#include "../../common/sha1.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -62,14 +59,14 @@ int ws_handshake_check(const struct http_request *req, const char **why)
 
 void ws_accept_key(const char *key, size_t keylen, char out[WS_ACCEPT_LEN + 1])
 {
-	unsigned char in[128], digest[SHA_DIGEST_LENGTH];
+	unsigned char in[128], digest[SHA1_LEN];
 	size_t gl = sizeof ws_guid - 1;
 	if (keylen > sizeof in - gl)
 		keylen = sizeof in - gl;
 	memcpy(in, key, keylen);
 	memcpy(in + keylen, ws_guid, gl);
-	SHA1(in, keylen + gl, digest);
-	EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
+	sha1(in, keylen + gl, digest);
+	base64_encode(digest, SHA1_LEN, out);
 }
 
 bool ws_client_offers_subprotocol(const struct http_request *req, const char *name)

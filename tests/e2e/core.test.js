@@ -245,10 +245,13 @@ test('the router works over tcp:// too', async () => {
 // ---- router ----
 
 test('router restart: clients stay connected and keep their names', async () => {
-  const s2 = await startServer();
+  const s2 = await startServer({ args: ['--log-level', 'debug'] });
   try {
     const a = await identified(s2, 'rs-a');
     const b = await identified(s2, 'rs-b');
+    const tap = spawn('nngcat', ['--sub', '--dial', `ipc://${s2.stateDir}/tap.ipc`, '--subscribe', '', '--quoted']);
+    let taplines = '';
+    tap.stdout.on('data', (d) => { taplines += d; });
     const old = s2.routerPid();
     process.kill(old, 'SIGKILL');
     await until(() => s2.routerPid() && s2.routerPid() !== old, 15000, 'router restart');
@@ -259,7 +262,11 @@ test('router restart: clients stay connected and keep their names', async () => 
       try { got = await b.nextJSON(500); } catch { got = null; }
       while (a.queue.length) a.queue.shift();
       return got !== null;
-    }, 20000, 'delivery after restart');
+    }, 20000, 'delivery after restart').catch((e) => {
+      const ps = execFileSync('ps', ['-o', 'pid,ppid,stat,etime,args', '--ppid', String(s2.proc.pid)]).toString()
+        + execFileSync('sh', ['-c', 'ss -xp | grep switchboard || true']).toString();
+      throw new Error(`${e.message}\n${ps}\n${s2.tail(80)}\nTAP:\n${taplines.slice(0, 3000)}`);
+    });
     assert.deepEqual(got, { type: 'message', from: 'rs-a', message: 'after restart' });
     assert.equal(a.readyState, 1);
     assert.equal(b.readyState, 1);
@@ -269,6 +276,7 @@ test('router restart: clients stay connected and keep their names', async () => 
     c.sendJSON({ command: 'identify', name: 'rs-a' });
     assert.equal((await c.nextJSON()).code, 305);
     a.close(); b.close(); c.close();
+    tap.kill();
   } finally { await s2.stop(); }
 }, { timeout: 60000 });
 
@@ -378,6 +386,24 @@ test('switchboard-worker runs unchanged under systemd-socket-activate --inetd -a
     await waitForPort(port);
     await chatThrough(port);
   } finally { sa.kill(); r.proc.kill(); }
+});
+
+test('the supervisor takes its listening socket from systemd (LISTEN_FDS)', async () => {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sd-'));
+  const sa = spawn('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, bin('switchboard'), '--state-dir', dir],
+    { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    let ws = null;
+    await until(async () => { ws = await connect(`ws://127.0.0.1:${port}/echo`).catch(() => null); return ws; }, 10000, 'the activated server');
+    ws.send('activated');
+    assert.equal(await ws.next(), 'activated');
+    ws.close();
+  } finally {
+    sa.kill('SIGTERM');
+    await new Promise((r) => sa.on('exit', r));
+  }
 });
 
 run({

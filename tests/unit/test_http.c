@@ -250,6 +250,29 @@ static void test_handshake(void)
 	ws_accept_key(KEY, strlen(KEY), acc);
 	CHECK("handshake: RFC 6455 sample accept key", strcmp(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
 	CHECK("handshake: accept key is 28 characters", strlen(acc) == WS_ACCEPT_LEN);
+	/* SHA-1 padding boundaries: key + 36-byte GUID of 36, 55, 56, 63, 64,
+	 * 127 and 128 bytes; keys past 92 bytes are cut (expected values from
+	 * Python's hashlib). */
+	static const struct {
+		char c;
+		size_t n;
+		const char *accept;
+	} vec[] = {
+	    {'a', 0, "Kfh9QIsMVZcl6xEPYxPHzW8SZ8w="},   {'a', 19, "yzaGyu0mcUukN7CdsSwa30tnCpc="},
+	    {'b', 20, "ZcAjD7PIOoLRa1NCxLLy2g7qFSM="},  {'c', 27, "Xzn2fokiJl1Koh72DA/8vUEKVbc="},
+	    {'c', 28, "GiCQ1JusPS2O4EW5qcsfSCxAwdA="},  {'d', 91, "sxRlsAp5sszv6UjYR98kD5H4VCc="},
+	    {'e', 92, "Fea04GrjLtZwmXMkc2H57Cz7UUk="},  {'f', 100, "4wsNYjxHpbk7JpMF8QaEbWSyRKg="},
+	};
+	bool vec_ok = true;
+	for (size_t i = 0; i < sizeof vec / sizeof *vec; i++) {
+		char key[100];
+		memset(key, vec[i].c, vec[i].n);
+		ws_accept_key(key, vec[i].n, acc);
+		vec_ok = vec_ok && strcmp(acc, vec[i].accept) == 0;
+	}
+	CHECK("handshake: accept keys across SHA-1 block boundaries", vec_ok);
+	ws_accept_key("x3JJHMbDL1EzLkh9GBhXDw==", 24, acc);
+	CHECK("handshake: second known accept key", strcmp(acc, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=") == 0);
 
 	const char *why;
 	const char *good = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"

@@ -368,6 +368,8 @@ static void test_scripted_peer(void)
 		sp_client_queue(&big, payload, bn - (size_t)m);
 	}
 	ps = connect_peer(&big, &a, ls, true);
+	int sndbuf = 65536; /* well below one frame, whatever the system default */
+	setsockopt(big.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	sp_client_flush(&big);
 	bool partly = big.head_written > 0 && big.head_written < 9 + 4 + bn;
 	sp_client_disconnect(&big);

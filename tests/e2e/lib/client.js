@@ -17,8 +17,13 @@ function connect(url, opts = {}) {
     ws.next = (ms = 10000) => {
       if (ws.queue.length) return Promise.resolve(ws.queue.shift());
       return new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error('no message within ' + ms + ' ms')), ms);
-        ws.waiters.push((m) => { clearTimeout(t); res(m); });
+        const waiter = (m) => { clearTimeout(t); res(m); };
+        // a waiter that timed out must not swallow a later message
+        const t = setTimeout(() => {
+          ws.waiters.splice(ws.waiters.indexOf(waiter), 1);
+          rej(new Error('no message within ' + ms + ' ms'));
+        }, ms);
+        ws.waiters.push(waiter);
       });
     };
     ws.nextJSON = async (ms) => JSON.parse(await ws.next(ms));

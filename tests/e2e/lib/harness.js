@@ -37,7 +37,7 @@ async function run(hooks = {}) {
         console.log(`ok - ${t.name}`);
         passed++;
       } catch (e) {
-        console.log(`not ok - ${t.name}\n  # ${String(e && e.stack || e).split('\n').slice(0, 8).join('\n  # ')}`);
+        console.log(`not ok - ${t.name}\n  # ${String(e && e.stack || e).split('\n').slice(0, 60).join('\n  # ')}`);
         failed++;
       }
     }

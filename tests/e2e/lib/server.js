@@ -64,8 +64,16 @@ class Server {
     const keep = (d) => { this.log += d; if (this.log.length > 1e6) this.log = this.log.slice(-5e5); };
     this.proc.stdout.on('data', keep);
     this.proc.stderr.on('data', keep);
-    await waitForPort(this.port);
-    await this.waitForRouter();
+    try {
+      await waitForPort(this.port);
+      await this.waitForRouter();
+    } catch (e) {
+      this.proc.kill('SIGKILL');
+      throw new Error(`${e.message}\n${this.log}`);
+    }
+    // the port probe above started a worker; let it finish before tests count workers
+    const end = Date.now() + 15000;
+    while (this.workerPids().length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     return this;
   }
 
@@ -87,6 +95,9 @@ class Server {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+
+  // Shows the server's log when a test fails (call from catch blocks).
+  tail(n = 40) { return this.log.split('\n').slice(-n).join('\n'); }
 
   async stop() {
     if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode) return this.exited;

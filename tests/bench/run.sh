@@ -1,0 +1,311 @@
+#!/bin/sh
+# make bench: switchboard against a Node `ws` reference (tests/bench/node-relay.js)
+# measured in the same run, on the same machine, with the same load generator
+# (tests/bench/loadgen.c, built here with cc -O2). Prints a Markdown table and
+# writes it to build/bench/results.md; raw outputs go to build/bench/logs/.
+# Only 127.0.0.1 is used; everything started here is stopped on exit.
+#
+# Knobs (environment): BENCH_SECS (5) measured window, BENCH_WARMUP (1),
+# BENCH_CLIENTS (100), BENCH_WINDOWS ("8 64": closed-loop runs, messages in
+# flight per client), BENCH_RATE (10000 msgs/s for the paced run), BENCH_PAYLOAD (100),
+# BENCH_CONNS (2000), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+SECS=${BENCH_SECS:-5}
+WARMUP=${BENCH_WARMUP:-1}
+CLIENTS=${BENCH_CLIENTS:-100}
+WINDOWS=${BENCH_WINDOWS:-8 64}
+PACE_WINDOW=64    # paced run: most undelivered messages per client before holding back
+RATE=${BENCH_RATE:-10000}
+PAYLOAD=${BENCH_PAYLOAD:-100}
+CONNS=${BENCH_CONNS:-2000}
+CONC=${BENCH_CONC:-50}
+IDLE=${BENCH_IDLE:-20}
+IDLE_MANY=${BENCH_IDLE_MANY:-200}
+BUDGET_KB=150     # /work/shared/DESIGN.md, Budgets: idle connection
+BUDGET_US=12      # whole path, CPU per routed message
+
+B=build
+OUT=$B/bench
+LOGS=$OUT/logs
+LG=$OUT/loadgen
+export NODE_PATH="$PWD/tests/e2e/node_modules"
+
+for f in switchboard switchboard-worker switchboard-router; do
+	[ -x "$B/$f" ] || { echo "bench: $B/$f missing; run 'make all' first" >&2; exit 1; }
+done
+[ -d "$NODE_PATH/ws" ] || { echo "bench: $NODE_PATH/ws missing; run 'make test-deps'" >&2; exit 1; }
+command -v node >/dev/null || { echo "bench: node not found" >&2; exit 1; }
+command -v pgrep >/dev/null || { echo "bench: pgrep (procps) not found" >&2; exit 1; }
+
+mkdir -p "$OUT" "$LOGS" || exit 1
+rm -f "$LOGS"/*
+cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c || exit 1
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
+SB='' NP='' LGP='' WD=''
+FAILED=''   # reasons the run is not valid (printed, and exit status 1)
+
+# ---------------------------------------------------------------- helpers
+log() { printf '%s\n' "$*" >&2; }
+
+# alive PID: the process exists and is not a zombie
+alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+# waitfor SECONDS CMD...: polls CMD every 50 ms
+waitfor() {
+	_n=$(($1 * 20))
+	shift
+	while ! "$@"; do
+		_n=$((_n - 1))
+		[ $_n -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
+# kill_wait PID SECONDS: SIGTERM, then SIGKILL if still there after SECONDS
+kill_wait() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	waitfor "$2" sh -c "! [ -e /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status 2>/dev/null" || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+listening() { # PORT: someone listens on 127.0.0.1:PORT
+	awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
+}
+
+free_port() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+children() { pgrep -P "$1" 2>/dev/null; }
+comm_is() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
+workers() { for _p in $(children "$1"); do comm_is "$_p" switchboard-wor && echo "$_p"; done; }
+router() { for _p in $(children "$1"); do comm_is "$_p" switchboard-rou && echo "$_p"; done; }
+no_workers() { [ -z "$(workers "$SB")" ]; }
+
+smaps() { # PID FIELD -> kB from smaps_rollup
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+status_field() { # PID FIELD -> first number
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status" 2>/dev/null
+}
+kv() { # KEY FILE -> value from a key=value line
+	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | tail -1
+}
+calc() { awk "BEGIN { printf \"%.1f\", $* }"; }
+
+start_sb() {
+	SB_PORT=$(free_port)
+	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
+	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
+		--max-connections 5000 --ping-interval 0 >>"$LOGS/switchboard.log" 2>&1 &
+	SB=$!
+	if ! waitfor 15 sb_ready; then
+		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"
+		exit 1
+	fi
+}
+sb_ready() { alive "$SB" && listening "$SB_PORT" && [ -n "$(router "$SB")" ] && [ -e "$SB_STATE/bus.ipc" ]; }
+
+stop_sb() {
+	[ -n "$SB" ] || return 0
+	_kids=$(children "$SB")
+	kill_wait "$SB" 15
+	for _k in $_kids; do alive "$_k" && kill -KILL "$_k" 2>/dev/null; done
+	SB=
+}
+
+start_node() { # [node flags]
+	NODE_PORT=$(free_port)
+	node "$@" tests/bench/node-relay.js "$NODE_PORT" >>"$LOGS/node.log" 2>&1 &
+	NP=$!
+	if ! waitfor 15 listening "$NODE_PORT"; then
+		log "bench: node reference did not come up (see $LOGS/node.log)"
+		exit 1
+	fi
+}
+stop_node() { kill_wait "$NP" 5; NP=; }
+
+# idle_open PORT N PREFIX: hold N identified WSChat clients open (LGP)
+idle_open() {
+	rm -f "$TMP/ready"
+	"$LG" idle "$1" "$2" "$TMP/ready" "$3" >>"$LOGS/idle.log" 2>&1 &
+	LGP=$!
+	if ! waitfor 30 test -s "$TMP/ready" || ! grep -q '^ready' "$TMP/ready"; then
+		log "bench: idle clients failed: $(cat "$TMP/ready" 2>/dev/null)"
+		exit 1
+	fi
+}
+idle_close() { kill_wait "$LGP" 10; LGP=; }
+
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$LGP" ] && kill_wait "$LGP" 5
+	stop_sb
+	[ -n "$NP" ] && stop_node
+	[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "bench: interrupted"; exit 1' INT TERM
+
+# The whole run must stay bounded: stop ourselves after 170 s.
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep 170 &
+	s=$!
+	wait "$s" && log "bench: time limit reached" && kill -TERM $$
+) 2>/dev/null &
+WD=$!
+
+# How busy is the machine without us? (other processes skew absolute figures)
+cpu_busy() {
+	_a=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
+	sleep 1
+	_b=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
+	echo "$_a $_b" | awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }'
+}
+BUSY=$(cpu_busy)
+log "bench: machine busy before start: $BUSY% of $(nproc) CPUs"
+
+# ---------------------------------------------------------------- 1, 2: memory, threads
+log "bench: idle memory ($IDLE switchboard workers; Node with 0 and $IDLE_MANY clients)"
+start_sb
+idle_open "$SB_PORT" "$IDLE" i
+sleep 0.5
+: >"$TMP/w"
+for w in $(workers "$SB"); do
+	echo "$(smaps "$w" Rss) $(smaps "$w" Pss) $(smaps "$w" Private_Clean) $(smaps "$w" Private_Dirty) $(status_field "$w" VmPTE) $(status_field "$w" Threads)" >>"$TMP/w"
+done
+cp "$TMP/w" "$LOGS/workers-idle.txt"
+NW=$(wc -l <"$TMP/w")
+[ "$NW" -eq "$IDLE" ] || log "bench: expected $IDLE workers, found $NW"
+W_RSS=$(awk '{ s += $1 } END { printf "%.0f", s / NR }' "$TMP/w")
+W_PSS=$(awk '{ s += $2 } END { printf "%.0f", s / NR }' "$TMP/w")
+W_USS=$(awk '{ s += $3 + $4 } END { printf "%.0f", s / NR }' "$TMP/w")
+W_PTE=$(awk '{ s += $5 } END { printf "%.0f", s / NR }' "$TMP/w")
+W_THR_MIN=$(awk 'NR == 1 || $6 < m { m = $6 } END { print m }' "$TMP/w")
+W_THR_MAX=$(awk '$6 > m { m = $6 } END { print m }' "$TMP/w")
+W_KERN=$((W_USS + W_PTE + 16))   # + 16 KB kernel stack (x86_64 THREAD_SIZE)
+[ "$W_THR_MIN" = 1 ] && [ "$W_THR_MAX" = 1 ] || FAILED="$FAILED; a worker has more than one thread ($W_THR_MIN..$W_THR_MAX)"
+idle_close
+waitfor 10 no_workers || log "bench: workers still alive after their clients left"
+sleep 0.3
+# whole server (supervisor + router + workers) with 0 and IDLE_MANY clients
+sb_pss() { _s=0; for _p in "$SB" $(children "$SB"); do _s=$((_s + $(smaps "$_p" Pss || echo 0))); done; echo $_s; }
+SB_P0=$(sb_pss)
+idle_open "$SB_PORT" "$IDLE_MANY" m
+sleep 0.5
+SB_P1=$(sb_pss)
+idle_close
+stop_sb
+SB_DPSS=$(calc "($SB_P1 - $SB_P0) / $IDLE_MANY")
+
+start_node --expose-gc
+sleep 0.5
+kill -USR2 "$NP"; sleep 0.5
+N_R0=$(smaps "$NP" Rss); N_P0=$(smaps "$NP" Pss)
+idle_open "$NODE_PORT" "$IDLE_MANY" i
+sleep 0.3
+kill -USR2 "$NP"; sleep 0.5
+N_R1=$(smaps "$NP" Rss); N_P1=$(smaps "$NP" Pss)
+N_THR=$(status_field "$NP" Threads)
+idle_close
+stop_node
+N_DRSS=$(calc "($N_R1 - $N_R0) / $IDLE_MANY")
+N_DPSS=$(calc "($N_P1 - $N_P0) / $IDLE_MANY")
+log "bench:   worker rss=$W_RSS pss=$W_PSS uss=$W_USS pte=$W_PTE threads=$W_THR_MIN..$W_THR_MAX;" \
+	"server dPSS/conn=$SB_DPSS; node rss $N_R0->$N_R1 pss $N_P0->$N_P1 kB"
+
+# ---------------------------------------------------------------- 3: connection rate
+conn_bench() { # NAME PORT
+	"$LG" conn "$2" /echo 200 "$CONC" >"$LOGS/conn-$1-warmup.txt" 2>&1
+	"$LG" conn "$2" /echo "$CONNS" "$CONC" >"$LOGS/conn-$1.txt" 2>&1 ||
+		FAILED="$FAILED; $1 connection run had failures: $(cat "$LOGS/conn-$1.txt")"
+}
+log "bench: new connections ($CONNS, $CONC in flight, /echo)"
+start_sb
+conn_bench switchboard "$SB_PORT"
+stop_sb
+start_node
+conn_bench node "$NODE_PORT"
+stop_node
+SB_CPS=$(kv rate "$LOGS/conn-switchboard.txt"); SB_CPS=${SB_CPS:-0}
+N_CPS=$(kv rate "$LOGS/conn-node.txt"); N_CPS=${N_CPS:-0}
+log "bench:   switchboard $SB_CPS/s, node $N_CPS/s"
+
+# ---------------------------------------------------------------- 4: WSChat relay
+chat_bench() { # NAME WINDOW RATE -> $LOGS/chat-NAME-wWINDOW-rRATE.txt
+	if [ "$1" = switchboard ]; then start_sb; port=$SB_PORT; pid=$SB; else start_node; port=$NODE_PORT; pid=$NP; fi
+	_f="$LOGS/chat-$1-w$2-r$3.txt"
+	"$LG" chat "$port" "$CLIENTS" "$2" "$3" "$WARMUP" "$SECS" "$PAYLOAD" "$pid" >"$_f" 2>&1 ||
+		FAILED="$FAILED; $1 chat run (window $2, rate $3) reported errors: $(cat "$_f")"
+	log "bench:   $1: $(cat "$_f")"
+	if [ "$1" = switchboard ]; then stop_sb; else stop_node; fi
+}
+for w in $WINDOWS; do
+	log "bench: WSChat direct messages, $CLIENTS clients, closed loop, $w in flight per client"
+	chat_bench switchboard "$w" 0
+	chat_bench node "$w" 0
+done
+log "bench: WSChat direct messages, $CLIENTS clients, paced at $RATE msgs/s"
+chat_bench switchboard "$PACE_WINDOW" "$RATE"
+chat_bench node "$PACE_WINDOW" "$RATE"
+g() { _v=$(kv "$1" "$LOGS/chat-$2.txt"); echo "${_v:-0}"; }
+sb_split() { echo "router $(g us_per_msg:switchboard-rou "$1") + workers $(g us_per_msg:switchboard-wor "$1")"; }
+# chat_rows RUN LABEL BUDGET: rows for one chat run (RUN: wW-rR)
+chat_rows() {
+	_s="switchboard-$1" _n="node-$1"
+	row "WSChat deliveries/s, $2" "$(g rate "$_s")" "$(g rate "$_n")" "$(ratio "$(g rate "$_s")" "$(g rate "$_n")")" "$4"
+	row "CPU µs per delivered message, $2 (all server processes)" "$(g us_per_msg "$_s") ($(sb_split "$_s"))" \
+		"$(g us_per_msg "$_n")" "$(ratio "$(g us_per_msg "$_s")" "$(g us_per_msg "$_n")")" "$3"
+	row "context switches per delivered message, $2" "$(g cs_per_msg "$_s")" "$(g cs_per_msg "$_n")" \
+		"$(cs_ratio "$(g cs_per_msg "$_s")" "$(g cs_per_msg "$_n")")" "—"
+}
+# no ratio when the reference hardly ever sleeps (under 0.1 per message): it would be noise
+cs_ratio() { if awk -v r="$2" 'BEGIN { exit !(r < 0.1) }'; then echo "—"; else ratio "$1" "$2"; fi; }
+gen_cost() { echo "$(g gen_us_per_msg "switchboard-$1") / $(g gen_us_per_msg "node-$1")"; }
+
+# ---------------------------------------------------------------- table
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+{
+	echo "| figure | switchboard | reference (Node \`ws\`, same run) | ratio sb/ref | budget |"
+	echo "|---|---:|---:|---:|---:|"
+	row "idle connection: worker RSS (avg of $NW workers, identified WSChat clients)" "$W_RSS KB" \
+		"$N_DRSS KB (ΔRSS per conn, $IDLE_MANY clients)" "$(ratio "$W_RSS" "$N_DRSS")" "$BUDGET_KB KB"
+	row "idle connection: worker PSS" "$W_PSS KB" "$N_DRSS KB" "$(ratio "$W_PSS" "$N_DRSS")" "$BUDGET_KB KB"
+	row "idle connection: worker USS + page tables + kernel stack" "$W_KERN KB" "$N_DRSS KB" \
+		"$(ratio "$W_KERN" "$N_DRSS")" "$BUDGET_KB KB"
+	row "idle connection: ΔPSS of all server processes / $IDLE_MANY clients" "$SB_DPSS KB" \
+		"$N_DPSS KB (ΔPSS per conn)" "$(ratio "$SB_DPSS" "$N_DPSS")" "$BUDGET_KB KB"
+	row "threads per worker (/proc status, all $NW)" \
+		"$W_THR_MAX$([ "$W_THR_MIN" = "$W_THR_MAX" ] || echo " (min $W_THR_MIN)")$([ "$W_THR_MAX" = 1 ] || echo " **FAIL**")" \
+		"$N_THR (one process for all clients)" "—" "1"
+	row "new connections/s ($CONNS × open+upgrade+close, $CONC in flight, /echo)" "$SB_CPS" "$N_CPS" \
+		"$(ratio "$SB_CPS" "$N_CPS")" "—"
+	for w in $WINDOWS; do
+		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
+	done
+	chat_rows "w$PACE_WINDOW-r$RATE" "paced at $RATE msgs/s offered" "$BUDGET_US µs (Node: 23–27)" "$RATE"
+	echo
+	echo "Ratios are switchboard ÷ reference: below 1 is better for memory and CPU, above 1 for rates."
+	echo "Reference: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'))," \
+		"started by this run; load from \`tests/bench/loadgen.c\` for both. CPU = utime+stime of the server" \
+		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
+		"WSChat: $CLIENTS identified clients send \`message\` commands (${PAYLOAD}-byte payload) to random others;" \
+		"closed loop: every delivery makes its receiver send the next; ${WARMUP}s warm-up, then ${SECS}s measured." \
+		"Load generator CPU µs per message (switchboard / reference runs):$(for w in $WINDOWS; do
+			printf ' %s in flight %s,' "$w" "$(gen_cost "w$w-r0")"; done) paced $(gen_cost "w$PACE_WINDOW-r$RATE")."
+	echo "Worker USS = Private_Clean + Private_Dirty; kernel stack counted as 16 KB; socket buffers and slab not counted." \
+		"Node figures are after a forced GC."
+	echo "$(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); machine busy before the run: $BUSY%$(
+		[ "$BUSY" -gt 15 ] && echo " — **other load was running; absolute figures are skewed, ratios less so**")."
+	[ -z "$FAILED" ] || echo "**Not valid:** ${FAILED#; }."
+} >"$OUT/results.md"
+cat "$OUT/results.md"
+[ -z "$FAILED" ] || { log "bench: FAILED: ${FAILED#; }"; exit 1; }
