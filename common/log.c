@@ -48,3 +48,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	ssize_t w = write(2, line, len);
 	(void)w;
 }
+
+void log_level_option(const char *name)
+{
+	int lvl = log_level_parse(name);
+	if (lvl < 0) {
+		fprintf(stderr, "%s: unknown log level %s (error, warn, info, debug)\n", log_ident, name);
+		exit(2);
+	}
+	log_max = (enum log_level)lvl;
+}

@@ -8,6 +8,8 @@ void log_init(const char *ident);
 void log_set_level(enum log_level level);
 /* Parses "error", "warn", "info", "debug"; -1 when unknown. */
 int log_level_parse(const char *name);
+/* For a --log-level option: sets the level, or says why not and exits 2. */
+void log_level_option(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

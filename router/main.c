@@ -141,11 +141,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 'q': cfg->queue_limit = strtoull(optarg, NULL, 10); break;
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
 		case 'L':
-			if (log_level_parse(optarg) < 0) {
-				fprintf(stderr, "switchboard-router: unknown log level %s\n", optarg);
-				exit(2);
-			}
-			log_set_level((enum log_level)log_level_parse(optarg));
+			log_level_option(optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("switchboard-router %s\n", SWITCHBOARD_VERSION); exit(0);

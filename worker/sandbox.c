@@ -32,9 +32,11 @@ int sandbox_enter(void)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* new sockets only of the kinds the bus uses, for reconnects */
 	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
-	for (size_t i = 0; i < 3 && rc == 0; i++)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		/* spelled out: clang's -Wextra rejects the SCMP_A0 macro's partial initializer */
+		struct scmp_arg_cmp family = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)families[i], .datum_b = 0};
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &family);
+	}
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -277,15 +277,7 @@ static void arm_timer(void)
 		at = S.router_restart_at;
 	if (S.stopping && S.stop_deadline < at)
 		at = S.stop_deadline;
-	struct itimerspec its = {0};
-	if (at != INT64_MAX) {
-		int64_t d = at - clock_ms();
-		if (d < 1)
-			d = 1;
-		its.it_value.tv_sec = d / 1000;
-		its.it_value.tv_nsec = (d % 1000) * 1000000;
-	}
-	timerfd_settime(S.timer_fd, 0, &its, NULL);
+	clock_arm_timerfd(S.timer_fd, at);
 }
 
 static void run(void)
@@ -419,11 +411,7 @@ static void parse_options(int argc, char **argv)
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
 		case O_R_ARG: rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
 		case O_LOG:
-			if (log_level_parse(optarg) < 0) {
-				fprintf(stderr, "switchboard: unknown log level %s\n", optarg);
-				exit(2);
-			}
-			log_set_level((enum log_level)log_level_parse(optarg));
+			log_level_option(optarg);
 			wargs[nw++] = flag;
 			wargs[nw++] = optarg;
 			rargs[nr++] = "--log-level";

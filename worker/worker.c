@@ -247,15 +247,7 @@ static void arm_timer(int64_t at)
 	if (at == timer_armed_at)
 		return;
 	timer_armed_at = at;
-	struct itimerspec its = {0};
-	if (at != INT64_MAX) {
-		int64_t d = at - clock_ms();
-		if (d < 1)
-			d = 1;
-		its.it_value.tv_sec = d / 1000;
-		its.it_value.tv_nsec = (d % 1000) * 1000000;
-	}
-	timerfd_settime(timer_fd, 0, &its, NULL);
+	clock_arm_timerfd(timer_fd, at);
 }
 
 static void on_timers(struct session *s)
@@ -504,11 +496,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
 		case 'n': cfg->sandbox = false; break;
 		case 'l':
-			if (log_level_parse(optarg) < 0) {
-				fprintf(stderr, "switchboard-worker: unknown log level %s\n", optarg);
-				exit(2);
-			}
-			log_set_level((enum log_level)log_level_parse(optarg));
+			log_level_option(optarg);
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("switchboard-worker %s\n", SWITCHBOARD_VERSION); exit(0);

@@ -312,7 +312,7 @@ test('the tap shows envelopes as readable lines (nngcat --quoted)', async () => 
     await until(async () => {
       const a = await identified(srv, 'tapped-' + Date.now());
       a.close();
-      return /identify/.test(lines);
+      return /identify/.test(lines) && /"out pipe=.*op\\"=>\\"text/.test(lines);
     }, 10000, 'a tap line');
     assert.match(lines, /^"in pipe=\d+ conn=[0-9a-f]{16} \{.*\\"op\\"=>\\"identify\\".*\}"$/m);
     assert.match(lines, /^"out pipe=\d+ .*\\"op\\"=>\\"text\\"/m);
