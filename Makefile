@@ -18,15 +18,16 @@ COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c
 WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
-            proto/echo/session.c proto/wschat/session.c $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/workers.c router/tap.c router/protocols.c \
-            proto/wschat/service.c $(COMMON_R)
+            proto/echo/session.c proto/wschat/session.c proto/messaging/session.c \
+            proto/messaging/decode.c $(COMMON_W) $(WS)
+ROUTER   := router/main.c router/workers.c router/tap.c router/protocols.c router/store.c \
+            proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lseccomp
-LIBS_R := -lnng -lmsgpackc -lsodium
+LIBS_R := -lnng -lmsgpackc -lsodium -lsqlite3
 LIBS_S := -lsodium
 LIBS_U := -lmsgpackc -lsodium -lnng
 
@@ -63,10 +64,11 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-build/fuzz/%: tests/fuzz/%.c $(COMMON_R) $(WS) $(HEADERS)
+FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
-	@clang $(FUZZ_FLAGS) $< $(COMMON_R) $(WS) -o $@ -lmsgpackc -lsodium
+	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium
 
 # ---- dependencies (Debian bookworm) ----
 DEB_BUILD := gcc make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \

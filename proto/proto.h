@@ -42,6 +42,8 @@ struct proto_router {
 	size_t state_size; /* zeroed per-worker state, rworker_state() */
 	int (*init)(struct router *r);
 	void (*on_envelope)(struct router *r, struct rworker *w, const struct envelope *env);
+	/* The worker's queue went out: room for more (e.g. the next backlog frame). */
+	void (*on_drained)(struct router *r, struct rworker *w);
 	void (*on_worker_gone)(struct router *r, struct rworker *w);
 	void (*fini)(struct router *r);
 };

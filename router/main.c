@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "../common/bus.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "router.h"
+#include "store.h"
 
 #include <nng/protocol/pair1/pair.h>
 
@@ -36,6 +38,8 @@ struct router_config {
 	char *owned[2]; /* defaults built from the state dir */
 	size_t queue_limit;
 	uid_t allow_uid;
+	bool store_stats;
+	struct router_options opt;
 };
 
 static struct router R;
@@ -105,6 +109,9 @@ static void usage(FILE *f)
 		"  --worker-queue BYTES  queued for one worker before its client is closed as\n"
 		"                        too slow (default 4194304)\n"
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
+		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
+		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
+		"  --store-stats         print `<recipient> <stored messages>` lines and exit\n"
 		"  --log-level LEVEL     error, warn, info or debug\n"
 		"  --help, --version\n");
 }
@@ -123,9 +130,12 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"state-dir", required_argument, 0, 's'}, {"listen", required_argument, 0, 'l'},
 		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
 		{"allow-uid", required_argument, 0, 'u'}, {"log-level", required_argument, 0, 'L'},
+		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
+		{"store-stats", no_argument, 0, 'S'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid()};
+	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(),
+				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -140,6 +150,9 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 't': cfg->tap_url = optarg; break;
 		case 'q': cfg->queue_limit = strtoull(optarg, NULL, 10); break;
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
+		case 'M': cfg->opt.messaging_max_size = strtoull(optarg, NULL, 10); break;
+		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
+		case 'S': cfg->store_stats = true; break;
 		case 'L':
 			log_level_option(optarg);
 			break;
@@ -193,7 +206,13 @@ static int run(int sig_fd)
 			{.fd = sig_fd, .events = POLLIN},
 			{.fd = R.send_blocked ? send_fd : -1, .events = POLLIN},
 		};
-		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
+		int64_t due = store_commit_due(), wait = -1;
+		if (due) {
+			wait = due - clock_ms();
+			if (wait < 0)
+				wait = 0;
+		}
+		if (poll(pfd, 4, (int)wait) < 0 && errno != EINTR)
 			return 1;
 		if (pfd[2].revents) {
 			struct signalfd_siginfo si;
@@ -206,6 +225,8 @@ static int run(int sig_fd)
 		if (pfd[1].revents)
 			drain_pipe_events();
 		workers_flush(&R);
+		if (store_commit_due() && clock_ms() >= store_commit_due())
+			store_commit();
 	}
 }
 
@@ -214,8 +235,11 @@ int main(int argc, char **argv)
 	log_init("switchboard-router");
 	struct router_config cfg;
 	parse_options(argc, argv, &cfg);
+	if (cfg.store_stats)
+		return store_print_stats(cfg.state_dir);
 	allowed_uid = cfg.allow_uid;
 	mkdir(cfg.state_dir, 0750);
+	R.opt = cfg.opt;
 	R.queue_limit = cfg.queue_limit;
 	R.state_dir = cfg.state_dir;
 	if (pipe2(R.pipe_events, O_NONBLOCK | O_CLOEXEC) < 0 || workers_init(&R) < 0)
@@ -227,6 +251,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (store_open(cfg.state_dir) < 0)
+		return 1;
 	for (int i = 0; router_protocols[i]; i++)
 		if (router_protocols[i]->init && router_protocols[i]->init(&R) < 0) {
 			log_error("protocol %s failed to start", router_protocols[i]->name);
@@ -243,6 +269,7 @@ int main(int argc, char **argv)
 		if (router_protocols[i]->fini)
 			router_protocols[i]->fini(&R);
 	workers_fini(&R);
+	store_close();
 	free(cfg.owned[0]);
 	free(cfg.owned[1]);
 	return rc;

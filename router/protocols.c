@@ -4,9 +4,11 @@
 #include "router.h"
 
 extern const struct proto_router wschat_router;
+extern const struct proto_router messaging_router;
 
 const struct proto_router *const router_protocols[] = {
 	&wschat_router,
+	&messaging_router,
 	NULL,
 };
 

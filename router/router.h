@@ -29,7 +29,14 @@ struct router_stats {
 	uint64_t rejected, too_slow, workers;
 };
 
+/* Limits of the protocols' router halves (switchboard-router options). */
+struct router_options {
+	size_t messaging_max_size;  /* bytes of one stored message */
+	long messaging_max_queue;   /* stored messages per recipient */
+};
+
 struct router {
+	struct router_options opt;
 	nng_socket bus;
 	nng_socket tap;
 	bool tap_open;
@@ -45,6 +52,7 @@ struct router {
 };
 
 static inline void *rworker_state(struct rworker *w) { return w->state; }
+static inline size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
 
 /* A fresh packer for one envelope; send it with router_send_scratch. */
 msgpack_packer *router_packer(struct router *r);

@@ -117,8 +117,11 @@ void workers_flush(struct router *r)
 		struct rworker *w = r->dirty;
 		r->dirty = w->next_dirty;
 		w->dirty = false;
+		bool had = buf_used(&w->queue) > 0;
 		if (!r->send_blocked && !flush_one(r, w))
 			r->send_blocked = true;
+		if (had && buf_used(&w->queue) == 0 && !w->doomed && w->proto->on_drained)
+			w->proto->on_drained(r, w); /* may queue more: goes out next turn */
 		if (buf_used(&w->queue) > 0 && (r->send_blocked || w->credit > (w->doomed ? 0 : 1))) {
 			w->next_dirty = keep; /* still has something it may send */
 			keep = w;

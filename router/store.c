@@ -1,0 +1,134 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+
+static sqlite3 *db;
+static int64_t commit_due;
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS messages ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  rid TEXT NOT NULL,"
+	"  key BLOB NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  UNIQUE (rid, key));"
+	"CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);";
+
+static char *db_path(const char *state_dir)
+{
+	size_t n = strlen(state_dir) + 32;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/messaging.db", state_dir);
+	return p;
+}
+
+static int exec(const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("store: %s: %s", sql, err ? err : "?");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_version(void)
+{
+	sqlite3_stmt *st;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > STORE_SCHEMA_VERSION) {
+		log_error("store: schema version %d is newer than this router (%d)", version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+	return exec(schema) < 0 ? -1 : exec(sql);
+}
+
+int store_open(const char *state_dir)
+{
+	char *path = db_path(state_dir);
+	int rc = path ? sqlite3_open(path, &db) : SQLITE_NOMEM;
+	if (rc != SQLITE_OK) {
+		log_error("store: cannot open %s: %s", path ? path : "?", db ? sqlite3_errmsg(db) : "no memory");
+		free(path);
+		return -1;
+	}
+	free(path);
+	sqlite3_busy_timeout(db, 1000);
+	/* WAL + NORMAL: a committed transaction survives the router's death
+	 * (it is in the OS's hands); only a power cut can lose the last ones. */
+	if (exec("PRAGMA journal_mode = WAL") < 0 || exec("PRAGMA synchronous = NORMAL") < 0 || check_version() < 0)
+		return -1;
+	return 0;
+}
+
+void store_close(void)
+{
+	store_commit();
+	sqlite3_close_v2(db);
+	db = NULL;
+}
+
+sqlite3 *store_db(void) { return db; }
+
+void store_will_write(void)
+{
+	if (commit_due)
+		return;
+	if (exec("BEGIN") == 0)
+		commit_due = clock_ms() + STORE_COMMIT_MS;
+}
+
+int64_t store_commit_due(void) { return commit_due; }
+
+void store_commit(void)
+{
+	if (!commit_due)
+		return;
+	commit_due = 0;
+	if (exec("COMMIT") < 0)
+		exec("ROLLBACK");
+}
+
+sqlite3_stmt *store_prepare(const char *sql)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_error("store: %s: %s", sql, sqlite3_errmsg(db));
+		abort();
+	}
+	return st;
+}
+
+int store_print_stats(const char *state_dir)
+{
+	char *path = db_path(state_dir);
+	sqlite3 *ro;
+	sqlite3_stmt *st;
+	int rc = sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL);
+	free(path);
+	if (rc != SQLITE_OK ||
+	    sqlite3_prepare_v2(ro, "SELECT rid, COUNT(*) FROM messages GROUP BY rid ORDER BY rid", -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "switchboard-router: no store in %s: %s\n", state_dir, sqlite3_errmsg(ro));
+		sqlite3_close(ro);
+		return 1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		printf("%s %d\n", (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+	sqlite3_finalize(st);
+	sqlite3_close(ro);
+	return 0;
+}
