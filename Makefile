@@ -21,6 +21,7 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
             proto/echo/session.c proto/wschat/session.c proto/messaging/session.c \
             proto/messaging/decode.c $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/workers.c router/tap.c router/protocols.c router/store.c \
+            router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../common/envelope.h"
 #include "websocket/http.h"
@@ -46,6 +47,8 @@ struct proto_router {
 	void (*on_drained)(struct router *r, struct rworker *w);
 	void (*on_worker_gone)(struct router *r, struct rworker *w);
 	void (*fini)(struct router *r);
+	/* Appends the protocol's counters in the Prometheus text format. */
+	void (*metrics)(FILE *f);
 };
 
 #endif

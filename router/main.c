@@ -206,12 +206,12 @@ static int run(int sig_fd)
 			{.fd = sig_fd, .events = POLLIN},
 			{.fd = R.send_blocked ? send_fd : -1, .events = POLLIN},
 		};
-		int64_t due = store_commit_due(), wait = -1;
-		if (due) {
-			wait = due - clock_ms();
-			if (wait < 0)
-				wait = 0;
-		}
+		int64_t due = metrics_due(), commit = store_commit_due();
+		if (commit && commit < due)
+			due = commit;
+		int64_t wait = due - clock_ms();
+		if (wait < 0)
+			wait = 0;
 		if (poll(pfd, 4, (int)wait) < 0 && errno != EINTR)
 			return 1;
 		if (pfd[2].revents) {
@@ -227,6 +227,7 @@ static int run(int sig_fd)
 		workers_flush(&R);
 		if (store_commit_due() && clock_ms() >= store_commit_due())
 			store_commit();
+		metrics_tick(&R);
 	}
 }
 
@@ -263,6 +264,7 @@ int main(int argc, char **argv)
 	if (open_bus(&cfg) < 0)
 		return 1;
 	int rc = run(sig_fd);
+	metrics_write(&R);
 	nng_close(R.bus);
 	tap_close(&R);
 	for (int i = 0; router_protocols[i]; i++)

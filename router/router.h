@@ -80,6 +80,12 @@ void tap_raw(struct router *r, const char *dir, const struct rworker *w, const v
 static inline bool tap_wanted(struct router *r) { return r->tap_open && atomic_load(&r->tap_subscribers) > 0; }
 void tap_close(struct router *r);
 
+/* router/metrics.c */
+void metrics_write(struct router *r);
+/* Rewrites the metrics file when a period has passed; metrics_due says when. */
+void metrics_tick(struct router *r);
+int64_t metrics_due(void);
+
 /* router/protocols.c */
 extern const struct proto_router *const router_protocols[];
 const struct proto_router *router_protocol(const char *name, size_t len);

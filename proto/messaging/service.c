@@ -215,6 +215,18 @@ static void messaging_gone(struct router *r, struct rworker *w)
 		hmap_del(&clients, st->client, st->client_len);
 }
 
+static void messaging_metrics(FILE *f)
+{
+	static const char *const names[] = {"stored", "duplicates", "read", "skipped_too_large", "skipped_over_quota"};
+	const uint64_t values[] = {stats.stored, stats.duplicates, stats.deleted, stats.too_large, stats.over_quota};
+	fprintf(f, "# HELP switchboard_messaging_total Messaging store events.\n"
+		   "# TYPE switchboard_messaging_total counter\n");
+	for (int i = 0; i < 5; i++)
+		fprintf(f, "switchboard_messaging_total{event=\"%s\"} %llu\n", names[i], (unsigned long long)values[i]);
+	fprintf(f, "# HELP switchboard_messaging_recipients Recipients with stored messages.\n"
+		   "# TYPE switchboard_messaging_recipients gauge\nswitchboard_messaging_recipients %zu\n", counts.count);
+}
+
 const struct proto_router messaging_router = {
 	.name = MESSAGING_PROTO,
 	.state_size = sizeof(struct messaging_worker),
@@ -223,4 +235,5 @@ const struct proto_router messaging_router = {
 	.on_drained = messaging_drained,
 	.on_worker_gone = messaging_gone,
 	.fini = messaging_fini,
+	.metrics = messaging_metrics,
 };

@@ -342,6 +342,17 @@ test('the router refuses a bus peer that breaks the rules, and keeps serving', a
   a.close(); b.close();
 });
 
+test('the router keeps STATE/metrics.prom current (Prometheus text format)', async () => {
+  const file = path.join(srv.stateDir, 'metrics.prom');
+  const a = await identified(srv, 'metrics-a');
+  await until(() => fs.existsSync(file) && /^switchboard_workers [1-9]/m.test(fs.readFileSync(file, 'utf8')), 10000, 'a worker in the metrics');
+  const text = fs.readFileSync(file, 'utf8');
+  assert.match(text, /^# TYPE switchboard_envelopes_in_total counter$/m);
+  assert.match(text, /^switchboard_envelopes_in_total [1-9]\d*$/m);
+  assert.match(text, /^switchboard_messaging_total\{event="stored"\} \d+$/m);
+  a.close();
+});
+
 // ---- inetd-style: the worker alone on fd 0/1 ----
 
 async function standaloneRouter() {

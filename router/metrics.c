@@ -1,0 +1,57 @@
+/*
+ * Metrics: once a second the router rewrites STATE/metrics.prom in the
+ * Prometheus text format (for node_exporter's textfile collector, or cat).
+ * Written to a temporary file and renamed, so readers never see half.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "router.h"
+
+#define METRICS_PERIOD_MS 1000
+
+static int64_t next_write;
+
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	fprintf(f, "# HELP switchboard_%s %s\n# TYPE switchboard_%s counter\nswitchboard_%s %llu\n", name, help, name,
+		name, (unsigned long long)v);
+}
+
+void metrics_write(struct router *r)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof path, "%s/metrics.prom", r->state_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	const struct router_stats *s = &r->stats;
+	counter(f, "envelopes_in_total", "Envelopes received from workers.", s->envelopes_in);
+	counter(f, "envelopes_out_total", "Envelopes queued for workers.", s->envelopes_out);
+	counter(f, "bus_messages_out_total", "Bus messages (batches) sent to workers.", s->bus_messages_out);
+	counter(f, "workers_registered_total", "Workers that said hello.", s->workers);
+	counter(f, "bus_rejected_total", "Bus peers disconnected for breaking the rules.", s->rejected);
+	counter(f, "too_slow_total", "Clients closed with 1008 because they read too slowly.", s->too_slow);
+	fprintf(f, "# HELP switchboard_workers Workers connected now.\n# TYPE switchboard_workers gauge\n"
+		   "switchboard_workers %zu\n", r->workers.count);
+	for (int i = 0; router_protocols[i]; i++)
+		if (router_protocols[i]->metrics)
+			router_protocols[i]->metrics(f);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+int64_t metrics_due(void) { return next_write; }
+
+void metrics_tick(struct router *r)
+{
+	int64_t now = clock_ms();
+	if (now < next_write)
+		return;
+	metrics_write(r);
+	next_write = now + METRICS_PERIOD_MS;
+}
