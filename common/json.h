@@ -14,7 +14,8 @@
 
 #include "buf.h"
 
-#define JSON_MAX_DEPTH 128
+/* Deeper documents count as malformed: the grammar walk recurses per level. */
+#define JSON_MAX_DEPTH 1024
 
 enum json_err { JSON_OK = 0, JSON_MALFORMED = -1, JSON_TOO_BIG = -2, JSON_NOMEM = -3 };
 enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };

@@ -236,8 +236,12 @@ int main(int argc, char **argv)
 	log_init("switchboard-router");
 	struct router_config cfg;
 	parse_options(argc, argv, &cfg);
-	if (cfg.store_stats)
-		return store_print_stats(cfg.state_dir);
+	if (cfg.store_stats) {
+		int rc = store_print_stats(cfg.state_dir);
+		free(cfg.owned[0]);
+		free(cfg.owned[1]);
+		return rc;
+	}
 	allowed_uid = cfg.allow_uid;
 	mkdir(cfg.state_dir, 0750);
 	R.opt = cfg.opt;

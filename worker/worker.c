@@ -340,12 +340,14 @@ static void start_linger(struct session *s)
 
 static void after_turn(struct session *s)
 {
+	/* Write first: bus credit depends on how much is still unsent, and a
+	 * buffer drained here would otherwise never release held credit. */
+	write_client(s);
 	if (s->phase == PHASE_OPEN) {
 		if (s->ws.state == WS_CLOSED || s->client_eof)
 			start_linger(s);
 		bus_after_turn(s);
 	}
-	write_client(s);
 	if (s->phase == PHASE_LINGER && s->linger_until == 0 && buf_used(&s->out) == 0) {
 		/* We close TCP first (RFC 6455 7.1.1), then read until the peer's FIN
 		 * so a late byte cannot turn our close into a reset. */

@@ -1,4 +1,5 @@
 /* Decoding of client frames: { "send": [messages], "read": [{ "id": … }] }. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../common/json.h"
@@ -6,37 +7,43 @@
 
 #define MESSAGING_MAX_TOKENS (1 << 20)
 
-/* The text key of an id: 's' + string value, or 'n' + number text. */
-static int id_key(const struct json_doc *d, int tok, char *out, size_t cap, size_t *len)
+/* The text key of an id: 's' + string value, or 'n' + number text, in a
+ * malloc'd buffer (ids have no length limit of their own). NULL: not an id. */
+static char *id_key(const struct json_doc *d, int tok, size_t *len)
 {
 	enum json_type t = json_type(d, tok);
-	if (t == JSON_STRING) {
-		if (json_str(d, tok, out + 1, cap - 1, len) < 0)
-			return -1;
-		out[0] = 's';
-		(*len)++;
-		return 0;
-	}
-	if (t != JSON_NUMBER)
-		return -1;
+	if (t != JSON_STRING && t != JSON_NUMBER)
+		return NULL;
 	const char *raw;
 	size_t n;
-	json_raw(d, tok, &raw, &n);
-	if (n + 1 > cap)
-		return -1;
-	out[0] = 'n';
-	memcpy(out + 1, raw, n);
-	*len = n + 1;
-	return 0;
+	json_raw(d, tok, &raw, &n); /* unescaping never makes a string longer */
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	out[0] = t == JSON_STRING ? 's' : 'n';
+	if (t == JSON_NUMBER) {
+		memcpy(out + 1, raw, n);
+		*len = n + 1;
+	} else if (json_str(d, tok, out + 1, n, len) == 0) {
+		(*len)++;
+	} else {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 /* The client_id a rid addresses: the string's value or the number's text. */
 static int rid_text(const struct json_doc *d, int tok, char *out, size_t cap, size_t *len)
 {
-	if (id_key(d, tok, out, cap, len) < 0 || *len < 2)
-		return -1;
-	memmove(out, out + 1, --(*len));
-	return 0;
+	char *key = id_key(d, tok, len);
+	int rc = -1;
+	if (key && *len >= 2 && *len - 1 <= cap) {
+		memcpy(out, key + 1, --(*len));
+		rc = 0;
+	}
+	free(key);
+	return rc;
 }
 
 static void decode_send(const struct json_doc *d, int arr, const struct messaging_sink *sink, void *ctx,
@@ -44,12 +51,13 @@ static void decode_send(const struct json_doc *d, int arr, const struct messagin
 {
 	int m = arr + 1;
 	for (int k = 0; k < json_size(d, arr); k++, m = json_skip(d, m)) {
-		char rid[MESSAGING_MAX_ID + 1], key[MESSAGING_MAX_KEY];
+		char rid[MESSAGING_MAX_ID + 1], *key = NULL;
 		size_t rl, kl;
 		int id = json_get(d, m, "id"), sid = json_get(d, m, "sid"), r = json_get(d, m, "rid");
-		if (id < 0 || sid < 0 || r < 0 || id_key(d, id, key, sizeof key, &kl) < 0 ||
+		if (id < 0 || sid < 0 || r < 0 || !(key = id_key(d, id, &kl)) ||
 		    (json_type(d, sid) != JSON_STRING && json_type(d, sid) != JSON_NUMBER) ||
 		    rid_text(d, r, rid, sizeof rid, &rl) < 0 || messaging_client_id_invalid(rid, rl)) {
+			free(key);
 			c->skipped++;
 			continue;
 		}
@@ -57,6 +65,7 @@ static void decode_send(const struct json_doc *d, int arr, const struct messagin
 		size_t n;
 		json_raw(d, m, &raw, &n);
 		sink->send(ctx, rid, rl, key, kl, raw, n);
+		free(key);
 		c->sent++;
 	}
 }
@@ -66,14 +75,15 @@ static void decode_read(const struct json_doc *d, int arr, const struct messagin
 {
 	int m = arr + 1;
 	for (int k = 0; k < json_size(d, arr); k++, m = json_skip(d, m)) {
-		char key[MESSAGING_MAX_KEY];
+		char *key = NULL;
 		size_t kl;
 		int id = json_get(d, m, "id");
-		if (id < 0 || id_key(d, id, key, sizeof key, &kl) < 0) {
+		if (id < 0 || !(key = id_key(d, id, &kl))) {
 			c->skipped++;
 			continue;
 		}
 		sink->read(ctx, key, kl);
+		free(key);
 		c->read++;
 	}
 }

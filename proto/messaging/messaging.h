@@ -6,7 +6,7 @@
 #define MESSAGING_PROTO "messaging"
 #define MESSAGING_PATH "/messaging"
 #define MESSAGING_MAX_ID 128      /* client_id and rid, bytes */
-#define MESSAGING_MAX_KEY 1024    /* an id's key text */
+#define MESSAGING_MAX_KEY (1u << 20) /* an id's key text; stored messages are far smaller anyway */
 #define MESSAGING_FRAME_MAX 500   /* messages per backlog frame */
 
 /* worker → router */

@@ -10,7 +10,7 @@
 #include "../../router/store.h"
 #include "messaging.h"
 
-#define BACKLOG_FRAME_BYTES (1u << 20) /* keep one backlog frame well under the worker queue */
+#define BACKLOG_FRAME_BYTES (256u << 10) /* well under the worker queue and the client backlog */
 
 struct messaging_worker {
 	char client[MESSAGING_MAX_ID];

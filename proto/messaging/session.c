@@ -26,7 +26,7 @@ static int messaging_accept(struct session *s, const struct http_request *req, c
 	size_t n = 0;
 	if (http_query_param(req, "client_id", id, sizeof id, &n) < 0) {
 		/* absent, badly escaped, or too long to keep: tell which */
-		bool present = req->query && strstr(req->query, "client_id=");
+		bool present = req->query && memmem(req->query, req->query_len, "client_id=", 10);
 		*why = present ? "client_id is malformed or longer than 128 bytes" : "client_id is missing";
 		return 401;
 	}
