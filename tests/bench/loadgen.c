@@ -23,6 +23,33 @@
  *       (utime+stime, /proc/PID/stat) of CPUPID and its children.
  *       Each payload starts with a sequence number and the addressee, so a
  *       message delivered twice or to the wrong client counts as an error.
+ *   loadgen msg   PORT NONLINE NTOTAL WINDOW WARMUP SECS PAYLOAD CPUPID
+ *       Messaging (/messaging?client_id=mI): of the client_ids m0..mNTOTAL-1
+ *       only m0..mNONLINE-1 connect. Each sends `send` frames of one message
+ *       ({"id":SEQ,"sid":..,"rid":..,"body":PAYLOAD letters}) to random
+ *       others among all NTOTAL; a message to an offline id is followed at
+ *       once by another, until one goes to a connected id, so WINDOW messages
+ *       to connected ids are in flight per client (closed loop) and about as
+ *       many to offline ids are stored along the way. Every delivery frame
+ *       is answered with a `read` frame for its ids, then each delivered
+ *       message makes its receiver send the next. After WARMUP s, counts
+ *       sends and deliveries for SECS s and the server's CPU (as chat); then
+ *       stops sending, waits until every message to a connected id has
+ *       arrived (and 0.3 s for the reads), and closes. Prints the totals
+ *       sent to offline ids, so that the caller can compare them with the
+ *       store. A message delivered twice or to the wrong id is an error.
+ *   loadgen fill  PORT FROM TO COUNT PAYLOAD
+ *       Connects to /messaging as FROM, sends COUNT messages (ids 0..COUNT-1,
+ *       100 per `send` frame) to TO, closes cleanly.
+ *   loadgen backlog PORT TO COUNT RUNS CPUPID
+ *       RUNS times: connects to /messaging as TO and times from before
+ *       connect() until COUNT messages have arrived (counted across frames
+ *       of at most 500; they must be ids 0..COUNT-1 in order; at most 10 s),
+ *       then closes cleanly without `read`, so the next run gets the same
+ *       backlog. Prints each run's ms, the median (also of the time to the
+ *       first message), and the server's CPU ms per run (processes alive at
+ *       the end of each run, so including that run's worker; clock ticks,
+ *       so only a rough figure).
  *
  * Results go to stdout as one line of key=value pairs.
  */
@@ -231,13 +258,15 @@ static int flush(struct conn *c)
 	return 0;
 }
 
+static const char *conn_path(struct conn *c);
+
 static void send_request(struct conn *c)
 {
 	char req[512];
 	int n = snprintf(req, sizeof req,
 			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n", path, port);
+			 "Sec-WebSocket-Version: 13\r\n\r\n", conn_path(c), port);
 	out_append(c, req, n);
 	c->st = ST_HANDSHAKE;
 }
@@ -250,7 +279,7 @@ static void send_close(struct conn *c)
 }
 
 /* ---- per-mode hooks ---- */
-enum { M_CONN, M_IDLE, M_CHAT } mode;
+enum { M_CONN, M_IDLE, M_CHAT, M_MSG, M_FILL, M_BACKLOG } mode;
 static void on_open(struct conn *c);
 static void on_text(struct conn *c, const char *p, size_t n);
 static void on_end(struct conn *c);	/* connection finished (EOF or error) */
@@ -545,6 +574,24 @@ static double self_cpu_us(void)
 	return ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
 }
 
+/* Per command name: " us_per_msg:NAME=… cs_per_msg:NAME=…" for PER messages. */
+static void print_split(const struct cpu_snap *s0, struct cpu_snap *s1, double per)
+{
+	for (int i = 0; i < s1->n; i++) {
+		int dup = 0;
+		for (int j = 0; j < i; j++)
+			dup |= !strcmp(s1->comm[i], s1->comm[j]);
+		if (dup)
+			continue;
+		double cpu, csw;
+		cpu_delta(s0, s1, s1->comm[i], &cpu, &csw);
+		for (char *q = s1->comm[i]; *q; q++)
+			if (*q == ' ' || *q == '=')
+				*q = '_';
+		printf(" us_per_msg:%s=%.2f cs_per_msg:%s=%.2f", s1->comm[i], cpu / per, s1->comm[i], csw / per);
+	}
+}
+
 /* ---- conn mode ---- */
 static long conn_total, conn_started, conn_finished, conn_ok;
 static int conn_done(void) { return conn_finished >= conn_total; }
@@ -616,20 +663,176 @@ static void pace(double t)
 	}
 }
 
+#define PREFIX(p, n, lit) ((n) >= sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
+
+/* ---- messaging modes: msg, fill, backlog ---- */
+static int msg_total;			/* msg: client_ids m0..msg_total-1 */
+static long msg_sent_online, msg_sent_offline, msg_delivered;	/* msg: totals */
+static const char *msg_from, *msg_to;	/* fill: FROM, TO; backlog: TO */
+static long msg_count, msg_expect;	/* fill/backlog: messages; backlog: next id due */
+static double msg_t_first, msg_t_done;	/* backlog: when the first / last one arrived */
+static int nopen;
+static char *mbuf;			/* frame being built */
+static size_t mbuf_len, mbuf_cap;
+
+static void mb_reset(void) { mbuf_len = 0; }
+static void mb_add(const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(mbuf + mbuf_len, mbuf_cap - mbuf_len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && mbuf_len + n < mbuf_cap) {
+			mbuf_len += n;
+			return;
+		}
+		grow(&mbuf, &mbuf_cap, mbuf_len + (n > 0 ? n : 0) + 1);
+	}
+}
+static void mb_message(long id, const char *sid, const char *rid)
+{
+	mb_add("{\"id\":%ld,\"sid\":\"%s\",\"rid\":\"%s\",\"body\":\"%.*s\"}", id, sid, rid, payload_len, payload);
+}
+
+static const char *conn_path(struct conn *c)
+{
+	static char p[300];
+	if (mode == M_MSG)
+		snprintf(p, sizeof p, "/messaging?client_id=m%d", c->id);
+	else if (mode == M_FILL)
+		snprintf(p, sizeof p, "/messaging?client_id=%s", msg_from);
+	else if (mode == M_BACKLOG)
+		snprintf(p, sizeof p, "/messaging?client_id=%s", msg_to);
+	else
+		return path;
+	return p;
+}
+
+/* msg: sends one message to a random other id; while that id is offline,
+ * one more, so that each call puts exactly one online message in flight. */
+static void msg_chain(struct conn *c)
+{
+	if (c->st != ST_OPEN)
+		return;
+	char sid[16], rid[16];
+	snprintf(sid, sizeof sid, "m%d", c->id);
+	for (;;) {
+		int to = rnd() % (msg_total - 1);
+		if (to >= c->id)
+			to++;
+		snprintf(rid, sizeof rid, "m%d", to);
+		mb_reset();
+		mb_add("{\"send\":[");
+		mb_message(seqno++, sid, rid);
+		mb_add("]}");
+		put_frame(c, 1, mbuf, mbuf_len);
+		if (to < nconns) {
+			msg_sent_online++;
+			return;
+		}
+		msg_sent_offline++;
+	}
+}
+
+/* A {"messages":[…]} frame: checks each message is for us (and, for the
+ * backlog, in order), answers msg mode with `read` and the next sends. */
+static void msg_on_text(struct conn *c, const char *p, size_t n)
+{
+	if (!PREFIX(p, n, "{\"messages\":[")) {
+		err("unexpected:%.*s", (int)(n < 120 ? n : 120), p);
+		return;
+	}
+	char me[140];
+	int ml = mode == M_MSG ? snprintf(me, sizeof me, "m%d", c->id) : snprintf(me, sizeof me, "%s", msg_to);
+	const char *q = p + 13, *e = p + n;
+	int k = 0;
+	mb_reset();
+	mb_add("{\"read\":[");
+	while (q < e && *q == '{') {
+		char *end;
+		const char *r, *rq, *close;
+		if (!PREFIX(q, (size_t)(e - q), "{\"id\":") || (strtol(q + 6, &end, 10), end == q + 6) ||
+		    !(r = memmem(end, e - end, ",\"rid\":\"", 8)) || !(rq = memchr(r + 8, '"', e - r - 8)) ||
+		    !(close = memchr(rq, '}', e - rq))) {
+			err("bad_delivery:%.*s", (int)(e - q < 120 ? e - q : 120), q);
+			return;
+		}
+		long id = strtol(q + 6, NULL, 10);
+		if (rq - (r + 8) != ml || memcmp(r + 8, me, ml) != 0)
+			err("misdelivered:id_%ld_for_%.*s_to_%s", id, (int)(rq - (r + 8)), r + 8, me);
+		if (mode == M_BACKLOG) {
+			if (id != msg_expect)
+				err("out_of_order:got_%ld_expected_%ld", id, msg_expect);
+			msg_expect++;
+		} else {
+			if (id < 0 || id >= MAXSEQ)
+				err("bad_sequence:%ld", id);
+			else if (seen[id >> 3] & (1 << (id & 7)))
+				err("duplicate:id_%ld", id);
+			else
+				seen[id >> 3] |= 1 << (id & 7);
+			msg_delivered++;
+			mb_add("%s{\"id\":%ld}", k ? "," : "", id);
+		}
+		k++;
+		q = close + 1;
+		if (q < e && *q == ',')
+			q++;
+	}
+	if (q >= e || *q != ']')
+		err("bad_frame_end:%.*s", (int)(e - q < 60 ? e - q : 60), q);
+	if (k > 500)
+		err("frame_of_%d_messages", k);	/* the spec: at most 500 per frame */
+	if (mode == M_BACKLOG) {
+		if (!msg_t_first)
+			msg_t_first = now();
+		if (msg_expect >= msg_count && !msg_t_done)
+			msg_t_done = now();
+		return;
+	}
+	if (k == 0)
+		return;
+	mb_add("]}");
+	put_frame(c, 1, mbuf, mbuf_len);
+	for (int i = 0; running && i < k; i++)
+		msg_chain(c);
+}
+
+/* fill: everything at once, 100 messages per frame, then close. */
+static void fill_send(struct conn *c)
+{
+	for (long i = 0; i < msg_count;) {
+		mb_reset();
+		mb_add("{\"send\":[");
+		for (int k = 0; k < 100 && i < msg_count; k++, i++) {
+			if (k)
+				mb_add(",");
+			mb_message(i, msg_from, msg_to);
+		}
+		mb_add("]}");
+		put_frame(c, 1, mbuf, mbuf_len);
+	}
+	send_close(c);
+}
+
 static void on_open(struct conn *c)
 {
-	if (mode == M_CONN) {
+	if (mode == M_CONN)
 		send_close(c);
-	}
+	else if (mode == M_FILL)
+		fill_send(c);
+	else if (mode == M_MSG)
+		nopen++;
 	/* wschat: wait for init */
 }
 
-#define PREFIX(p, n, lit) ((n) >= sizeof(lit) - 1 && memcmp((p), (lit), sizeof(lit) - 1) == 0)
-
 static void on_text(struct conn *c, const char *p, size_t n)
 {
-	if (mode == M_CONN)
+	if (mode == M_CONN || mode == M_FILL)
 		return;
+	if (mode == M_MSG || mode == M_BACKLOG)
+		return msg_on_text(c, p, n);
 	if (PREFIX(p, n, "{\"type\":\"message\"")) {
 		delivered++;
 		const char *q = memmem(p, n, ",\"message\":\"", 12);
@@ -676,6 +879,9 @@ static void on_end(struct conn *c)
 }
 
 static int all_identified(void) { return nidentified + nended >= nconns; }
+static int all_open(void) { return nopen + nended >= nconns; }
+static int all_delivered(void) { return msg_delivered >= msg_sent_online || nended > 0 || stop_flag; }
+static int backlog_done(void) { return msg_expect >= msg_count || nended > 0 || stop_flag; }
 static int all_ended(void) { return nended >= nconns; }
 static int never(void) { return stop_flag; }
 
@@ -709,11 +915,31 @@ static void close_all(double secs)
 
 static void on_signal(int s) { (void)s; stop_flag = 1; }
 
+/* Median of v[0..n-1] (sorts a copy); 0 for none. */
+static double median(const double *v, int n)
+{
+	double s[100];
+	if (n <= 0 || n > 100)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		int j = i;
+		while (j > 0 && s[j - 1] > v[i]) {
+			s[j] = s[j - 1];
+			j--;
+		}
+		s[j] = v[i];
+	}
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen conn PORT PATH N CONC\n"
 		"       loadgen idle PORT N READYFILE [PREFIX]\n"
-		"       loadgen chat PORT N WINDOW RATE WARMUP SECS PAYLOAD CPUPID\n");
+		"       loadgen chat PORT N WINDOW RATE WARMUP SECS PAYLOAD CPUPID\n"
+		"       loadgen msg PORT NONLINE NTOTAL WINDOW WARMUP SECS PAYLOAD CPUPID\n"
+		"       loadgen fill PORT FROM TO COUNT PAYLOAD\n"
+		"       loadgen backlog PORT TO COUNT RUNS CPUPID\n");
 	exit(2);
 }
 
@@ -819,22 +1045,140 @@ int main(int argc, char **argv)
 		double el = t1 - t0, dd = d ? d : 1;
 		printf("delivered=%ld secs=%.3f rate=%.0f cpu_us=%.0f us_per_msg=%.2f cs_per_msg=%.2f gen_us_per_msg=%.2f "
 		       "procs=%d", d, el, d / el, cpu, cpu / dd, csw / dd, (g1 - g0) / dd, s1.n);
-		for (int i = 0; i < s1.n; i++) {	/* per command name */
-			int seen = 0;
-			for (int j = 0; j < i; j++)
-				seen |= !strcmp(s1.comm[i], s1.comm[j]);
-			if (seen)
-				continue;
-			cpu_delta(&s0, &s1, s1.comm[i], &cpu, &csw);
-			for (char *q = s1.comm[i]; *q; q++)
-				if (*q == ' ' || *q == '=')
-					*q = '_';
-			printf(" us_per_msg:%s=%.2f cs_per_msg:%s=%.2f", s1.comm[i], cpu / dd, s1.comm[i], csw / dd);
-		}
+		print_split(&s0, &s1, dd);
 		printf(" errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
 		fflush(stdout);
 		close_all(3);
 		return errors ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "msg") && argc == 10) {
+		mode = M_MSG;
+		int n = atoi(argv[3]);
+		msg_total = atoi(argv[4]);
+		window = atoi(argv[5]);
+		double warm = atof(argv[6]), secs = atof(argv[7]);
+		int plen = atoi(argv[8]);
+		int cpupid = atoi(argv[9]);
+		if (n < 1 || msg_total < 2 || msg_total < n || msg_total > 99999 || window < 1 || plen < 1 ||
+		    plen >= (int)sizeof payload)
+			usage();
+		payload_len = plen;
+		for (int i = 0; i < plen; i++)
+			payload[i] = 'a' + i % 26;
+		seen = calloc(MAXSEQ / 8, 1);
+		open_all(n);
+		loop(all_open, now() + 20, NULL);
+		if (nopen != n) {
+			printf("delivered=0 stored=0 secs=0 rate_stored=0 rate_delivered=0 cpu_us=0 us_per_msg=0 errors=%ld "
+			       "first_error=open_failed(%d/%d):%s\n", errors, nopen, n, first_error[0] ? first_error : "-");
+			close_all(2);
+			return 1;
+		}
+		running = 1;
+		for (int w = 0; w < window; w++)
+			for (int i = 0; i < n; i++)
+				msg_chain(&conns[i]);
+		for (int i = 0; i < n; i++)
+			if (conns[i].fd >= 0 && flush(&conns[i]) < 0)
+				on_end(&conns[i]);
+		static struct cpu_snap s0, s1;
+		loop(never, now() + warm, NULL);
+		long d0 = msg_delivered, on0 = msg_sent_online, off0 = msg_sent_offline;
+		double g0 = self_cpu_us();
+		cpu_snapshot(cpupid, &s0);
+		double t0 = now();
+		loop(never, t0 + secs, NULL);
+		double t1 = now();
+		cpu_snapshot(cpupid, &s1);
+		double g1 = self_cpu_us();
+		long d = msg_delivered - d0, st = msg_sent_online - on0 + msg_sent_offline - off0;
+		running = 0;
+		/* drain: everything to online ids arrives, then their reads get through */
+		loop(all_delivered, now() + 10, NULL);
+		loop(never, now() + 0.3, NULL);
+		double cpu, csw;
+		cpu_delta(&s0, &s1, NULL, &cpu, &csw);
+		double el = t1 - t0, ss = st ? st : 1;
+		if (msg_delivered != msg_sent_online)
+			err("undelivered:%ld", msg_sent_online - msg_delivered);
+		printf("delivered=%ld stored=%ld secs=%.3f rate_delivered=%.0f rate_stored=%.0f cpu_us=%.0f us_per_msg=%.2f "
+		       "cs_per_msg=%.2f gen_us_per_msg=%.2f procs=%d", d, st, el, d / el, st / el, cpu, cpu / ss, csw / ss,
+		       (g1 - g0) / ss, s1.n);
+		print_split(&s0, &s1, ss);
+		printf(" sent_online_total=%ld sent_offline_total=%ld delivered_total=%ld errors=%ld first_error=%s\n",
+		       msg_sent_online, msg_sent_offline, msg_delivered, errors, first_error[0] ? first_error : "-");
+		fflush(stdout);
+		close_all(3);
+		return errors ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "fill") && argc == 7) {
+		mode = M_FILL;
+		msg_from = argv[3];
+		msg_to = argv[4];
+		msg_count = atol(argv[5]);
+		int plen = atoi(argv[6]);
+		if (msg_count < 1 || plen < 1 || plen >= (int)sizeof payload || strlen(msg_from) > 128 ||
+		    strlen(msg_to) > 128)
+			usage();
+		payload_len = plen;
+		for (int i = 0; i < plen; i++)
+			payload[i] = 'a' + i % 26;
+		double t0 = now();
+		open_all(1);
+		loop(all_ended, t0 + 60, NULL);
+		if (conns[0].fd >= 0) {
+			err("fill_not_finished");
+			conn_close(&conns[0]);
+		}
+		printf("sent=%ld secs=%.3f errors=%ld first_error=%s\n", msg_count, now() - t0, errors,
+		       first_error[0] ? first_error : "-");
+		return errors ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "backlog") && argc == 7) {
+		mode = M_BACKLOG;
+		msg_to = argv[3];
+		msg_count = atol(argv[4]);
+		int runs = atoi(argv[5]), cpupid = atoi(argv[6]);
+		if (msg_count < 1 || runs < 1 || runs > 100 || strlen(msg_to) > 128)
+			usage();
+		double ms[100], first_ms[100], cpu_ms = 0;
+		int done = 0;
+		static struct cpu_snap s0, s1;
+		nconns = 1;
+		conns = calloc(1, sizeof *conns);
+		conns[0].fd = -1;
+		printf("runs=%d count=%ld ms=", runs, msg_count);
+		for (int r = 0; r < runs && !stop_flag; r++) {
+			nended = 0;
+			msg_expect = 0;
+			msg_t_first = msg_t_done = 0;
+			cpu_snapshot(cpupid, &s0);
+			double t0 = now();
+			if (conn_open(&conns[0]) < 0)
+				break;
+			loop(backlog_done, t0 + 10, NULL);
+			ms[r] = ((msg_t_done ? msg_t_done : now()) - t0) * 1e3;
+			first_ms[r] = ((msg_t_first ? msg_t_first : now()) - t0) * 1e3;
+			cpu_snapshot(cpupid, &s1);
+			double cpu, csw;
+			cpu_delta(&s0, &s1, NULL, &cpu, &csw);
+			cpu_ms += cpu / 1e3;
+			if (msg_expect != msg_count)
+				err("incomplete:%ld/%ld", msg_expect, msg_count);
+			printf("%s%.1f", r ? "," : "", ms[r]);
+			close_all(5);
+			if (errors)
+				break;
+			done++;
+		}
+		double med = median(ms, done), min = done ? ms[0] : 0;
+		for (int r = 1; r < done; r++)
+			if (ms[r] < min)
+				min = ms[r];
+		printf(" median_ms=%.1f min_ms=%.1f first_frame_median_ms=%.1f rate=%.0f cpu_ms_per_run=%.1f errors=%ld "
+		       "first_error=%s\n", med, min, median(first_ms, done), med > 0 ? msg_count / (med / 1e3) : 0,
+		       done ? cpu_ms / done : 0, errors, first_error[0] ? first_error : "-");
+		return errors || done < runs ? 1 : 0;
 	}
 	usage();
 }

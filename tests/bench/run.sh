@@ -8,7 +8,10 @@
 # Knobs (environment): BENCH_SECS (5) measured window, BENCH_WARMUP (1),
 # BENCH_CLIENTS (100), BENCH_WINDOWS ("8 64": closed-loop runs, messages in
 # flight per client), BENCH_RATE (10000 msgs/s for the paced run), BENCH_PAYLOAD (100),
-# BENCH_CONNS (2000), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200).
+# BENCH_CONNS (2000), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200),
+# BENCH_MSG_IDS (100 Messaging client_ids), BENCH_MSG_ONLINE (50 of them
+# connected), BENCH_MSG_WINDOW (16 messages to online ids in flight per
+# connected client), BENCH_BACKLOG (10000 stored messages), BENCH_BACKLOG_RUNS (9).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -23,6 +26,12 @@ CONNS=${BENCH_CONNS:-2000}
 CONC=${BENCH_CONC:-50}
 IDLE=${BENCH_IDLE:-20}
 IDLE_MANY=${BENCH_IDLE_MANY:-200}
+MSG_IDS=${BENCH_MSG_IDS:-100}
+MSG_ONLINE=${BENCH_MSG_ONLINE:-50}
+MSG_WINDOW=${BENCH_MSG_WINDOW:-16}
+BACKLOG=${BENCH_BACKLOG:-10000}
+BACKLOG_RUNS=${BENCH_BACKLOG_RUNS:-9}
+MSG_QUEUE=10000000   # --messaging-max-queue for the Messaging runs: offline queues grow for the whole run
 BUDGET_KB=150     # /work/shared/DESIGN.md, Budgets: idle connection
 BUDGET_US=12      # whole path, CPU per routed message
 
@@ -98,11 +107,11 @@ kv() { # KEY FILE -> value from a key=value line
 }
 calc() { awk "BEGIN { printf \"%.1f\", $* }"; }
 
-start_sb() {
+start_sb() { # [more switchboard options]
 	SB_PORT=$(free_port)
 	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
 	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
-		--max-connections 5000 --ping-interval 0 >>"$LOGS/switchboard.log" 2>&1 &
+		--max-connections 5000 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
 	SB=$!
 	if ! waitfor 15 sb_ready; then
 		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"
@@ -121,7 +130,7 @@ stop_sb() {
 
 start_node() { # [node flags]
 	NODE_PORT=$(free_port)
-	node "$@" tests/bench/node-relay.js "$NODE_PORT" >>"$LOGS/node.log" 2>&1 &
+	node "$@" tests/bench/node-relay.js "$NODE_PORT" "$MSG_QUEUE" >>"$LOGS/node.log" 2>&1 &
 	NP=$!
 	if ! waitfor 15 listening "$NODE_PORT"; then
 		log "bench: node reference did not come up (see $LOGS/node.log)"
@@ -153,10 +162,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "bench: interrupted"; exit 1' INT TERM
 
-# The whole run must stay bounded: stop ourselves after 170 s.
+# The whole run must stay bounded: stop ourselves after 200 s.
 (
 	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 170 &
+	sleep 200 &
 	s=$!
 	wait "$s" && log "bench: time limit reached" && kill -TERM $$
 ) 2>/dev/null &
@@ -270,6 +279,69 @@ chat_rows() {
 cs_ratio() { if awk -v r="$2" 'BEGIN { exit !(r < 0.1) }'; then echo "—"; else ratio "$1" "$2"; fi; }
 gen_cost() { echo "$(g gen_us_per_msg "switchboard-$1") / $(g gen_us_per_msg "node-$1")"; }
 
+# ---------------------------------------------------------------- 5, 6: Messaging
+# store_stats NAME: `<client_id> <count>` lines of the running server's store
+# (switchboard: switchboard-router --store-stats, read-only, on the live
+# database; the reference: its in-memory Map over plain HTTP)
+store_stats() {
+	if [ "$1" = switchboard ]; then
+		"$B/switchboard-router" --state-dir "$SB_STATE" --store-stats
+	else
+		node -e 'require("http").get(`http://127.0.0.1:${process.argv[1]}/store-stats`, (r) => {
+			r.setEncoding("utf8"); r.on("data", (d) => process.stdout.write(d)); r.on("end", () => process.exit(0));
+		}).on("error", (e) => { console.error(e.message); process.exit(1); })' "$NODE_PORT"
+	fi
+}
+stored_for() { store_stats "$1" | awk -v id="$2" '$1 == id { print $2 }'; }
+stored_is() { [ "$(stored_for "$1" "$2")" = "$3" ]; }
+# split_stats FILE -> "OFFLINE ONLINE": messages stored for offline / online ids (m<i>, i >= MSG_ONLINE offline)
+split_stats() {
+	awk -v n="$MSG_ONLINE" '$1 ~ /^m[0-9]+$/ { if (substr($1, 2) + 0 >= n) off += $2; else on += $2 }
+		END { printf "%d %d", off, on }' "$1"
+}
+
+msg_bench() { # NAME -> $LOGS/msg-NAME.txt, $LOGS/msg-NAME-store.txt
+	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE"; port=$SB_PORT; pid=$SB
+	else start_node; port=$NODE_PORT; pid=$NP; fi
+	_f="$LOGS/msg-$1.txt"
+	"$LG" msg "$port" "$MSG_ONLINE" "$MSG_IDS" "$MSG_WINDOW" "$WARMUP" "$SECS" "$PAYLOAD" "$pid" >"$_f" 2>&1 ||
+		FAILED="$FAILED; $1 Messaging run reported errors: $(cat "$_f")"
+	log "bench:   $1: $(cat "$_f")"
+	# The loadgen has seen every message to an online id arrive and waited
+	# 0.3 s for their reads: well past the 10 ms group commit.
+	store_stats "$1" >"$LOGS/msg-$1-store.txt" 2>&1 || FAILED="$FAILED; $1 store stats failed"
+	set -- "$1" $(split_stats "$LOGS/msg-$1-store.txt")
+	_sent=$(kv sent_offline_total "$_f")
+	log "bench:   $1: stored for offline ids $2 (sent ${_sent:-?}), unread left for online ids $3"
+	[ "$2" = "${_sent:-x}" ] || FAILED="$FAILED; $1 stored $2 messages for offline ids, the load generator sent ${_sent:-?}"
+	[ "$3" = 0 ] || FAILED="$FAILED; $1 kept $3 messages of online ids that were read"
+	eval "MSG_OFF_$1=\$2 MSG_ON_$1=\$3"
+	if [ "$1" = switchboard ]; then stop_sb; else stop_node; fi
+}
+log "bench: Messaging, $MSG_IDS client_ids, $MSG_ONLINE connected, $MSG_WINDOW in flight to online ids per client"
+msg_bench switchboard
+msg_bench node
+
+backlog_bench() { # NAME -> $LOGS/backlog-NAME.txt
+	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE"; port=$SB_PORT; pid=$SB
+	else start_node; port=$NODE_PORT; pid=$NP; fi
+	_f="$LOGS/backlog-$1.txt"
+	"$LG" fill "$port" bsender brecv "$BACKLOG" "$PAYLOAD" >"$LOGS/backlog-$1-fill.txt" 2>&1 ||
+		FAILED="$FAILED; $1 backlog fill failed: $(cat "$LOGS/backlog-$1-fill.txt")"
+	if waitfor 20 stored_is "$1" brecv "$BACKLOG"; then
+		"$LG" backlog "$port" brecv "$BACKLOG" "$BACKLOG_RUNS" "$pid" >"$_f" 2>&1 ||
+			FAILED="$FAILED; $1 backlog delivery failed: $(cat "$_f")"
+	else
+		echo "median_ms=0 errors=1 first_error=only_$(stored_for "$1" brecv)_of_${BACKLOG}_stored" >"$_f"
+		FAILED="$FAILED; $1 stored only $(stored_for "$1" brecv) of $BACKLOG backlog messages"
+	fi
+	log "bench:   $1: $(cat "$_f")"
+	if [ "$1" = switchboard ]; then stop_sb; else stop_node; fi
+}
+log "bench: Messaging backlog, $BACKLOG stored messages to one new connection ($BACKLOG_RUNS times)"
+backlog_bench switchboard
+backlog_bench node
+
 # ---------------------------------------------------------------- table
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
@@ -292,8 +364,28 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
 	done
 	chat_rows "w$PACE_WINDOW-r$RATE" "paced at $RATE msgs/s offered" "$BUDGET_US µs (Node: 23–27)" "$RATE"
+	m() { _v=$(kv "$1" "$LOGS/msg-$2.txt"); echo "${_v:-0}"; }
+	_ms="switchboard" _mn="node" _ml="$MSG_ONLINE of $MSG_IDS client_ids online, $MSG_WINDOW in flight per client"
+	row "Messaging: messages stored/s (sends accepted), $_ml" "$(m rate_stored "$_ms")" "$(m rate_stored "$_mn") (in memory)" \
+		"$(ratio "$(m rate_stored "$_ms")" "$(m rate_stored "$_mn")")" "—"
+	row "Messaging: live deliveries/s (to online ids, each answered with \`read\`)" "$(m rate_delivered "$_ms")" \
+		"$(m rate_delivered "$_mn")" "$(ratio "$(m rate_delivered "$_ms")" "$(m rate_delivered "$_mn")")" "—"
+	row "Messaging: CPU µs per stored message (send + store; for online ids also delivery + read)" \
+		"$(m us_per_msg "$_ms") (router $(m us_per_msg:switchboard-rou "$_ms") + workers $(m us_per_msg:switchboard-wor "$_ms"))" \
+		"$(m us_per_msg "$_mn")" "$(ratio "$(m us_per_msg "$_ms")" "$(m us_per_msg "$_mn")")" "—"
+	bk() { _v=$(kv "$1" "$LOGS/backlog-$2.txt"); echo "${_v:-0}"; }
+	bk_cell() { # NAME
+		if [ "$(bk errors "$1")" = 0 ]; then
+			echo "$(bk median_ms "$1") ms (first message after $(bk first_frame_median_ms "$1") ms; $(bk rate "$1") msgs/s; min $(bk min_ms "$1") ms)"
+		else
+			echo "**FAIL** ($(bk first_error "$1"))"
+		fi
+	}
+	row "Messaging backlog: $BACKLOG stored messages to a new connection, connect to last received (median of $BACKLOG_RUNS)" \
+		"$(bk_cell switchboard)" "$(bk_cell node)" \
+		"$(if [ "$(bk errors switchboard)$(bk errors node)" = 00 ]; then ratio "$(bk median_ms switchboard)" "$(bk median_ms node)"; else echo —; fi)" "—"
 	echo
-	echo "Ratios are switchboard ÷ reference: below 1 is better for memory and CPU, above 1 for rates."
+	echo "Ratios are switchboard ÷ reference: below 1 is better for memory, CPU and times, above 1 for rates."
 	echo "Reference: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'))," \
 		"started by this run; load from \`tests/bench/loadgen.c\` for both. CPU = utime+stime of the server" \
 		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
@@ -301,6 +393,19 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"closed loop: every delivery makes its receiver send the next; ${WARMUP}s warm-up, then ${SECS}s measured." \
 		"Load generator CPU µs per message (switchboard / reference runs):$(for w in $WINDOWS; do
 			printf ' %s in flight %s,' "$w" "$(gen_cost "w$w-r0")"; done) paced $(gen_cost "w$PACE_WINDOW-r$RATE")."
+	echo "Messaging: **the reference keeps messages in memory (a \`Map\` per recipient) and never touches the disk;" \
+		"switchboard stores every message in SQLite (WAL, group commit ≤ 10 ms) and deletes it on \`read\`.**" \
+		"Client_ids m0..m$((MSG_ONLINE - 1)) connect, m$MSG_ONLINE..m$((MSG_IDS - 1)) never do; each connected client" \
+		"sends one-message \`send\` frames (${PAYLOAD}-byte body) to random other ids; a send to an offline id is followed" \
+		"at once by another until one goes to an online id, so $MSG_WINDOW messages to online ids per client are in flight" \
+		"and about as many to offline ids are stored along the way; every delivery is answered with a \`read\` frame and" \
+		"the next send. Stored/s counts the sends of the ${SECS}s window; after it, the store was checked:" \
+		"messages kept for offline ids = messages sent to them (switchboard ${MSG_OFF_switchboard:-?}," \
+		"reference ${MSG_OFF_node:-?}), unread left for online ids ${MSG_ON_switchboard:-?} / ${MSG_ON_node:-?};" \
+		"--messaging-max-queue $MSG_QUEUE for both. Backlog: $BACKLOG messages (${PAYLOAD}-byte body) sent to an" \
+		"offline id in frames of 100, then (once the store holds all $BACKLOG) the time from connect() to the last one" \
+		"received, in frames of at most 500, order checked; the connection then closes without \`read\`, so every" \
+		"run gets the same backlog. Switchboard's time includes starting the worker process."
 	echo "Worker USS = Private_Clean + Private_Dirty; kernel stack counted as 16 KB; socket buffers and slab not counted." \
 		"Node figures are after a forced GC."
 	echo "$(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); machine busy before the run: $BUSY%$(
