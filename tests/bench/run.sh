@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: switchboard against a Node `ws` reference (tests/bench/node-relay.js)
 # measured in the same run, on the same machine, with the same load generator
-# (tests/bench/loadgen.c, built here with cc -O2). Prints a Markdown table and
+# (tests/bench/loadgen*.c, built here with cc -O2). Prints a Markdown table and
 # writes it to build/bench/results.md; raw outputs go to build/bench/logs/.
 # Only 127.0.0.1 is used; everything started here is stopped on exit.
 #
@@ -50,7 +50,7 @@ command -v pgrep >/dev/null || { echo "bench: pgrep (procps) not found" >&2; exi
 
 mkdir -p "$OUT" "$LOGS" || exit 1
 rm -f "$LOGS"/*
-cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c || exit 1
+cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c tests/bench/loadgen_msg.c || exit 1
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
 SB='' NP='' LGP='' WD=''
