@@ -28,6 +28,14 @@ UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lseccomp
+# The worker is linked statically: there is one per connection, and a static
+# binary skips the dynamic loader at exec and carries no per-process copy of
+# each shared library's relocated data. Measured on the 2-core VM: idle PSS
+# 184 -> 101 kB, 1440 -> 1850 new connections/s. -w hides the one linker
+# warning this brings, glibc's note that getaddrinfo in a static program loads
+# NSS modules at run time (only a host name in --router-url needs them, and it
+# is resolved before the sandbox starts). Sanitizer builds stay dynamic.
+WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lnng -lmsgpackc -lsodium -lsqlite3
 LIBS_S := -lsodium
 LIBS_U := -lmsgpackc -lsodium -lnng
@@ -45,7 +53,7 @@ $(B)/obj/%.o: %.c $(HEADERS)
 
 $(B)/switchboard-worker: $(call obj,$(WORKER))
 	@echo "  LD  $@"
-	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_W)
+	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 $(B)/switchboard-router: $(call obj,$(ROUTER))
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_R)
@@ -58,7 +66,7 @@ $(B)/unit-tests: $(call obj,$(UNIT))
 
 # The same programs under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
-	$(MAKE) --no-print-directory B=build/asan CC=clang CFLAGS="$(SAN_FLAGS)" all
+	$(MAKE) --no-print-directory B=build/asan CC=clang CFLAGS="$(SAN_FLAGS)" WORKER_LDFLAGS= all
 
 # ---- fuzzing ----
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -229,18 +229,23 @@ test('--help and --version', async () => {
   }
 });
 
-test('the router works over tcp:// too', async () => {
+async function overTcp(host) {
   const bp = await freePort();
-  const s2 = await startServer({ args: ['--router-url', `tcp://127.0.0.1:${bp}`] });
+  const s2 = await startServer({ args: ['--router-url', `tcp://${host}:${bp}`] });
   try {
-    await waitForPort(bp);
+    await waitForPort(bp, host);
     const a = await identified(s2, 'tcp-a');
     const b = await identified(s2, 'tcp-b');
     a.sendJSON({ command: 'message', to: 'tcp-b', message: 'over tcp' });
     assert.equal((await b.nextJSON()).message, 'over tcp');
     a.close(); b.close();
   } finally { await s2.stop(); }
-});
+}
+
+test('the router works over tcp:// too', () => overTcp('127.0.0.1'));
+
+// the worker is a static binary; a host name goes through glibc's NSS modules
+test('a host name in a tcp:// router URL is resolved', () => overTcp('localhost'));
 
 // ---- router ----
 

@@ -25,18 +25,22 @@ async function identified(name) {
 
 const outcome = (code, message) => ({ type: 'outcome', success: code === 300, message, code });
 
-function closeAll() {
+// Waits for the workers to exit too: an identified client's quit event
+// reaches every other identified client, and a late one would land in the
+// middle of the next test's expected answers.
+async function closeAll(ms = 30000) {
   for (const ws of open.splice(0)) ws.terminate();
+  await until(() => srv.workerPids().length === 0, ms, 'workers of the closed clients to exit');
 }
 
 test('init message is sent at once on open', async () => {
   await client();
-  closeAll();
+  await closeAll();
 });
 
 test('identify succeeds with 300', async () => {
   await identified('alice');
-  closeAll();
+  await closeAll();
 });
 
 test('identify with a taken name gets 305', async () => {
@@ -44,14 +48,14 @@ test('identify with a taken name gets 305', async () => {
   const b = await client();
   b.sendJSON({ command: 'identify', name: 'taken' });
   assert.deepEqual(await b.nextJSON(), outcome(305, 'Client with that name already exists!'));
-  closeAll();
+  await closeAll();
 });
 
 test('missing command gets 400, even before identify', async () => {
   const a = await client();
   a.sendJSON({ name: 'x' });
   assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'command' field!"));
-  closeAll();
+  await closeAll();
 });
 
 test('a JSON value that is not an object gets the missing-command 400', async () => {
@@ -60,14 +64,14 @@ test('a JSON value that is not an object gets the missing-command 400', async ()
     a.send(v);
     assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'command' field!"));
   }
-  closeAll();
+  await closeAll();
 });
 
 test('identify without name gets 400 naming the field', async () => {
   const a = await client();
   a.sendJSON({ command: 'identify' });
   assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'name' field!"));
-  closeAll();
+  await closeAll();
 });
 
 test('invalid names get 400 Invalid name (number, array, empty, over 64 bytes)', async () => {
@@ -78,7 +82,7 @@ test('invalid names get 400 Invalid name (number, array, empty, over 64 bytes)',
   }
   a.sendJSON({ command: 'identify', name: 'y'.repeat(64) });
   assert.deepEqual(await a.nextJSON(), outcome(300, 'Identified successfully!'));
-  closeAll();
+  await closeAll();
 });
 
 test('commands before identify get outcome 10 and the socket stays open', async () => {
@@ -88,7 +92,7 @@ test('commands before identify get outcome 10 and the socket stays open', async 
     assert.deepEqual(await a.nextJSON(), outcome(10, 'Please identify yourself!'));
   }
   assert.equal(a.readyState, 1);
-  closeAll();
+  await closeAll();
 });
 
 test('broadcast needs message (400), message needs message then to (400 each)', async () => {
@@ -101,7 +105,7 @@ test('broadcast needs message (400), message needs message then to (400 each)', 
   assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'message' field!"));
   a.sendJSON({ command: 'message', message: 1 });
   assert.deepEqual(await a.nextJSON(), outcome(400, "Missing 'to' field!"));
-  closeAll();
+  await closeAll();
 });
 
 test('message to an unknown or unidentified client gets 404', async () => {
@@ -111,7 +115,7 @@ test('message to an unknown or unidentified client gets 404', async () => {
     a.sendJSON({ command: 'message', to, message: 'hi' });
     assert.deepEqual(await a.nextJSON(), outcome(404, 'No client with that name is currently connected!'));
   }
-  closeAll();
+  await closeAll();
 });
 
 test('message is delivered verbatim with from; no outcome on success', async () => {
@@ -121,7 +125,7 @@ test('message is delivered verbatim with from; no outcome on success', async () 
   a.sendJSON({ command: 'message', to: 'm-b', message: payload, extra: 'dropped' });
   assert.deepEqual(await b.nextJSON(), { type: 'message', from: 'm-a', message: payload });
   await quiet(a);
-  closeAll();
+  await closeAll();
 });
 
 test('message JSON is forwarded exactly as written (numbers, escapes, spacing)', async () => {
@@ -129,14 +133,14 @@ test('message JSON is forwarded exactly as written (numbers, escapes, spacing)',
   const b = await identified('raw-b');
   a.send('{"command":"message","to":"raw-b","message":  [1.50e+3, "\\u00e9\\n", -0]  }');
   assert.equal(await b.next(), '{"type":"message","from":"raw-a","message":[1.50e+3, "\\u00e9\\n", -0]}');
-  closeAll();
+  await closeAll();
 });
 
 test('a message to yourself is delivered', async () => {
   const a = await identified('self');
   a.sendJSON({ command: 'message', to: 'self', message: 'me' });
   assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'self', message: 'me' });
-  closeAll();
+  await closeAll();
 });
 
 test('broadcast reaches every identified client except the sender, not unidentified ones', async () => {
@@ -148,7 +152,7 @@ test('broadcast reaches every identified client except the sender, not unidentif
   for (const ws of [b, c]) assert.deepEqual(await ws.nextJSON(), { type: 'broadcast', from: 'b-a', message: { hello: 'all' } });
   await quiet(a);
   await quiet(anon, 100);
-  closeAll();
+  await closeAll();
 });
 
 test('quit is sent to identified clients when an identified client leaves', async () => {
@@ -162,7 +166,7 @@ test('quit is sent to identified clients when an identified client leaves', asyn
   const c = await client();
   c.sendJSON({ command: 'identify', name: 'q-b' });
   assert.deepEqual(await c.nextJSON(), outcome(300, 'Identified successfully!'));
-  closeAll();
+  await closeAll();
 });
 
 test('an abrupt disconnect (TCP reset) also sends quit', async () => {
@@ -170,7 +174,7 @@ test('an abrupt disconnect (TCP reset) also sends quit', async () => {
   const b = await identified('r-b');
   b.terminate();
   assert.deepEqual(await a.nextJSON(), { type: 'quit', who: 'r-b' });
-  closeAll();
+  await closeAll();
 });
 
 test('re-identify with the same name is idempotent (300 again, no quit)', async () => {
@@ -179,7 +183,7 @@ test('re-identify with the same name is idempotent (300 again, no quit)', async 
   a.sendJSON({ command: 'identify', name: 'same' });
   assert.deepEqual(await a.nextJSON(), outcome(300, 'Identified successfully!'));
   await quiet(b);
-  closeAll();
+  await closeAll();
 });
 
 test('re-identify with a new name releases the old one (others get quit)', async () => {
@@ -192,7 +196,7 @@ test('re-identify with a new name releases the old one (others get quit)', async
   assert.deepEqual(await b.nextJSON(), outcome(404, 'No client with that name is currently connected!'));
   b.sendJSON({ command: 'message', to: 'new-name', message: 2 });
   assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'watcher2', message: 2 });
-  closeAll();
+  await closeAll();
 });
 
 test('names are compared exactly (case, escapes, unicode)', async () => {
@@ -207,7 +211,7 @@ test('names are compared exactly (case, escapes, unicode)', async () => {
   assert.deepEqual(await c.nextJSON(), outcome(300, 'Identified successfully!'));
   a.sendJSON({ command: 'message', to: 'Bob\u0000', message: 'nul' });
   assert.deepEqual(await c.nextJSON(), { type: 'message', from: 'Bob', message: 'nul' });
-  closeAll();
+  await closeAll();
 });
 
 test('malformed JSON gets 400 Malformed JSON! and the connection stays open', async () => {
@@ -218,7 +222,7 @@ test('malformed JSON gets 400 Malformed JSON! and the connection stays open', as
   }
   a.sendJSON({ command: 'message', to: 'malformed', message: 'still here' });
   assert.deepEqual(await a.nextJSON(), { type: 'message', from: 'malformed', message: 'still here' });
-  closeAll();
+  await closeAll();
 });
 
 test('answers come back in the order the commands were sent', async () => {
@@ -231,14 +235,14 @@ test('answers come back in the order the commands were sent', async () => {
   assert.equal((await a.nextJSON()).message, 'Malformed JSON!');
   assert.equal((await a.nextJSON()).message, "Missing 'message' field!");
   assert.equal((await a.nextJSON()).message, "Missing 'command' field!");
-  closeAll();
+  await closeAll();
 });
 
 test('unknown commands after identify are ignored', async () => {
   const a = await identified('ignorer');
   a.sendJSON({ command: 'dance', message: 1 });
   await quiet(a);
-  closeAll();
+  await closeAll();
 });
 
 test('binary frames close the connection with 1003', async () => {
@@ -248,7 +252,7 @@ test('binary frames close the connection with 1003', async () => {
   const { code } = await a.closed;
   assert.equal(code, 1003);
   assert.deepEqual(await b.nextJSON(), { type: 'quit', who: 'binary' });
-  closeAll();
+  await closeAll();
 });
 
 test('per-sender order is preserved for 2000 messages', async () => {
@@ -257,7 +261,7 @@ test('per-sender order is preserved for 2000 messages', async () => {
   const N = 2000;
   for (let i = 0; i < N; i++) a.sendJSON({ command: 'message', to: 'seq-b', message: i });
   for (let i = 0; i < N; i++) assert.equal((await b.nextJSON()).message, i);
-  closeAll();
+  await closeAll();
 }, { timeout: 60000 });
 
 test('broadcast to 1000 identified clients reaches all of them', async () => {
@@ -273,11 +277,10 @@ test('broadcast to 1000 identified clients reaches all of them', async () => {
   const got = await Promise.all(clients.map((c) => c.nextJSON(30000)));
   for (const m of got) assert.deepEqual(m, { type: 'broadcast', from: 'fan-sender', message: 'to everyone' });
   assert.equal(got.length, N);
-  closeAll();
-  await until(() => srv.workerPids().length === 0, 30000, 'workers to exit');
+  await closeAll(60000);
 }, { timeout: 180000 });
 
 run({
   before: async () => { srv = await startServer({ args: ['--max-connections', '2000'] }); },
-  after: async () => { closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },
+  after: async () => { await closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },
 });

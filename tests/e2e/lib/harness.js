@@ -39,6 +39,8 @@ async function run(hooks = {}) {
       } catch (e) {
         console.log(`not ok - ${t.name}\n  # ${String(e && e.stack || e).split('\n').slice(0, 60).join('\n  # ')}`);
         failed++;
+        // SB_HOLD_ON_FAIL keeps the processes alive for a post-mortem
+        if (process.env.SB_HOLD_ON_FAIL) { console.log('# holding'); await sleep(3600e3); }
       }
     }
   }

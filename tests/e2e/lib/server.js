@@ -58,10 +58,19 @@ class Server {
     this.port = this.opts.port || await freePort();
     this.stateDir = this.opts.stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-'));
     const args = ['--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir,
-      ...(this.opts.args || [])];
+      ...(this.opts.args || []),
+      // SB_SERVER_ARGS adds options to every server, e.g. "--log-level debug"
+      ...(process.env.SB_SERVER_ARGS ? process.env.SB_SERVER_ARGS.split(' ') : [])];
     this.proc = spawn(bin('switchboard'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
-    const keep = (d) => { this.log += d; if (this.log.length > 1e6) this.log = this.log.slice(-5e5); };
+    // SB_LOG_DIR keeps each server's whole log in a file, for post-mortems
+    const file = process.env.SB_LOG_DIR
+      ? fs.createWriteStream(path.join(process.env.SB_LOG_DIR, `server-${this.port}.log`)) : null;
+    const keep = (d) => {
+      if (file) file.write(d);
+      this.log += d;
+      if (this.log.length > 1e6) this.log = this.log.slice(-5e5);
+    };
     this.proc.stdout.on('data', keep);
     this.proc.stderr.on('data', keep);
     try {
