@@ -20,11 +20,11 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
 WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
             proto/echo/session.c proto/wschat/session.c proto/messaging/session.c \
             proto/messaging/decode.c $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/workers.c router/tap.c router/protocols.c router/store.c \
+ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
             router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS)
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lseccomp
@@ -36,7 +36,7 @@ LIBS_W := -lmsgpackc -lseccomp
 # NSS modules at run time (only a host name in --router-url needs them, and it
 # is resolved before the sandbox starts). Sanitizer builds stay dynamic.
 WORKER_LDFLAGS ?= -static -Wl,-w
-LIBS_R := -lnng -lmsgpackc -lsodium -lsqlite3
+LIBS_R := -lmsgpackc -lsodium -lsqlite3
 LIBS_S := -lsodium
 LIBS_U := -lmsgpackc -lsodium -lnng
 

@@ -108,15 +108,39 @@ int sp_frame_parse(enum sp_transport t, const uint8_t *p, size_t n, size_t max_b
 	return 1;
 }
 
-void sp_client_init(struct sp_client *c, enum sp_transport t, size_t max_body)
+void sp_conn_init(struct sp_conn *c, enum sp_transport t, size_t max_body)
 {
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->transport = t;
 	c->max_body = max_body;
+	sp_conn_set_protocols(c, SP_PROTO_PAIR1, SP_PROTO_PAIR1, true);
 }
 
-int sp_client_connect(struct sp_client *c, const struct sp_addr *a)
+void sp_conn_set_protocols(struct sp_conn *c, uint16_t mine, uint16_t peer, bool hops)
+{
+	c->my_proto = mine;
+	c->peer_proto = peer;
+	c->hops = hops;
+}
+
+static void start_handshake(struct sp_conn *c, int fd, enum sp_state state)
+{
+	c->fd = fd;
+	c->state = state;
+	sp_handshake_make(c->my_hdr, c->my_proto);
+	c->my_sent = 0;
+	c->peer_got = 0;
+	c->head_written = 0;
+	buf_reset(&c->in);
+}
+
+void sp_conn_adopt(struct sp_conn *c, int fd)
+{
+	start_handshake(c, fd, SP_HANDSHAKE);
+}
+
+int sp_conn_connect(struct sp_conn *c, const struct sp_addr *a)
 {
 	int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -129,17 +153,11 @@ int sp_client_connect(struct sp_client *c, const struct sp_addr *a)
 		close(fd);
 		return -1;
 	}
-	c->fd = fd;
-	c->state = SP_CONNECTING;
-	sp_handshake_make(c->my_hdr, SP_PROTO_PAIR1);
-	c->my_sent = 0;
-	c->peer_got = 0;
-	c->head_written = 0;
-	buf_reset(&c->in);
+	start_handshake(c, fd, SP_CONNECTING);
 	return 0;
 }
 
-void sp_client_disconnect(struct sp_client *c)
+void sp_conn_disconnect(struct sp_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -149,14 +167,14 @@ void sp_client_disconnect(struct sp_client *c)
 	buf_reset(&c->in);
 }
 
-void sp_client_free(struct sp_client *c)
+void sp_conn_free(struct sp_conn *c)
 {
-	sp_client_disconnect(c);
+	sp_conn_disconnect(c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 }
 
-static size_t head_frame_len(const struct sp_client *c)
+static size_t head_frame_len(const struct sp_conn *c)
 {
 	const uint8_t *p = buf_head(&c->out);
 	size_t hl = sp_frame_header_len(c->transport);
@@ -166,13 +184,13 @@ static size_t head_frame_len(const struct sp_client *c)
 	return hl + (size_t)len;
 }
 
-bool sp_client_wants_write(const struct sp_client *c)
+bool sp_conn_wants_write(const struct sp_conn *c)
 {
 	return c->fd >= 0 && (c->state == SP_CONNECTING || c->my_sent < SP_HANDSHAKE_LEN ||
 			      (c->state == SP_OPEN && buf_used(&c->out) > 0));
 }
 
-int sp_client_flush(struct sp_client *c)
+int sp_conn_flush(struct sp_conn *c)
 {
 	if (c->fd < 0)
 		return -1;
@@ -205,11 +223,14 @@ int sp_client_flush(struct sp_client *c)
 	return 0;
 }
 
-int sp_client_read(struct sp_client *c)
+int sp_conn_read(struct sp_conn *c)
 {
 	if (c->fd < 0 || c->state == SP_CONNECTING)
 		return 0;
 	for (;;) {
+		/* enough for the largest frame: let the caller take frames first */
+		if (buf_used(&c->in) >= c->max_body + 65536)
+			return 1;
 		if (buf_reserve(&c->in, 16384) < 0)
 			return -1;
 		size_t want = c->in.cap - c->in.len;
@@ -227,7 +248,7 @@ int sp_client_read(struct sp_client *c)
 			c->peer_got += k;
 			buf_consume(&c->in, k);
 			if (c->peer_got == SP_HANDSHAKE_LEN) {
-				if (sp_handshake_check(c->peer_hdr, SP_PROTO_PAIR1) < 0)
+				if (sp_handshake_check(c->peer_hdr, c->peer_proto) < 0)
 					return -1;
 				c->state = SP_OPEN;
 			}
@@ -237,7 +258,7 @@ int sp_client_read(struct sp_client *c)
 	}
 }
 
-int sp_client_next(struct sp_client *c, const uint8_t **p, size_t *n)
+int sp_conn_next(struct sp_conn *c, const uint8_t **p, size_t *n)
 {
 	if (c->state != SP_OPEN)
 		return 0;
@@ -248,14 +269,16 @@ int sp_client_next(struct sp_client *c, const uint8_t **p, size_t *n)
 	return rc;
 }
 
-static int make_frame(struct sp_client *c, uint8_t *hdr, size_t n)
+static int make_frame(struct sp_conn *c, uint8_t *hdr, size_t n)
 {
+	if (!c->hops)
+		return (int)sp_frame_header(c->transport, hdr, (uint64_t)n);
 	size_t hl = sp_frame_header(c->transport, hdr, (uint64_t)n + 4);
 	hdr[hl] = 0; hdr[hl + 1] = 0; hdr[hl + 2] = 0; hdr[hl + 3] = 1; /* one hop */
 	return (int)(hl + 4);
 }
 
-int sp_client_queue(struct sp_client *c, const void *p, size_t n)
+int sp_conn_queue(struct sp_conn *c, const void *p, size_t n)
 {
 	uint8_t hdr[13];
 	int hl = make_frame(c, hdr, n);
@@ -265,18 +288,18 @@ int sp_client_queue(struct sp_client *c, const void *p, size_t n)
 	return buf_append(&c->out, p, n);
 }
 
-int sp_client_queue_front(struct sp_client *c, const void *p, size_t n)
+int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n)
 {
 	/* Only valid while nothing of the head frame is written. */
 	struct buf rest = {0};
 	if (buf_append(&rest, buf_head(&c->out), buf_used(&c->out)) < 0)
 		return -1;
 	buf_reset(&c->out);
-	int rc = sp_client_queue(c, p, n);
+	int rc = sp_conn_queue(c, p, n);
 	if (rc == 0)
 		rc = buf_append(&c->out, buf_head(&rest), buf_used(&rest));
 	buf_free(&rest);
 	return rc;
 }
 
-size_t sp_client_pending(const struct sp_client *c) { return buf_used(&c->out); }
+size_t sp_conn_pending(const struct sp_conn *c) { return buf_used(&c->out); }

@@ -1,8 +1,9 @@
 /*
- * The worker's side of the bus: nng's SP pair1 protocol spoken by hand over
- * ipc:// and tcp://. The worker does not link libnng because libnng starts a
- * pool of threads per process (14 on 2 CPUs) and costs megabytes per worker;
- * this is the whole of what a pair1 peer needs (see DESIGN.md, "The bus").
+ * nng's SP wire protocol spoken by hand over ipc:// and tcp://, for both ends
+ * of the bus and for the tap. The worker does not link libnng because libnng
+ * starts a pool of threads per process (14 on 2 CPUs) and costs megabytes per
+ * worker; the router does not either, see router/bus.c for why. This is the
+ * whole of what a pair1 peer (and a pub0 publisher) needs.
  *
  * Handshake, both ways: 00 'S' 'P' 00, protocol id u16be (pair1 = 0x0011),
  * 00 00. Frames: ipc has a type byte 0x01, then u64be length; tcp has the
@@ -18,6 +19,8 @@
 #include "buf.h"
 
 #define SP_PROTO_PAIR1 0x0011
+#define SP_PROTO_PUB0 0x0020
+#define SP_PROTO_SUB0 0x0021
 #define SP_HANDSHAKE_LEN 8
 #define SP_MAX_HOPS 255
 
@@ -49,10 +52,12 @@ int sp_frame_parse(enum sp_transport t, const uint8_t *p, size_t n, size_t max_b
 
 enum sp_state { SP_CLOSED, SP_CONNECTING, SP_HANDSHAKE, SP_OPEN };
 
-struct sp_client {
+struct sp_conn {
 	int fd;
 	enum sp_state state;
 	enum sp_transport transport;
+	uint16_t my_proto, peer_proto; /* pair1 both, unless sp_conn_set_protocols */
+	bool hops;          /* pair1 bodies start with a hop count; pub0's do not */
 	uint8_t peer_hdr[SP_HANDSHAKE_LEN];
 	size_t peer_got;
 	uint8_t my_hdr[SP_HANDSHAKE_LEN];
@@ -64,23 +69,33 @@ struct sp_client {
 };
 
 /* The transport must be known before frames are queued. */
-void sp_client_init(struct sp_client *c, enum sp_transport t, size_t max_body);
+void sp_conn_init(struct sp_conn *c, enum sp_transport t, size_t max_body);
+/* For a peer that is not pair1: pub0 talks to sub0 and sends bare bodies. */
+void sp_conn_set_protocols(struct sp_conn *c, uint16_t mine, uint16_t peer, bool hops);
 /* Starts a non-blocking connect (same transport as at init); queued frames are kept. */
-int sp_client_connect(struct sp_client *c, const struct sp_addr *a);
+int sp_conn_connect(struct sp_conn *c, const struct sp_addr *a);
+/* Takes an accepted, non-blocking socket: the handshake starts at the next flush. */
+void sp_conn_adopt(struct sp_conn *c, int fd);
+/* True once both handshakes are through. */
+static inline bool sp_conn_open(const struct sp_conn *c) { return c->state == SP_OPEN; }
 /* Drops the connection but keeps unsent frames for the next connection. */
-void sp_client_disconnect(struct sp_client *c);
-void sp_client_free(struct sp_client *c);
+void sp_conn_disconnect(struct sp_conn *c);
+void sp_conn_free(struct sp_conn *c);
 /* Writes what it can; -1 on a dead connection. */
-int sp_client_flush(struct sp_client *c);
-bool sp_client_wants_write(const struct sp_client *c);
-/* Reads what the socket has; -1 on EOF, error or a bad handshake. */
-int sp_client_read(struct sp_client *c);
+int sp_conn_flush(struct sp_conn *c);
+bool sp_conn_wants_write(const struct sp_conn *c);
+/*
+ * Reads what the socket has: 0 when it is drained, 1 when it stopped with a
+ * largest frame's worth buffered (take frames with sp_conn_next, then read
+ * again), -1 on EOF, error or a bad handshake.
+ */
+int sp_conn_read(struct sp_conn *c);
 /* Takes the next received payload: 1 got one, 0 none, -1 protocol error. */
-int sp_client_next(struct sp_client *c, const uint8_t **p, size_t *n);
-/* Queues one pair1 message (hop count 1 is added). */
-int sp_client_queue(struct sp_client *c, const void *p, size_t n);
+int sp_conn_next(struct sp_conn *c, const uint8_t **p, size_t *n);
+/* Queues one message (a pair1 hop count of 1 is added). */
+int sp_conn_queue(struct sp_conn *c, const void *p, size_t n);
 /* Puts a message before everything queued (for hello after a reconnect). */
-int sp_client_queue_front(struct sp_client *c, const void *p, size_t n);
-size_t sp_client_pending(const struct sp_client *c);
+int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n);
+size_t sp_conn_pending(const struct sp_conn *c);
 
 #endif

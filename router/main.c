@@ -1,17 +1,16 @@
 /*
- * switchboard-router: one process, one loop, all shared state. Workers reach
- * it over a libnng polyamorous pair1 listener; its loop polls nng's
- * notification fds so that none of our code runs on nng's threads, except
- * the two pipe callbacks, which only check a peer and post a pipe id.
+ * switchboard-router: one process, one epoll loop, all shared state. Workers
+ * reach it over SP pair1 listeners (router/bus.c); the only other thread is
+ * the store's checkpointer.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,8 +20,6 @@
 #include "../common/log.h"
 #include "router.h"
 #include "store.h"
-
-#include <nng/protocol/pair1/pair.h>
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -43,59 +40,19 @@ struct router_config {
 };
 
 static struct router R;
-static uid_t allowed_uid;
 
-/* nng thread: refuse ipc peers that are not us (or root). */
-static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+static int open_bus(const struct router_config *cfg, int ep)
 {
-	(void)ev;
-	(void)arg;
-	uint64_t uid;
-	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) == 0 && uid != 0 && uid != allowed_uid) {
-		log_warn("refusing bus peer with uid %llu", (unsigned long long)uid);
-		nng_pipe_close(p);
-	}
-}
-
-/* nng thread: hand the id of a departed pipe to the loop. */
-static void on_pipe_rem(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	(void)ev;
-	(void)arg;
-	uint32_t id = p.id;
-	ssize_t w = write(R.pipe_events[1], &id, sizeof id); /* atomic: < PIPE_BUF */
-	(void)w;
-}
-
-static int open_bus(const struct router_config *cfg)
-{
-	int rv;
-	if ((rv = nng_pair1_open_poly(&R.bus)) != 0) {
-		log_error("cannot open the bus socket: %s", nng_strerror(rv));
+	struct bus_callbacks cb = {workers_on_bus_message, workers_on_pipe_gone, &R};
+	if (bus_init(&R.bus, ep, BUS_MAX_MESSAGE, cfg->allow_uid, cb) < 0)
 		return -1;
-	}
-	nng_socket_set_size(R.bus, NNG_OPT_RECVMAXSZ, BUS_MAX_MESSAGE);
-	nng_socket_set_int(R.bus, NNG_OPT_SENDBUF, 8192);
-	nng_socket_set_int(R.bus, NNG_OPT_RECVBUF, 8192);
-	nng_pipe_notify(R.bus, NNG_PIPE_EV_ADD_PRE, on_pipe_add, NULL);
-	nng_pipe_notify(R.bus, NNG_PIPE_EV_REM_POST, on_pipe_rem, NULL);
 	for (int i = 0; i < cfg->nlisten; i++) {
-		nng_listener l;
-		const char *url = cfg->listen[i];
-		if ((rv = nng_listener_create(&l, R.bus, url)) != 0) {
-			log_error("bad bus address %s: %s", url, nng_strerror(rv));
+		if (bus_listen(&R.bus, cfg->listen[i], BUS_WORKERS) < 0)
 			return -1;
-		}
-		if (strncmp(url, "ipc://", 6) == 0) {
-			nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660);
-			unlink(url + 6); /* a stale socket of a killed router */
-		}
-		if ((rv = nng_listener_start(l, 0)) != 0) {
-			log_error("cannot listen on %s: %s", url, nng_strerror(rv));
-			return -1;
-		}
-		log_info("bus listening on %s", url);
+		log_info("bus listening on %s", cfg->listen[i]);
 	}
+	if (strcmp(cfg->tap_url, "none") != 0 && bus_listen(&R.bus, cfg->tap_url, BUS_TAP) < 0)
+		log_warn("running without a tap");
 	return 0;
 }
 
@@ -169,61 +126,40 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		cfg->tap_url = cfg->owned[1] = joined(cfg->state_dir, "tap.ipc");
 }
 
-static int nng_fd(nng_socket s, const char *opt)
+#define TAG_SIGNAL 0
+
+/* How long the loop may sleep: the next timer, or not at all with work pending. */
+static int wait_ms(void)
 {
-	int fd = -1;
-	nng_socket_get_int(s, opt, &fd);
-	return fd;
+	if (R.dirty)
+		return 0;
+	int64_t due = metrics_due(), commit = store_commit_due(), bus = bus_due(&R.bus);
+	if (commit && commit < due)
+		due = commit;
+	if (bus < due)
+		due = bus;
+	int64_t wait = due - clock_ms();
+	return wait < 0 ? 0 : wait > 60000 ? 60000 : (int)wait;
 }
 
-static void drain_bus(void)
+static int run(int ep, int sig_fd)
 {
-	/* Bounded so that departures and flushing get a turn under load. */
-	for (int i = 0; i < 512; i++) {
-		nng_msg *m;
-		if (nng_recvmsg(R.bus, &m, NNG_FLAG_NONBLOCK) != 0)
-			return;
-		workers_on_bus_message(&R, m);
-	}
-}
-
-static void drain_pipe_events(void)
-{
-	uint32_t ids[64];
-	ssize_t n;
-	while ((n = read(R.pipe_events[0], ids, sizeof ids)) > 0)
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof ids[0]; i++)
-			workers_on_pipe_gone(&R, ids[i]);
-}
-
-static int run(int sig_fd)
-{
-	int recv_fd = nng_fd(R.bus, NNG_OPT_RECVFD), send_fd = nng_fd(R.bus, NNG_OPT_SENDFD);
+	struct epoll_event evs[256];
 	for (;;) {
-		struct pollfd pfd[4] = {
-			{.fd = recv_fd, .events = POLLIN},
-			{.fd = R.pipe_events[0], .events = POLLIN},
-			{.fd = sig_fd, .events = POLLIN},
-			{.fd = R.send_blocked ? send_fd : -1, .events = POLLIN},
-		};
-		int64_t due = metrics_due(), commit = store_commit_due();
-		if (commit && commit < due)
-			due = commit;
-		int64_t wait = due - clock_ms();
-		if (wait < 0)
-			wait = 0;
-		if (poll(pfd, 4, (int)wait) < 0 && errno != EINTR)
+		int n = epoll_wait(ep, evs, 256, wait_ms());
+		if (n < 0 && errno != EINTR)
 			return 1;
-		if (pfd[2].revents) {
-			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof si) == sizeof si)
-				log_info("signal %u: stopping", si.ssi_signo);
-			return 0;
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == TAG_SIGNAL) {
+				struct signalfd_siginfo si;
+				if (read(sig_fd, &si, sizeof si) == sizeof si)
+					log_info("signal %u: stopping", si.ssi_signo);
+				return 0;
+			}
+			bus_on_event(&R.bus, evs[i].data.u64, evs[i].events);
 		}
-		if (pfd[0].revents)
-			drain_bus();
-		if (pfd[1].revents)
-			drain_pipe_events();
+		/* departures first: they may queue quit events for the others */
+		bus_reap(&R.bus, clock_ms());
 		workers_flush(&R);
 		if (store_commit_due() && clock_ms() >= store_commit_due())
 			store_commit();
@@ -242,12 +178,11 @@ int main(int argc, char **argv)
 		free(cfg.owned[1]);
 		return rc;
 	}
-	allowed_uid = cfg.allow_uid;
 	mkdir(cfg.state_dir, 0750);
 	R.opt = cfg.opt;
 	R.queue_limit = cfg.queue_limit;
 	R.state_dir = cfg.state_dir;
-	if (pipe2(R.pipe_events, O_NONBLOCK | O_CLOEXEC) < 0 || workers_init(&R) < 0)
+	if (workers_init(&R) < 0)
 		return 1;
 	sigset_t set;
 	sigemptyset(&set);
@@ -256,6 +191,12 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sig_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event sev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
+	if (sig_fd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &sev) < 0) {
+		log_error("cannot set up the loop: %s", strerror(errno));
+		return 1;
+	}
 	if (store_open(cfg.state_dir) < 0)
 		return 1;
 	for (int i = 0; router_protocols[i]; i++)
@@ -263,14 +204,11 @@ int main(int argc, char **argv)
 			log_error("protocol %s failed to start", router_protocols[i]->name);
 			return 1;
 		}
-	if (strcmp(cfg.tap_url, "none") != 0 && tap_open(&R, cfg.tap_url) < 0)
-		log_warn("running without a tap");
-	if (open_bus(&cfg) < 0)
+	if (open_bus(&cfg, ep) < 0)
 		return 1;
-	int rc = run(sig_fd);
+	int rc = run(ep, sig_fd);
 	metrics_write(&R);
-	nng_close(R.bus);
-	tap_close(&R);
+	bus_fini(&R.bus);
 	for (int i = 0; router_protocols[i]; i++)
 		if (router_protocols[i]->fini)
 			router_protocols[i]->fini(&R);

@@ -1,8 +1,6 @@
 /* switchboard-router: the one process with shared state. */
 #ifndef SB_ROUTER_H
 #define SB_ROUTER_H
-#include <nng/nng.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -10,6 +8,7 @@
 #include "../common/hmap.h"
 #include "../common/mp.h"
 #include "../proto/proto.h"
+#include "bus.h"
 
 struct rworker {
 	uint32_t pipe;
@@ -37,14 +36,9 @@ struct router_options {
 
 struct router {
 	struct router_options opt;
-	nng_socket bus;
-	nng_socket tap;
-	bool tap_open;
-	atomic_int tap_subscribers;
-	int pipe_events[2]; /* self-pipe: pipe ids removed by nng's threads */
+	struct bus bus;      /* workers' pipes and tap readers */
 	struct hmap workers; /* pipe id → rworker */
 	struct rworker *dirty;
-	bool send_blocked;
 	size_t queue_limit;
 	const char *state_dir;
 	struct mp_out scratch;
@@ -66,19 +60,17 @@ void router_close_client(struct router *r, struct rworker *w, int code, const ch
 
 /* router/workers.c */
 int workers_init(struct router *r);
-void workers_on_bus_message(struct router *r, nng_msg *msg);
-void workers_on_pipe_gone(struct router *r, uint32_t pipe);
+void workers_on_bus_message(void *router, uint32_t pipe, const uint8_t *p, size_t n);
+void workers_on_pipe_gone(void *router, uint32_t pipe);
 void workers_flush(struct router *r);
 void workers_fini(struct router *r);
 
-/* router/tap.c */
-int tap_open(struct router *r, const char *url);
+/* router/tap.c (the tap's readers are pipes of r->bus) */
 /* w may be NULL before the worker has said hello. */
 void tap_envelope(struct router *r, const char *dir, uint32_t pipe, const struct rworker *w,
 		  const msgpack_object *env);
 void tap_raw(struct router *r, const char *dir, const struct rworker *w, const void *env, size_t len);
-static inline bool tap_wanted(struct router *r) { return r->tap_open && atomic_load(&r->tap_subscribers) > 0; }
-void tap_close(struct router *r);
+static inline bool tap_wanted(struct router *r) { return r->bus.tap_readers > 0; }
 
 /* router/metrics.c */
 void metrics_write(struct router *r);

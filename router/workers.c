@@ -85,44 +85,33 @@ void router_close_client(struct router *r, struct rworker *w, int code, const ch
 	router_send_scratch(r, w);
 }
 
-/* Sends w's queue as one bus message if its credit allows; false if nng is full. */
-static bool flush_one(struct router *r, struct rworker *w)
+/* Sends w's queue as one bus message if its credit allows. */
+static void flush_one(struct router *r, struct rworker *w)
 {
 	/* The last credit is kept for a close, so a stalled worker can still be told. */
 	int reserve = w->doomed ? 0 : 1;
 	if (buf_used(&w->queue) == 0 || w->credit <= reserve)
-		return true;
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf_head(&w->queue), buf_used(&w->queue)) != 0)
-		return true;
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	p.id = w->pipe;
-	nng_msg_set_pipe(m, p);
-	if (nng_sendmsg(r->bus, m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-		return false;
-	}
+		return;
+	/* a pipe that is gone is reaped by the bus, and the worker with it */
+	bus_send(&r->bus, w->pipe, buf_head(&w->queue), buf_used(&w->queue));
 	w->credit--;
 	r->stats.bus_messages_out++;
 	buf_reset(&w->queue);
 	buf_shrink(&w->queue, 65536);
-	return true;
 }
 
 void workers_flush(struct router *r)
 {
-	r->send_blocked = false;
 	struct rworker *keep = NULL;
 	while (r->dirty) {
 		struct rworker *w = r->dirty;
 		r->dirty = w->next_dirty;
 		w->dirty = false;
 		bool had = buf_used(&w->queue) > 0;
-		if (!r->send_blocked && !flush_one(r, w))
-			r->send_blocked = true;
+		flush_one(r, w);
 		if (had && buf_used(&w->queue) == 0 && !w->doomed && w->proto->on_drained)
 			w->proto->on_drained(r, w); /* may queue more: goes out next turn */
-		if (buf_used(&w->queue) > 0 && (r->send_blocked || w->credit > (w->doomed ? 0 : 1))) {
+		if (buf_used(&w->queue) > 0 && w->credit > (w->doomed ? 0 : 1)) {
 			w->next_dirty = keep; /* still has something it may send */
 			keep = w;
 			w->dirty = true;
@@ -135,9 +124,7 @@ static void reject(struct router *r, uint32_t pipe, const char *why)
 {
 	log_warn("bus pipe %u: %s; disconnecting that worker", pipe, why);
 	r->stats.rejected++;
-	nng_pipe p = NNG_PIPE_INITIALIZER;
-	p.id = pipe;
-	nng_pipe_close(p);
+	bus_close(&r->bus, pipe);
 }
 
 static bool conn_in_use(struct router *r, uint64_t conn);
@@ -238,16 +225,13 @@ static bool dispatch(struct router *r, uint32_t pipe, struct rworker **wp, const
 	return true;
 }
 
-void workers_on_bus_message(struct router *r, nng_msg *msg)
+void workers_on_bus_message(void *router, uint32_t pipe, const uint8_t *p, size_t n)
 {
-	uint32_t pipe = nng_msg_get_pipe(msg).id;
+	struct router *r = router;
 	struct rworker *w = hmap_get_u64(&r->workers, pipe);
-	if (w && w->doomed) {
-		nng_msg_free(msg);
+	if (w && w->doomed)
 		return;
-	}
-	const uint8_t *p = nng_msg_body(msg);
-	size_t n = nng_msg_len(msg), off = 0;
+	size_t off = 0;
 	struct envelope e;
 	int rc;
 	while ((rc = env_next(&e, p, n, &off)) == 1) {
@@ -258,7 +242,6 @@ void workers_on_bus_message(struct router *r, nng_msg *msg)
 	}
 	if (rc < 0)
 		reject(r, pipe, "malformed envelope");
-	nng_msg_free(msg);
 }
 
 static void free_worker(struct rworker *w)
@@ -268,8 +251,9 @@ static void free_worker(struct rworker *w)
 	free(w);
 }
 
-void workers_on_pipe_gone(struct router *r, uint32_t pipe)
+void workers_on_pipe_gone(void *router, uint32_t pipe)
 {
+	struct router *r = router;
 	struct rworker *w = hmap_del_u64(&r->workers, pipe);
 	if (!w)
 		return;

@@ -32,16 +32,16 @@ static void pack_hello(struct session *s)
 static void bus_connect(struct session *s)
 {
 	s->bus_retry_at = 0;
-	if (sp_client_connect(&s->bus, &s->bus_addr) < 0)
+	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
 		return bus_down(s, "connect failed");
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = 2};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
 	/* hello, then the protocol's registration, before anything queued earlier */
 	mp_out_reset(&s->batch);
 	pack_hello(s);
 	if (s->proto->on_register)
 		s->proto->on_register(s);
-	sp_client_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size);
+	sp_conn_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size);
 	mp_out_reset(&s->batch);
 	s->credit_due = 0;
 	s->credit_held = 0;
@@ -51,7 +51,7 @@ void bus_start(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
 		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	sp_client_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE);
+	sp_conn_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE);
 	mp_out_init(&s->batch);
 	s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	s->bus_wanted = true;
@@ -62,7 +62,7 @@ static void bus_down(struct session *s, const char *why)
 {
 	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
 		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
-	sp_client_disconnect(&s->bus);
+	sp_conn_disconnect(&s->bus);
 	/* jitter spreads the reconnects of thousands of workers after a restart */
 	int jitter = (int)(s->conn_id % (uint64_t)(s->bus_backoff_ms / 2 + 1));
 	s->bus_retry_at = clock_ms() + s->bus_backoff_ms + jitter;
@@ -79,7 +79,7 @@ void bus_on_timer(struct session *s, int64_t now)
 
 int bus_fd(const struct session *s) { return s->bus.fd; }
 
-bool bus_backlogged(const struct session *s) { return sp_client_pending(&s->bus) > BUS_BACKLOG; }
+bool bus_backlogged(const struct session *s) { return sp_conn_pending(&s->bus) > BUS_BACKLOG; }
 
 static void handle_core(struct session *s, const struct envelope *e)
 {
@@ -135,28 +135,33 @@ void bus_on_event(struct session *s, uint32_t events)
 	bool dead = false;
 	/* Finish the connect first: the router's handshake may already be here,
 	 * and with edge-triggered epoll this event is our only notice of it. */
-	if (s->bus.state == SP_CONNECTING && sp_client_flush(&s->bus) < 0)
+	if (s->bus.state == SP_CONNECTING && sp_conn_flush(&s->bus) < 0)
 		return bus_down(s, "connect failed");
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		dead = sp_client_read(&s->bus) < 0;
-	const uint8_t *p;
-	size_t n;
-	int rc;
-	while ((rc = sp_client_next(&s->bus, &p, &n)) == 1) {
-		handle_batch(s, p, n);
-		/* One credit back per bus message, unless the client is not keeping up. */
-		if (buf_used(&s->out) < s->cfg->client_backlog)
-			s->credit_due++;
-		else
-			s->credit_held++;
+	int more = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? 1 : 0;
+	while (more == 1) {
+		more = sp_conn_read(&s->bus);
+		dead = more < 0;
+		const uint8_t *p;
+		size_t n;
+		int rc;
+		while ((rc = sp_conn_next(&s->bus, &p, &n)) == 1) {
+			handle_batch(s, p, n);
+			/* One credit back per bus message, unless the client is not keeping up. */
+			if (buf_used(&s->out) < s->cfg->client_backlog)
+				s->credit_due++;
+			else
+				s->credit_held++;
+		}
+		if (rc < 0)
+			return bus_down(s, "protocol error");
 	}
-	if (rc < 0)
-		return bus_down(s, "protocol error");
-	if (dead)
+	/* Edge-triggered: the router's FIN may sit behind the data just read, and
+	 * the short read that drained it says nothing of the FIN. */
+	if (dead || (s->bus.state != SP_CONNECTING && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))))
 		return bus_down(s, "closed by the router");
 	if (s->bus.state == SP_OPEN)
 		s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
-	if (sp_client_flush(&s->bus) < 0)
+	if (sp_conn_flush(&s->bus) < 0)
 		bus_down(s, "write failed");
 }
 
@@ -174,11 +179,11 @@ void bus_after_turn(struct session *s)
 	}
 	s->credit_due = 0;
 	if (s->batch.sb.size > 0) {
-		if (sp_client_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
+		if (sp_conn_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
 			log_error("out of memory queueing for the bus");
 		mp_out_reset(&s->batch);
 	}
-	if (s->bus.fd >= 0 && sp_client_wants_write(&s->bus) && sp_client_flush(&s->bus) < 0)
+	if (s->bus.fd >= 0 && sp_conn_wants_write(&s->bus) && sp_conn_flush(&s->bus) < 0)
 		bus_down(s, "write failed");
 }
 
@@ -186,12 +191,12 @@ void bus_drain(struct session *s, int timeout_ms)
 {
 	int64_t end = clock_ms() + timeout_ms;
 	bus_after_turn(s);
-	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && sp_client_pending(&s->bus) > 0) {
+	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && sp_conn_pending(&s->bus) > 0) {
 		int64_t left = end - clock_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {.fd = s->bus.fd, .events = POLLOUT};
-		if (poll(&pfd, 1, (int)left) <= 0 || sp_client_flush(&s->bus) < 0)
+		if (poll(&pfd, 1, (int)left) <= 0 || sp_conn_flush(&s->bus) < 0)
 			break;
 	}
 }

@@ -27,7 +27,9 @@ int sandbox_enter(void)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -1;
-	int rc = 0;
+	/* A binary tree instead of a list: every syscall of the worker runs the
+	 * filter, and a list of this length costs a compare per entry. */
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 	/* new sockets only of the kinds the bus uses, for reconnects */

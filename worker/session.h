@@ -45,7 +45,7 @@ struct session {
 	/* bus */
 	bool bus_wanted;
 	struct sp_addr bus_addr;
-	struct sp_client bus;
+	struct sp_conn bus;
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */

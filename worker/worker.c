@@ -32,6 +32,7 @@ enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_TIMER = 3, EV_SIGNAL 
 
 static int timer_fd, signal_fd;
 static bool read_paused; /* client reads stopped while the bus is backlogged */
+static bool client_hup;  /* epoll saw the client's FIN: read until EOF */
 static int64_t timer_armed_at = -1;
 
 /* ---- calls for protocols ---- */
@@ -196,7 +197,8 @@ static void read_client(struct session *s)
 		default:
 			break; /* lingering: discard */
 		}
-		if ((size_t)r < sizeof chunk)
+		/* a short read drained the socket, unless a FIN is waiting behind it */
+		if ((size_t)r < sizeof chunk && !client_hup)
 			return;
 	}
 }
@@ -244,7 +246,10 @@ static int64_t next_deadline(const struct session *s)
 
 static void arm_timer(int64_t at)
 {
-	if (at == timer_armed_at)
+	/* The keep-alive deadline moves with every message from the client. A
+	 * timer that fires early costs one wake-up (on_timers checks each
+	 * deadline and the loop re-arms), so it is only moved to fire sooner. */
+	if (at >= timer_armed_at && timer_armed_at >= 0)
 		return;
 	timer_armed_at = at;
 	clock_arm_timerfd(timer_fd, at);
@@ -375,6 +380,8 @@ static int run(struct session *s)
 			case EV_CLIENT_IN:
 				if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 					client_in = true;
+				if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+					client_hup = true;
 				if (e & EPOLLOUT)
 					write_client(s);
 				break;
@@ -530,7 +537,7 @@ int main(int argc, char **argv)
 	if (s.proto && s.proto->close && s.state)
 		s.proto->close(&s);
 	ws_conn_free(&s.ws);
-	sp_client_free(&s.bus);
+	sp_conn_free(&s.bus);
 	if (s.bus_wanted)
 		mp_out_free(&s.batch);
 	buf_free(&s.out);

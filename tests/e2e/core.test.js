@@ -247,6 +247,35 @@ test('the router works over tcp:// too', () => overTcp('127.0.0.1'));
 // the worker is a static binary; a host name goes through glibc's NSS modules
 test('a host name in a tcp:// router URL is resolved', () => overTcp('localhost'));
 
+function uidOf(pid) {
+  return Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+test('--user: supervisor, router and workers run as that user, who owns the state', async () => {
+  const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString());
+  // copies any user may run, wherever the checkout lives
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bin-'));
+  fs.chmodSync(dir, 0o755);
+  for (const p of ['switchboard', 'switchboard-worker', 'switchboard-router']) fs.copyFileSync(bin(p), path.join(dir, p));
+  for (const p of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, p), 0o755);
+  const s2 = await startServer({ binDir: dir, args: ['--user', 'nobody'] });
+  try {
+    const a = await identified(s2, 'user-a');
+    const b = await identified(s2, 'user-b');
+    a.sendJSON({ command: 'message', to: 'user-b', message: 'as nobody' });
+    assert.equal((await b.nextJSON()).message, 'as nobody');
+    const pids = [s2.proc.pid, s2.routerPid(), ...s2.workerPids()];
+    assert.equal(pids.length, 4);
+    for (const pid of pids) assert.equal(uidOf(pid), nobody, `uid of pid ${pid}`);
+    assert.equal(fs.statSync(s2.stateDir).uid, nobody);
+    assert.equal(fs.statSync(path.join(s2.stateDir, 'messaging.db')).uid, nobody);
+    a.close(); b.close();
+  } finally {
+    await s2.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // ---- router ----
 
 test('router restart: clients stay connected and keep their names', async () => {
@@ -346,6 +375,37 @@ test('the router refuses a bus peer that breaks the rules, and keeps serving', a
   assert.equal((await b.nextJSON()).message, 'router fine');
   a.close(); b.close();
 });
+
+// libnng 1.5.2's listener stopped accepting for good after such peers (nng#1518)
+test('bus peers that hang up during the SP handshake do not stop the router accepting', async () => {
+  const sock = path.join(srv.stateDir, 'bus.ipc');
+  // Python closes each socket the moment connect() returns, which is what
+  // hit the bug reliably; Node's event loop is too slow to hang up that early.
+  execFileSync('python3', ['-c', `
+import socket, sys
+for i in range(100):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    if i % 2:
+        s.send(bytes([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]))
+    s.close()
+`, sock]);
+  const a = await identified(srv, 'after-hangups-a');
+  const b = await identified(srv, 'after-hangups-b');
+  a.sendJSON({ command: 'message', to: 'after-hangups-b', message: 'still accepting' });
+  assert.equal((await b.nextJSON()).message, 'still accepting');
+  a.close(); b.close();
+});
+
+test('a bus peer that never finishes the SP handshake is dropped, others are served', async () => {
+  const sock = path.join(srv.stateDir, 'bus.ipc');
+  const s = net.connect(sock);
+  s.resume();
+  const closed = new Promise((r) => s.on('close', r));
+  const a = await identified(srv, 'silent-peer-a');
+  a.close();
+  await closed; // within the router's 10 s handshake limit
+}, { timeout: 30000 });
 
 test('the router keeps STATE/metrics.prom current (Prometheus text format)', async () => {
   const file = path.join(srv.stateDir, 'metrics.prom');

@@ -1,7 +1,7 @@
 /*
  * SP framing: sp_frame_parse over arbitrary bytes on both transports,
  * sp_handshake_check, frame round trips, and the client's receive path
- * (sp_client_read / sp_client_next over a socketpair, the input written in
+ * (sp_conn_read / sp_conn_next over a socketpair, the input written in
  * pieces), which must yield exactly the frames a direct parse finds.
  */
 #include <stdint.h>
@@ -72,8 +72,8 @@ static int client_receive(enum sp_transport t, const uint8_t *p, size_t n, size_
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) < 0)
 		abort();
-	struct sp_client c;
-	sp_client_init(&c, t, max);
+	struct sp_conn c;
+	sp_conn_init(&c, t, max);
 	/* As if connected and our handshake sent: only the peer's is awaited. */
 	c.fd = sv[0];
 	c.state = SP_HANDSHAKE;
@@ -90,11 +90,11 @@ static int client_receive(enum sp_transport t, const uint8_t *p, size_t n, size_
 		step = step < 65536 ? step * 3 + 1 : step; /* pieces of growing size */
 		if (off == n)
 			close(sv[1]), sv[1] = -1;
-		if (sp_client_read(&c) < 0)
+		if (sp_conn_read(&c) < 0)
 			dead = true;
 		const uint8_t *pl;
 		size_t pn;
-		while ((rc = sp_client_next(&c, &pl, &pn)) == 1) {
+		while ((rc = sp_conn_next(&c, &pl, &pn)) == 1) {
 			uint64_t len = pn;
 			buf_append(log, &len, sizeof len);
 			buf_append(log, pl, pn);
@@ -109,7 +109,7 @@ static int client_receive(enum sp_transport t, const uint8_t *p, size_t n, size_
 	*last = rc;
 	if (sv[1] >= 0)
 		close(sv[1]);
-	sp_client_free(&c);
+	sp_conn_free(&c);
 	return count;
 }
 

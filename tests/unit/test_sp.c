@@ -170,14 +170,14 @@ static void test_addr(void)
 /* The out buffer holds whole frames; queue_front puts one first. */
 static void test_queue(void)
 {
-	struct sp_client c;
-	sp_client_init(&c, SP_TCP, 1024);
-	CHECK("sp: new client has nothing pending and no fd", sp_client_pending(&c) == 0 && c.fd == -1 &&
-								  !sp_client_wants_write(&c) && sp_client_flush(&c) == -1);
-	sp_client_queue(&c, "A", 1);
-	sp_client_queue(&c, "BB", 2);
-	sp_client_queue_front(&c, "HELLO", 5);
-	CHECK("sp: pending counts whole frames", sp_client_pending(&c) == 3 * 12 + 1 + 2 + 5);
+	struct sp_conn c;
+	sp_conn_init(&c, SP_TCP, 1024);
+	CHECK("sp: new client has nothing pending and no fd", sp_conn_pending(&c) == 0 && c.fd == -1 &&
+								  !sp_conn_wants_write(&c) && sp_conn_flush(&c) == -1);
+	sp_conn_queue(&c, "A", 1);
+	sp_conn_queue(&c, "BB", 2);
+	sp_conn_queue_front(&c, "HELLO", 5);
+	CHECK("sp: pending counts whole frames", sp_conn_pending(&c) == 3 * 12 + 1 + 2 + 5);
 	const uint8_t *p = buf_head(&c.out), *pl;
 	size_t n = buf_used(&c.out), fl, pn;
 	const char *want[] = {"HELLO", "A", "BB"};
@@ -190,8 +190,8 @@ static void test_queue(void)
 	CHECK("sp: queue_front goes first, one hop each", order && n == 0);
 	const uint8_t *q;
 	size_t qn;
-	CHECK("sp: no message before the handshake", sp_client_next(&c, &q, &qn) == 0);
-	sp_client_free(&c);
+	CHECK("sp: no message before the handshake", sp_conn_next(&c, &q, &qn) == 0);
+	sp_conn_free(&c);
 	CHECK("sp: free releases the buffers", c.out.data == NULL && c.in.data == NULL);
 }
 
@@ -227,14 +227,14 @@ static size_t recv_for(int fd, struct buf *b, size_t want, int ms)
 	return got;
 }
 
-/* Calls sp_client_read until it returns something other than 0 or time passes. */
-static int read_for(struct sp_client *c, int ms)
+/* Calls sp_conn_read until it returns something other than 0 or time passes. */
+static int read_for(struct sp_conn *c, int ms)
 {
 	int64_t end = now_ms() + ms;
 	do {
 		struct pollfd p = {c->fd, POLLIN, 0};
 		poll(&p, 1, 10);
-		int rc = sp_client_read(c);
+		int rc = sp_conn_read(c);
 		if (rc != 0)
 			return rc;
 		if (p.revents & POLLIN)
@@ -249,15 +249,15 @@ static void peer_send(int fd, const void *p, size_t n)
 		perror("peer write");
 }
 
-static int connect_peer(struct sp_client *c, const struct sp_addr *a, int ls, bool handshake)
+static int connect_peer(struct sp_conn *c, const struct sp_addr *a, int ls, bool handshake)
 {
-	if (sp_client_connect(c, a) < 0)
+	if (sp_conn_connect(c, a) < 0)
 		return -1;
 	int ps = accept(ls, NULL, NULL);
 	if (handshake) {
 		uint8_t h[SP_HANDSHAKE_LEN];
 		sp_handshake_make(h, SP_PROTO_PAIR1);
-		sp_client_flush(c);
+		sp_conn_flush(c);
 		peer_send(ps, h, sizeof h);
 		struct buf b = {0};
 		recv_for(ps, &b, SP_HANDSHAKE_LEN, 1000);
@@ -278,21 +278,21 @@ static void test_scripted_peer(void)
 	if (ls < 0)
 		return;
 
-	struct sp_client c;
-	sp_client_init(&c, SP_IPC, 1 << 16);
-	sp_client_queue(&c, "early", 5);
-	CHECK("sp peer: connect", sp_client_connect(&c, &a) == 0 && c.state == SP_CONNECTING);
+	struct sp_conn c;
+	sp_conn_init(&c, SP_IPC, 1 << 16);
+	sp_conn_queue(&c, "early", 5);
+	CHECK("sp peer: connect", sp_conn_connect(&c, &a) == 0 && c.state == SP_CONNECTING);
 	int ps = accept(ls, NULL, NULL);
-	CHECK("sp peer: wants write while connecting", sp_client_wants_write(&c));
-	CHECK("sp peer: nothing to read while connecting", sp_client_read(&c) == 0);
-	CHECK("sp peer: flush sends the handshake", sp_client_flush(&c) == 0 && c.state == SP_HANDSHAKE);
+	CHECK("sp peer: wants write while connecting", sp_conn_wants_write(&c));
+	CHECK("sp peer: nothing to read while connecting", sp_conn_read(&c) == 0);
+	CHECK("sp peer: flush sends the handshake", sp_conn_flush(&c) == 0 && c.state == SP_HANDSHAKE);
 	struct buf got = {0};
 	recv_for(ps, &got, 100, 200);
 	uint8_t h[SP_HANDSHAKE_LEN];
 	sp_handshake_make(h, SP_PROTO_PAIR1);
 	CHECK("sp peer: only the handshake is sent before the peer's",
 	      buf_used(&got) == SP_HANDSHAKE_LEN && memcmp(buf_head(&got), h, SP_HANDSHAKE_LEN) == 0);
-	CHECK("sp peer: no write interest while waiting for the peer's handshake", !sp_client_wants_write(&c));
+	CHECK("sp peer: no write interest while waiting for the peer's handshake", !sp_conn_wants_write(&c));
 	buf_reset(&got);
 
 	/* The peer's handshake and two frames, a few bytes at a time. */
@@ -308,14 +308,14 @@ static void test_scripted_peer(void)
 	const uint8_t *pl;
 	size_t pn;
 	CHECK("sp peer: handshake completes across reads", read_for(&c, 500) == 0 && c.state == SP_OPEN);
-	CHECK("sp peer: a partial frame is not a message", sp_client_next(&c, &pl, &pn) == 0);
+	CHECK("sp peer: a partial frame is not a message", sp_conn_next(&c, &pl, &pn) == 0);
 	int msgs = 0;
 	bool right = true;
 	for (size_t i = 1; i < n1 + n2; i++) {
 		peer_send(ps, fr + i, 1);
 		read_for(&c, 500);
 		int rc;
-		while ((rc = sp_client_next(&c, &pl, &pn)) == 1) {
+		while ((rc = sp_conn_next(&c, &pl, &pn)) == 1) {
 			right = right && (msgs == 0 ? pn == 3 && memcmp(pl, "one", 3) == 0 : pn == 6 && memcmp(pl, "second", 6) == 0);
 			msgs++;
 		}
@@ -323,8 +323,8 @@ static void test_scripted_peer(void)
 	}
 	CHECK("sp peer: frames fed byte by byte arrive whole and in order", msgs == 2 && right);
 
-	CHECK("sp peer: queued frame wants out once open", sp_client_wants_write(&c));
-	CHECK("sp peer: flush", sp_client_flush(&c) == 0 && sp_client_pending(&c) == 0);
+	CHECK("sp peer: queued frame wants out once open", sp_conn_wants_write(&c));
+	CHECK("sp peer: flush", sp_conn_flush(&c) == 0 && sp_conn_pending(&c) == 0);
 	recv_for(ps, &got, 9 + 4 + 5, 1000);
 	size_t fl;
 	int rc = sp_frame_parse(SP_IPC, buf_head(&got), buf_used(&got), 1024, &fl, &pl, &pn);
@@ -335,55 +335,55 @@ static void test_scripted_peer(void)
 	n1 = frame(SP_IPC, fr, 0, "zero", 4);
 	peer_send(ps, fr, n1);
 	read_for(&c, 500);
-	CHECK("sp peer: frame with zero hops is a protocol error", sp_client_next(&c, &pl, &pn) == -1);
+	CHECK("sp peer: frame with zero hops is a protocol error", sp_conn_next(&c, &pl, &pn) == -1);
 	close(ps);
 	CHECK("sp peer: EOF reported as -1", read_for(&c, 1000) == -1);
-	sp_client_disconnect(&c);
+	sp_conn_disconnect(&c);
 	CHECK("sp peer: disconnected", c.fd == -1 && c.state == SP_CLOSED);
 
 	/* A peer speaking another protocol. */
 	ps = connect_peer(&c, &a, ls, false);
-	sp_client_flush(&c);
+	sp_conn_flush(&c);
 	peer_send(ps, "\0SP\0\0\x10\0\0", 8);
 	CHECK("sp peer: pair0 peer refused", read_for(&c, 1000) == -1);
-	sp_client_disconnect(&c);
+	sp_conn_disconnect(&c);
 	close(ps);
 	ps = connect_peer(&c, &a, ls, false);
-	sp_client_flush(&c);
+	sp_conn_flush(&c);
 	peer_send(ps, "HTTP/1.1 400", 12);
 	CHECK("sp peer: non-SP peer refused", read_for(&c, 1000) == -1);
-	sp_client_disconnect(&c);
+	sp_conn_disconnect(&c);
 	close(ps);
 
 	/* Frames larger than the socket buffer: partial writes, then a
 	 * disconnect with the head frame partly written; after reconnecting
 	 * the new peer gets every frame whole. */
-	struct sp_client big;
-	sp_client_init(&big, SP_IPC, 1 << 22);
+	struct sp_conn big;
+	sp_conn_init(&big, SP_IPC, 1 << 22);
 	const size_t bn = 1500000;
 	uint8_t *payload = malloc(bn);
 	for (int m = 0; m < 3; m++) {
 		for (size_t i = 0; i < bn; i++)
 			payload[i] = (uint8_t)(i * (m + 3) + m);
-		sp_client_queue(&big, payload, bn - (size_t)m);
+		sp_conn_queue(&big, payload, bn - (size_t)m);
 	}
 	ps = connect_peer(&big, &a, ls, true);
 	int sndbuf = 65536; /* well below one frame, whatever the system default */
 	setsockopt(big.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-	sp_client_flush(&big);
+	sp_conn_flush(&big);
 	bool partly = big.head_written > 0 && big.head_written < 9 + 4 + bn;
-	sp_client_disconnect(&big);
+	sp_conn_disconnect(&big);
 	close(ps);
-	CHECK("sp peer: disconnect keeps every queued frame", sp_client_pending(&big) == 3 * (9 + 4 + bn) - 3 && big.head_written == 0);
+	CHECK("sp peer: disconnect keeps every queued frame", sp_conn_pending(&big) == 3 * (9 + 4 + bn) - 3 && big.head_written == 0);
 	ps = connect_peer(&big, &a, ls, true);
-	size_t total = sp_client_pending(&big);
+	size_t total = sp_conn_pending(&big);
 	int64_t end = now_ms() + 10000;
 	while (buf_used(&got) < total && now_ms() < end) {
-		if (sp_client_flush(&big) < 0)
+		if (sp_conn_flush(&big) < 0)
 			break;
 		recv_for(ps, &got, total - buf_used(&got), 20);
 	}
-	bool whole = buf_used(&got) == total && sp_client_pending(&big) == 0;
+	bool whole = buf_used(&got) == total && sp_conn_pending(&big) == 0;
 	const uint8_t *p = buf_head(&got);
 	size_t left = buf_used(&got);
 	for (int m = 0; m < 3 && whole; m++) {
@@ -394,10 +394,10 @@ static void test_scripted_peer(void)
 	CHECK("sp peer: the head frame was partly written before the disconnect", partly);
 	CHECK("sp peer: after reconnecting, large frames arrive whole and in order", whole);
 	free(payload);
-	sp_client_free(&big);
+	sp_conn_free(&big);
 	close(ps);
 
-	sp_client_free(&c);
+	sp_conn_free(&c);
 	buf_free(&got);
 	close(ls);
 	unlink(path);
@@ -419,19 +419,19 @@ static void got_free(struct got *g)
 }
 
 /* One round of the worker's loop: poll, flush, read, take messages. */
-static int drive(struct sp_client *c, struct got *g, int ms)
+static int drive(struct sp_conn *c, struct got *g, int ms)
 {
-	struct pollfd p = {c->fd, (short)(POLLIN | (sp_client_wants_write(c) ? POLLOUT : 0)), 0};
+	struct pollfd p = {c->fd, (short)(POLLIN | (sp_conn_wants_write(c) ? POLLOUT : 0)), 0};
 	if (poll(&p, 1, ms) < 0)
 		return -1;
-	if ((p.revents & (POLLOUT | POLLERR | POLLHUP)) && sp_client_wants_write(c) && sp_client_flush(c) < 0)
+	if ((p.revents & (POLLOUT | POLLERR | POLLHUP)) && sp_conn_wants_write(c) && sp_conn_flush(c) < 0)
 		return -1;
-	if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && sp_client_read(c) < 0)
+	if ((p.revents & (POLLIN | POLLHUP | POLLERR)) && sp_conn_read(c) < 0)
 		return -1;
 	const uint8_t *pl;
 	size_t pn;
 	int rc;
-	while ((rc = sp_client_next(c, &pl, &pn)) == 1) {
+	while ((rc = sp_conn_next(c, &pl, &pn)) == 1) {
 		if (g->n < 4) {
 			g->p[g->n] = malloc(pn ? pn : 1); /* the payload lives until the next read */
 			memcpy(g->p[g->n], pl, pn);
@@ -442,7 +442,7 @@ static int drive(struct sp_client *c, struct got *g, int ms)
 	return rc;
 }
 
-static nng_msg *nng_recv_until(nng_socket s, struct sp_client *c, struct got *g, int ms)
+static nng_msg *nng_recv_until(nng_socket s, struct sp_conn *c, struct got *g, int ms)
 {
 	int64_t end = now_ms() + ms;
 	while (now_ms() < end) {
@@ -507,13 +507,13 @@ static void interop(enum sp_transport t)
 		return;
 	}
 
-	struct sp_client c;
+	struct sp_conn c;
 	struct got g = {0};
-	sp_client_init(&c, t, 1 << 20);
+	sp_conn_init(&c, t, 1 << 20);
 	static const char m1[] = "hello from the worker", m2[] = "second message";
-	sp_client_queue(&c, m1, sizeof m1 - 1);
-	sp_client_queue(&c, m2, sizeof m2 - 1);
-	rv = sp_client_connect(&c, &a);
+	sp_conn_queue(&c, m1, sizeof m1 - 1);
+	sp_conn_queue(&c, m2, sizeof m2 - 1);
+	rv = sp_conn_connect(&c, &a);
 	snprintf(name, sizeof name, "sp interop %s: client connects", tn);
 	CHECK(name, rv == 0);
 
@@ -547,7 +547,7 @@ static void interop(enum sp_transport t)
 	uint8_t *payload = malloc(big);
 	for (size_t i = 0; i < big; i++)
 		payload[i] = (uint8_t)(i % 251);
-	sp_client_queue(&c, payload, big);
+	sp_conn_queue(&c, payload, big);
 	nng_msg *rb = nng_recv_until(s, &c, &g, 10000);
 	snprintf(name, sizeof name, "sp interop %s: a 600 KB message reaches libnng intact", tn);
 	CHECK(name, body_is(rb, payload, big));
@@ -574,7 +574,7 @@ static void interop(enum sp_transport t)
 	snprintf(name, sizeof name, "sp interop %s: closing the nng socket ends our connection", tn);
 	CHECK(name, rc == -1);
 	got_free(&g);
-	sp_client_free(&c);
+	sp_conn_free(&c);
 	if (*path)
 		unlink(path);
 }

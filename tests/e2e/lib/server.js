@@ -61,7 +61,8 @@ class Server {
       ...(this.opts.args || []),
       // SB_SERVER_ARGS adds options to every server, e.g. "--log-level debug"
       ...(process.env.SB_SERVER_ARGS ? process.env.SB_SERVER_ARGS.split(' ') : [])];
-    this.proc = spawn(bin('switchboard'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exe = this.opts.binDir ? path.join(this.opts.binDir, 'switchboard') : bin('switchboard');
+    this.proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
     // SB_LOG_DIR keeps each server's whole log in a file, for post-mortems
     const file = process.env.SB_LOG_DIR

@@ -1,0 +1,407 @@
+/*
+ * The router's SP listeners, written by hand on the router's own epoll loop.
+ *
+ * DESIGN.md planned a libnng polyamorous pair1 listener here. Debian
+ * bookworm's libnng 1.5.2 has a bug (nng issue #1518, fixed in 1.6) that
+ * makes that unusable: a peer that goes away during the SP handshake makes
+ * the listener stop taking new connections, for good. A worker whose client
+ * leaves at once, a crashed worker or one port scan on a tcp:// bus was
+ * enough to cut every later worker off the router (reproduced: fifty bare
+ * connect-and-close on bus.ipc). libnng also moved each message through
+ * several of its threads, about 9 context switches per message. The wire
+ * protocol is unchanged: real libnng peers interoperate with this listener
+ * (tests/unit/test_bus.c), and nngcat still reads the tap.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "bus.h"
+
+int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb)
+{
+	memset(b, 0, sizeof *b);
+	b->ep = ep;
+	b->max_message = max_message;
+	b->allow_uid = allow_uid;
+	b->cb = cb;
+	return hmap_init(&b->pipes);
+}
+
+/* ---- listening ---- */
+
+static int listen_ipc(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(path); /* a stale socket of a killed router */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0660) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_tcp(const char *url)
+{
+	char any[300];
+	/* a host of "*" or nothing means every IPv4 address, as for nng */
+	if (strncmp(url, "tcp://*:", 8) == 0 || strncmp(url, "tcp://:", 7) == 0) {
+		snprintf(any, sizeof any, "tcp://0.0.0.0%s", strchr(url + 6, ':'));
+		url = any;
+	}
+	struct sp_addr a;
+	if (sp_addr_parse(url, &a) < 0 || a.transport != SP_TCP) {
+		errno = EINVAL;
+		return -1;
+	}
+	int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&a.sa, a.salen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int bus_listen(struct bus *b, const char *url, enum bus_kind kind)
+{
+	if (b->nlisteners == BUS_MAX_LISTENERS) {
+		log_error("too many bus addresses (at most %d)", BUS_MAX_LISTENERS);
+		return -1;
+	}
+	struct bus_listener *l = &b->listeners[b->nlisteners];
+	memset(l, 0, sizeof *l);
+	l->kind = kind;
+	if (strncmp(url, "ipc://", 6) == 0) {
+		l->transport = SP_IPC;
+		l->fd = listen_ipc(url + 6);
+		if (l->fd >= 0)
+			l->path = strdup(url + 6);
+	} else if (strncmp(url, "tcp://", 6) == 0) {
+		l->transport = SP_TCP;
+		l->fd = listen_tcp(url);
+	} else {
+		log_error("bad bus address %s (ipc://PATH or tcp://HOST:PORT)", url);
+		return -1;
+	}
+	if (l->fd < 0) {
+		log_error("cannot listen on %s: %s", url, strerror(errno));
+		return -1;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BUS_TAG_LISTENER | (uint64_t)b->nlisteners};
+	if (epoll_ctl(b->ep, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
+		log_error("epoll: %s", strerror(errno));
+		close(l->fd);
+		free(l->path);
+		return -1;
+	}
+	b->nlisteners++;
+	return 0;
+}
+
+/* ---- pipes ---- */
+
+static struct bus_pipe *find(const struct bus *b, uint32_t id)
+{
+	return hmap_get_u64(&b->pipes, id);
+}
+
+/* Closes the socket now; the pipe itself goes in bus_reap. */
+static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
+{
+	if (p->dead)
+		return;
+	log_debug("bus pipe %u: %s", p->id, why);
+	p->dead = true;
+	if (p->sp.fd >= 0)
+		epoll_ctl(b->ep, EPOLL_CTL_DEL, p->sp.fd, NULL);
+	sp_conn_disconnect(&p->sp);
+	p->next_dead = b->dead;
+	b->dead = p;
+}
+
+static bool peer_allowed(const struct bus *b, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == getuid() || cred.uid == b->allow_uid)
+		return true;
+	log_warn("refusing bus peer with uid %u", (unsigned)cred.uid);
+	return false;
+}
+
+static uint32_t next_id(struct bus *b)
+{
+	do
+		b->last_id++;
+	while (b->last_id == 0 || find(b, b->last_id));
+	return b->last_id;
+}
+
+static void add_pipe(struct bus *b, const struct bus_listener *l, int fd)
+{
+	struct bus_pipe *p = calloc(1, sizeof *p);
+	if (!p) {
+		close(fd);
+		return;
+	}
+	p->id = next_id(b);
+	p->kind = l->kind;
+	sp_conn_init(&p->sp, l->transport, b->max_message + 4 /* hop count */);
+	if (l->kind == BUS_TAP)
+		sp_conn_set_protocols(&p->sp, SP_PROTO_PUB0, SP_PROTO_SUB0, false);
+	sp_conn_adopt(&p->sp, fd);
+	p->handshake_deadline = clock_ms() + BUS_HANDSHAKE_MS;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				 .data.u64 = BUS_TAG_PIPE | p->id};
+	if (hmap_put_u64(&b->pipes, p->id, p) < 0 || epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		hmap_del_u64(&b->pipes, p->id);
+		sp_conn_free(&p->sp);
+		free(p);
+		return;
+	}
+	if (b->handshaking++ == 0)
+		b->next_sweep = clock_ms() + 1000;
+	if (sp_conn_flush(&p->sp) < 0) {
+		b->refused++;
+		kill_pipe(b, p, "gone during the handshake");
+	}
+}
+
+static void accept_some(struct bus *b, const struct bus_listener *l)
+{
+	/* bounded, so that a flood of connections does not starve routing */
+	for (int i = 0; i < 256; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
+				log_warn("bus accept: %s", strerror(errno));
+			return;
+		}
+		if (l->transport == SP_IPC && !peer_allowed(b, fd)) {
+			b->refused++;
+			close(fd);
+			continue;
+		}
+		if (l->transport == SP_TCP) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
+		add_pipe(b, l, fd);
+	}
+}
+
+static void handshake_done(struct bus *b, struct bus_pipe *p)
+{
+	p->handshake_deadline = 0;
+	b->handshaking--;
+	if (p->kind == BUS_TAP)
+		b->tap_readers++;
+}
+
+/* Reads, and hands each whole message to on_message, until the socket is drained. */
+static void read_pipe(struct bus *b, struct bus_pipe *p)
+{
+	int more = 1;
+	while (more == 1 && !p->dead) {
+		bool was_open = sp_conn_open(&p->sp);
+		more = sp_conn_read(&p->sp);
+		if (!was_open && sp_conn_open(&p->sp))
+			handshake_done(b, p);
+		if (p->kind == BUS_TAP) {
+			buf_reset(&p->sp.in); /* a subscriber has nothing to say to us */
+		} else {
+			const uint8_t *m;
+			size_t n;
+			int rc;
+			while (!p->dead && (rc = sp_conn_next(&p->sp, &m, &n)) == 1)
+				b->cb.on_message(b->cb.ctx, p->id, m, n);
+			if (!p->dead && rc < 0) {
+				log_warn("bus pipe %u: malformed frame; disconnecting that worker", p->id);
+				kill_pipe(b, p, "malformed frame");
+				return;
+			}
+		}
+		if (more < 0 && !p->dead) {
+			b->refused += !sp_conn_open(&p->sp);
+			kill_pipe(b, p, sp_conn_open(&p->sp) ? "closed by the peer" : "bad or no handshake");
+		}
+	}
+}
+
+void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
+{
+	uint32_t n = (uint32_t)tag;
+	if ((tag & BUS_TAG_MASK) == BUS_TAG_LISTENER) {
+		if (n < (uint32_t)b->nlisteners)
+			accept_some(b, &b->listeners[n]);
+		return;
+	}
+	struct bus_pipe *p = find(b, n);
+	if (!p || p->dead)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		read_pipe(b, p);
+	/* Edge-triggered: data and the peer's FIN can come in one event, and the
+	 * short read that drained the data says nothing of the FIN behind it.
+	 * All the peer sent has been read by now, and SP peers never half-close. */
+	if (!p->dead && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		b->refused += !sp_conn_open(&p->sp);
+		kill_pipe(b, p, "closed by the peer");
+		return;
+	}
+	if (!p->dead && sp_conn_wants_write(&p->sp) && sp_conn_flush(&p->sp) < 0)
+		kill_pipe(b, p, "write failed");
+}
+
+int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
+{
+	struct bus_pipe *p = find(b, pipe);
+	if (!p || p->dead || p->kind != BUS_WORKERS)
+		return -1;
+	if (sp_conn_queue(&p->sp, m, n) < 0) {
+		kill_pipe(b, p, "out of memory");
+		return -1;
+	}
+	if (sp_conn_flush(&p->sp) < 0)
+		kill_pipe(b, p, "write failed");
+	return 0;
+}
+
+struct publish {
+	struct bus *b;
+	const void *m;
+	size_t n;
+};
+
+static void publish_one(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct publish *pub = arg;
+	struct bus_pipe *p = value;
+	if (p->kind != BUS_TAP || p->dead || !sp_conn_open(&p->sp) || sp_conn_pending(&p->sp) > BUS_TAP_BACKLOG)
+		return;
+	if (sp_conn_queue(&p->sp, pub->m, pub->n) < 0 || sp_conn_flush(&p->sp) < 0)
+		kill_pipe(pub->b, p, "tap reader gone");
+}
+
+void bus_publish(struct bus *b, const void *m, size_t n)
+{
+	/* Only called while someone reads the tap, so walking every pipe is fine. */
+	struct publish pub = {b, m, n};
+	hmap_each(&b->pipes, publish_one, &pub);
+}
+
+void bus_close(struct bus *b, uint32_t pipe)
+{
+	struct bus_pipe *p = find(b, pipe);
+	if (p)
+		kill_pipe(b, p, "closed by the router");
+}
+
+/* ---- timeouts and reaping ---- */
+
+struct expiry {
+	struct bus *b;
+	int64_t now;
+};
+
+static void expire_one(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct expiry *x = arg;
+	struct bus_pipe *p = value;
+	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline) {
+		x->b->refused++;
+		kill_pipe(x->b, p, "no handshake in time");
+	}
+}
+
+static void release(struct bus *b, struct bus_pipe *p)
+{
+	hmap_del_u64(&b->pipes, p->id);
+	if (p->handshake_deadline)
+		b->handshaking--;
+	else if (p->kind == BUS_TAP)
+		b->tap_readers--;
+	if (p->kind == BUS_WORKERS && b->cb.on_gone)
+		b->cb.on_gone(b->cb.ctx, p->id);
+	sp_conn_free(&p->sp);
+	free(p);
+}
+
+bool bus_reap(struct bus *b, int64_t now)
+{
+	bool did = b->dead != NULL;
+	if (b->handshaking > 0 && now >= b->next_sweep) {
+		struct expiry x = {b, now};
+		hmap_each(&b->pipes, expire_one, &x);
+		b->next_sweep = now + 1000;
+	}
+	while (b->dead) {
+		struct bus_pipe *p = b->dead;
+		b->dead = p->next_dead;
+		release(b, p);
+	}
+	return did;
+}
+
+int64_t bus_due(const struct bus *b)
+{
+	if (b->dead)
+		return 0;
+	return b->handshaking > 0 ? b->next_sweep : INT64_MAX;
+}
+
+static void free_pipe(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)arg;
+	(void)key;
+	(void)klen;
+	struct bus_pipe *p = value;
+	sp_conn_free(&p->sp);
+	free(p);
+}
+
+void bus_fini(struct bus *b)
+{
+	hmap_each(&b->pipes, free_pipe, NULL);
+	hmap_free(&b->pipes);
+	for (int i = 0; i < b->nlisteners; i++) {
+		close(b->listeners[i].fd);
+		if (b->listeners[i].path)
+			unlink(b->listeners[i].path);
+		free(b->listeners[i].path);
+	}
+	b->nlisteners = 0;
+}
