@@ -146,6 +146,29 @@ static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 	b->dead = p;
 }
 
+/*
+ * A unix socket signals EPOLLOUT every time its peer reads: watched all the
+ * time, it would wake the router once more for each message a worker takes.
+ */
+static void watch_writes(struct bus *b, struct bus_pipe *p)
+{
+	bool want = !p->dead && sp_conn_wants_write(&p->sp);
+	if (p->dead || want == p->out_watched)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want ? EPOLLOUT : 0),
+				 .data.u64 = BUS_TAG_PIPE | p->id};
+	if (epoll_ctl(b->ep, EPOLL_CTL_MOD, p->sp.fd, &ev) == 0)
+		p->out_watched = want;
+}
+
+/* Writes what it can; the pipe dies if the socket did. */
+static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
+{
+	if (sp_conn_flush(&p->sp) < 0)
+		return kill_pipe(b, p, why);
+	watch_writes(b, p);
+}
+
 static bool peer_allowed(const struct bus *b, int fd)
 {
 	struct ucred cred;
@@ -188,12 +211,11 @@ static void add_pipe(struct bus *b, const struct bus_listener *l, int fd)
 		free(p);
 		return;
 	}
+	p->out_watched = true;
 	if (b->handshaking++ == 0)
 		b->next_sweep = clock_ms() + 1000;
-	if (sp_conn_flush(&p->sp) < 0) {
-		b->refused++;
-		kill_pipe(b, p, "gone during the handshake");
-	}
+	flush_pipe(b, p, "gone during the handshake");
+	b->refused += p->dead;
 }
 
 static void accept_some(struct bus *b, const struct bus_listener *l)
@@ -278,8 +300,8 @@ void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
 		kill_pipe(b, p, "closed by the peer");
 		return;
 	}
-	if (!p->dead && sp_conn_wants_write(&p->sp) && sp_conn_flush(&p->sp) < 0)
-		kill_pipe(b, p, "write failed");
+	if (!p->dead)
+		flush_pipe(b, p, "write failed");
 }
 
 int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
@@ -291,8 +313,7 @@ int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
 		kill_pipe(b, p, "out of memory");
 		return -1;
 	}
-	if (sp_conn_flush(&p->sp) < 0)
-		kill_pipe(b, p, "write failed");
+	flush_pipe(b, p, "write failed");
 	return 0;
 }
 
@@ -310,8 +331,9 @@ static void publish_one(void *arg, const void *key, size_t klen, void *value)
 	struct bus_pipe *p = value;
 	if (p->kind != BUS_TAP || p->dead || !sp_conn_open(&p->sp) || sp_conn_pending(&p->sp) > BUS_TAP_BACKLOG)
 		return;
-	if (sp_conn_queue(&p->sp, pub->m, pub->n) < 0 || sp_conn_flush(&p->sp) < 0)
-		kill_pipe(pub->b, p, "tap reader gone");
+	if (sp_conn_queue(&p->sp, pub->m, pub->n) < 0)
+		return kill_pipe(pub->b, p, "out of memory");
+	flush_pipe(pub->b, p, "tap reader gone");
 }
 
 void bus_publish(struct bus *b, const void *m, size_t n)

@@ -37,6 +37,7 @@ struct bus_pipe {
 	struct sp_conn sp;
 	int64_t handshake_deadline;
 	bool dead;             /* waiting in the reap list */
+	bool out_watched;      /* EPOLLOUT: only while output waits */
 	struct bus_pipe *next_dead;
 };
 

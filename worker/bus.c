@@ -34,8 +34,10 @@ static void bus_connect(struct session *s)
 	s->bus_retry_at = 0;
 	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
 		return bus_down(s, "connect failed");
+	/* EPOLLOUT at first, to learn when the connect completes */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
+	s->bus_out_watched = true;
 	/* hello, then the protocol's registration, before anything queued earlier */
 	mp_out_reset(&s->batch);
 	pack_hello(s);
@@ -128,6 +130,21 @@ static void handle_batch(struct session *s, const uint8_t *p, size_t n)
 		log_error("malformed envelope from the router ignored");
 }
 
+/*
+ * A unix socket signals EPOLLOUT every time its peer reads, so watching it
+ * all the time would wake the worker once more for each message the router
+ * takes. Watch only while something waits to be written (or the connect).
+ */
+static void watch_writes(struct session *s)
+{
+	bool want = s->bus.fd >= 0 && sp_conn_wants_write(&s->bus);
+	if (s->bus.fd < 0 || want == s->bus_out_watched)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want ? EPOLLOUT : 0), .data.u32 = 2};
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, s->bus.fd, &ev) == 0)
+		s->bus_out_watched = want;
+}
+
 void bus_on_event(struct session *s, uint32_t events)
 {
 	if (s->bus.fd < 0)
@@ -162,7 +179,8 @@ void bus_on_event(struct session *s, uint32_t events)
 	if (s->bus.state == SP_OPEN)
 		s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	if (sp_conn_flush(&s->bus) < 0)
-		bus_down(s, "write failed");
+		return bus_down(s, "write failed");
+	watch_writes(s);
 }
 
 void bus_after_turn(struct session *s)
@@ -184,7 +202,8 @@ void bus_after_turn(struct session *s)
 		mp_out_reset(&s->batch);
 	}
 	if (s->bus.fd >= 0 && sp_conn_wants_write(&s->bus) && sp_conn_flush(&s->bus) < 0)
-		bus_down(s, "write failed");
+		return bus_down(s, "write failed");
+	watch_writes(s);
 }
 
 void bus_drain(struct session *s, int timeout_ms)

@@ -46,6 +46,7 @@ struct session {
 	bool bus_wanted;
 	struct sp_addr bus_addr;
 	struct sp_conn bus;
+	bool bus_out_watched; /* EPOLLOUT on the bus socket: only while output waits */
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
