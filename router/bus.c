@@ -218,6 +218,23 @@ static void add_pipe(struct bus *b, const struct bus_listener *l, int fd)
 	b->refused += p->dead;
 }
 
+static void listeners_watch(struct bus *b, bool on)
+{
+	for (int i = 0; i < b->nlisteners; i++) {
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = BUS_TAG_LISTENER | (uint64_t)i};
+		epoll_ctl(b->ep, EPOLL_CTL_MOD, b->listeners[i].fd, &ev);
+	}
+}
+
+/* Out of descriptors or memory: a level-triggered listener would spin, so
+ * the listeners rest for a moment while the waiting peers stay queued. */
+static void pause_accepting(struct bus *b)
+{
+	log_warn("bus accept: %s; not accepting for 100 ms", strerror(errno));
+	listeners_watch(b, false);
+	b->accept_paused_until = clock_ms() + 100;
+}
+
 static void accept_some(struct bus *b, const struct bus_listener *l)
 {
 	/* bounded, so that a flood of connections does not starve routing */
@@ -225,7 +242,7 @@ static void accept_some(struct bus *b, const struct bus_listener *l)
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
-				log_warn("bus accept: %s", strerror(errno));
+				pause_accepting(b);
 			return;
 		}
 		if (l->transport == SP_IPC && !peer_allowed(b, fd)) {
@@ -385,6 +402,10 @@ static void release(struct bus *b, struct bus_pipe *p)
 bool bus_reap(struct bus *b, int64_t now)
 {
 	bool did = b->dead != NULL;
+	if (b->accept_paused_until && now >= b->accept_paused_until) {
+		b->accept_paused_until = 0;
+		listeners_watch(b, true);
+	}
 	if (b->handshaking > 0 && now >= b->next_sweep) {
 		struct expiry x = {b, now};
 		hmap_each(&b->pipes, expire_one, &x);
@@ -402,7 +423,10 @@ int64_t bus_due(const struct bus *b)
 {
 	if (b->dead)
 		return 0;
-	return b->handshaking > 0 ? b->next_sweep : INT64_MAX;
+	int64_t due = b->handshaking > 0 ? b->next_sweep : INT64_MAX;
+	if (b->accept_paused_until && b->accept_paused_until < due)
+		due = b->accept_paused_until;
+	return due;
 }
 
 static void free_pipe(void *arg, const void *key, size_t klen, void *value)

@@ -59,6 +59,7 @@ struct bus {
 	size_t max_message;
 	int handshaking;
 	int64_t next_sweep; /* handshake deadlines are checked once a second */
+	int64_t accept_paused_until; /* out of file descriptors: listeners rest */
 	int tap_readers;   /* tap pipes through their handshake */
 	struct bus_pipe *dead;
 	struct bus_callbacks cb;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -128,6 +129,19 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 
 #define TAG_SIGNAL 0
 
+/* One descriptor per worker: the soft limit (often 1024) goes up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_debug("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 /* How long the loop may sleep: the next timer, or not at all with work pending. */
 static int wait_ms(void)
 {
@@ -182,6 +196,7 @@ int main(int argc, char **argv)
 	R.opt = cfg.opt;
 	R.queue_limit = cfg.queue_limit;
 	R.state_dir = cfg.state_dir;
+	raise_fd_limit();
 	if (workers_init(&R) < 0)
 		return 1;
 	sigset_t set;

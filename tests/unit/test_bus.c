@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -451,6 +452,39 @@ static void test_last_words(void)
 	loop_close(&L);
 }
 
+/* Out of descriptors: accept fails with EMFILE; the listeners must rest
+ * (not spin) and take the waiting peers once descriptors are free again. */
+static void test_out_of_descriptors(void)
+{
+	struct loop L;
+	bool up = loop_open(&L, SP_IPC, BUS_WORKERS);
+	int fds[4];
+	for (int i = 0; i < 4; i++)
+		fds[i] = up ? raw_connect(L.path) : -1;
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	int top = dup(0); /* the lowest free descriptor: nothing above it is open */
+	close(top);
+	low = old;
+	low.rlim_cur = (rlim_t)top;
+	bool limited = top > 0 && setrlimit(RLIMIT_NOFILE, &low) == 0;
+	pump(&L, 50);
+	bool paused = L.b.accept_paused_until != 0 && L.b.pipes.count == 0;
+	int wakeups = 0;
+	for (int64_t end = clock_ms() + 50; clock_ms() < end; wakeups++)
+		pump(&L, 50); /* a spinning listener would wake us again and again */
+	setrlimit(RLIMIT_NOFILE, &old);
+	CHECK("bus: out of descriptors, the listener rests instead of spinning",
+	      limited && paused && wakeups < 10);
+	PUMP_UNTIL(&L, L.b.pipes.count == 4);
+	CHECK("bus: with descriptors back, the waiting peers are taken", L.b.pipes.count == 4);
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	PUMP_UNTIL(&L, L.b.pipes.count == 0);
+	loop_close(&L);
+}
+
 static void test_tap(enum sp_transport t)
 {
 	const char *tn = t == SP_IPC ? "ipc" : "tcp";
@@ -490,6 +524,7 @@ void test_bus(void)
 	test_storm();
 	test_hostile();
 	test_last_words();
+	test_out_of_descriptors();
 	test_tap(SP_IPC);
 	test_tap(SP_TCP);
 }
