@@ -80,7 +80,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium
 
 # ---- dependencies (Debian bookworm) ----
-DEB_BUILD := gcc make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
+# libnng-dev: only the unit tests link libnng, as a real peer for interop;
+# nng-utils: nngcat, to read the tap.
+DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
 deps:
