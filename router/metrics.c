@@ -35,6 +35,8 @@ void metrics_write(struct router *r)
 	counter(f, "bus_messages_out_total", "Bus messages (batches) sent to workers.", s->bus_messages_out);
 	counter(f, "workers_registered_total", "Workers that said hello.", s->workers);
 	counter(f, "bus_rejected_total", "Bus peers disconnected for breaking the rules.", s->rejected);
+	counter(f, "bus_refused_total", "Bus connections refused: wrong uid, bad or no SP handshake.",
+		r->bus.refused);
 	counter(f, "too_slow_total", "Clients closed with 1008 because they read too slowly.", s->too_slow);
 	fprintf(f, "# HELP switchboard_workers Workers connected now.\n# TYPE switchboard_workers gauge\n"
 		   "switchboard_workers %zu\n", r->workers.count);

@@ -395,6 +395,14 @@ for i in range(100):
   a.sendJSON({ command: 'message', to: 'after-hangups-b', message: 'still accepting' });
   assert.equal((await b.nextJSON()).message, 'still accepting');
   a.close(); b.close();
+  // the 50 that never sent a handshake are counted as refused
+  const refused = () => {
+    try {
+      const m = /^switchboard_bus_refused_total (\d+)$/m.exec(fs.readFileSync(path.join(srv.stateDir, 'metrics.prom'), 'utf8'));
+      return m ? Number(m[1]) : 0;
+    } catch { return 0; }
+  };
+  await until(() => refused() >= 50, 10000, 'switchboard_bus_refused_total >= 50 in metrics.prom');
 });
 
 test('a bus peer that never finishes the SP handshake is dropped, others are served', async () => {
