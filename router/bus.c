@@ -166,6 +166,7 @@ static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 {
 	if (sp_conn_flush(&p->sp) < 0)
 		return kill_pipe(b, p, why);
+	buf_shrink(&p->sp.out, 65536);
 	watch_writes(b, p);
 }
 
@@ -215,7 +216,6 @@ static void add_pipe(struct bus *b, const struct bus_listener *l, int fd)
 	if (b->handshaking++ == 0)
 		b->next_sweep = clock_ms() + 1000;
 	flush_pipe(b, p, "gone during the handshake");
-	b->refused += p->dead;
 }
 
 static void listeners_watch(struct bus *b, bool on)
@@ -289,11 +289,11 @@ static void read_pipe(struct bus *b, struct bus_pipe *p)
 				return;
 			}
 		}
-		if (more < 0 && !p->dead) {
-			b->refused += !sp_conn_open(&p->sp);
+		if (more < 0 && !p->dead)
 			kill_pipe(b, p, sp_conn_open(&p->sp) ? "closed by the peer" : "bad or no handshake");
-		}
 	}
+	/* thousands of idle workers: no read buffer kept between messages */
+	buf_shrink(&p->sp.in, 0);
 }
 
 void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
@@ -313,7 +313,6 @@ void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
 	 * short read that drained the data says nothing of the FIN behind it.
 	 * All the peer sent has been read by now, and SP peers never half-close. */
 	if (!p->dead && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-		b->refused += !sp_conn_open(&p->sp);
 		kill_pipe(b, p, "closed by the peer");
 		return;
 	}
@@ -380,18 +379,17 @@ static void expire_one(void *arg, const void *key, size_t klen, void *value)
 	(void)klen;
 	struct expiry *x = arg;
 	struct bus_pipe *p = value;
-	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline) {
-		x->b->refused++;
+	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline)
 		kill_pipe(x->b, p, "no handshake in time");
-	}
 }
 
 static void release(struct bus *b, struct bus_pipe *p)
 {
 	hmap_del_u64(&b->pipes, p->id);
-	if (p->handshake_deadline)
+	if (p->handshake_deadline) { /* it never became a pipe anybody could use */
 		b->handshaking--;
-	else if (p->kind == BUS_TAP)
+		b->refused++;
+	} else if (p->kind == BUS_TAP)
 		b->tap_readers--;
 	if (p->kind == BUS_WORKERS && b->cb.on_gone)
 		b->cb.on_gone(b->cb.ctx, p->id);
