@@ -162,6 +162,33 @@ test('keep-alive: pings keep a live client, a silent one is dropped', async () =
 
 // ---- supervisor ----
 
+// Edge-triggered epoll: a FIN right behind the last data comes in the same
+// event, and the short read that takes the data says nothing of the FIN.
+test('a client whose last frame and FIN arrive together is seen to leave at once', async () => {
+  const { encodeFrame, OP } = require('./lib/rawws');
+  const watcher = await identified(srv, 'fin-watch');
+  await until(() => srv.workerPids().length === 1, 10000, 'only the watcher\'s worker');
+  const [watcherPid] = srv.workerPids();
+  const s = net.connect(srv.port, '127.0.0.1');
+  let got = '';
+  s.on('data', (d) => { got += d.toString('latin1'); });
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  s.write(upgradeRequest('/wschat'));
+  await until(() => /Please identify/.test(got), 10000, '101 and the init message');
+  const pid = srv.workerPids().find((p) => p !== watcherPid);
+  // the worker is stopped while the frame and our FIN arrive, so that it
+  // wakes to both in one event
+  process.kill(pid, 'SIGSTOP');
+  s.end(encodeFrame({ opcode: OP.TEXT, payload: JSON.stringify({ command: 'identify', name: 'fin-leaver' }) }));
+  await sleep(200);
+  process.kill(pid, 'SIGCONT');
+  // keep-alive is 30 s: only seeing the FIN makes the worker leave this soon
+  assert.deepEqual(await watcher.nextJSON(5000), { type: 'quit', who: 'fin-leaver' });
+  s.destroy();
+  watcher.close();
+});
+
 test('workers are single-threaded and sandboxed', async () => {
   const ws = await connect(srv.url('/wschat'));
   await ws.next();
