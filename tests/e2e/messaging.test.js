@@ -862,8 +862,14 @@ test(`durability under load: a router SIGKILL mid-stream loses no message the ro
   const s2 = await startServer();
   const taken = tapTimes(s2);
   try {
+    // nngcat reads the tap once a line comes through: connect until one does
+    await until(async () => {
+      const probe = await mconnect(s2, uid('tap-probe'));
+      probe.close();
+      await sleep(50);
+      return taken.lines > 0;
+    }, 15000, 'the tap to show a line');
     const R = await mconnect(s2, 'r');
-    await until(() => taken.lines > 0, 10000, 'the tap to show the first hello');
     const senders = [];
     for (let k = 0; k < K; k++) senders.push(await mconnect(s2, 's' + k));
     const sent = new Map(); // id -> { rid, t, phase }
