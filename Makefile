@@ -12,22 +12,34 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSWITCHBOARD_VE
 B        ?= build
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
+# ---- what is built from what ----
+# Every protocol is a folder proto/<name>/ with a module.mk that names its
+# halves: <name>_WORKER (linked into the worker), <name>_ROUTER (into the
+# router), <name>_SHARED (both, and the fuzz targets), and any extra
+# libraries as <name>_LIBS_W / <name>_LIBS_R. Adding a protocol is its folder
+# plus one word here; the registries are generated from this list, in this
+# order (the order the worker matches paths in).
+PROTOS   := echo wschat messaging
+include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
+P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
+P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
+P_SHARED := $(foreach p,$(PROTOS),$($(p)_SHARED))
+W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
+R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
+
 COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c
-WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
-            proto/echo/session.c proto/wschat/session.c proto/messaging/session.c \
-            proto/messaging/decode.c $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
-            router/metrics.c \
-            proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
+WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
+            router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
-LIBS_W := -lmsgpackc
+LIBS_W := -lmsgpackc $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 # The worker is linked statically: there is one per connection, and a static
 # binary skips the dynamic loader at exec and carries no per-process copy of
 # each shared library's relocated data. Measured on the 2-core VM: idle PSS
@@ -36,7 +48,7 @@ LIBS_W := -lmsgpackc
 # NSS modules at run time (only a host name in --router-url needs them, and it
 # is resolved before the sandbox starts). Sanitizer builds stay dynamic.
 WORKER_LDFLAGS ?= -static -Wl,-w
-LIBS_R := -lmsgpackc -lsodium -lsqlite3
+LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
 LIBS_S := -lsodium
 LIBS_U := -lmsgpackc -lsodium -lnng
 
@@ -46,12 +58,26 @@ PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
 
 all: $(PROGS) $(B)/unit-tests
 
-$(B)/obj/%.o: %.c $(HEADERS)
+# Header dependencies come from the compiler (-MMD -MP), per object.
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
-	@$(CC) $(CFLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-$(B)/switchboard-worker: $(call obj,$(WORKER))
+# The protocol registries, generated from PROTOS.
+$(B)/gen/worker_protocols.c: Makefile proto/registry.sh $(foreach p,$(PROTOS),proto/$(p)/module.mk)
+	@mkdir -p $(dir $@)
+	@sh proto/registry.sh worker $(W_PROTOS) >$@.tmp && mv $@.tmp $@
+$(B)/gen/router_protocols.c: Makefile proto/registry.sh $(foreach p,$(PROTOS),proto/$(p)/module.mk)
+	@mkdir -p $(dir $@)
+	@sh proto/registry.sh router $(R_PROTOS) >$@.tmp && mv $@.tmp $@
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
+
+$(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
@@ -64,7 +90,7 @@ $(B)/gen/sandbox_bpf.h: $(B)/gen/sandbox_gen
 	@$< >$@.tmp && mv $@.tmp $@
 $(B)/obj/worker/sandbox.o: $(B)/gen/sandbox_bpf.h
 $(B)/obj/worker/sandbox.o: override CFLAGS += -I$(B)/gen
-$(B)/switchboard-router: $(call obj,$(ROUTER))
+$(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_R)
 $(B)/switchboard: $(call obj,$(SUPER))
@@ -83,7 +109,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c
+FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
