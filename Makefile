@@ -36,7 +36,7 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc $(foreach p,$(PROTOS),$($(p)_LIBS_W))
