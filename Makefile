@@ -23,8 +23,12 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
             router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
+# Galène's router-side pieces (group files, passwords, JWTs); not linked
+# into the router until the protocol seam is reworked.
+GALENE_R := proto/galene/jsonval.c proto/galene/timefmt.c proto/galene/password.c \
+            proto/galene/jwt.c proto/galene/groupfile.c proto/galene/groups.c
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c $(GALENE_R)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc
@@ -38,7 +42,7 @@ LIBS_W := -lmsgpackc
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3
 LIBS_S := -lsodium
-LIBS_U := -lmsgpackc -lsodium -lnng
+LIBS_U := -lmsgpackc -lsodium -lnng -lcrypto -lcrypt
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -83,23 +87,23 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c
+FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c $(GALENE_R)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
-	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium
+	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium -lcrypto -lcrypt
 
 # ---- dependencies (Debian bookworm) ----
 # libnng-dev: only the unit tests link libnng, as a real peer for interop;
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
-             libseccomp-dev libsqlite3-dev libssl-dev
+             libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
-	@cd tests/e2e && { [ -d node_modules/ws ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/e2e && { [ -d node_modules/ws ] && [ -d node_modules/bcryptjs ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # ---- the two commands ----
 run: deps all
