@@ -1,0 +1,1 @@
+void test_galene_jwt(void) {}
