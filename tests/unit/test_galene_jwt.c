@@ -155,6 +155,10 @@ static void test_base64url(void)
 	CHECK("base64url: trailing bits refused", b64url_decode("aGVsbG9", 7, &b, &n) != 0);
 	CHECK("base64url: one char left refused", b64url_decode("aGVsb", 5, &b, &n) != 0);
 	CHECK("base64url: whitespace refused", b64url_decode("aGVs bG8", 8, &b, &n) != 0);
+	char high[44];
+	memset(high, 0xff, sizeof high);
+	high[0] = 'z';
+	CHECK("base64url: 8-bit characters refused (libsodium takes them)", b64url_decode(high, sizeof high, &b, &n) != 0);
 	ok = b64url_decode("", 0, &b, &n) == 0 && n == 0;
 	if (ok)
 		free(b);
