@@ -550,6 +550,13 @@ const struct gf_user *gf_find_user(const struct gf_group *g, const char *usernam
 	return NULL;
 }
 
+const struct gf_user *gf_candidates(const struct gf_group *g, const char *username, size_t len, size_t *n)
+{
+	const struct gf_user *u = gf_find_user(g, username, len);
+	*n = u ? 1 : g->nwildcards;
+	return u ? u : g->wildcards;
+}
+
 size_t gf_expand(const struct gf_group *g, const struct gf_perms *p, enum gf_perm *out)
 {
 	size_t n = 0;

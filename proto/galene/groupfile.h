@@ -87,6 +87,13 @@ void gf_unref(struct gf_group *g);
  * candidates apply; a listed user never falls through to them). */
 const struct gf_user *gf_find_user(const struct gf_group *g, const char *username, size_t len);
 
+/* The entries whose password may admit username: the user itself when it
+ * is listed (a wrong password then does not fall through to a wildcard),
+ * else the wildcard candidates in order (the first that matches decides
+ * the permissions). Returns the array and sets *n (0: nobody can log in
+ * under that name). */
+const struct gf_user *gf_candidates(const struct gf_group *g, const char *username, size_t len, size_t *n);
+
 /* Expands perms for group g into the internal strings Galène sends, in
  * Galène's order ("record" first for ops with allow-recording, "token"
  * first for presenters with unrestricted-tokens). out has room for

@@ -15,6 +15,7 @@
 #include "../../common/log.h"
 #include "../../proto/galene/groupfile.h"
 #include "../../proto/galene/groups.h"
+#include "../../proto/galene/timefmt.h"
 #include "check.h"
 
 #define EXAMPLES "tests/unit/galene/groups"
@@ -70,6 +71,14 @@ static void test_examples(void)
 	CHECK("test: bob pbkdf2", user_check(g, "bob", "bobpw") == PW_MATCH);
 	CHECK("test: carol bcrypt", user_check(g, "carol", "carolpw") == PW_MATCH);
 	CHECK("test: wildcard password guest", pw_check(&g->wildcards[0].password, "guest", 5) == PW_MATCH);
+	size_t nc;
+	const struct gf_user *cand = gf_candidates(g, "bob", 3, &nc);
+	CHECK("test: bob with the guest password is refused (no fall-through, T-02)",
+	      nc == 1 && pw_check(&cand->password, "guest", 5) == PW_MISMATCH);
+	cand = gf_candidates(g, "stranger", 8, &nc);
+	CHECK("test: a stranger tries the wildcard", nc == 1 && cand == &g->wildcards[0] &&
+							   pw_check(&cand->password, "guest", 5) == PW_MATCH &&
+							   pw_check(&cand->password, "wrong", 5) == PW_MISMATCH);
 	CHECK("test: no user dave", gf_find_user(g, "dave", 4) == NULL && gf_find_user(g, "alic", 4) == NULL);
 	CHECK("small: max-clients 1", gf_dir_get(&d, "small", &r) == GF_FOUND && r.group->max_clients == 1);
 	CHECK("small: default history age", gf_history_age(r.group) == GF_DEFAULT_HISTORY_AGE);
@@ -331,6 +340,26 @@ static void test_folder(void)
 		printf("# could not remove %s\n", root);
 }
 
+static int64_t t(const char *s)
+{
+	int64_t ns;
+	return rfc3339_parse(s, strlen(s), &ns) == 0 ? ns : -1;
+}
+
+static void test_times(void)
+{
+	CHECK("rfc3339: epoch", t("1970-01-01T00:00:00Z") == 0);
+	CHECK("rfc3339: Galène's nanoseconds", t("2026-11-21T23:29:07.310828832Z") == 1795303747310828832LL);
+	CHECK("rfc3339: leap day", t("2024-02-29T12:00:00Z") == 1709208000LL * 1000000000);
+	CHECK("rfc3339: negative offset", t("2026-01-01T00:00:00-05:30") == (1767225600LL + 19800) * 1000000000);
+	CHECK("rfc3339: no leap day in 2100", t("2100-02-29T00:00:00Z") == -1);
+	CHECK("rfc3339: lower-case t and z refused", t("2026-01-01t00:00:00Z") == -1 && t("2026-01-01T00:00:00z") == -1);
+	CHECK("rfc3339: ten fraction digits refused", t("2026-01-01T00:00:00.1234567890Z") == -1);
+	CHECK("rfc3339: empty fraction refused", t("2026-01-01T00:00:00.Z") == -1);
+	CHECK("rfc3339: hour 24 refused", t("2026-01-01T24:00:00Z") == -1);
+	CHECK("rfc3339: space for T refused", t("2026-01-01 00:00:00Z") == -1);
+}
+
 static void test_names(void)
 {
 	const char *good[] = {"a", "a/b", "a b", "é", "a.b", "a/b.c"};
@@ -353,6 +382,7 @@ void test_galene_groupfile(void)
 	test_legacy();
 	test_refusals();
 	test_names();
+	test_times();
 	test_folder();
 	log_set_level(LOG_INFO);
 }
