@@ -19,9 +19,11 @@
  * host is that host; "sub" becomes the username; "permissions" (an array of
  * strings) is taken verbatim.
  *
- * Threads: jwt_verify() reads only its arguments; a verification costs tens
- * of microseconds (ES256 the most), cheap enough for the router's loop, and
- * safe on a worker thread while the keys stay alive.
+ * Threads: jwt_verify() reads only its arguments, so it may run on a
+ * worker thread while the keys stay alive (hold a gf_ref on the group).
+ * Measured on the shared 2-core VM (whole verification, parse included):
+ * HS256 25 us, RS256 (1024-bit key) 75 us, ES256 260 us; the router should
+ * send ES256 and RS256 checks off its loop with the password checks.
  */
 #ifndef SB_GALENE_JWT_H
 #define SB_GALENE_JWT_H

@@ -17,7 +17,9 @@
  * costly check (pw_costly(): bcrypt, pbkdf2) can run on a worker thread off
  * the router's loop. Give that thread its own copy (pw_copy()) and the
  * candidate password, so a group file reloaded meanwhile cannot free what
- * it reads; pw_free() the copy when the result is back.
+ * it reads; pw_free() the copy when the result is back. Measured on the
+ * shared 2-core VM: plain 2.5 us, pbkdf2 with galenectl's 4096 iterations
+ * 3.7 ms, bcrypt with galenectl's cost 8 50 ms per check.
  */
 #ifndef SB_GALENE_PASSWORD_H
 #define SB_GALENE_PASSWORD_H
