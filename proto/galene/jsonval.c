@@ -84,32 +84,39 @@ int jv_key(const struct json_doc *d, int tok, char *buf, size_t cap)
 	return 0;
 }
 
+struct key {
+	char *s;
+	size_t n;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+	int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+	return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
 bool jv_has_duplicate_keys(const struct json_doc *d, int obj)
 {
-	/* Quadratic, but objects in group files are small; a huge one is cut
-	 * off by the caller's token budget first. */
-	int j = obj + 1;
-	for (int k = 0; k < json_size(d, obj); k++) {
-		char *a;
-		size_t an;
-		if (jv_strdup(d, j, SIZE_MAX, &a, &an) != 0)
-			return true;
-		int m = json_skip(d, j + 1);
-		for (int q = k + 1; q < json_size(d, obj); q++) {
-			char *b = NULL;
-			size_t bn = 0;
-			bool same = jv_strdup(d, m, SIZE_MAX, &b, &bn) != 0 || (an == bn && memcmp(a, b, an) == 0);
-			free(b);
-			if (same) {
-				free(a);
-				return true;
-			}
-			m = json_skip(d, m + 1);
-		}
-		free(a);
-		j = json_skip(d, j + 1);
+	/* Unescaped keys, sorted: O(n log n), as a file may list thousands
+	 * of users. An unreadable key counts as a duplicate (refused). */
+	size_t n = (size_t)json_size(d, obj);
+	if (n < 2)
+		return false;
+	struct key *k = calloc(n, sizeof *k);
+	bool dup = !k;
+	size_t got = 0;
+	for (int j = obj + 1; !dup && got < n; got++, j = json_skip(d, j + 1))
+		dup = jv_strdup(d, j, SIZE_MAX, &k[got].s, &k[got].n) != 0;
+	if (!dup) {
+		qsort(k, n, sizeof *k, cmp_key);
+		for (size_t i = 1; i < n && !dup; i++)
+			dup = cmp_key(&k[i - 1], &k[i]) == 0;
 	}
-	return false;
+	for (size_t i = 0; k && i < n; i++)
+		free(k[i].s);
+	free(k);
+	return dup;
 }
 
 static int hexdigit(char c)

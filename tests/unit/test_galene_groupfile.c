@@ -141,6 +141,32 @@ static void test_all_fields(void)
 	gf_unref(g);
 }
 
+/* Ten thousand users: the duplicate check and the lookup stay fast
+ * (quadratic duplicate detection took minutes here). */
+static void test_many_users(void)
+{
+	size_t cap = 10000 * 40 + 16, n = 0;
+	char *js = malloc(cap), err[600] = "";
+	if (!js)
+		return;
+	n += (size_t)snprintf(js + n, cap - n, "{\"users\":{");
+	for (int i = 0; i < 10000; i++)
+		n += (size_t)snprintf(js + n, cap - n, "%s\"user%d\":{\"password\":\"pw%d\"}", i ? "," : "", i, i);
+	snprintf(js + n, cap - n, "}}");
+	struct gf_group *g = gf_parse("big.json", js, strlen(js), err, sizeof err);
+	CHECK("10000 users parse", g && g->nusers == 10000);
+	CHECK("10000 users: lookups", g && user_check(g, "user0", "pw0") == PW_MATCH &&
+					      user_check(g, "user9999", "pw9999") == PW_MATCH &&
+					      user_check(g, "user5000", "pw5001") == PW_MISMATCH && !gf_find_user(g, "user10000", 9));
+	gf_unref(g);
+	js[n] = 0; /* drop the closing braces */
+	snprintf(js + n, cap - n, ",\"user42\":{}}}");
+	g = gf_parse("big.json", js, strlen(js), err, sizeof err);
+	CHECK("10000 users: a repeated one refused", !g && strstr(err, "users: duplicate user"));
+	gf_unref(g);
+	free(js);
+}
+
 static void test_legacy(void)
 {
 	char err[600] = "";
@@ -188,6 +214,7 @@ static void test_refusals(void)
 	refused("unknown field", "{\"allow-recordings\":true}", "t.json: allow-recordings: unknown field");
 	refused("string for a bool (Galène #63)", "{\"allow-recording\":\"true\"}", "t.json: allow-recording: must be true or false");
 	refused("duplicate field", "{\"public\":true,\"public\":false}", "t.json: duplicate field");
+	refused("duplicate field spelled with an escape", "{\"public\":true,\"\\u0070ublic\":false}", "t.json: duplicate field");
 	refused("not an object", "[]", "t.json: a group file must hold one JSON object");
 	refused("not JSON", "{\"public\":true,}", "t.json: not valid JSON");
 	refused("trailing garbage", "{} x", "t.json: not valid JSON");
@@ -380,6 +407,7 @@ void test_galene_groupfile(void)
 	test_examples();
 	test_all_fields();
 	test_legacy();
+	test_many_users();
 	test_refusals();
 	test_names();
 	test_times();
