@@ -258,10 +258,11 @@ static void put(const char *rel, const char *text)
 	char p[256];
 	snprintf(p, sizeof p, "%s/%s", root, rel);
 	FILE *f = fopen(p, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
+	bool ok = f && fputs(text, f) >= 0;
+	if (f)
+		ok &= fclose(f) == 0;
+	if (!ok)
+		printf("# could not write %s\n", p);
 }
 
 /* Gives a file an mtime of its own, so a same-size rewrite is still seen
@@ -271,7 +272,7 @@ static void touch_at(const char *rel, long sec)
 	char p[256];
 	snprintf(p, sizeof p, "%s/%s", root, rel);
 	struct timespec ts[2] = {{sec, 0}, {sec, 0}};
-	utimensat(AT_FDCWD, p, ts, 0);
+	CHECK("set a file's mtime", utimensat(AT_FDCWD, p, ts, 0) == 0);
 }
 
 struct events {
