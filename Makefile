@@ -36,7 +36,14 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c
+# Protocols whose pieces are built and unit-tested but not served yet: their
+# module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
+PARTS    := galene
+include $(foreach p,$(PARTS),proto/$(p)/module.mk)
+P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
+P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c \
+            $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -50,7 +57,7 @@ LIBS_W := -lmsgpackc $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
 LIBS_S := -lsodium
-LIBS_U := -lmsgpackc -lsodium -lnng
+LIBS_U := -lmsgpackc -lsodium -lnng $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -109,23 +116,23 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED)
+FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
-	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium
+	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium $(P_LIBS)
 
 # ---- dependencies (Debian bookworm) ----
 # libnng-dev: only the unit tests link libnng, as a real peer for interop;
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
-             libseccomp-dev libsqlite3-dev libssl-dev
+             libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
-	@cd tests/e2e && { [ -d node_modules/ws ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/e2e && { [ -d node_modules/ws ] && [ -d node_modules/bcryptjs ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # ---- the two commands ----
 run: deps all
