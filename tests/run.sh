@@ -45,7 +45,7 @@ for t in build/fuzz/fuzz_*; do
 	[ -d "tests/fuzz/corpus/$n" ] && cp "tests/fuzz/corpus/$n"/* "$corpus"/ 2>/dev/null
 	# each parser's -max_len and a -timeout, so a slow input fails the run
 	if fuzz_guard $((FUZZ_SECONDS + 120)) "$t" -max_total_time="$FUZZ_SECONDS" -max_len="$(fuzz_max_len "$n")" \
-		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" "$corpus" >"$out/$n.log" 2>&1; then
+		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" $(fuzz_dict "$n") "$corpus" >"$out/$n.log" 2>&1; then
 		echo "ok - fuzz smoke $n (${FUZZ_SECONDS}s)" >>"$out/fuzz.log"
 	else
 		echo "not ok - fuzz smoke $n: see $out/$n.log" >>"$out/fuzz.log"

@@ -78,7 +78,7 @@ for n in $targets; do
 	echo "fuzz-long: $n (${SECS}s or $RUNS runs, -max_len=$ml)" >&2
 	fuzz_guard $((SECS + 300)) "$t" -runs="$RUNS" -max_total_time="$SECS" -max_len="$ml" \
 		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" -print_final_stats=1 \
-		-artifact_prefix="$dir/" "$dir/corpus" >"$dir/log" 2>&1
+		-artifact_prefix="$dir/" $(fuzz_dict "$n") "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	result=$(verdict "$dir/log" "$rc")
 	execs=$(stat "$dir/log" number_of_executed_units)

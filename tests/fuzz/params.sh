@@ -19,6 +19,10 @@ fuzz_max_len() {
 # -timeout: a unit running longer than this is a finding. The slowest
 # legitimate seed takes about 1 s under ASan+UBSan on a loaded 2-core machine.
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-5}
+
+# fuzz_dict NAME: -dict=tests/fuzz/NAME.dict when the target has one (tokens
+# of its grammar, which libFuzzer splices into inputs)
+fuzz_dict() { [ -f "tests/fuzz/$1.dict" ] && echo "-dict=tests/fuzz/$1.dict"; }
 FUZZ_RSS_MB=${FUZZ_RSS_MB:-2048}
 
 # fuzz_guard SECONDS CMD...: runs CMD, killed if still there SECONDS later.
