@@ -35,7 +35,7 @@ field() {
 	_v=$(grep -E '^#[0-9]+' "$1" | tail -1 | tr '\t' ' ' | sed -n "s/.* $2: \([^ ]*\).*/\1/p")
 	echo "${_v:--}"
 }
-stat() { sed -n "s/^stat::$2: *//p" "$1" | tail -1; }
+final_stat() { sed -n "s/^stat::$2: *//p" "$1" | tail -1; }
 
 # verdict LOG STATUS: what ended the run
 verdict() {
@@ -71,7 +71,7 @@ for n in $targets; do
 	for f in tests/fuzz/corpus/"$n"/*; do
 		[ -f "$f" ] || continue
 		# shellcheck disable=SC2254
-		case $(basename "$f") in $SKIP) [ -n "$SKIP" ] && continue ;; esac
+		[ -n "$SKIP" ] && case $(basename "$f") in $SKIP) continue ;; esac
 		cp "$f" "$dir/corpus/"
 	done
 	ml=$(fuzz_max_len "$n")
@@ -81,8 +81,8 @@ for n in $targets; do
 		-artifact_prefix="$dir/" $(fuzz_dict "$n") "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	result=$(verdict "$dir/log" "$rc")
-	execs=$(stat "$dir/log" number_of_executed_units)
-	eps=$(stat "$dir/log" average_exec_per_sec)
+	execs=$(final_stat "$dir/log" number_of_executed_units)
+	eps=$(final_stat "$dir/log" average_exec_per_sec)
 	units=$(ls "$dir/corpus" | wc -l)
 	bytes=$(du -sk "$dir/corpus" | cut -f1)
 	repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$dir/log" | tail -1)
