@@ -4,9 +4,10 @@
 # (600) each, whichever comes first, from a copy of its seed corpus
 # (tests/fuzz/corpus/<target>/), with each parser's -max_len and -timeout
 # (tests/fuzz/params.sh). Everything goes to build/fuzz-long/: per target the
-# log, the grown corpus and any crash-*, timeout-*, oom-* or slow-unit-*
-# reproducer; summary.txt has one line per target (result, executions,
-# execs/s, coverage cov/ft, corpus size, reproducer).
+# log, the grown corpus and any crash-*, timeout-*, oom-* reproducer or
+# slow-unit-* (over 2 s); summary.txt has one line per target (result, executions,
+# execs/s, coverage cov/ft, corpus size, slowest unit in s (and how many
+# over 2 s, when any), reproducer).
 #
 # Knobs (environment): FUZZ_LONG_SECONDS, FUZZ_LONG_RUNS, FUZZ_TIMEOUT (5),
 # FUZZ_LONG_TARGETS (names, default all built), FUZZ_LONG_SKIP_SEEDS (a shell
@@ -59,7 +60,8 @@ verdict() {
 {
 	echo "# make fuzz-long, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs; per target: up to $RUNS runs or ${SECS}s," \
 		"-timeout=$FUZZ_TIMEOUT, ASan+UBSan$([ -n "$SKIP" ] && echo ", seeds skipped: $SKIP")"
-	printf '%-16s %-8s %10s %8s %6s %7s %14s %8s %s\n' target result execs execs/s cov ft corpus max_len reproducer
+	printf '%-16s %-8s %10s %8s %6s %7s %14s %8s %9s %s\n' target result execs execs/s cov ft corpus max_len slowest_s \
+		reproducer
 } >"$summary"
 
 for n in $targets; do
@@ -77,7 +79,7 @@ for n in $targets; do
 	ml=$(fuzz_max_len "$n")
 	echo "fuzz-long: $n (${SECS}s or $RUNS runs, -max_len=$ml)" >&2
 	fuzz_guard $((SECS + 300)) "$t" -runs="$RUNS" -max_total_time="$SECS" -max_len="$ml" \
-		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" -print_final_stats=1 \
+		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" -print_final_stats=1 -report_slow_units=2 \
 		-artifact_prefix="$dir/" $(fuzz_dict "$n") "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	result=$(verdict "$dir/log" "$rc")
@@ -85,7 +87,7 @@ for n in $targets; do
 	eps=$(final_stat "$dir/log" average_exec_per_sec)
 	units=$(ls "$dir/corpus" | wc -l)
 	bytes=$(du -sk "$dir/corpus" | cut -f1)
-	repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$dir/log" | tail -1)
+	repro=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$dir/log" | grep -v '/slow-unit-' | tail -1)
 	# a seed itself? (artifacts are named by their SHA-1)
 	if [ -n "$repro" ] && [ -f "$repro" ]; then
 		_h=$(sha1sum <"$repro" | cut -d' ' -f1)
@@ -94,8 +96,14 @@ for n in $targets; do
 		done
 	fi
 	[ "$result" = ok ] || found=1
-	printf '%-16s %-8s %10s %8s %6s %7s %14s %8s %s\n' "$n" "$result" "${execs:--}" "${eps:--}" \
-		"$(field "$dir/log" cov)" "$(field "$dir/log" ft)" "$units/${bytes}KB" "$ml" "${repro:--}" >>"$summary"
+	# units over 2 s are kept as slow-unit-* (a timeout in the making)
+	slowest=$(final_stat "$dir/log" slowest_unit_time_sec)
+	[ "${slowest:-0}" = 0 ] && slowest="<2"  # libFuzzer only times units over the threshold
+	nslow=$(ls "$dir" | grep -c '^slow-unit-')
+	[ "$nslow" -gt 0 ] && slowest="$slowest($nslow)"
+	printf '%-16s %-8s %10s %8s %6s %7s %14s %8s %9s %s\n' "$n" "$result" "${execs:--}" "${eps:--}" \
+		"$(field "$dir/log" cov)" "$(field "$dir/log" ft)" "$units/${bytes}KB" "$ml" "${slowest:--}" "${repro:--}" \
+		>>"$summary"
 	tail -1 "$summary" >&2
 done
 cat "$summary"
