@@ -3,6 +3,7 @@
 #   make test   unit, end-to-end (real clients), sanitizer and fuzz-smoke runs
 #   make bench  benchmarks (tests/bench), with ratios against a reference
 #   make fuzz   libFuzzer targets (clang) into build/fuzz
+#   make fuzz-long  every fuzz target for 10M runs or FUZZ_LONG_SECONDS each
 # As root on Debian, missing packages are installed first (make deps).
 
 VERSION  := 0.1.0
@@ -121,6 +122,14 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
 	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium $(P_LIBS)
+# The long runs (tests/fuzz/long.sh): FUZZ_LONG_RUNS executions or
+# FUZZ_LONG_SECONDS per target, whichever comes first, one target at a time
+# (6 targets x 600 s is about an hour: a job of its own, not part of make
+# test). Results in build/fuzz-long/summary.txt.
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_LONG_RUNS ?= 10000000
+fuzz-long: fuzz
+	@FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_LONG_RUNS=$(FUZZ_LONG_RUNS) sh tests/fuzz/long.sh
 
 # ---- dependencies (Debian bookworm) ----
 # libnng-dev: only the unit tests link libnng, as a real peer for interop;
@@ -147,4 +156,4 @@ bench: deps all test-deps
 clean:
 	rm -rf build
 
-.PHONY: all asan fuzz deps test-deps run test bench clean
+.PHONY: all asan fuzz fuzz-long deps test-deps run test bench clean

@@ -8,6 +8,7 @@ out=build/test-logs
 rm -rf "$out"
 mkdir -p "$out"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+. tests/fuzz/params.sh
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -42,7 +43,9 @@ for t in build/fuzz/fuzz_*; do
 	n=$(basename "$t")
 	corpus=$(mktemp -d)
 	[ -d "tests/fuzz/corpus/$n" ] && cp "tests/fuzz/corpus/$n"/* "$corpus"/ 2>/dev/null
-	if "$t" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 "$corpus" >"$out/$n.log" 2>&1; then
+	# each parser's -max_len and a -timeout, so a slow input fails the run
+	if fuzz_guard $((FUZZ_SECONDS + 120)) "$t" -max_total_time="$FUZZ_SECONDS" -max_len="$(fuzz_max_len "$n")" \
+		-timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" $(fuzz_dict "$n") "$corpus" >"$out/$n.log" 2>&1; then
 		echo "ok - fuzz smoke $n (${FUZZ_SECONDS}s)" >>"$out/fuzz.log"
 	else
 		echo "not ok - fuzz smoke $n: see $out/$n.log" >>"$out/fuzz.log"

@@ -20,7 +20,9 @@
  *       RATE > 0: open loop, RATE messages/s in all from random clients,
  *       paced every millisecond (at most N*WINDOW undelivered).
  *       After WARMUP s, counts deliveries for SECS s, and the CPU time
- *       (utime+stime, /proc/PID/stat) of CPUPID and its children.
+ *       (utime+stime, /proc/PID/stat) of CPUPID and its children, and
+ *       the latency of those deliveries, from the client's send (queued
+ *       for its socket) to the receiver's read: p50, p90, p99 and max.
  *       Each payload starts with a sequence number and the addressee, so a
  *       message delivered twice or to the wrong client counts as an error.
  *   loadgen msg   PORT NONLINE NTOTAL WINDOW WARMUP SECS PAYLOAD CPUPID
@@ -99,6 +101,7 @@ static void send_message(struct conn *c)
 	char m[4096 + 128];
 	/* payload: "SSSSSSSSSS:TTTTT:" (sequence, addressee), then letters */
 	char head[32];
+	lat_sent(seqno);
 	snprintf(head, sizeof head, "%010ld:%05d:", seqno++, to);
 	memcpy(payload, head, 17);
 	int n = snprintf(m, sizeof m, "{\"command\":\"message\",\"to\":\"c%d\",\"message\":\"%.*s\"}", to,
@@ -171,8 +174,10 @@ void on_text(struct conn *c, const char *p, size_t n)
 				err("bad_sequence:%ld", seq);
 			else if (seen[seq >> 3] & (1 << (seq & 7)))
 				err("duplicate:seq_%ld", seq);
-			else
+			else {
 				seen[seq >> 3] |= 1 << (seq & 7);
+				lat_delivered(seq);
+			}
 		}
 		if (running && rate <= 0)
 			send_message(c);
@@ -328,10 +333,12 @@ int main(int argc, char **argv)
 		double warm = atof(argv[6]), secs = atof(argv[7]);
 		int plen = atoi(argv[8]);
 		int cpupid = atoi(argv[9]);
-		if (n < 2 || n > 99999 || window < 1 || plen < 17 || plen >= (int)sizeof payload)
+		if (n < 2 || n > 99999 || window < 1 || (long)n * window >= LAT_RING || plen < 17 ||
+		    plen >= (int)sizeof payload)
 			usage();
 		payload_len = plen;
 		seen = calloc(MAXSEQ / 8, 1);
+		lat_init();
 		for (int i = 0; i < plen; i++)
 			payload[i] = 'a' + i % 26;
 		open_all(n);
@@ -358,7 +365,9 @@ int main(int argc, char **argv)
 		double g0 = self_cpu_us();
 		cpu_snapshot(cpupid, &s0);
 		double t0 = now();
+		lat_on = 1;
 		loop(never, t0 + secs, tick);
+		lat_on = 0;
 		double t1 = now();
 		cpu_snapshot(cpupid, &s1);
 		double g1 = self_cpu_us();
@@ -370,6 +379,7 @@ int main(int argc, char **argv)
 		printf("delivered=%ld secs=%.3f rate=%.0f cpu_us=%.0f us_per_msg=%.2f cs_per_msg=%.2f gen_us_per_msg=%.2f "
 		       "procs=%d", d, el, d / el, cpu, cpu / dd, csw / dd, (g1 - g0) / dd, s1.n);
 		print_split(&s0, &s1, dd);
+		lat_print();
 		printf(" errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
 		fflush(stdout);
 		close_all(3);

@@ -95,6 +95,14 @@ extern char payload[4096];
 extern int payload_len;
 extern unsigned char *seen;
 
+/* loadgen_lat.c: chat delivery latency (send to receipt) */
+#define LAT_RING (1L << 20)	/* send times kept: more than the messages ever in flight */
+extern int lat_on;
+void lat_init(void);
+void lat_sent(long seq);
+void lat_delivered(long seq);
+void lat_print(void);
+
 /* loadgen_msg.c: the Messaging modes */
 extern int msg_total;
 extern long msg_sent_online, msg_sent_offline, msg_delivered;

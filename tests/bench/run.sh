@@ -50,7 +50,8 @@ command -v pgrep >/dev/null || { echo "bench: pgrep (procps) not found" >&2; exi
 
 mkdir -p "$OUT" "$LOGS" || exit 1
 rm -f "$LOGS"/*
-cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c tests/bench/loadgen_msg.c || exit 1
+cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
+	tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c || exit 1
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
 SB='' NP='' LGP='' WD=''
@@ -277,6 +278,7 @@ chat_rows() {
 }
 # no ratio when the reference hardly ever sleeps (under 0.1 per message): it would be noise
 cs_ratio() { if awk -v r="$2" 'BEGIN { exit !(r < 0.1) }'; then echo "—"; else ratio "$1" "$2"; fi; }
+lat_cell() { echo "$(g lat_p50_ms "$1") / $(g lat_p90_ms "$1") / $(g lat_p99_ms "$1") / $(g lat_max_ms "$1")"; }
 gen_cost() { echo "$(g gen_us_per_msg "switchboard-$1") / $(g gen_us_per_msg "node-$1")"; }
 
 # ---------------------------------------------------------------- 5, 6: Messaging
@@ -364,6 +366,10 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
 	done
 	chat_rows "w$PACE_WINDOW-r$RATE" "paced at $RATE msgs/s offered" "$BUDGET_US µs (Node: 23–27)" "$RATE"
+	_p="w$PACE_WINDOW-r$RATE"
+	row "latency p50 / p90 / p99 / max, paced at $RATE msgs/s (send to receipt, ms)" "$(lat_cell "switchboard-$_p")" \
+		"$(lat_cell "node-$_p")" "$(ratio "$(g lat_p99_ms "switchboard-$_p")" "$(g lat_p99_ms "node-$_p")") (p99)" \
+		"p99 ≤ 0.5× ref"
 	m() { _v=$(kv "$1" "$LOGS/msg-$2.txt"); echo "${_v:-0}"; }
 	_ms="switchboard" _mn="node" _ml="$MSG_ONLINE of $MSG_IDS client_ids online, $MSG_WINDOW in flight per client"
 	row "Messaging: messages stored/s (sends accepted), $_ml" "$(m rate_stored "$_ms")" "$(m rate_stored "$_mn") (in memory)" \
@@ -391,6 +397,8 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
 		"WSChat: $CLIENTS identified clients send \`message\` commands (${PAYLOAD}-byte payload) to random others;" \
 		"closed loop: every delivery makes its receiver send the next; ${WARMUP}s warm-up, then ${SECS}s measured." \
+		"Latency: each delivery of the measured window, from the sender queueing the message for its socket to the" \
+		"receiver reading it (one clock, the load generator's; histogram with 0.4 % buckets, each quantile the top of its bucket)." \
 		"Load generator CPU µs per message (switchboard / reference runs):$(for w in $WINDOWS; do
 			printf ' %s in flight %s,' "$w" "$(gen_cost "w$w-r0")"; done) paced $(gen_cost "w$PACE_WINDOW-r$RATE")."
 	echo "Messaging: **the reference keeps messages in memory (a \`Map\` per recipient) and never touches the disk;" \
