@@ -23,8 +23,12 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
             router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
+# WebSocketStar layers not yet on the protocol seam: the Engine.IO/Socket.IO
+# codec and the key / multiaddr checks (unit-tested and fuzzed on their own).
+WSSTAR   := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/base58.c proto/wsstar/p2pkey.c \
+            proto/wsstar/multiaddr.c
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c $(WSSTAR)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc
@@ -38,7 +42,7 @@ LIBS_W := -lmsgpackc
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3
 LIBS_S := -lsodium
-LIBS_U := -lmsgpackc -lsodium -lnng
+LIBS_U := -lmsgpackc -lsodium -lnng -lcrypto
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -83,11 +87,11 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c
+FUZZ_SRC := $(COMMON_R) $(WS) proto/messaging/decode.c $(WSSTAR)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
-	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium
+	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium -lcrypto
 
 # ---- dependencies (Debian bookworm) ----
 # libnng-dev: only the unit tests link libnng, as a real peer for interop;
