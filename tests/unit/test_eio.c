@@ -302,7 +302,14 @@ static void test_sio_encode(void)
 	sio_out_ack(&o, &b, 9, 0);
 	sio_out_raw(&o, "{}", 2);
 	CHECK("sio: ack with a raw value", sio_out_end(&o) == 0 && buf_is(&b, "439[{}]"));
-	buf_reset(&b);
+	buf_free(&b);
+}
+
+/* Relay messages, binary headers and the encoder's own refusals. */
+static void test_sio_encode_relay(void)
+{
+	struct buf b = {0};
+	struct sio_out o;
 	const char *q = "socket.io-pull-stream.queue." DIAL ".dialer";
 	sio_out_event(&o, &b, q, strlen(q), -1, 1);
 	sio_out_placeholder(&o);
@@ -521,5 +528,6 @@ void test_eio(void)
 	test_sio_transcript();
 	test_sio_refusals();
 	test_sio_encode();
+	test_sio_encode_relay();
 	test_sio_interop();
 }
