@@ -25,7 +25,7 @@ ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/prot
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
 # WebSocketStar layers not yet on the protocol seam: the Engine.IO/Socket.IO
 # codec and the key / multiaddr checks (unit-tested and fuzzed on their own).
-WSSTAR   := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/base58.c proto/wsstar/p2pkey.c \
+WSSTAR   := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/sio_rx.c proto/wsstar/base58.c proto/wsstar/p2pkey.c \
             proto/wsstar/multiaddr.c
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c $(WSSTAR)

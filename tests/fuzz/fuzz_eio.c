@@ -5,12 +5,16 @@
  * inside the input, arguments and placeholders where they claim to be),
  * and a decoded EVENT or ACK re-encoded by our encoder must decode to the
  * same id and argument texts. A pong built from a ping's data echoes it.
+ * With bit 1 of the first byte set, the rest is a sequence of messages
+ * (<kind byte: bit 0 binary> <2-byte length> <bytes>) fed through sio_rx,
+ * whose state must stay consistent.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../proto/wsstar/eio.h"
 #include "../../proto/wsstar/sio.h"
+#include "../../proto/wsstar/sio_rx.h"
 
 static bool inside(const void *p, size_t n, const uint8_t *base, size_t size)
 {
@@ -99,11 +103,56 @@ static void check_sio(const uint8_t *data, size_t size)
 	sio_packet_free(&p);
 }
 
+static void check_rx_state(const struct sio_rx *rx, int rc)
+{
+	if (rc == SIO_RX_READY) {
+		if (!rx->ready || rx->pending || rx->got != rx->pkt.attachments)
+			abort();
+		size_t total = 0;
+		for (unsigned k = 0; k < rx->got; k++)
+			total += buf_used(&rx->att[k]);
+		if (total != rx->bytes || total > rx->max_bytes)
+			abort();
+	} else if (rc == SIO_RX_PENDING) {
+		if (!rx->pending || rx->ready || rx->got >= rx->pkt.attachments)
+			abort();
+	} else if (rx->pending || rx->ready || rx->got || !sio_rx_strerror(rc)) {
+		abort();
+	}
+}
+
+/* A sequence of Engine.IO messages through eio_decode and sio_rx. */
+static void check_sequence(const uint8_t *data, size_t size)
+{
+	struct sio_rx rx;
+	sio_rx_init(&rx, 64);
+	size_t i = 0;
+	while (size - i >= 3) {
+		bool binary = data[i] & 1;
+		size_t n = (size_t)data[i + 1] << 8 | data[i + 2];
+		i += 3;
+		if (n > size - i)
+			n = size - i;
+		struct eio_packet e;
+		if (eio_decode(&e, data + i, n, binary) == EIO_OK && e.type == EIO_MESSAGE) {
+			int rc = binary ? sio_rx_binary(&rx, e.data, e.len)
+					: sio_rx_text(&rx, (const char *)e.data, e.len, 256);
+			check_rx_state(&rx, rc);
+		}
+		i += n;
+	}
+	sio_rx_free(&rx);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
 	bool binary = data[0] & 1;
+	if (data[0] & 2) {
+		check_sequence(data + 1, size - 1);
+		return 0;
+	}
 	data++;
 	size--;
 	struct eio_packet e;

@@ -10,6 +10,7 @@
 
 #include "../../proto/wsstar/eio.h"
 #include "../../proto/wsstar/sio.h"
+#include "../../proto/wsstar/sio_rx.h"
 #include "check.h"
 
 #define TOKENS 256
@@ -352,6 +353,47 @@ static void test_sio_encode_relay(void)
 	buf_free(&b);
 }
 
+/* Binary packets held until their attachments arrived (transcript A's chunks). */
+static void test_sio_rx(void)
+{
+	struct sio_rx rx;
+	sio_rx_init(&rx, 16);
+	const char *h = "51-[\"socket.io-pull-stream.queue." DIAL ".dialer\",{\"_placeholder\":true,\"num\":0}]";
+	char *copy = strdup(h);
+	int rc = sio_rx_text(&rx, copy, strlen(copy), TOKENS);
+	memset(copy, 'x', strlen(copy)); /* the header must not point into the message */
+	free(copy);
+	CHECK("sio rx: a binary header waits", rc == SIO_RX_PENDING);
+	rc = sio_rx_binary(&rx, (const uint8_t *)"hello from A", 12);
+	CHECK("sio rx: its attachment completes it", rc == SIO_RX_READY && rx.pkt.attachments == 1 &&
+							 json_str_eq(&rx.pkt.doc, 1, "socket.io-pull-stream.queue." DIAL ".dialer") &&
+							 buf_used(&rx.att[0]) == 12 &&
+							 memcmp(buf_head(&rx.att[0]), "hello from A", 12) == 0);
+	rc = sio_rx_text(&rx, "2[\"a\"]", 6, TOKENS);
+	CHECK("sio rx: a plain packet is ready at once", rc == SIO_RX_READY && rx.got == 0 &&
+							     json_str_eq(&rx.pkt.doc, 1, "a"));
+	const char *ack = "62-3[{\"_placeholder\":true,\"num\":1},{\"_placeholder\":true,\"num\":0}]";
+	rc = sio_rx_text(&rx, ack, strlen(ack), TOKENS);
+	int rc2 = sio_rx_binary(&rx, (const uint8_t *)"", 0);
+	int rc3 = sio_rx_binary(&rx, (const uint8_t *)"\x00\x01", 2);
+	CHECK("sio rx: binary ack with two attachments, one empty",
+	      rc == SIO_RX_PENDING && rc2 == SIO_RX_PENDING && rc3 == SIO_RX_READY && rx.pkt.id == 3 &&
+		  buf_used(&rx.att[0]) == 0 && buf_used(&rx.att[1]) == 2);
+	sio_rx_release(&rx);
+	CHECK("sio rx: an attachment nobody announced", sio_rx_binary(&rx, (const uint8_t *)"x", 1) == SIO_RX_STRAY_BINARY);
+	sio_rx_text(&rx, h, strlen(h), TOKENS);
+	CHECK("sio rx: a text packet before the attachment", sio_rx_text(&rx, "2[\"a\"]", 6, TOKENS) == SIO_RX_TEXT_IN_BINARY &&
+								 !rx.pending);
+	sio_rx_text(&rx, h, strlen(h), TOKENS);
+	uint8_t big[17] = {0};
+	CHECK("sio rx: attachments over the bound", sio_rx_binary(&rx, big, 17) == SIO_TOO_BIG && !rx.pending);
+	CHECK("sio rx: a bad header is refused", sio_rx_text(&rx, "51-[\"a\"]", 8, TOKENS) == SIO_BAD_PLACEHOLDER &&
+							!rx.pending);
+	sio_rx_text(&rx, h, strlen(h), TOKENS);
+	sio_rx_free(&rx); /* a pending header is freed too (ASan checks) */
+	CHECK("sio rx: every result has a text", strcmp(sio_rx_strerror(SIO_RX_STRAY_BINARY), "unknown Socket.IO error") != 0);
+}
+
 /* ---- round trip through the real npm parsers ---- */
 
 #define VECTORS "tests/unit/wsstar_vectors.js"
@@ -529,5 +571,6 @@ void test_eio(void)
 	test_sio_refusals();
 	test_sio_encode();
 	test_sio_encode_relay();
+	test_sio_rx();
 	test_sio_interop();
 }
