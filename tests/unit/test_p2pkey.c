@@ -44,7 +44,7 @@ static int decode_hex_key(struct p2p_pubkey *k, const char *hex)
 
 static int key_rc(const char *hex)
 {
-	struct p2p_pubkey k;
+	struct p2p_pubkey k = {.pkey = NULL}; /* freed even when the hex stage fails */
 	int rc = decode_hex_key(&k, hex);
 	p2p_pubkey_free(&k);
 	return rc;
@@ -73,7 +73,7 @@ static int verify_hex(const char *key_hex, const char *nonce, const char *sig_he
 
 static bool id_is(const char *key_hex, const char *id)
 {
-	struct p2p_pubkey k;
+	struct p2p_pubkey k = {.pkey = NULL};
 	char out[P2P_ID_MAX_CHARS + 1];
 	bool ok = decode_hex_key(&k, key_hex) == P2P_OK && p2p_peer_id(&k, out, sizeof out) > 0 &&
 		  strcmp(out, id) == 0 && p2p_check_id(&k, id, strlen(id)) == P2P_OK;
@@ -285,7 +285,7 @@ static void check_vector(struct vector *v, const struct vector *other)
 	snprintf(name, sizeof name, "p2p npm: %s signature under the next key type's key fails", v->type);
 	int rc = verify_hex(other->key, v->nonce, v->sig);
 	CHECK(name, rc == 0 || rc == P2P_BAD_SIGNATURE);
-	struct p2p_pubkey k;
+	struct p2p_pubkey k = {.pkey = NULL};
 	snprintf(name, sizeof name, "p2p npm: %s key does not match the next key's id", v->type);
 	CHECK(name, decode_hex_key(&k, v->key) == P2P_OK && p2p_check_id(&k, other->id, strlen(other->id)) == P2P_ID_MISMATCH);
 	p2p_pubkey_free(&k);
