@@ -39,7 +39,7 @@ ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/stor
 SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
-PARTS    := galene
+PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
@@ -141,7 +141,8 @@ deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
-	@cd tests/e2e && { [ -d node_modules/ws ] && [ -d node_modules/bcryptjs ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@# npm ci again whenever package-lock.json is newer than the installed tree
+	@cd tests/e2e && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # ---- the two commands ----
 run: deps all
