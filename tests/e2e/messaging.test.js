@@ -33,6 +33,7 @@ async function mconnect(server, cid) {
   ws.frames = [];
   ws.msgs = [];
   ws.syncs = [];
+  ws.errors = [];
   open.push(ws);
   return ws;
 }
@@ -43,6 +44,15 @@ function drain(ws) {
     assert.equal(typeof raw, 'string', `${ws.cid}: the server sent a binary frame`);
     const f = JSON.parse(raw);
     assert.ok(f && typeof f === 'object' && !Array.isArray(f), `${ws.cid}: frame is not an object: ${raw.slice(0, 200)}`);
+    if (Object.keys(f).length === 1 && Array.isArray(f.errors)) { // what the server did not store
+      assert.ok(f.errors.length > 0, `${ws.cid}: empty errors: ${raw.slice(0, 200)}`);
+      for (const e of f.errors) {
+        assert.deepEqual(Object.keys(e), ['id', 'rid', 'error'], `${ws.cid}: errors entry ${JSON.stringify(e)}`);
+        assert.equal(typeof e.error, 'string');
+        ws.errors.push(e);
+      }
+      continue;
+    }
     assert.deepEqual(Object.keys(f), ['messages'], `${ws.cid}: frame has other sections than messages: ${raw.slice(0, 200)}`);
     assert.ok(Array.isArray(f.messages) && f.messages.length > 0, `${ws.cid}: empty or non-array messages: ${raw.slice(0, 200)}`);
     ws.frames.push({ raw, n: f.messages.length });
@@ -99,9 +109,12 @@ function closeAll() {
   for (const ws of open.splice(0)) ws.terminate();
 }
 
-// Warnings in the server log that report a message skipped over a limit.
+// Warnings in the server log that report messages skipped over a limit:
+// one line per client frame, "messaging: N messages from ID skipped ...".
 const skippedLines = (server) => server.log.split('\n')
-  .filter((l) => /: warn: /.test(l) && l.includes('messaging: ') && l.includes('skipped'));
+  .filter((l) => /: warn: /.test(l) && /messaging: \d+ messages from .* skipped/.test(l));
+const skippedLogged = (server) => skippedLines(server)
+  .reduce((n, l) => n + Number(/messaging: (\d+) messages/.exec(l)[1]), 0);
 
 // The router rewrites STATE/metrics.prom every second; the sheet wants
 // skipped messages counted there. Sum of the counters whose name or labels
@@ -118,7 +131,7 @@ function skippedMetric(server) {
 }
 
 async function expectSkipped(server, n) {
-  await until(() => skippedLines(server).length >= n, 10000, `${n} "warn: messaging: ... skipped" log lines`)
+  await until(() => skippedLogged(server) >= n, 10000, `${n} messages in "warn: messaging: N messages ... skipped" log lines`)
     .catch((e) => { throw new Error(`${e.message}\n${server.tail()}`); });
   let got = null;
   await until(() => (got = skippedMetric(server)) >= n, 10000, `${n} skipped messages counted in metrics.prom`)
@@ -196,7 +209,7 @@ test('client_id of exactly 128 bytes is accepted (ASCII and UTF-8)', async () =>
   assert.equal(Buffer.byteLength(utf8), 128);
   for (const cid of [ascii, utf8]) {
     const a = await mconnect(srv, cid);
-    a.sendJSON({ send: [{ id: 'long', sid: 's', rid: cid }] });
+    a.sendJSON({ send: [{ id: 'long', sid: cid, rid: cid }] });
     assert.deepEqual(ids(await receive(a, 1)), ['long']);
     a.sendJSON({ read: [{ id: 'long' }] });
     await sync(a);
@@ -207,22 +220,23 @@ test('client_id of exactly 128 bytes is accepted (ASCII and UTF-8)', async () =>
 test('client_id is percent-decoded and is the text a rid must equal (spaces, UTF-8, escapes)', async () => {
   const cid = uid('é x/&=?+');
   const a = await connect(srv.url('/messaging?client_id=' + encodeURIComponent(cid)));
-  Object.assign(a, { cid, frames: [], msgs: [], syncs: [] });
+  Object.assign(a, { cid, frames: [], msgs: [], syncs: [], errors: [] });
   open.push(a);
   // a plain id with a character needlessly percent-encoded, other parameters around it
   const bcid = uid('abc');
   const b = await connect(srv.url('/messaging?x=1&client_id=%61' + encodeURIComponent(bcid.slice(1)) + '&y=2'));
-  Object.assign(b, { cid: bcid, frames: [], msgs: [], syncs: [] });
+  Object.assign(b, { cid: bcid, frames: [], msgs: [], syncs: [], errors: [] });
   open.push(b);
   const s = await mconnect(srv, uid('pd-sender'));
   // rids written with JSON escapes are the same text
   const ridEsc = JSON.stringify(cid).replace(/é/g, '\\u00e9');
-  s.send(`{"send":[{"id":1,"sid":"s","rid":${ridEsc}},{"id":2,"sid":"s","rid":${JSON.stringify(bcid)}},{"id":3,"sid":"s","rid":"\\u0061${bcid.slice(1)}"}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":1,"sid":${sid},"rid":${ridEsc}},{"id":2,"sid":${sid},"rid":${JSON.stringify(bcid)}},{"id":3,"sid":${sid},"rid":"\\u0061${bcid.slice(1)}"}]}`);
   assert.deepEqual(ids(await receive(a, 1)), [1]);
   assert.deepEqual(ids(await receive(b, 2)), [2, 3]);
   assert.equal(a.msgs[0].rid, cid);
   // not addressed to an encoded form
-  s.sendJSON({ send: [{ id: 4, sid: 's', rid: encodeURIComponent(cid) }, { id: 5, sid: 's', rid: cid }] });
+  s.sendJSON({ send: [{ id: 4, sid: s.cid, rid: encodeURIComponent(cid) }, { id: 5, sid: s.cid, rid: cid }] });
   assert.deepEqual(ids(await receive(a, 2)), [1, 5]);
   closeAll();
 });
@@ -230,13 +244,14 @@ test('client_id is percent-decoded and is the text a rid must equal (spaces, UTF
 test('rid as number or as string addresses the same client: 31 and "31" go to client_id=31', async () => {
   const n = 31000 + (++uniq);
   const r = await mconnect(srv, String(n));
-  const s = await mconnect(srv, uid('num-sender'));
-  s.sendJSON({ send: [{ id: 'as-number', sid: 21, rid: n }, { id: 'as-string', sid: 21, rid: String(n) }] });
+  const sn = 21000 + (++uniq); // a sender whose client_id is a number's text may give sid as a number
+  const s = await mconnect(srv, String(sn));
+  s.sendJSON({ send: [{ id: 'as-number', sid: sn, rid: n }, { id: 'as-string', sid: sn, rid: String(n) }] });
   const got = await receive(r, 2);
-  assert.deepEqual(got, [{ id: 'as-number', sid: 21, rid: n }, { id: 'as-string', sid: 21, rid: String(n) }]);
+  assert.deepEqual(got, [{ id: 'as-number', sid: sn, rid: n }, { id: 'as-string', sid: sn, rid: String(n) }]);
   // offline: both are stored for the same client
   const n2 = 32000 + (++uniq);
-  s.sendJSON({ send: [{ id: 1, sid: 21, rid: n2 }, { id: 2, sid: 21, rid: String(n2) }] });
+  s.sendJSON({ send: [{ id: 1, sid: String(sn), rid: n2 }, { id: 2, sid: sn, rid: String(n2) }] });
   await sync(s);
   const r2 = await mconnect(srv, String(n2));
   assert.deepEqual(ids(await receive(r2, 2)), [1, 2]);
@@ -329,7 +344,7 @@ test('unknown sections are ignored, and so are send and read that are not arrays
 test('send: a message lacking id, sid or rid, or with one of another type, is skipped; the rest of the array is processed', async () => {
   const r = await mconnect(srv, uid('val'));
   const s = await mconnect(srv, uid('val-sender'));
-  const ok = (id) => ({ id, sid: 's', rid: r.cid });
+  const ok = (id) => ({ id, sid: s.cid, rid: r.cid });
   const bad = [5, 'str', null, true, [], [ok('in-nested-array')],
     { sid: 's', rid: r.cid }, { id: 'no-sid', rid: r.cid }, { id: 'no-rid', sid: 's' }, {}];
   for (const f of ['id', 'sid', 'rid']) {
@@ -342,7 +357,7 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
   }
   const arr = [ok('first')];
   bad.forEach((b, i) => { arr.push(b); if (i % 7 === 0) arr.push(ok(`mid-${i}`)); });
-  arr.push({ id: 77, sid: 88, rid: r.cid }, ok('last'));
+  arr.push({ id: 77, sid: s.cid, rid: r.cid }, ok('last'));
   s.sendJSON({ send: arr });
   const want = arr.filter((m) => m && typeof m === 'object' && !Array.isArray(m)
     && ['id', 'sid', 'rid'].every((f) => typeof m[f] === 'string' || typeof m[f] === 'number'));
@@ -350,6 +365,15 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
   assert.deepEqual(await receive(r, want.length), want);
   await sync(s);
   assert.deepEqual(await settle(r), want);
+  // each skipped one is reported to the sender, with its id and rid when they are strings or numbers
+  drain(s);
+  assert.equal(s.errors.length, bad.length, JSON.stringify(s.errors).slice(0, 800));
+  const err = (id) => s.errors.find((e) => e.id === id);
+  assert.match(err('no-sid').error, /sid/);
+  assert.equal(err('no-sid').rid, r.cid);
+  assert.match(err('no-rid').error, /rid/);
+  assert.equal(err('no-rid').rid, null);
+  assert.equal(s.errors.filter((e) => e.id === null).length, 8 + 7, 'entries without a usable id');
   // nothing invalid was stored either
   const r2 = await mconnect(srv, r.cid);
   assert.deepEqual(await receive(r2, want.length), want);
@@ -359,9 +383,10 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
 
 test('send: every field is forwarded untouched, numbers stay numbers', async () => {
   const r = await mconnect(srv, uid('fields'));
-  const s = await mconnect(srv, uid('fields-sender'));
+  const sn = 22000 + (++uniq);
+  const s = await mconnect(srv, String(sn));
   const m = {
-    id: 11, rid: r.cid, sid: 21, text: 'hello', url: 'https://web.com/pic.png',
+    id: 11, rid: r.cid, sid: sn, text: 'hello', url: 'https://web.com/pic.png',
     n: 1.5, neg: -42, zero: 0, exp: 1e-7, t: true, f: false, nul: null,
     arr: [1, '2', null, true, { a: { b: [] } }], obj: { x: { y: 'z' }, e: {} },
     s: 'é😀\n\t"\\ \u0000\u001f', empty: '',
@@ -369,7 +394,7 @@ test('send: every field is forwarded untouched, numbers stay numbers', async () 
   s.sendJSON({ send: [m] });
   assert.deepEqual(await receive(r, 1), [m]);
   // written by hand: precision beyond a double and escapes survive
-  s.send(`{"send":[{"id":"raw","sid":"s","rid":${JSON.stringify(r.cid)},"big":12345678901234567890123,"u":"\\u00e9\\ud83d\\ude00"}]}`);
+  s.send(`{"send":[{"id":"raw","sid":"${sn}","rid":${JSON.stringify(r.cid)},"big":12345678901234567890123,"u":"\\u00e9\\ud83d\\ude00"}]}`);
   await receive(r, 2);
   const raw = r.frames[r.frames.length - 1].raw;
   assert.match(raw, /"big":\s*12345678901234567890123\b/, 'a big integer keeps its digits: ' + raw);
@@ -389,24 +414,45 @@ test('send: one frame can carry messages to several recipients', async () => {
   const s = await mconnect(srv, uid('multi-sender'));
   const off = uid('multi-offline');
   s.sendJSON({ send: [
-    { id: 11, rid: a.cid, sid: 21, text: 'hello' },
-    { id: 12, rid: b.cid, sid: 21, url: 'https://web.com/pic.png' },
-    { id: 13, rid: off, sid: 21 },
-    { id: 14, rid: s.cid, sid: 21 },
+    { id: 11, rid: a.cid, sid: s.cid, text: 'hello' },
+    { id: 12, rid: b.cid, sid: s.cid, url: 'https://web.com/pic.png' },
+    { id: 13, rid: off, sid: s.cid },
+    { id: 14, rid: s.cid, sid: s.cid },
   ] });
-  assert.deepEqual(await receive(a, 1), [{ id: 11, rid: a.cid, sid: 21, text: 'hello' }]);
-  assert.deepEqual(await receive(b, 1), [{ id: 12, rid: b.cid, sid: 21, url: 'https://web.com/pic.png' }]);
+  assert.deepEqual(await receive(a, 1), [{ id: 11, rid: a.cid, sid: s.cid, text: 'hello' }]);
+  assert.deepEqual(await receive(b, 1), [{ id: 12, rid: b.cid, sid: s.cid, url: 'https://web.com/pic.png' }]);
   assert.deepEqual(ids(await receive(s, 1)), [14]);
   const o = await mconnect(srv, off);
   assert.deepEqual(ids(await receive(o, 1)), [13]);
   closeAll();
 });
 
-test('sid is forwarded as given (no authorization)', async () => {
+test('sid must be the sender\'s own client_id: others are not stored and are reported in errors', async () => {
   const r = await mconnect(srv, uid('sid'));
   const s = await mconnect(srv, uid('sid-sender'));
-  s.sendJSON({ send: [{ id: 1, sid: 'someone-else', rid: r.cid }, { id: 2, sid: 12345, rid: r.cid }, { id: 3, sid: r.cid, rid: r.cid }] });
-  assert.deepEqual((await receive(r, 3)).map((m) => m.sid), ['someone-else', 12345, r.cid]);
+  const n = 23000 + (++uniq);
+  const num = await mconnect(srv, String(n));
+  s.sendJSON({ send: [{ id: 1, sid: 'someone-else', rid: r.cid }, { id: 2, sid: 12345, rid: r.cid },
+    { id: 3, sid: r.cid, rid: r.cid }, { id: 4, sid: s.cid, rid: r.cid }] });
+  // the worker is not trusted either: a second sid the recipient would read instead is refused
+  s.send(`{"send":[{"id":5,"sid":${JSON.stringify(s.cid)},"rid":${JSON.stringify(r.cid)},"sid":"${r.cid}"},`
+    + `{"id":6,"s\\u0069d":${JSON.stringify(s.cid)},"rid":${JSON.stringify(r.cid)},"sid":"x"}]}`);
+  num.sendJSON({ send: [{ id: 7, sid: n, rid: r.cid }, { id: 8, sid: String(n), rid: r.cid }] });
+  await sync(s, r);
+  await sync(num, r);
+  const got = (await settle(r)).map((m) => [m.id, m.sid]).sort((x, y) => x[0] - y[0]);
+  assert.deepEqual(got, [[4, s.cid], [7, n], [8, String(n)]]);
+  drain(s);
+  assert.deepEqual(s.errors, [
+    { id: 1, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 2, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 3, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 5, rid: r.cid, error: 'id, sid or rid given twice' },
+    { id: 6, rid: r.cid, error: 'id, sid or rid given twice' },
+  ]);
+  const r2 = await mconnect(srv, r.cid);
+  assert.deepEqual(ids(await receive(r2, 3)).sort(), [4, 7, 8]);
+  assert.deepEqual(ids(await settle(r2)).sort(), [4, 7, 8]);
   closeAll();
 });
 
@@ -416,9 +462,10 @@ test('send: an id is any JSON string or number: a 4000-byte string id (within th
   await sync(r);
   const longId = 'i'.repeat(4000);
   const longNum = '1' + '0'.repeat(300); // a number of 301 digits
-  s.send(`{"send":[{"id":${JSON.stringify(longId)},"sid":"s","rid":${JSON.stringify(r.cid)},"v":1},`
-    + `{"id":${longNum},"sid":"s","rid":${JSON.stringify(r.cid)},"v":2},`
-    + `{"id":${JSON.stringify(longId)},"sid":"s","rid":${JSON.stringify(r.cid)},"v":3}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":${JSON.stringify(longId)},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":1},`
+    + `{"id":${longNum},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":2},`
+    + `{"id":${JSON.stringify(longId)},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":3}]}`);
   await receive(r, 2, 8000).catch(async (e) => {
     await sync(s);
     throw new Error(`${e.message}; received v = ${JSON.stringify(r.msgs.map((m) => m.v))}`);
@@ -438,7 +485,8 @@ test('send: valid JSON is not malformed however it nests: a message nested 300 l
   await sync(r);
   const D = 300;
   const deep = '['.repeat(D) + '"core"' + ']'.repeat(D);
-  s.send(`{"send":[{"id":1,"sid":"s","rid":${JSON.stringify(r.cid)},"deep":${deep}},{"id":2,"sid":"s","rid":${JSON.stringify(r.cid)}}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":1,"sid":${sid},"rid":${JSON.stringify(r.cid)},"deep":${deep}},{"id":2,"sid":${sid},"rid":${JSON.stringify(r.cid)}}]}`);
   let v = JSON.parse(JSON.stringify((await receive(r, 2, 8000).catch(async (e) => {
     await sleep(300);
     const c = s.readyState === WebSocket.OPEN ? 'the sender is still open' : `the sender was closed ${JSON.stringify(await closeOf(s))}`;
@@ -495,7 +543,8 @@ test('numeric ids compare by their JSON text: 10, 1e1 and 10.0 are three message
   const cid = uid('numtext');
   const s = await mconnect(srv, uid('numtext-sender'));
   const rid = JSON.stringify(cid);
-  s.send(`{"send":[{"id":10,"sid":1,"rid":${rid},"tag":"a"},{"id":1e1,"sid":1,"rid":${rid},"tag":"b"},{"id":10.0,"sid":1,"rid":${rid},"tag":"c"},{"id":10,"sid":1,"rid":${rid},"tag":"dup"}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":10,"sid":${sid},"rid":${rid},"tag":"a"},{"id":1e1,"sid":${sid},"rid":${rid},"tag":"b"},{"id":10.0,"sid":${sid},"rid":${rid},"tag":"c"},{"id":10,"sid":${sid},"rid":${rid},"tag":"dup"}]}`);
   await sync(s);
   const r = await mconnect(srv, cid);
   assert.deepEqual((await receive(r, 3)).map((m) => m.tag), ['a', 'b', 'c']);
@@ -567,13 +616,15 @@ test('a message stays stored until read: it comes again on every new connection,
 test('a backlog of 1200 messages arrives in frames of at most 500 messages, in arrival order', async () => {
   const N = 1200;
   const cid = uid('backlog');
-  const s = await mconnect(srv, uid('backlog-sender'));
+  // two senders: one may store at most --messaging-max-per-sender (1000) for one recipient
+  const senders = [await mconnect(srv, uid('backlog-sender')), await mconnect(srv, uid('backlog-sender'))];
   for (let i = 0; i < N; i += 100) {
+    const s = senders[i < N / 2 ? 0 : 1];
     const batch = [];
     for (let j = i; j < i + 100; j++) batch.push({ id: j, sid: s.cid, rid: cid, body: `message ${j}` });
     s.sendJSON({ send: batch });
+    if (i + 100 === N / 2 || i + 100 === N) await sync(s); // arrival order: all of the first, then the second
   }
-  await sync(s);
   const r = await mconnect(srv, cid);
   await receive(r, N, 30000);
   await settle(r, 500);
@@ -606,7 +657,7 @@ test('a backlog bigger than the router\'s queue for one worker (80 messages of 6
 
 // ---- storage ----
 
-test('the store key is (rid, id): a second send with an existing (rid, id) is ignored, from any sender', async () => {
+test('the store key is (rid, sid, id): a second send with an existing (rid, sid, id) is ignored; another sender\'s same id is another message', async () => {
   const r = await mconnect(srv, uid('dedup'));
   const other = uid('dedup-other');
   const s = await mconnect(srv, uid('dedup-s'));
@@ -617,14 +668,28 @@ test('the store key is (rid, id): a second send with an existing (rid, id) is ig
   s.sendJSON({ send: [{ id: 6, sid: s.cid, rid: r.cid, v: 5 }] });
   await receive(r, 3);
   assert.deepEqual(r.msgs.map((m) => m.v), [1, 4, 5]);
+  // t cannot pre-empt s's ids (they were "duplicates" when the key was (rid, id))
   t.sendJSON({ send: [{ id: 5, sid: t.cid, rid: r.cid, v: 6 }, { id: 6, sid: t.cid, rid: r.cid, v: 7 }, { id: 7, sid: t.cid, rid: r.cid, v: 8 }] });
-  await receive(r, 4);
+  t.sendJSON({ send: [{ id: 5, sid: t.cid, rid: r.cid, v: 9 }] });
+  await receive(r, 6);
   await sync(s);
   await sync(t);
-  assert.deepEqual((await settle(r)).map((m) => m.v), [1, 4, 5, 8]);
+  assert.deepEqual((await settle(r)).map((m) => m.v), [1, 4, 5, 6, 7, 8]);
   const r2 = await mconnect(srv, r.cid);
-  await receive(r2, 4);
-  assert.deepEqual((await settle(r2)).map((m) => m.v), [1, 4, 5, 8]);
+  await receive(r2, 6);
+  assert.deepEqual((await settle(r2)).map((m) => m.v), [1, 4, 5, 6, 7, 8]);
+  // a read with a sid deletes only that sender's message; without, every sender's with that id
+  r2.sendJSON({ read: [{ id: 5, sid: t.cid }] });
+  await sync(r2);
+  const r3 = await mconnect(srv, r.cid);
+  await receive(r3, 5);
+  assert.deepEqual((await settle(r3)).map((m) => m.v), [1, 4, 5, 7, 8]);
+  r3.sendJSON({ read: [{ id: 6 }] });
+  await sync(r3);
+  const r4 = await mconnect(srv, r.cid);
+  await receive(r4, 3);
+  assert.deepEqual((await settle(r4)).map((m) => m.v), [1, 4, 8]);
+  assert.deepEqual(s.errors.concat(t.errors), [], 'duplicates are no errors');
   const o = await mconnect(srv, other);
   assert.deepEqual((await receive(o, 1)).map((m) => m.v), [3]);
   closeAll();
@@ -752,7 +817,8 @@ test('--messaging-max-queue: messages beyond the per-recipient limit are skipped
 
 test('the default per-recipient limit is 10000 stored messages', async () => {
   const LIMIT = 10000;
-  const s2 = await startServer();
+  // one sender may fill at most --messaging-max-per-sender of a queue: raised here
+  const s2 = await startServer({ args: ['--messaging-max-per-sender', '20000'] });
   try {
     const s = await mconnect(s2, 'dq-s');
     for (let i = 0; i < LIMIT + 2; i += 1000) {
