@@ -4,7 +4,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile, spawn } = require('node:child_process');
+const { execFile, execFileSync, spawn } = require('node:child_process');
 const harness = require('./lib/harness');
 const { run, assert, sleep, until } = harness;
 const { startServer, bin, ASAN } = require('./lib/server');
@@ -1124,6 +1124,224 @@ test('isolation: garbage from one client (malformed JSON, 100000 invalid element
   assert.equal(v.readyState, WebSocket.OPEN);
   closeAll();
 }, { timeout: 90000 });
+
+// ---- hardening (issue 6) ----
+
+// A rogue worker on the bus (tests/e2e/lib/sp.js): registers for messaging,
+// keeps what the router sends it.
+let fakeConn = 0x7e000000;
+async function fakeWorker(server) {
+  const { spClient, mp } = require('./lib/sp');
+  const c = await spClient(path.join(server.stateDir, 'bus.ipc'));
+  c.got = Buffer.alloc(0);
+  c.socket.on('data', (d) => { c.got = Buffer.concat([c.got, d]); });
+  c.env = (o) => c.send(mp({ v: 1, p: 'messaging', ...o }));
+  c.send(mp({ v: 1, p: 'core', op: 'hello', conn: ++fakeConn, pid: 1, proto: 'messaging', credit: 8 }));
+  return c;
+}
+
+// Waits until ws has been told of at least n messages not stored.
+async function errorsOf(ws, n, ms = 15000) {
+  await until(() => drain(ws) && ws.errors.length >= n, ms, `${ws.cid}: ${n} errors entries`)
+    .catch((e) => { throw new Error(`${e.message}; got ${JSON.stringify(ws.errors).slice(0, 600)}`); });
+  return ws.errors;
+}
+
+function routerCrash(server) {
+  return /ERROR: AddressSanitizer|runtime error:/.test(server.log) ? crashExcerpt(server) : null;
+}
+
+test('one client_id per connection: a worker attaching as A then B is closed 4001 and A is no longer its (no use after free, no misdelivery)', async () => {
+  const pid = srv.routerPid();
+  const A = uid('uaf-a'), B = uid('uaf-b');
+  const f = await fakeWorker(srv);
+  f.env({ op: 'attach', client: A });
+  f.env({ op: 'attach', client: B });
+  await until(() => f.got.includes('client_id cannot change on a connection'), 10000, 'the close for the fake worker');
+  assert.ok(f.got.includes(Buffer.from([0xcd, 0x0f, 0xa1])), 'close code 4001');
+  f.socket.destroy();
+  await f.closed;
+  await sleep(200); // the router has reaped the worker
+  const s = await mconnect(srv, uid('uaf-s'));
+  const bystander = await mconnect(srv, uid('uaf-bystander'));
+  for (let i = 0; i < 20; i++) s.sendJSON({ send: [{ id: i, sid: s.cid, rid: i % 2 ? A : B }] });
+  await sync(s);
+  await sync(bystander);
+  assert.equal(routerCrash(srv), null, routerCrash(srv));
+  assert.equal(srv.routerPid(), pid, 'the router did not restart');
+  assert.deepEqual(ids(await settle(bystander, 200)), [], 'nothing for anyone else');
+  const a = await mconnect(srv, A);
+  const b = await mconnect(srv, B);
+  assert.deepEqual(ids(await receive(a, 10)), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+  assert.deepEqual(ids(await receive(b, 10)), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  // attaching again with the same id is no change: still served
+  const g = await fakeWorker(srv);
+  const C = uid('uaf-c');
+  g.env({ op: 'attach', client: C });
+  g.env({ op: 'attach', client: C });
+  s.sendJSON({ send: [{ id: 'to-c', sid: s.cid, rid: C }] });
+  await until(() => g.got.includes('to-c'), 10000, 'delivery to the re-attached worker');
+  assert.ok(!g.got.includes('cannot change'));
+  g.socket.destroy();
+  closeAll();
+});
+
+test('the router checks what a worker hands it: invalid UTF-8, not one JSON value, a spoofed sid are not stored and are reported', async () => {
+  const S = uid('fw-s'), R = uid('fw-r');
+  const f = await fakeWorker(srv);
+  f.env({ op: 'attach', client: S });
+  const m = (body) => Buffer.from(body, 'latin1');
+  const send = (body, id = 'x') => f.env({ op: 'send', rid: R, key: Buffer.from('s' + id), m: m(body) });
+  send(`{"id":"bad-utf8","sid":"${S}","rid":"${R}","t":"\xff\xfe"}`);
+  send(`{"id":"ok-1","sid":"${S}","rid":"${R}"}`);
+  send(`1,"from":"alice"`);
+  send(`{"id":"spoof","sid":"alice","rid":"${R}"}`);
+  send(`{"id":"twice","sid":"${S}","rid":"${R}","sid":"alice"}`);
+  send(`{"id":"trailing","sid":"${S}","rid":"${R}"} {"a":1}`);
+  send(`["id","sid","rid"]`);
+  send(`{"id":"ok-2","sid":"${S}","rid":"${R}"}`);
+  f.env({ op: 'end' });
+  for (const e of ['message is not valid UTF-8', 'message is not one JSON value', "sid is not the sender's client_id",
+    'id, sid or rid given twice', 'message is not an object']) {
+    await until(() => f.got.includes(e), 10000, `errors entry "${e}" to the fake worker`);
+  }
+  assert.ok(f.got.includes('{"id":"spoof","rid":"' + R + '","error":"sid is not the sender\'s client_id"}'));
+  f.socket.destroy();
+  const r = await mconnect(srv, R);
+  assert.deepEqual(ids(await receive(r, 2)), ['ok-1', 'ok-2']);
+  assert.deepEqual(ids(await settle(r)), ['ok-1', 'ok-2']);
+  assert.equal(r.readyState, WebSocket.OPEN, 'the recipient was not closed 1007');
+  closeAll();
+});
+
+test('limits per sender: --messaging-max-per-sender per recipient, --messaging-max-recipients, --messaging-max-store; each refusal is an errors entry', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-per-sender', '3', '--messaging-max-recipients', '2',
+    '--messaging-max-store', '2000', '--messaging-max-queue', '5'] });
+  try {
+    const mallory = await mconnect(s2, 'mallory');
+    const alice = await mconnect(s2, 'alice');
+    const m = (ws, id, rid, extra = {}) => ({ id, sid: ws.cid, rid, ...extra });
+    // mallory cannot fill carol's queue, nor take alice's ids
+    // (no sync markers here: they would be messages counted by the limits;
+    // a frame's errors come once the router has handled all of it)
+    mallory.sendJSON({ send: [1, 2, 3, 4, 5].map((i) => m(mallory, i, 'carol')) });
+    assert.deepEqual(await errorsOf(mallory, 2), [4, 5].map((id) => ({ id, rid: 'carol', error: "sender's quota for this recipient is full" })));
+    // carol's queue (5) is full now: alice's third is refused as such
+    alice.sendJSON({ send: [1, 2, 3].map((i) => m(alice, i, 'carol')) });
+    assert.deepEqual(await errorsOf(alice, 1), [{ id: 3, rid: 'carol', error: "recipient's queue is full" }]);
+    // recipients per sender: carol, dave; erin is one too many (sync markers go to mallory herself)
+    mallory.sendJSON({ send: [m(mallory, 1, 'dave'), m(mallory, 1, 'erin')] });
+    assert.deepEqual((await errorsOf(mallory, 3)).slice(2), [{ id: 1, rid: 'erin', error: 'sender has too many recipients' }]);
+    // the store's size: 2000 bytes of message text in all
+    const pad = 'p'.repeat(1000);
+    alice.sendJSON({ send: [m(alice, 'big-1', 'frank', { pad }), m(alice, 'big-2', 'frank', { pad }), m(alice, 'big-3', 'frank', { pad })] });
+    assert.deepEqual((await errorsOf(alice, 3)).slice(1).map((e) => [e.id, e.error]), [['big-2', 'store is full'], ['big-3', 'store is full']]);
+    const carol = await mconnect(s2, 'carol');
+    assert.deepEqual((await receive(carol, 5)).map((x) => [x.sid, x.id]),
+      [['mallory', 1], ['mallory', 2], ['mallory', 3], ['alice', 1], ['alice', 2]]);
+    await expectSkipped(s2, 6);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
+
+test('refused messages are summarised: one log line per client frame, not one per message', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-queue', '1'] });
+  try {
+    const s = await mconnect(s2, 'loud-s');
+    const N = 2000;
+    for (let k = 0; k < 3; k++) s.sendJSON({ send: Array.from({ length: N }, (_, i) => ({ id: `${k}-${i}`, sid: 'loud-s', rid: 'loud-r' })) });
+    await until(() => { drain(s); return s.errors.length >= 3 * N - 1; }, 30000, 'errors for all but the first');
+    await expectSkipped(s2, 3 * N - 1);
+    const lines = skippedLines(s2).length;
+    assert.ok(lines <= 3 * 4, `${lines} log lines for ${3 * N - 1} refusals in 3 frames`);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
+
+test('a store written by the previous schema (rid, id keys) is migrated: messages kept in order, invalid UTF-8 dropped, reads and limits work', async () => {
+  const os = require('node:os');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-v1-'));
+  const row = (rid, key, body) => `INSERT INTO messages (rid, key, body) VALUES ('${rid}', CAST('${key}' AS BLOB), CAST('${body}' AS BLOB));`;
+  // the schema-1 SQL as the router wrote it, and rows as it stored them (one with invalid UTF-8, one with a sid that is no client_id)
+  execFileSync('sqlite3', [path.join(dir, 'messaging.db')], { input: `PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS messages (  seq INTEGER PRIMARY KEY AUTOINCREMENT,  rid TEXT NOT NULL,  key BLOB NOT NULL,  body BLOB NOT NULL,  UNIQUE (rid, key));
+CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);
+PRAGMA user_version = 1;
+${row('old-r', 'n1', '{"id":1,"sid":"old-s","rid":"old-r","t":"first"}')}
+${row('old-r', 'sx', '{"id":"x","sid":21,"rid":"old-r"}')}
+INSERT INTO messages (rid, key, body) VALUES ('old-r', CAST('n2' AS BLOB), X'7B226964223A322C22736964223A226F6C642D73222C22726964223A226F6C642D72222C2274223A22FF227D');
+${row('old-r', 'n3', '{"id":3,"sid":"","rid":"old-r"}')}
+${row('old-r', 'n4', '{"id":4,"sid":"old-s","rid":"old-r","t":"last"}')}
+${row('old-q', 'n1', '{"id":1,"sid":"old-s","rid":"old-q"}')}
+` });
+  const s2 = await startServer({ stateDir: dir });
+  try {
+    await until(() => /store migrated/.test(s2.log), 10000, 'the migration log line');
+    assert.match(s2.log, /4 \+ 0|5 messages kept, 1 invalid/);
+    const r = await mconnect(s2, 'old-r');
+    assert.deepEqual(ids(await receive(r, 4)), [1, 'x', 3, 4]);
+    assert.deepEqual(ids(await settle(r)), [1, 'x', 3, 4]);
+    r.sendJSON({ read: [{ id: 1 }, { id: 'x' }] });
+    await sync(r);
+    const s = await mconnect(s2, 'old-s');
+    s.sendJSON({ send: [{ id: 1, sid: 'old-s', rid: 'old-r', t: 'new' }] });
+    await sync(s, r);
+    const r2 = await mconnect(s2, 'old-r');
+    assert.deepEqual((await receive(r2, 3)).map((m) => [m.id, m.t]), [[3, undefined], [4, 'last'], [1, 'new']]);
+    const st = await storeStats(dir);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /^old-q 1$/m);
+    assert.match(st.stdout, /^old-r 3$/m);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+  // and it opens again as it is
+  const s3 = await startServer({ stateDir: dir });
+  try {
+    const q = await mconnect(s3, 'old-q');
+    assert.deepEqual(ids(await receive(q, 1)), [1]);
+    assert.ok(!/store migrated/.test(s3.log));
+    closeAll();
+  } finally { closeAll(); await s3.stop(); }
+}, { timeout: 60000 });
+
+function metric(server, event) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(server.stateDir, 'metrics.prom'), 'utf8'); } catch { return -1; }
+  const m = new RegExp(`switchboard_messaging_total\\{event="${event}"\\} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+test('a failed commit (file size limit on the router) is logged, counted, reported to the senders, and the queue counts are reloaded', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-queue', '4'] });
+  try {
+    const s = await mconnect(s2, 'cf-s');
+    const m = (id) => ({ id, sid: 'cf-s', rid: 'cf-off' });
+    s.sendJSON({ send: [m(1), m(2)] });
+    await sync(s);
+    await sleep(100); // committed
+    const pid = s2.routerPid();
+    execFileSync('prlimit', ['--pid', String(pid), '--fsize=1:']);
+    s.sendJSON({ send: [m(3), m(4)] });
+    await until(() => { drain(s); return s.errors.length >= 2; }, 15000, 'errors for the lost messages')
+      .catch((e) => { throw new Error(`${e.message}\n${s2.tail()}`); });
+    assert.deepEqual(s.errors.slice(0, 2), [3, 4].map((id) => ({ id, rid: 'cf-off', error: 'store write failed' })));
+    assert.match(s2.log, /failed commit lost 2 stored messages/);
+    execFileSync('prlimit', ['--pid', String(pid), '--fsize=unlimited:']);
+    // the counts came from the database again: 2 stored, room for 2 more
+    s.errorsBefore = s.errors.length;
+    s.sendJSON({ send: [m(5), m(6), m(7)] });
+    await sync(s);
+    await errorsOf(s, s.errorsBefore + 1);
+    assert.deepEqual(s.errors.slice(s.errorsBefore), [{ id: 7, rid: 'cf-off', error: "recipient's queue is full" }]);
+    const off = await mconnect(s2, 'cf-off');
+    assert.deepEqual(ids(await receive(off, 4)), [1, 2, 5, 6]);
+    assert.deepEqual(ids(await settle(off)), [1, 2, 5, 6]);
+    await until(() => metric(s2, 'lost_failed_commit') >= 2, 10000, 'lost messages in metrics.prom');
+    assert.equal(s2.routerPid(), pid, 'the router kept running');
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
 
 run({
   before: async () => { srv = await startServer(); },
