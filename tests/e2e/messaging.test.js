@@ -1157,19 +1157,21 @@ test('one client_id per connection: a worker attaching as A then B is closed 400
   const f = await fakeWorker(srv);
   f.env({ op: 'attach', client: A });
   f.env({ op: 'attach', client: B });
-  await until(() => f.got.includes('client_id cannot change on a connection'), 10000, 'the close for the fake worker');
-  assert.ok(f.got.includes(Buffer.from([0xcd, 0x0f, 0xa1])), 'close code 4001');
+  const told = await until(() => f.got.includes('client_id cannot change on a connection'), 5000).then(() => true, () => false);
   f.socket.destroy();
   await f.closed;
   await sleep(200); // the router has reaped the worker
   const s = await mconnect(srv, uid('uaf-s'));
   const bystander = await mconnect(srv, uid('uaf-bystander'));
   for (let i = 0; i < 20; i++) s.sendJSON({ send: [{ id: i, sid: s.cid, rid: i % 2 ? A : B }] });
-  await sync(s);
-  await sync(bystander);
+  const crashed = (e) => { throw new Error(`${e.message}\n${routerCrash(srv) || srv.tail()}`); };
+  await sync(s).catch(crashed);
+  await sync(bystander).catch(crashed);
   assert.equal(routerCrash(srv), null, routerCrash(srv));
   assert.equal(srv.routerPid(), pid, 'the router did not restart');
   assert.deepEqual(ids(await settle(bystander, 200)), [], 'nothing for anyone else');
+  assert.ok(told, 'the router told the fake worker to close its client');
+  assert.ok(f.got.includes(Buffer.from([0xcd, 0x0f, 0xa1])), 'close code 4001');
   const a = await mconnect(srv, A);
   const b = await mconnect(srv, B);
   assert.deepEqual(ids(await receive(a, 10)), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
