@@ -1345,6 +1345,50 @@ test('a failed commit (file size limit on the router) is logged, counted, report
   } finally { closeAll(); await s2.stop(); }
 }, { timeout: 60000 });
 
+test('the worker frames only valid text from the router: invalid UTF-8 or not one JSON value never reaches the client', async () => {
+  const net = require('node:net');
+  const os = require('node:os');
+  const { mp } = require('./lib/sp');
+  const { freePort, waitForPort } = require('./lib/server');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-fr-'));
+  const sock = path.join(dir, 'fake-router.ipc');
+  const conns = [];
+  // a fake router: the SP handshake, then whatever we send
+  const fake = net.createServer((c) => {
+    c.got = Buffer.alloc(0);
+    c.on('data', (d) => { c.got = Buffer.concat([c.got, d]); });
+    c.on('error', () => {});
+    c.write(Buffer.from([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]));
+    conns.push(c);
+  });
+  await new Promise((r) => fake.listen(sock, r));
+  const port = await freePort();
+  const ts = spawn('tcpserver', ['-q', '127.0.0.1', String(port), bin('switchboard-worker'), '--router-url', 'ipc://' + sock],
+    { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    const ws = await connect(`ws://127.0.0.1:${port}/messaging?client_id=wfr`);
+    let c = null;
+    await until(() => (c = conns.find((x) => x.got.includes('attach') && x.got.includes('wfr'))), 10000, 'the worker attached');
+    const out = (d) => {
+      const payload = mp({ v: 1, p: 'messaging', op: 'out', d: Buffer.from(d, 'latin1') });
+      const h = Buffer.alloc(13);
+      h[0] = 1;
+      h.writeBigUInt64BE(BigInt(payload.length + 4), 1);
+      h.writeUInt32BE(1, 9);
+      c.write(Buffer.concat([h, payload]));
+    };
+    out('{"messages":[{"id":"bad","t":"\xff"}]}');
+    out('{"messages":[{"id":"x"}]},"from":"alice"');
+    out('{"messages":[{"id":"ok"}]}');
+    await until(() => ws.queue.length >= 1, 10000, 'the valid frame');
+    await sleep(300);
+    assert.deepEqual(ws.queue, ['{"messages":[{"id":"ok"}]}']);
+    assert.equal(ws.readyState, WebSocket.OPEN, 'not closed 1007');
+    ws.close();
+  } finally { ts.kill(); fake.close(); for (const c of conns) c.destroy(); }
+});
+
 run({
   before: async () => { srv = await startServer(); },
   after: async () => { closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.tail()); },
