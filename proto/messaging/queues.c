@@ -17,7 +17,7 @@ static struct hmap per_rid;   /* rid → stored messages */
 static struct hmap per_pair;  /* rid \0 sid → stored messages */
 static struct hmap per_sid;   /* sid → recipients it has stored messages for */
 static uint64_t bytes;
-static sqlite3_stmt *st_insert, *st_exists, *st_delete, *st_backlog, *st_last;
+static sqlite3_stmt *st_insert, *st_exists, *st_doomed, *st_delete, *st_backlog, *st_last;
 
 static const char table_v2[] =
 	"CREATE TABLE IF NOT EXISTS messages ("
@@ -26,7 +26,8 @@ static const char table_v2[] =
 	"  sid TEXT NOT NULL,"
 	"  key BLOB NOT NULL,"
 	"  body BLOB NOT NULL,"
-	"  UNIQUE (rid, sid, key));"
+	/* (rid, key) first: a read without sid finds its rows by this index too */
+	"  UNIQUE (rid, key, sid));"
 	"CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);";
 
 static intptr_t get(const struct hmap *m, const void *k, size_t n) { return (intptr_t)hmap_get(m, k, n); }
@@ -142,7 +143,7 @@ static int migrate_v1(void)
 	if (exec("BEGIN") < 0)
 		return -1;
 	if (exec("CREATE TABLE messages_v2 (seq INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL,"
-		 " sid TEXT NOT NULL, key BLOB NOT NULL, body BLOB NOT NULL, UNIQUE (rid, sid, key))") < 0 ||
+		 " sid TEXT NOT NULL, key BLOB NOT NULL, body BLOB NOT NULL, UNIQUE (rid, key, sid))") < 0 ||
 	    copy_v1(&kept, &dropped) < 0 || exec("DROP TABLE messages") < 0 ||
 	    exec("ALTER TABLE messages_v2 RENAME TO messages") < 0 || exec(table_v2) < 0 || exec("COMMIT") < 0) {
 		log_error("messaging: migrating the store failed: %s", sqlite3_errmsg(store_db()));
@@ -175,8 +176,10 @@ int mq_init(void)
 		return -1;
 	st_insert = store_prepare("INSERT OR IGNORE INTO messages (rid, sid, key, body) VALUES (?, ?, ?, ?)");
 	st_exists = store_prepare("SELECT 1 FROM messages WHERE rid = ? AND sid = ? AND key = ?");
-	st_delete = store_prepare("DELETE FROM messages WHERE rid = ?1 AND key = ?2 AND (?3 IS NULL OR sid = ?3)"
-				  " RETURNING sid, length(body)");
+	/* not DELETE … RETURNING: SQLite builds an ephemeral table for it on
+	 * every run (measured: router CPU per message 13 → 80 µs under load) */
+	st_doomed = store_prepare("SELECT sid, length(body) FROM messages WHERE rid = ?1 AND key = ?2 AND (?3 IS NULL OR sid = ?3)");
+	st_delete = store_prepare("DELETE FROM messages WHERE rid = ?1 AND key = ?2 AND (?3 IS NULL OR sid = ?3)");
 	st_backlog = store_prepare("SELECT seq, body FROM messages WHERE rid = ? AND seq > ? ORDER BY seq LIMIT ?");
 	st_last = store_prepare("SELECT COALESCE(MAX(seq), 0) FROM messages");
 	return mq_reload();
@@ -186,6 +189,7 @@ void mq_fini(void)
 {
 	sqlite3_finalize(st_insert);
 	sqlite3_finalize(st_exists);
+	sqlite3_finalize(st_doomed);
 	sqlite3_finalize(st_delete);
 	sqlite3_finalize(st_backlog);
 	sqlite3_finalize(st_last);
@@ -249,26 +253,39 @@ const char *mq_store(const struct mq_limits *l, const struct messaging_msg *m, c
 	return NULL;
 }
 
+static void bind_read(sqlite3_stmt *st, const char *rid, size_t rl, const void *key, size_t kl, const char *sid,
+		      size_t sl)
+{
+	sqlite3_bind_text(st, 1, rid, (int)rl, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, (int)kl, SQLITE_STATIC);
+	if (sid)
+		sqlite3_bind_text(st, 3, sid, (int)sl, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+}
+
 int mq_delete(const char *rid, size_t rl, const void *key, size_t kl, const char *sid, size_t sl)
 {
-	store_will_write();
-	sqlite3_bind_text(st_delete, 1, rid, (int)rl, SQLITE_STATIC);
-	sqlite3_bind_blob(st_delete, 2, key, (int)kl, SQLITE_STATIC);
-	if (sid)
-		sqlite3_bind_text(st_delete, 3, sid, (int)sl, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st_delete, 3);
+	bind_read(st_doomed, rid, rl, key, kl, sid, sl);
 	int n = 0, rc;
-	while ((rc = sqlite3_step(st_delete)) == SQLITE_ROW) {
-		account(rid, rl, (const char *)sqlite3_column_text(st_delete, 0), (size_t)sqlite3_column_bytes(st_delete, 0),
-			-1, -sqlite3_column_int64(st_delete, 1));
-		n++;
+	while ((rc = sqlite3_step(st_doomed)) == SQLITE_ROW) {
+		if (n++ == 0)
+			store_will_write();
+		account(rid, rl, (const char *)sqlite3_column_text(st_doomed, 0), (size_t)sqlite3_column_bytes(st_doomed, 0),
+			-1, -sqlite3_column_int64(st_doomed, 1));
+	}
+	sqlite3_reset(st_doomed);
+	if (n == 0)
+		return 0; /* unknown ids cost no write */
+	bind_read(st_delete, rid, rl, key, kl, sid, sl);
+	if (rc != SQLITE_DONE || sqlite3_step(st_delete) != SQLITE_DONE) {
+		log_error("messaging: deleting for %.*s failed: %s", (int)rl, rid, sqlite3_errmsg(store_db()));
+		sqlite3_reset(st_delete);
+		store_check_txn();
+		mq_reload(); /* the counts above may not have happened */
+		return 0;
 	}
 	sqlite3_reset(st_delete);
-	if (rc != SQLITE_DONE) {
-		log_error("messaging: deleting for %.*s failed: %s", (int)rl, rid, sqlite3_errmsg(store_db()));
-		store_check_txn();
-	}
 	return n;
 }
 

@@ -115,14 +115,16 @@ static void messaging_message(struct session *s, uint8_t opcode, uint8_t *data, 
 /* The router is checked too: a frame we pass on is one JSON value of valid UTF-8. */
 static void messaging_bus(struct session *s, const struct envelope *e)
 {
-	const uint8_t *d;
+	const uint8_t *b;
+	const char *d = NULL;
 	size_t n;
-	if (!env_op_is(e, MESSAGING_OP_OUT) || (!mp_get_bin(e->map, "d", &d, &n) &&
-						 !mp_get_str(e->map, "d", (const char **)&d, &n))) {
+	if (env_op_is(e, MESSAGING_OP_OUT) && mp_get_bin(e->map, "d", &b, &n))
+		d = (const char *)b;
+	else if (!env_op_is(e, MESSAGING_OP_OUT) || !mp_get_str(e->map, "d", &d, &n)) {
 		log_warn("messaging: unknown envelope %.*s from the router ignored", (int)e->op_len, e->op);
 		return;
 	}
-	if (!messaging_text_valid((const char *)d, n)) {
+	if (!messaging_text_valid(d, n)) {
 		log_error("messaging: a %zu-byte frame from the router is not valid JSON text; not sent", n);
 		return;
 	}
