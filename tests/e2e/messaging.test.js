@@ -1280,7 +1280,7 @@ ${row('old-q', 'n1', '{"id":1,"sid":"old-s","rid":"old-q"}')}
   const s2 = await startServer({ stateDir: dir });
   try {
     await until(() => /store migrated/.test(s2.log), 10000, 'the migration log line');
-    assert.match(s2.log, /4 \+ 0|5 messages kept, 1 invalid/);
+    assert.match(s2.log, /5 messages kept, 1 invalid ones dropped/);
     const r = await mconnect(s2, 'old-r');
     assert.deepEqual(ids(await receive(r, 4)), [1, 'x', 3, 4]);
     assert.deepEqual(ids(await settle(r)), [1, 'x', 3, 4]);
