@@ -214,6 +214,19 @@ static bool hint_ok(const uint8_t *p, size_t n)
 	return ok;
 }
 
+/* Reports a message by the id and rid the worker gave (for one the router
+ * could not parse: those of a valid message are taken from the message). */
+static void refuse_by_hints(struct router *r, struct rworker *w, const struct envelope *e, const char *why)
+{
+	const uint8_t *hi = NULL, *hr = NULL;
+	size_t hil = 0, hrl = 0;
+	if (!mp_get_bin(e->map, "i", &hi, &hil) || !hint_ok(hi, hil))
+		hi = NULL;
+	if (!mp_get_bin(e->map, "r", &hr, &hrl) || !hint_ok(hr, hrl))
+		hr = NULL;
+	refuse(r, w, (const char *)hi, hil, (const char *)hr, hrl, why);
+}
+
 static void journal_add(const struct messaging_msg *m)
 {
 	const struct {
@@ -247,19 +260,15 @@ static uint64_t *counter_of(const char *why)
 static void on_send(struct router *r, struct rworker *w, const struct envelope *e)
 {
 	struct messaging_worker *st = rworker_state(w);
-	const uint8_t *m, *hi = NULL, *hr = NULL;
-	size_t ml, hil = 0, hrl = 0;
+	const uint8_t *m;
+	size_t ml;
 	if (!mp_get_bin(e->map, "m", &m, &ml)) {
 		log_warn("messaging: malformed send from worker pid %d", w->pid);
 		return;
 	}
-	if (!mp_get_bin(e->map, "i", &hi, &hil) || !hint_ok(hi, hil))
-		hi = NULL;
-	if (!mp_get_bin(e->map, "r", &hr, &hrl) || !hint_ok(hr, hrl))
-		hr = NULL;
 	if (ml > r->opt.messaging_max_size) {
 		stats.too_large++;
-		return refuse(r, w, (const char *)hi, hil, (const char *)hr, hrl, MSG_ERR_TOO_LARGE);
+		return refuse_by_hints(r, w, e, MSG_ERR_TOO_LARGE);
 	}
 	struct messaging_msg msg;
 	const char *why = messaging_check((const char *)m, ml, &msg);
@@ -276,7 +285,7 @@ static void on_send(struct router *r, struct rworker *w, const struct envelope *
 		if (msg.id_raw || msg.rid_raw) /* the message's own, once it parsed */
 			refuse(r, w, msg.id_raw, msg.id_raw_len, msg.rid_raw, msg.rid_raw_len, why);
 		else
-			refuse(r, w, (const char *)hi, hil, (const char *)hr, hrl, why);
+			refuse_by_hints(r, w, e, why);
 	} else if (dup) {
 		stats.duplicates++;
 	} else {

@@ -757,6 +757,8 @@ test('--messaging-max-size: a message over the limit is skipped (not stored, not
     await sync(s);
     assert.deepEqual(ids(await settle(r)), ['small-1', 'at-limit', 'small-2']);
     await expectSkipped(s2, 2);
+    // and reported to the sender, by id and rid
+    assert.deepEqual(await errorsOf(s, 2), ['over', 'over-utf8'].map((id) => ({ id, rid: 'size-r', error: 'message too large' })));
     // not stored either
     const r2 = await mconnect(s2, 'size-r');
     assert.deepEqual(ids(await receive(r2, 3)), ['small-1', 'at-limit', 'small-2']);
