@@ -69,6 +69,9 @@ static void usage(FILE *f)
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
 		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
 		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
+		"  --messaging-max-per-sender N stored messages per recipient from one sender (default 1000)\n"
+		"  --messaging-max-recipients N recipients one sender may have messages stored for (default 1000)\n"
+		"  --messaging-max-store BYTES  stored message text in all (default 1073741824)\n"
 		"  --store-stats         print `<recipient> <stored messages>` lines and exit\n"
 		"  --log-level LEVEL     error, warn, info or debug\n"
 		"  --help, --version\n");
@@ -89,11 +92,16 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
 		{"allow-uid", required_argument, 0, 'u'}, {"log-level", required_argument, 0, 'L'},
 		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
+		{"messaging-max-per-sender", required_argument, 0, 'P'},
+		{"messaging-max-recipients", required_argument, 0, 'N'},
+		{"messaging-max-store", required_argument, 0, 'B'},
 		{"store-stats", no_argument, 0, 'S'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(),
-				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000}};
+				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000,
+					      .messaging_max_per_sender = 1000, .messaging_max_recipients = 1000,
+					      .messaging_max_store = 1ull << 30}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -110,6 +118,9 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
 		case 'M': cfg->opt.messaging_max_size = strtoull(optarg, NULL, 10); break;
 		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
+		case 'P': cfg->opt.messaging_max_per_sender = strtol(optarg, NULL, 10); break;
+		case 'N': cfg->opt.messaging_max_recipients = strtol(optarg, NULL, 10); break;
+		case 'B': cfg->opt.messaging_max_store = strtoull(optarg, NULL, 10); break;
 		case 'S': cfg->store_stats = true; break;
 		case 'L':
 			log_level_option(optarg);

@@ -32,6 +32,9 @@ struct router_stats {
 struct router_options {
 	size_t messaging_max_size;  /* bytes of one stored message */
 	long messaging_max_queue;   /* stored messages per recipient */
+	long messaging_max_per_sender;  /* stored messages per (recipient, sender) */
+	long messaging_max_recipients;  /* recipients with stored messages per sender */
+	uint64_t messaging_max_store;   /* bytes of stored message text in all */
 };
 
 struct router {

@@ -1,4 +1,10 @@
+/*
+ * The router's durable store (store.h): opening, the group commit, and what
+ * happens when a commit fails.
+ */
 #include "store.h"
+
+#include <signal.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,15 +63,6 @@ static void start_checkpointer(const char *path)
 	sqlite3_wal_autocheckpoint(db, 0);
 }
 
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS messages ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  rid TEXT NOT NULL,"
-	"  key BLOB NOT NULL,"
-	"  body BLOB NOT NULL,"
-	"  UNIQUE (rid, key));"
-	"CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);";
-
 static char *db_path(const char *state_dir)
 {
 	size_t n = strlen(state_dir) + 32;
@@ -99,9 +96,10 @@ static int check_version(void)
 	}
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
+	/* tables are the protocols': each creates or migrates its own at init */
 	char sql[64];
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
-	return exec(schema) < 0 ? -1 : exec(sql);
+	return exec(sql);
 }
 
 int store_open(const char *state_dir)
@@ -114,6 +112,8 @@ int store_open(const char *state_dir)
 		return -1;
 	}
 	sqlite3_busy_timeout(db, 1000);
+	/* a file-size limit (RLIMIT_FSIZE) must fail the write, not kill the router */
+	signal(SIGXFSZ, SIG_IGN);
 	/* WAL + NORMAL: a committed transaction survives the router's death
 	 * (it is in the OS's hands); only a power cut can lose the last ones. */
 	if (exec("PRAGMA journal_mode = WAL") < 0 || exec("PRAGMA synchronous = NORMAL") < 0 || check_version() < 0) {
@@ -149,13 +149,44 @@ void store_will_write(void)
 
 int64_t store_commit_due(void) { return commit_due; }
 
+#define MAX_HOOKS 4
+static void (*hooks[MAX_HOOKS])(bool ok);
+static int nhooks;
+
+void store_on_commit(void (*fn)(bool ok))
+{
+	if (nhooks < MAX_HOOKS)
+		hooks[nhooks++] = fn;
+}
+
+static void run_hooks(bool ok)
+{
+	for (int i = 0; i < nhooks; i++)
+		hooks[i](ok);
+}
+
 void store_commit(void)
 {
 	if (!commit_due)
 		return;
 	commit_due = 0;
-	if (exec("COMMIT") < 0)
+	if (exec("COMMIT") == 0)
+		return run_hooks(true);
+	/* everything since BEGIN is gone; the hooks say what and to whom */
+	if (!sqlite3_get_autocommit(db))
 		exec("ROLLBACK");
+	run_hooks(false);
+}
+
+void store_check_txn(void)
+{
+	/* After SQLITE_FULL, IOERR or NOMEM SQLite may roll the whole
+	 * transaction back by itself: that is a lost commit too. */
+	if (commit_due && sqlite3_get_autocommit(db)) {
+		log_error("store: SQLite rolled the open transaction back (%s)", sqlite3_errmsg(db));
+		commit_due = 0;
+		run_hooks(false);
+	}
 }
 
 sqlite3_stmt *store_prepare(const char *sql)

@@ -328,7 +328,8 @@ static void usage(FILE *f)
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
-		"router options, passed on: --worker-queue, --messaging-max-size, --messaging-max-queue\n"
+		"router options, passed on: --worker-queue, --messaging-max-size, --messaging-max-queue,\n"
+		"  --messaging-max-per-sender, --messaging-max-recipients, --messaging-max-store\n"
 		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
 		"  --help, --version\n");
 }
@@ -377,6 +378,9 @@ static void parse_options(int argc, char **argv)
 		{"worker-queue", required_argument, 0, O_R_ARG},
 		{"messaging-max-size", required_argument, 0, O_R_ARG},
 		{"messaging-max-queue", required_argument, 0, O_R_ARG},
+		{"messaging-max-per-sender", required_argument, 0, O_R_ARG},
+		{"messaging-max-recipients", required_argument, 0, O_R_ARG},
+		{"messaging-max-store", required_argument, 0, O_R_ARG},
 		{"log-level", required_argument, 0, O_LOG},
 		{"help", no_argument, 0, O_HELP},
 		{"version", no_argument, 0, O_VERSION},

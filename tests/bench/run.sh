@@ -31,7 +31,8 @@ MSG_ONLINE=${BENCH_MSG_ONLINE:-50}
 MSG_WINDOW=${BENCH_MSG_WINDOW:-16}
 BACKLOG=${BENCH_BACKLOG:-10000}
 BACKLOG_RUNS=${BENCH_BACKLOG_RUNS:-9}
-MSG_QUEUE=10000000   # --messaging-max-queue for the Messaging runs: offline queues grow for the whole run
+MSG_QUEUE=10000000   # --messaging-max-queue (and -per-sender) for the Messaging runs: offline queues grow for the whole run
+MSG_STORE=100000000000 # --messaging-max-store: bytes, for the same reason
 BUDGET_KB=150     # /work/shared/DESIGN.md, Budgets: idle connection
 BUDGET_US=12      # whole path, CPU per routed message
 
@@ -303,7 +304,7 @@ split_stats() {
 }
 
 msg_bench() { # NAME -> $LOGS/msg-NAME.txt, $LOGS/msg-NAME-store.txt
-	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE"; port=$SB_PORT; pid=$SB
+	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE" --messaging-max-per-sender "$MSG_QUEUE" --messaging-max-store "$MSG_STORE"; port=$SB_PORT; pid=$SB
 	else start_node; port=$NODE_PORT; pid=$NP; fi
 	_f="$LOGS/msg-$1.txt"
 	"$LG" msg "$port" "$MSG_ONLINE" "$MSG_IDS" "$MSG_WINDOW" "$WARMUP" "$SECS" "$PAYLOAD" "$pid" >"$_f" 2>&1 ||
@@ -325,7 +326,7 @@ msg_bench switchboard
 msg_bench node
 
 backlog_bench() { # NAME -> $LOGS/backlog-NAME.txt
-	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE"; port=$SB_PORT; pid=$SB
+	if [ "$1" = switchboard ]; then start_sb --messaging-max-queue "$MSG_QUEUE" --messaging-max-per-sender "$MSG_QUEUE" --messaging-max-store "$MSG_STORE"; port=$SB_PORT; pid=$SB
 	else start_node; port=$NODE_PORT; pid=$NP; fi
 	_f="$LOGS/backlog-$1.txt"
 	"$LG" fill "$port" bsender brecv "$BACKLOG" "$PAYLOAD" >"$LOGS/backlog-$1-fill.txt" 2>&1 ||

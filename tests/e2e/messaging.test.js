@@ -4,7 +4,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile, spawn } = require('node:child_process');
+const { execFile, execFileSync, spawn } = require('node:child_process');
 const harness = require('./lib/harness');
 const { run, assert, sleep, until } = harness;
 const { startServer, bin, ASAN } = require('./lib/server');
@@ -33,6 +33,7 @@ async function mconnect(server, cid) {
   ws.frames = [];
   ws.msgs = [];
   ws.syncs = [];
+  ws.errors = [];
   open.push(ws);
   return ws;
 }
@@ -43,6 +44,15 @@ function drain(ws) {
     assert.equal(typeof raw, 'string', `${ws.cid}: the server sent a binary frame`);
     const f = JSON.parse(raw);
     assert.ok(f && typeof f === 'object' && !Array.isArray(f), `${ws.cid}: frame is not an object: ${raw.slice(0, 200)}`);
+    if (Object.keys(f).length === 1 && Array.isArray(f.errors)) { // what the server did not store
+      assert.ok(f.errors.length > 0, `${ws.cid}: empty errors: ${raw.slice(0, 200)}`);
+      for (const e of f.errors) {
+        assert.deepEqual(Object.keys(e), ['id', 'rid', 'error'], `${ws.cid}: errors entry ${JSON.stringify(e)}`);
+        assert.equal(typeof e.error, 'string');
+        ws.errors.push(e);
+      }
+      continue;
+    }
     assert.deepEqual(Object.keys(f), ['messages'], `${ws.cid}: frame has other sections than messages: ${raw.slice(0, 200)}`);
     assert.ok(Array.isArray(f.messages) && f.messages.length > 0, `${ws.cid}: empty or non-array messages: ${raw.slice(0, 200)}`);
     ws.frames.push({ raw, n: f.messages.length });
@@ -99,9 +109,12 @@ function closeAll() {
   for (const ws of open.splice(0)) ws.terminate();
 }
 
-// Warnings in the server log that report a message skipped over a limit.
+// Warnings in the server log that report messages skipped over a limit:
+// one line per client frame, "messaging: N messages from ID skipped ...".
 const skippedLines = (server) => server.log.split('\n')
-  .filter((l) => /: warn: /.test(l) && l.includes('messaging: ') && l.includes('skipped'));
+  .filter((l) => /: warn: /.test(l) && /messaging: \d+ messages from .* skipped/.test(l));
+const skippedLogged = (server) => skippedLines(server)
+  .reduce((n, l) => n + Number(/messaging: (\d+) messages/.exec(l)[1]), 0);
 
 // The router rewrites STATE/metrics.prom every second; the sheet wants
 // skipped messages counted there. Sum of the counters whose name or labels
@@ -118,7 +131,7 @@ function skippedMetric(server) {
 }
 
 async function expectSkipped(server, n) {
-  await until(() => skippedLines(server).length >= n, 10000, `${n} "warn: messaging: ... skipped" log lines`)
+  await until(() => skippedLogged(server) >= n, 10000, `${n} messages in "warn: messaging: N messages ... skipped" log lines`)
     .catch((e) => { throw new Error(`${e.message}\n${server.tail()}`); });
   let got = null;
   await until(() => (got = skippedMetric(server)) >= n, 10000, `${n} skipped messages counted in metrics.prom`)
@@ -175,7 +188,8 @@ test('client_id missing, empty, 0, whitespace only, over 128 bytes or with contr
     'client_id=' + 'a'.repeat(129), 'client_id=' + '%C3%A9'.repeat(65),
     'client_id=a%00b', 'client_id=a%0Ab', 'client_id=a%0Db', 'client_id=a%1Fb', 'client_id=a%7Fb', 'client_id=%1B'];
   const paths = q.map((s) => (s === null ? '/messaging' : '/messaging?' + s));
-  const res = await Promise.all(paths.map((p) => exchange(srv.port, upgradeRequest(p), 5000)));
+  // 20 workers at once, under ASan on a loaded machine: allow them time
+  const res = await Promise.all(paths.map((p) => exchange(srv.port, upgradeRequest(p), 15000)));
   res.forEach(({ data }, i) => {
     const r = parseHttp(data);
     assert.equal(r.status, 401, `${paths[i]}: ${data.length ? data.toString().slice(0, 300) : 'no HTTP response at all (did the worker crash?)\n' + crashExcerpt(srv)}`);
@@ -196,7 +210,7 @@ test('client_id of exactly 128 bytes is accepted (ASCII and UTF-8)', async () =>
   assert.equal(Buffer.byteLength(utf8), 128);
   for (const cid of [ascii, utf8]) {
     const a = await mconnect(srv, cid);
-    a.sendJSON({ send: [{ id: 'long', sid: 's', rid: cid }] });
+    a.sendJSON({ send: [{ id: 'long', sid: cid, rid: cid }] });
     assert.deepEqual(ids(await receive(a, 1)), ['long']);
     a.sendJSON({ read: [{ id: 'long' }] });
     await sync(a);
@@ -207,22 +221,23 @@ test('client_id of exactly 128 bytes is accepted (ASCII and UTF-8)', async () =>
 test('client_id is percent-decoded and is the text a rid must equal (spaces, UTF-8, escapes)', async () => {
   const cid = uid('é x/&=?+');
   const a = await connect(srv.url('/messaging?client_id=' + encodeURIComponent(cid)));
-  Object.assign(a, { cid, frames: [], msgs: [], syncs: [] });
+  Object.assign(a, { cid, frames: [], msgs: [], syncs: [], errors: [] });
   open.push(a);
   // a plain id with a character needlessly percent-encoded, other parameters around it
   const bcid = uid('abc');
   const b = await connect(srv.url('/messaging?x=1&client_id=%61' + encodeURIComponent(bcid.slice(1)) + '&y=2'));
-  Object.assign(b, { cid: bcid, frames: [], msgs: [], syncs: [] });
+  Object.assign(b, { cid: bcid, frames: [], msgs: [], syncs: [], errors: [] });
   open.push(b);
   const s = await mconnect(srv, uid('pd-sender'));
   // rids written with JSON escapes are the same text
   const ridEsc = JSON.stringify(cid).replace(/é/g, '\\u00e9');
-  s.send(`{"send":[{"id":1,"sid":"s","rid":${ridEsc}},{"id":2,"sid":"s","rid":${JSON.stringify(bcid)}},{"id":3,"sid":"s","rid":"\\u0061${bcid.slice(1)}"}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":1,"sid":${sid},"rid":${ridEsc}},{"id":2,"sid":${sid},"rid":${JSON.stringify(bcid)}},{"id":3,"sid":${sid},"rid":"\\u0061${bcid.slice(1)}"}]}`);
   assert.deepEqual(ids(await receive(a, 1)), [1]);
   assert.deepEqual(ids(await receive(b, 2)), [2, 3]);
   assert.equal(a.msgs[0].rid, cid);
   // not addressed to an encoded form
-  s.sendJSON({ send: [{ id: 4, sid: 's', rid: encodeURIComponent(cid) }, { id: 5, sid: 's', rid: cid }] });
+  s.sendJSON({ send: [{ id: 4, sid: s.cid, rid: encodeURIComponent(cid) }, { id: 5, sid: s.cid, rid: cid }] });
   assert.deepEqual(ids(await receive(a, 2)), [1, 5]);
   closeAll();
 });
@@ -230,13 +245,14 @@ test('client_id is percent-decoded and is the text a rid must equal (spaces, UTF
 test('rid as number or as string addresses the same client: 31 and "31" go to client_id=31', async () => {
   const n = 31000 + (++uniq);
   const r = await mconnect(srv, String(n));
-  const s = await mconnect(srv, uid('num-sender'));
-  s.sendJSON({ send: [{ id: 'as-number', sid: 21, rid: n }, { id: 'as-string', sid: 21, rid: String(n) }] });
+  const sn = 21000 + (++uniq); // a sender whose client_id is a number's text may give sid as a number
+  const s = await mconnect(srv, String(sn));
+  s.sendJSON({ send: [{ id: 'as-number', sid: sn, rid: n }, { id: 'as-string', sid: sn, rid: String(n) }] });
   const got = await receive(r, 2);
-  assert.deepEqual(got, [{ id: 'as-number', sid: 21, rid: n }, { id: 'as-string', sid: 21, rid: String(n) }]);
+  assert.deepEqual(got, [{ id: 'as-number', sid: sn, rid: n }, { id: 'as-string', sid: sn, rid: String(n) }]);
   // offline: both are stored for the same client
   const n2 = 32000 + (++uniq);
-  s.sendJSON({ send: [{ id: 1, sid: 21, rid: n2 }, { id: 2, sid: 21, rid: String(n2) }] });
+  s.sendJSON({ send: [{ id: 1, sid: String(sn), rid: n2 }, { id: 2, sid: sn, rid: String(n2) }] });
   await sync(s);
   const r2 = await mconnect(srv, String(n2));
   assert.deepEqual(ids(await receive(r2, 2)), [1, 2]);
@@ -329,7 +345,7 @@ test('unknown sections are ignored, and so are send and read that are not arrays
 test('send: a message lacking id, sid or rid, or with one of another type, is skipped; the rest of the array is processed', async () => {
   const r = await mconnect(srv, uid('val'));
   const s = await mconnect(srv, uid('val-sender'));
-  const ok = (id) => ({ id, sid: 's', rid: r.cid });
+  const ok = (id) => ({ id, sid: s.cid, rid: r.cid });
   const bad = [5, 'str', null, true, [], [ok('in-nested-array')],
     { sid: 's', rid: r.cid }, { id: 'no-sid', rid: r.cid }, { id: 'no-rid', sid: 's' }, {}];
   for (const f of ['id', 'sid', 'rid']) {
@@ -342,7 +358,7 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
   }
   const arr = [ok('first')];
   bad.forEach((b, i) => { arr.push(b); if (i % 7 === 0) arr.push(ok(`mid-${i}`)); });
-  arr.push({ id: 77, sid: 88, rid: r.cid }, ok('last'));
+  arr.push({ id: 77, sid: s.cid, rid: r.cid }, ok('last'));
   s.sendJSON({ send: arr });
   const want = arr.filter((m) => m && typeof m === 'object' && !Array.isArray(m)
     && ['id', 'sid', 'rid'].every((f) => typeof m[f] === 'string' || typeof m[f] === 'number'));
@@ -350,6 +366,15 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
   assert.deepEqual(await receive(r, want.length), want);
   await sync(s);
   assert.deepEqual(await settle(r), want);
+  // each skipped one is reported to the sender, with its id and rid when they are strings or numbers
+  drain(s);
+  assert.equal(s.errors.length, bad.length, JSON.stringify(s.errors).slice(0, 800));
+  const err = (id) => s.errors.find((e) => e.id === id);
+  assert.match(err('no-sid').error, /sid/);
+  assert.equal(err('no-sid').rid, r.cid);
+  assert.match(err('no-rid').error, /rid/);
+  assert.equal(err('no-rid').rid, null);
+  assert.equal(s.errors.filter((e) => e.id === null).length, 8 + 7, 'entries without a usable id');
   // nothing invalid was stored either
   const r2 = await mconnect(srv, r.cid);
   assert.deepEqual(await receive(r2, want.length), want);
@@ -359,9 +384,10 @@ test('send: a message lacking id, sid or rid, or with one of another type, is sk
 
 test('send: every field is forwarded untouched, numbers stay numbers', async () => {
   const r = await mconnect(srv, uid('fields'));
-  const s = await mconnect(srv, uid('fields-sender'));
+  const sn = 22000 + (++uniq);
+  const s = await mconnect(srv, String(sn));
   const m = {
-    id: 11, rid: r.cid, sid: 21, text: 'hello', url: 'https://web.com/pic.png',
+    id: 11, rid: r.cid, sid: sn, text: 'hello', url: 'https://web.com/pic.png',
     n: 1.5, neg: -42, zero: 0, exp: 1e-7, t: true, f: false, nul: null,
     arr: [1, '2', null, true, { a: { b: [] } }], obj: { x: { y: 'z' }, e: {} },
     s: 'é😀\n\t"\\ \u0000\u001f', empty: '',
@@ -369,7 +395,7 @@ test('send: every field is forwarded untouched, numbers stay numbers', async () 
   s.sendJSON({ send: [m] });
   assert.deepEqual(await receive(r, 1), [m]);
   // written by hand: precision beyond a double and escapes survive
-  s.send(`{"send":[{"id":"raw","sid":"s","rid":${JSON.stringify(r.cid)},"big":12345678901234567890123,"u":"\\u00e9\\ud83d\\ude00"}]}`);
+  s.send(`{"send":[{"id":"raw","sid":"${sn}","rid":${JSON.stringify(r.cid)},"big":12345678901234567890123,"u":"\\u00e9\\ud83d\\ude00"}]}`);
   await receive(r, 2);
   const raw = r.frames[r.frames.length - 1].raw;
   assert.match(raw, /"big":\s*12345678901234567890123\b/, 'a big integer keeps its digits: ' + raw);
@@ -389,24 +415,45 @@ test('send: one frame can carry messages to several recipients', async () => {
   const s = await mconnect(srv, uid('multi-sender'));
   const off = uid('multi-offline');
   s.sendJSON({ send: [
-    { id: 11, rid: a.cid, sid: 21, text: 'hello' },
-    { id: 12, rid: b.cid, sid: 21, url: 'https://web.com/pic.png' },
-    { id: 13, rid: off, sid: 21 },
-    { id: 14, rid: s.cid, sid: 21 },
+    { id: 11, rid: a.cid, sid: s.cid, text: 'hello' },
+    { id: 12, rid: b.cid, sid: s.cid, url: 'https://web.com/pic.png' },
+    { id: 13, rid: off, sid: s.cid },
+    { id: 14, rid: s.cid, sid: s.cid },
   ] });
-  assert.deepEqual(await receive(a, 1), [{ id: 11, rid: a.cid, sid: 21, text: 'hello' }]);
-  assert.deepEqual(await receive(b, 1), [{ id: 12, rid: b.cid, sid: 21, url: 'https://web.com/pic.png' }]);
+  assert.deepEqual(await receive(a, 1), [{ id: 11, rid: a.cid, sid: s.cid, text: 'hello' }]);
+  assert.deepEqual(await receive(b, 1), [{ id: 12, rid: b.cid, sid: s.cid, url: 'https://web.com/pic.png' }]);
   assert.deepEqual(ids(await receive(s, 1)), [14]);
   const o = await mconnect(srv, off);
   assert.deepEqual(ids(await receive(o, 1)), [13]);
   closeAll();
 });
 
-test('sid is forwarded as given (no authorization)', async () => {
+test('sid must be the sender\'s own client_id: others are not stored and are reported in errors', async () => {
   const r = await mconnect(srv, uid('sid'));
   const s = await mconnect(srv, uid('sid-sender'));
-  s.sendJSON({ send: [{ id: 1, sid: 'someone-else', rid: r.cid }, { id: 2, sid: 12345, rid: r.cid }, { id: 3, sid: r.cid, rid: r.cid }] });
-  assert.deepEqual((await receive(r, 3)).map((m) => m.sid), ['someone-else', 12345, r.cid]);
+  const n = 23000 + (++uniq);
+  const num = await mconnect(srv, String(n));
+  s.sendJSON({ send: [{ id: 1, sid: 'someone-else', rid: r.cid }, { id: 2, sid: 12345, rid: r.cid },
+    { id: 3, sid: r.cid, rid: r.cid }, { id: 4, sid: s.cid, rid: r.cid }] });
+  // the worker is not trusted either: a second sid the recipient would read instead is refused
+  s.send(`{"send":[{"id":5,"sid":${JSON.stringify(s.cid)},"rid":${JSON.stringify(r.cid)},"sid":"${r.cid}"},`
+    + `{"id":6,"s\\u0069d":${JSON.stringify(s.cid)},"rid":${JSON.stringify(r.cid)},"sid":"x"}]}`);
+  num.sendJSON({ send: [{ id: 7, sid: n, rid: r.cid }, { id: 8, sid: String(n), rid: r.cid }] });
+  await sync(s, r);
+  await sync(num, r);
+  const got = (await settle(r)).map((m) => [m.id, m.sid]).sort((x, y) => x[0] - y[0]);
+  assert.deepEqual(got, [[4, s.cid], [7, n], [8, String(n)]]);
+  drain(s);
+  assert.deepEqual(s.errors, [
+    { id: 1, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 2, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 3, rid: r.cid, error: "sid is not the sender's client_id" },
+    { id: 5, rid: r.cid, error: 'id, sid or rid given twice' },
+    { id: 6, rid: r.cid, error: 'id, sid or rid given twice' },
+  ]);
+  const r2 = await mconnect(srv, r.cid);
+  assert.deepEqual(ids(await receive(r2, 3)).sort(), [4, 7, 8]);
+  assert.deepEqual(ids(await settle(r2)).sort(), [4, 7, 8]);
   closeAll();
 });
 
@@ -416,9 +463,10 @@ test('send: an id is any JSON string or number: a 4000-byte string id (within th
   await sync(r);
   const longId = 'i'.repeat(4000);
   const longNum = '1' + '0'.repeat(300); // a number of 301 digits
-  s.send(`{"send":[{"id":${JSON.stringify(longId)},"sid":"s","rid":${JSON.stringify(r.cid)},"v":1},`
-    + `{"id":${longNum},"sid":"s","rid":${JSON.stringify(r.cid)},"v":2},`
-    + `{"id":${JSON.stringify(longId)},"sid":"s","rid":${JSON.stringify(r.cid)},"v":3}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":${JSON.stringify(longId)},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":1},`
+    + `{"id":${longNum},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":2},`
+    + `{"id":${JSON.stringify(longId)},"sid":${sid},"rid":${JSON.stringify(r.cid)},"v":3}]}`);
   await receive(r, 2, 8000).catch(async (e) => {
     await sync(s);
     throw new Error(`${e.message}; received v = ${JSON.stringify(r.msgs.map((m) => m.v))}`);
@@ -438,7 +486,8 @@ test('send: valid JSON is not malformed however it nests: a message nested 300 l
   await sync(r);
   const D = 300;
   const deep = '['.repeat(D) + '"core"' + ']'.repeat(D);
-  s.send(`{"send":[{"id":1,"sid":"s","rid":${JSON.stringify(r.cid)},"deep":${deep}},{"id":2,"sid":"s","rid":${JSON.stringify(r.cid)}}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":1,"sid":${sid},"rid":${JSON.stringify(r.cid)},"deep":${deep}},{"id":2,"sid":${sid},"rid":${JSON.stringify(r.cid)}}]}`);
   let v = JSON.parse(JSON.stringify((await receive(r, 2, 8000).catch(async (e) => {
     await sleep(300);
     const c = s.readyState === WebSocket.OPEN ? 'the sender is still open' : `the sender was closed ${JSON.stringify(await closeOf(s))}`;
@@ -495,7 +544,8 @@ test('numeric ids compare by their JSON text: 10, 1e1 and 10.0 are three message
   const cid = uid('numtext');
   const s = await mconnect(srv, uid('numtext-sender'));
   const rid = JSON.stringify(cid);
-  s.send(`{"send":[{"id":10,"sid":1,"rid":${rid},"tag":"a"},{"id":1e1,"sid":1,"rid":${rid},"tag":"b"},{"id":10.0,"sid":1,"rid":${rid},"tag":"c"},{"id":10,"sid":1,"rid":${rid},"tag":"dup"}]}`);
+  const sid = JSON.stringify(s.cid);
+  s.send(`{"send":[{"id":10,"sid":${sid},"rid":${rid},"tag":"a"},{"id":1e1,"sid":${sid},"rid":${rid},"tag":"b"},{"id":10.0,"sid":${sid},"rid":${rid},"tag":"c"},{"id":10,"sid":${sid},"rid":${rid},"tag":"dup"}]}`);
   await sync(s);
   const r = await mconnect(srv, cid);
   assert.deepEqual((await receive(r, 3)).map((m) => m.tag), ['a', 'b', 'c']);
@@ -567,13 +617,15 @@ test('a message stays stored until read: it comes again on every new connection,
 test('a backlog of 1200 messages arrives in frames of at most 500 messages, in arrival order', async () => {
   const N = 1200;
   const cid = uid('backlog');
-  const s = await mconnect(srv, uid('backlog-sender'));
+  // two senders: one may store at most --messaging-max-per-sender (1000) for one recipient
+  const senders = [await mconnect(srv, uid('backlog-sender')), await mconnect(srv, uid('backlog-sender'))];
   for (let i = 0; i < N; i += 100) {
+    const s = senders[i < N / 2 ? 0 : 1];
     const batch = [];
     for (let j = i; j < i + 100; j++) batch.push({ id: j, sid: s.cid, rid: cid, body: `message ${j}` });
     s.sendJSON({ send: batch });
+    if (i + 100 === N / 2 || i + 100 === N) await sync(s); // arrival order: all of the first, then the second
   }
-  await sync(s);
   const r = await mconnect(srv, cid);
   await receive(r, N, 30000);
   await settle(r, 500);
@@ -606,7 +658,7 @@ test('a backlog bigger than the router\'s queue for one worker (80 messages of 6
 
 // ---- storage ----
 
-test('the store key is (rid, id): a second send with an existing (rid, id) is ignored, from any sender', async () => {
+test('the store key is (rid, sid, id): a second send with an existing (rid, sid, id) is ignored; another sender\'s same id is another message', async () => {
   const r = await mconnect(srv, uid('dedup'));
   const other = uid('dedup-other');
   const s = await mconnect(srv, uid('dedup-s'));
@@ -617,14 +669,28 @@ test('the store key is (rid, id): a second send with an existing (rid, id) is ig
   s.sendJSON({ send: [{ id: 6, sid: s.cid, rid: r.cid, v: 5 }] });
   await receive(r, 3);
   assert.deepEqual(r.msgs.map((m) => m.v), [1, 4, 5]);
+  // t cannot pre-empt s's ids (they were "duplicates" when the key was (rid, id))
   t.sendJSON({ send: [{ id: 5, sid: t.cid, rid: r.cid, v: 6 }, { id: 6, sid: t.cid, rid: r.cid, v: 7 }, { id: 7, sid: t.cid, rid: r.cid, v: 8 }] });
-  await receive(r, 4);
+  t.sendJSON({ send: [{ id: 5, sid: t.cid, rid: r.cid, v: 9 }] });
+  await receive(r, 6);
   await sync(s);
   await sync(t);
-  assert.deepEqual((await settle(r)).map((m) => m.v), [1, 4, 5, 8]);
+  assert.deepEqual((await settle(r)).map((m) => m.v), [1, 4, 5, 6, 7, 8]);
   const r2 = await mconnect(srv, r.cid);
-  await receive(r2, 4);
-  assert.deepEqual((await settle(r2)).map((m) => m.v), [1, 4, 5, 8]);
+  await receive(r2, 6);
+  assert.deepEqual((await settle(r2)).map((m) => m.v), [1, 4, 5, 6, 7, 8]);
+  // a read with a sid deletes only that sender's message; without, every sender's with that id
+  r2.sendJSON({ read: [{ id: 5, sid: t.cid }] });
+  await sync(r2);
+  const r3 = await mconnect(srv, r.cid);
+  await receive(r3, 5);
+  assert.deepEqual((await settle(r3)).map((m) => m.v), [1, 4, 5, 7, 8]);
+  r3.sendJSON({ read: [{ id: 6 }] });
+  await sync(r3);
+  const r4 = await mconnect(srv, r.cid);
+  await receive(r4, 3);
+  assert.deepEqual((await settle(r4)).map((m) => m.v), [1, 4, 8]);
+  assert.deepEqual(s.errors.concat(t.errors), [], 'duplicates are no errors');
   const o = await mconnect(srv, other);
   assert.deepEqual((await receive(o, 1)).map((m) => m.v), [3]);
   closeAll();
@@ -692,6 +758,8 @@ test('--messaging-max-size: a message over the limit is skipped (not stored, not
     await sync(s);
     assert.deepEqual(ids(await settle(r)), ['small-1', 'at-limit', 'small-2']);
     await expectSkipped(s2, 2);
+    // and reported to the sender, by id and rid
+    assert.deepEqual(await errorsOf(s, 2), ['over', 'over-utf8'].map((id) => ({ id, rid: 'size-r', error: 'message too large' })));
     // not stored either
     const r2 = await mconnect(s2, 'size-r');
     assert.deepEqual(ids(await receive(r2, 3)), ['small-1', 'at-limit', 'small-2']);
@@ -752,7 +820,8 @@ test('--messaging-max-queue: messages beyond the per-recipient limit are skipped
 
 test('the default per-recipient limit is 10000 stored messages', async () => {
   const LIMIT = 10000;
-  const s2 = await startServer();
+  // one sender may fill at most --messaging-max-per-sender of a queue: raised here
+  const s2 = await startServer({ args: ['--messaging-max-per-sender', '20000'] });
   try {
     const s = await mconnect(s2, 'dq-s');
     for (let i = 0; i < LIMIT + 2; i += 1000) {
@@ -1058,6 +1127,270 @@ test('isolation: garbage from one client (malformed JSON, 100000 invalid element
   assert.equal(v.readyState, WebSocket.OPEN);
   closeAll();
 }, { timeout: 90000 });
+
+// ---- hardening (issue 6) ----
+
+// A rogue worker on the bus (tests/e2e/lib/sp.js): registers for messaging,
+// keeps what the router sends it.
+let fakeConn = 0x7e000000;
+async function fakeWorker(server) {
+  const { spClient, mp } = require('./lib/sp');
+  const c = await spClient(path.join(server.stateDir, 'bus.ipc'));
+  c.got = Buffer.alloc(0);
+  c.socket.on('data', (d) => { c.got = Buffer.concat([c.got, d]); });
+  c.env = (o) => c.send(mp({ v: 1, p: 'messaging', ...o }));
+  c.send(mp({ v: 1, p: 'core', op: 'hello', conn: ++fakeConn, pid: 1, proto: 'messaging', credit: 8 }));
+  return c;
+}
+
+// Waits until ws has been told of at least n messages not stored.
+async function errorsOf(ws, n, ms = 15000) {
+  await until(() => drain(ws) && ws.errors.length >= n, ms, `${ws.cid}: ${n} errors entries`)
+    .catch((e) => { throw new Error(`${e.message}; got ${JSON.stringify(ws.errors).slice(0, 600)}`); });
+  return ws.errors;
+}
+
+function routerCrash(server) {
+  return /ERROR: AddressSanitizer|runtime error:/.test(server.log) ? crashExcerpt(server) : null;
+}
+
+test('one client_id per connection: a worker attaching as A then B is closed 4001 and A is no longer its (no use after free, no misdelivery)', async () => {
+  const pid = srv.routerPid();
+  const A = uid('uaf-a'), B = uid('uaf-b');
+  const f = await fakeWorker(srv);
+  f.env({ op: 'attach', client: A });
+  f.env({ op: 'attach', client: B });
+  const told = await until(() => f.got.includes('client_id cannot change on a connection'), 5000).then(() => true, () => false);
+  f.socket.destroy();
+  await f.closed;
+  await sleep(200); // the router has reaped the worker
+  const s = await mconnect(srv, uid('uaf-s'));
+  const bystander = await mconnect(srv, uid('uaf-bystander'));
+  for (let i = 0; i < 20; i++) s.sendJSON({ send: [{ id: i, sid: s.cid, rid: i % 2 ? A : B }] });
+  const crashed = (e) => { throw new Error(`${e.message}\n${routerCrash(srv) || srv.tail()}`); };
+  await sync(s).catch(crashed);
+  await sync(bystander).catch(crashed);
+  assert.equal(routerCrash(srv), null, routerCrash(srv));
+  assert.equal(srv.routerPid(), pid, 'the router did not restart');
+  assert.deepEqual(ids(await settle(bystander, 200)), [], 'nothing for anyone else');
+  assert.ok(told, 'the router told the fake worker to close its client');
+  assert.ok(f.got.includes(Buffer.from([0xcd, 0x0f, 0xa1])), 'close code 4001');
+  const a = await mconnect(srv, A);
+  const b = await mconnect(srv, B);
+  assert.deepEqual(ids(await receive(a, 10)), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+  assert.deepEqual(ids(await receive(b, 10)), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  // attaching again with the same id is no change: still served
+  const g = await fakeWorker(srv);
+  const C = uid('uaf-c');
+  g.env({ op: 'attach', client: C });
+  g.env({ op: 'attach', client: C });
+  s.sendJSON({ send: [{ id: 'to-c', sid: s.cid, rid: C }] });
+  await until(() => g.got.includes('to-c'), 10000, 'delivery to the re-attached worker');
+  assert.ok(!g.got.includes('cannot change'));
+  g.socket.destroy();
+  closeAll();
+});
+
+test('the router checks what a worker hands it: invalid UTF-8, not one JSON value, a spoofed sid are not stored and are reported', async () => {
+  const S = uid('fw-s'), R = uid('fw-r');
+  const f = await fakeWorker(srv);
+  f.env({ op: 'attach', client: S });
+  const m = (body) => Buffer.from(body, 'latin1');
+  const send = (body, id = 'x') => f.env({ op: 'send', rid: R, key: Buffer.from('s' + id), m: m(body) });
+  send(`{"id":"bad-utf8","sid":"${S}","rid":"${R}","t":"\xff\xfe"}`);
+  send(`{"id":"ok-1","sid":"${S}","rid":"${R}"}`);
+  send(`1,"from":"alice"`);
+  send(`{"id":"spoof","sid":"alice","rid":"${R}"}`);
+  send(`{"id":"twice","sid":"${S}","rid":"${R}","sid":"alice"}`);
+  send(`{"id":"trailing","sid":"${S}","rid":"${R}"} {"a":1}`);
+  send(`["id","sid","rid"]`);
+  send(`{"id":"ok-2","sid":"${S}","rid":"${R}"}`);
+  f.env({ op: 'end' });
+  for (const e of ['message is not valid UTF-8', 'message is not one JSON value', "sid is not the sender's client_id",
+    'id, sid or rid given twice', 'message is not an object']) {
+    await until(() => f.got.includes(e), 10000, `errors entry "${e}" to the fake worker`);
+  }
+  assert.ok(f.got.includes('{"id":"spoof","rid":"' + R + '","error":"sid is not the sender\'s client_id"}'));
+  f.socket.destroy();
+  const r = await mconnect(srv, R);
+  assert.deepEqual(ids(await receive(r, 2)), ['ok-1', 'ok-2']);
+  assert.deepEqual(ids(await settle(r)), ['ok-1', 'ok-2']);
+  assert.equal(r.readyState, WebSocket.OPEN, 'the recipient was not closed 1007');
+  closeAll();
+});
+
+test('limits per sender: --messaging-max-per-sender per recipient, --messaging-max-recipients, --messaging-max-store; each refusal is an errors entry', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-per-sender', '3', '--messaging-max-recipients', '2',
+    '--messaging-max-store', '2000', '--messaging-max-queue', '5'] });
+  try {
+    const mallory = await mconnect(s2, 'mallory');
+    const alice = await mconnect(s2, 'alice');
+    const m = (ws, id, rid, extra = {}) => ({ id, sid: ws.cid, rid, ...extra });
+    // mallory cannot fill carol's queue, nor take alice's ids
+    // (no sync markers here: they would be messages counted by the limits;
+    // a frame's errors come once the router has handled all of it)
+    mallory.sendJSON({ send: [1, 2, 3, 4, 5].map((i) => m(mallory, i, 'carol')) });
+    assert.deepEqual(await errorsOf(mallory, 2), [4, 5].map((id) => ({ id, rid: 'carol', error: "sender's quota for this recipient is full" })));
+    // carol's queue (5) is full now: alice's third is refused as such
+    alice.sendJSON({ send: [1, 2, 3].map((i) => m(alice, i, 'carol')) });
+    assert.deepEqual(await errorsOf(alice, 1), [{ id: 3, rid: 'carol', error: "recipient's queue is full" }]);
+    // recipients per sender: carol, dave; erin is one too many (sync markers go to mallory herself)
+    mallory.sendJSON({ send: [m(mallory, 1, 'dave'), m(mallory, 1, 'erin')] });
+    assert.deepEqual((await errorsOf(mallory, 3)).slice(2), [{ id: 1, rid: 'erin', error: 'sender has too many recipients' }]);
+    // the store's size: 2000 bytes of message text in all
+    const pad = 'p'.repeat(1000);
+    alice.sendJSON({ send: [m(alice, 'big-1', 'frank', { pad }), m(alice, 'big-2', 'frank', { pad }), m(alice, 'big-3', 'frank', { pad })] });
+    assert.deepEqual((await errorsOf(alice, 3)).slice(1).map((e) => [e.id, e.error]), [['big-2', 'store is full'], ['big-3', 'store is full']]);
+    const carol = await mconnect(s2, 'carol');
+    assert.deepEqual((await receive(carol, 5)).map((x) => [x.sid, x.id]),
+      [['mallory', 1], ['mallory', 2], ['mallory', 3], ['alice', 1], ['alice', 2]]);
+    await expectSkipped(s2, 6);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
+
+test('refused messages are summarised: one log line per client frame, not one per message', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-queue', '1'] });
+  try {
+    const s = await mconnect(s2, 'loud-s');
+    const N = 2000;
+    for (let k = 0; k < 3; k++) s.sendJSON({ send: Array.from({ length: N }, (_, i) => ({ id: `${k}-${i}`, sid: 'loud-s', rid: 'loud-r' })) });
+    await until(() => { drain(s); return s.errors.length >= 3 * N - 1; }, 30000, 'errors for all but the first');
+    await expectSkipped(s2, 3 * N - 1);
+    const lines = skippedLines(s2).length;
+    assert.ok(lines <= 3 * 4, `${lines} log lines for ${3 * N - 1} refusals in 3 frames`);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
+
+test('a store written by the previous schema (rid, id keys) is migrated: messages kept in order, invalid UTF-8 dropped, reads and limits work', async () => {
+  const os = require('node:os');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-v1-'));
+  const row = (rid, key, body) => `INSERT INTO messages (rid, key, body) VALUES ('${rid}', CAST('${key}' AS BLOB), CAST('${body}' AS BLOB));`;
+  // the schema-1 SQL as the router wrote it, and rows as it stored them (one with invalid UTF-8, one with a sid that is no client_id)
+  execFileSync('sqlite3', [path.join(dir, 'messaging.db')], { input: `PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS messages (  seq INTEGER PRIMARY KEY AUTOINCREMENT,  rid TEXT NOT NULL,  key BLOB NOT NULL,  body BLOB NOT NULL,  UNIQUE (rid, key));
+CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);
+PRAGMA user_version = 1;
+${row('old-r', 'n1', '{"id":1,"sid":"old-s","rid":"old-r","t":"first"}')}
+${row('old-r', 'sx', '{"id":"x","sid":21,"rid":"old-r"}')}
+INSERT INTO messages (rid, key, body) VALUES ('old-r', CAST('n2' AS BLOB), X'7B226964223A322C22736964223A226F6C642D73222C22726964223A226F6C642D72222C2274223A22FF227D');
+${row('old-r', 'n3', '{"id":3,"sid":"","rid":"old-r"}')}
+${row('old-r', 'n4', '{"id":4,"sid":"old-s","rid":"old-r","t":"last"}')}
+${row('old-q', 'n1', '{"id":1,"sid":"old-s","rid":"old-q"}')}
+` });
+  const s2 = await startServer({ stateDir: dir });
+  try {
+    await until(() => /store migrated/.test(s2.log), 10000, 'the migration log line');
+    assert.match(s2.log, /5 messages kept, 1 invalid ones dropped/);
+    const r = await mconnect(s2, 'old-r');
+    assert.deepEqual(ids(await receive(r, 4)), [1, 'x', 3, 4]);
+    assert.deepEqual(ids(await settle(r)), [1, 'x', 3, 4]);
+    r.sendJSON({ read: [{ id: 1 }, { id: 'x' }] });
+    await sync(r);
+    const s = await mconnect(s2, 'old-s');
+    s.sendJSON({ send: [{ id: 1, sid: 'old-s', rid: 'old-r', t: 'new' }] });
+    await sync(s, r);
+    const r2 = await mconnect(s2, 'old-r');
+    assert.deepEqual((await receive(r2, 3)).map((m) => [m.id, m.t]), [[3, undefined], [4, 'last'], [1, 'new']]);
+    const st = await storeStats(dir);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /^old-q 1$/m);
+    assert.match(st.stdout, /^old-r 3$/m);
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+  // and it opens again as it is
+  const s3 = await startServer({ stateDir: dir });
+  try {
+    const q = await mconnect(s3, 'old-q');
+    assert.deepEqual(ids(await receive(q, 1)), [1]);
+    assert.ok(!/store migrated/.test(s3.log));
+    closeAll();
+  } finally { closeAll(); await s3.stop(); }
+}, { timeout: 60000 });
+
+function metric(server, event) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(server.stateDir, 'metrics.prom'), 'utf8'); } catch { return -1; }
+  const m = new RegExp(`switchboard_messaging_total\\{event="${event}"\\} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+test('a failed commit (file size limit on the router) is logged, counted, reported to the senders, and the queue counts are reloaded', async () => {
+  const s2 = await startServer({ args: ['--messaging-max-queue', '4'] });
+  try {
+    const s = await mconnect(s2, 'cf-s');
+    const m = (id) => ({ id, sid: 'cf-s', rid: 'cf-off' });
+    s.sendJSON({ send: [m(1), m(2)] });
+    await sync(s);
+    await sleep(100); // committed
+    const pid = s2.routerPid();
+    execFileSync('prlimit', ['--pid', String(pid), '--fsize=1:']);
+    s.sendJSON({ send: [m(3), m(4)] });
+    await until(() => { drain(s); return s.errors.length >= 2; }, 15000, 'errors for the lost messages')
+      .catch((e) => { throw new Error(`${e.message}\n${s2.tail()}`); });
+    assert.deepEqual(s.errors.slice(0, 2), [3, 4].map((id) => ({ id, rid: 'cf-off', error: 'store write failed' })));
+    assert.match(s2.log, /failed commit lost 2 stored messages/);
+    execFileSync('prlimit', ['--pid', String(pid), '--fsize=unlimited:']);
+    // the counts came from the database again: 2 stored, room for 2 more
+    s.errorsBefore = s.errors.length;
+    s.sendJSON({ send: [m(5), m(6), m(7)] });
+    await sync(s);
+    await errorsOf(s, s.errorsBefore + 1);
+    assert.deepEqual(s.errors.slice(s.errorsBefore), [{ id: 7, rid: 'cf-off', error: "recipient's queue is full" }]);
+    const off = await mconnect(s2, 'cf-off');
+    assert.deepEqual(ids(await receive(off, 4)), [1, 2, 5, 6]);
+    assert.deepEqual(ids(await settle(off)), [1, 2, 5, 6]);
+    await until(() => metric(s2, 'lost_failed_commit') >= 2, 10000, 'lost messages in metrics.prom');
+    assert.equal(s2.routerPid(), pid, 'the router kept running');
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+}, { timeout: 60000 });
+
+test('the worker frames only valid text from the router: invalid UTF-8 or not one JSON value never reaches the client', async () => {
+  const net = require('node:net');
+  const os = require('node:os');
+  const { mp } = require('./lib/sp');
+  const { freePort, waitForPort } = require('./lib/server');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-fr-'));
+  const sock = path.join(dir, 'fake-router.ipc');
+  const conns = [];
+  // a fake router: the SP handshake, then whatever we send
+  const fake = net.createServer((c) => {
+    c.got = Buffer.alloc(0);
+    c.on('data', (d) => { c.got = Buffer.concat([c.got, d]); });
+    c.on('error', () => {});
+    c.write(Buffer.from([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]));
+    conns.push(c);
+  });
+  await new Promise((r) => fake.listen(sock, r));
+  const port = await freePort();
+  const ts = spawn('tcpserver', ['-q', '127.0.0.1', String(port), bin('switchboard-worker'), '--router-url', 'ipc://' + sock],
+    { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    const ws = await connect(`ws://127.0.0.1:${port}/messaging?client_id=wfr`);
+    let c = null;
+    await until(() => (c = conns.find((x) => x.got.includes('attach') && x.got.includes('wfr'))), 10000, 'the worker attached');
+    const out = (d) => {
+      const payload = mp({ v: 1, p: 'messaging', op: 'out', d: Buffer.from(d, 'latin1') });
+      const h = Buffer.alloc(13);
+      h[0] = 1;
+      h.writeBigUInt64BE(BigInt(payload.length + 4), 1);
+      h.writeUInt32BE(1, 9);
+      c.write(Buffer.concat([h, payload]));
+    };
+    out('{"messages":[{"id":"bad","t":"\xff"}]}');
+    out('{"messages":[{"id":"x"}]},"from":"alice"');
+    out('{"messages":[{"id":"ok"}]}');
+    await until(() => ws.queue.length >= 1, 10000, 'the valid frame');
+    await sleep(300);
+    assert.deepEqual(ws.queue, ['{"messages":[{"id":"ok"}]}']);
+    assert.equal(ws.readyState, WebSocket.OPEN, 'not closed 1007');
+    ws.close();
+  } finally { ts.kill(); fake.close(); for (const c of conns) c.destroy(); }
+});
 
 run({
   before: async () => { srv = await startServer(); },
