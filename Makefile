@@ -23,8 +23,8 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
             router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
-SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
+SUPER    := worker/supervisor.c worker/peers.c common/log.c common/clock.c common/hmap.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c worker/peers.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc
@@ -94,7 +94,7 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
