@@ -10,6 +10,7 @@
 #include "../common/clock.h"
 #include "../common/envelope.h"
 #include "../common/log.h"
+#include "../common/utf8.h"
 #include "session.h"
 
 #define BUS_BACKOFF_MIN_MS 50
@@ -83,15 +84,30 @@ int bus_fd(const struct session *s) { return s->bus.fd; }
 
 bool bus_backlogged(const struct session *s) { return sp_conn_pending(&s->bus) > BUS_BACKLOG; }
 
+/*
+ * RFC 6455 text frames must be UTF-8, and a client (a browser) closes with
+ * 1007 on one that is not. The router checks what it forwards, but the
+ * worker does not frame text it has not checked itself: invalid text is
+ * dropped (and logged), and the client stays connected.
+ */
+static void send_checked_text(struct session *s, const void *d, size_t n)
+{
+	if (!utf8_valid(d, n)) {
+		log_warn("router sent %zu bytes of text that is not UTF-8; not sent to the client", n);
+		return;
+	}
+	session_send_text(s, d, n);
+}
+
 static void handle_core(struct session *s, const struct envelope *e)
 {
 	const char *d;
 	size_t n;
 	const uint8_t *b;
 	if (env_op_is(e, OP_TEXT) && mp_get_str(e->map, "d", &d, &n)) {
-		session_send_text(s, d, n);
+		send_checked_text(s, d, n);
 	} else if (env_op_is(e, OP_TEXT) && mp_get_bin(e->map, "d", &b, &n)) {
-		session_send_text(s, b, n);
+		send_checked_text(s, b, n);
 	} else if (env_op_is(e, OP_BINARY) && mp_get_bin(e->map, "d", &b, &n)) {
 		session_send_binary(s, b, n);
 	} else if (env_op_is(e, OP_CLOSE)) {
@@ -103,6 +119,9 @@ static void handle_core(struct session *s, const struct envelope *e)
 		char r[124];
 		if (rlen >= sizeof r)
 			rlen = sizeof r - 1;
+		/* a close reason is UTF-8 too: cut back to whole characters, or to nothing */
+		while (rlen > 0 && !utf8_valid((const uint8_t *)reason, rlen))
+			rlen--;
 		memcpy(r, reason, rlen);
 		r[rlen] = 0;
 		log_info("router closes the client: %d %s", (int)code, r);
