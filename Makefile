@@ -12,7 +12,7 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DSWITCHBOARD_VE
 B        ?= build
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c \
+COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
@@ -27,7 +27,7 @@ SUPER    := worker/supervisor.c worker/peers.c common/log.c common/clock.c commo
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c worker/peers.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
-LIBS_W := -lmsgpackc
+LIBS_W := -lmsgpackc -lsodium
 # The worker is linked statically: there is one per connection, and a static
 # binary skips the dynamic loader at exec and carries no per-process copy of
 # each shared library's relocated data. Measured on the 2-core VM: idle PSS

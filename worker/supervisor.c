@@ -54,6 +54,7 @@ struct supervisor {
 	int max_connections;
 	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
 	const char *user;
+	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
@@ -396,6 +397,8 @@ static void usage(FILE *f)
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
 		"router options, passed on: --worker-queue, --messaging-max-size, --messaging-max-queue\n"
+		"  --bus-key FILE          pre-shared key of the bus (64 hex digits, mode 0600), passed to\n"
+		"                          workers and router; needed for a tcp:// bus off loopback\n"
 		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
 		"  --help, --version\n");
 }
@@ -420,6 +423,16 @@ static void sibling(char *out, const char *name)
 	snprintf(out, PATH_MAX, "%s/%s", dirname(self), name);
 }
 
+/* ipc://, or tcp:// to a loopback address (the router says the same at listen). */
+static bool loopback_url(const char *url)
+{
+	if (strncmp(url, "tcp://", 6) != 0)
+		return true;
+	const char *h = url + 6;
+	return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 || strncmp(h, "[::1]:", 6) == 0 ||
+	       strncmp(h, "[::ffff:127.", 12) == 0;
+}
+
 /* A whole non-negative number, or exit 2 naming the option. */
 static int count_option(const char *v, const char *name)
 {
@@ -436,7 +449,7 @@ static int count_option(const char *v, const char *name)
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
-	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE, O_PER_IP };
+	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE, O_PER_IP, O_BUS_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"state-dir", required_argument, 0, O_STATE},
@@ -459,6 +472,7 @@ static void parse_options(int argc, char **argv)
 		{"messaging-max-size", required_argument, 0, O_R_ARG},
 		{"messaging-max-queue", required_argument, 0, O_R_ARG},
 		{"log-level", required_argument, 0, O_LOG},
+		{"bus-key", required_argument, 0, O_BUS_KEY},
 		{"help", no_argument, 0, O_HELP},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
@@ -502,6 +516,14 @@ static void parse_options(int argc, char **argv)
 		case O_W_ARG: wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
 		case O_R_ARG: rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_BUS_KEY: /* both ends of the bus read it themselves */
+			S.bus_key = optarg;
+			wargs[nw++] = flag;
+			wargs[nw++] = optarg;
+			rargs[nr++] = "--bus-key";
+			rargs[nr++] = optarg;
+			flag = NULL;
+			break;
 		case O_LOG:
 			log_level_option(optarg);
 			wargs[nw++] = flag;
@@ -526,6 +548,11 @@ static void parse_options(int argc, char **argv)
 	}
 	if (S.max_connections < 1)
 		S.max_connections = 1;
+	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
+		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
+			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);
+		exit(2);
+	}
 	if (!S.router_url) {
 		char *u = malloc(strlen(S.state_dir) + 16);
 		sprintf(u, "ipc://%s/bus.ipc", S.state_dir);
