@@ -1,4 +1,4 @@
-/* WSChat: what the worker and router halves share (see specs/wschat.md). */
+/* WSChat: what the worker and router halves share (see README.md here). */
 #ifndef SB_WSCHAT_H
 #define SB_WSCHAT_H
 
