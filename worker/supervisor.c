@@ -218,18 +218,40 @@ static void pause_accepting(void)
 	S.accept_paused_until = now + ACCEPT_REST_MS;
 }
 
+/*
+ * A flood of refused connections must not become a flood of log lines: at
+ * most one a second, with the count of those not logged since.
+ */
+static bool refusal_logged(void)
+{
+	static int64_t last;
+	static unsigned long quiet;
+	int64_t now = clock_ms();
+	if (last && now - last < 1000) {
+		quiet++;
+		return false;
+	}
+	if (quiet)
+		log_warn("%lu more connections refused in the last %lld ms", quiet, (long long)(now - last));
+	last = now;
+	quiet = 0;
+	return true;
+}
+
 /* Checks the caps; false when fd was refused (and closed). */
 static bool admit(int fd, struct peer_key *k)
 {
 	if (S.live >= S.max_connections) {
-		log_warn("at --max-connections %d: refusing with 503", S.max_connections);
+		if (refusal_logged())
+			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
 		refuse(fd, "503 Service Unavailable", "too many connections\n");
 		return false;
 	}
 	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
 		char who[80];
 		peer_key_format(k, who, sizeof who);
-		log_warn("%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
+		if (refusal_logged())
+			log_warn("%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
 		refuse(fd, "429 Too Many Requests", "too many connections from your address\n");
 		return false;
 	}

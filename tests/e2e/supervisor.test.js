@@ -48,6 +48,11 @@ test('--max-per-ip: half-open requests from one address cannot fill the server',
     assert.match(data.toString(), /Retry-After: 5/);
     assert.ok(closed);
     assert.match(s.log, /127\.0\.0\.1 is at --max-per-ip 4: refusing with 429/);
+    // a flood of refusals is summarised in the log, not one line each
+    const t0 = Date.now();
+    for (let i = 0; i < 30; i++) assert.equal(status((await exchange(s.port, upgradeRequest('/echo'))).data), 429);
+    const lines = (s.log.match(/refusing with 429/g) || []).length;
+    assert.ok(lines <= 2 + (Date.now() - t0) / 1000, `${lines} log lines for 31 refusals`);
     // loopback is capped like any address, but every address on its own
     assert.equal(await statusFrom(s.port, '127.0.0.2'), 101);
     // a slot freed is a slot again

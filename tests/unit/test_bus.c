@@ -603,14 +603,17 @@ static void test_auth_peers(void)
 		nng_socket t = NNG_SOCKET_INITIALIZER;
 		sent = nng_peer(&t, nng_pair1_open, L.url) && nng_authenticate(&L, t, keys[k], &hello);
 		PUMP_UNTIL(&L, L.b.refused > refused);
-		CHECKF(sent && L.b.refused == refused + 1 && L.nmsg == 0 && L.b.pipes.count == 0,
+		/* more than one refusal is fine: libnng redials at once after each */
+		CHECKF(sent && L.b.refused > refused && L.nmsg == 0,
 		       "bus auth: a libnng peer with %s is refused; nothing reaches on_message", kname[k]);
 		if (sent)
 			mp_out_free(&hello);
 		nng_close(t);
+		PUMP_UNTIL(&L, L.b.pipes.count == 0); /* its last redial, refused too */
 	}
 
 	/* a raw peer that skips the challenge and sends data at once */
+	CHECK("bus auth: the refused libnng peers are gone", L.b.pipes.count == 0 && L.nmsg == 0);
 	uint64_t refused = L.b.refused;
 	struct sp_addr a;
 	int fd = -1;
@@ -621,8 +624,9 @@ static void test_auth_peers(void)
 	}
 	static const uint8_t tcp_frame[] = {0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1, 'd', 'a', 't', 'a'};
 	bool wrote = raw_write(fd, pair1_hdr, sizeof pair1_hdr) && raw_write(fd, tcp_frame, sizeof tcp_frame);
+	/* refused counts up by one at least: a last redial of libnng's may still come from the backlog */
 	CHECK("bus auth: a peer that sends data instead of an answer is refused",
-	      wrote && raw_sees_eof(&L, fd) && L.b.refused == refused + 1 && L.nmsg == 0);
+	      wrote && raw_sees_eof(&L, fd) && L.b.refused > refused && L.nmsg == 0);
 	if (fd >= 0)
 		close(fd);
 	loop_close(&L);
