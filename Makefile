@@ -28,7 +28,7 @@ P_SHARED := $(foreach p,$(PROTOS),$($(p)_SHARED))
 W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 
-COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c \
+COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
@@ -36,18 +36,18 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
 WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
+SUPER    := worker/supervisor.c worker/peers.c common/log.c common/clock.c common/hmap.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
-LIBS_W := -lmsgpackc $(foreach p,$(PROTOS),$($(p)_LIBS_W))
+LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 # The worker is linked statically: there is one per connection, and a static
 # binary skips the dynamic loader at exec and carries no per-process copy of
 # each shared library's relocated data. Measured on the 2-core VM: idle PSS
@@ -136,7 +136,7 @@ fuzz-long: fuzz
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:

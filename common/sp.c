@@ -187,7 +187,7 @@ static size_t head_frame_len(const struct sp_conn *c)
 bool sp_conn_wants_write(const struct sp_conn *c)
 {
 	return c->fd >= 0 && (c->state == SP_CONNECTING || c->my_sent < SP_HANDSHAKE_LEN ||
-			      (c->state == SP_OPEN && buf_used(&c->out) > 0));
+			      (c->state == SP_OPEN && !c->hold && buf_used(&c->out) > 0));
 }
 
 int sp_conn_flush(struct sp_conn *c)
@@ -208,7 +208,7 @@ int sp_conn_flush(struct sp_conn *c)
 		c->my_sent += (size_t)w;
 	}
 	/* Frames go out only once the peer's handshake has been checked. */
-	while (c->state == SP_OPEN && buf_used(&c->out) > 0) {
+	while (c->state == SP_OPEN && !c->hold && buf_used(&c->out) > 0) {
 		size_t avail = buf_used(&c->out) - c->head_written;
 		ssize_t w = write(c->fd, buf_head(&c->out) + c->head_written, avail);
 		if (w < 0)

@@ -66,6 +66,7 @@ struct sp_conn {
 	struct buf out;     /* whole frames; the head one may be partly written */
 	size_t head_written;
 	size_t max_body;
+	bool hold;          /* queued frames wait (e.g. until an authentication answer is at the front) */
 };
 
 /* The transport must be known before frames are queued. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,24 @@ int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct 
 	return hmap_init(&b->pipes);
 }
 
+void bus_set_key(struct bus *b, const uint8_t key[BUS_KEY_LEN])
+{
+	memcpy(b->key, key, BUS_KEY_LEN);
+	b->has_key = true;
+}
+
 /* ---- listening ---- */
+
+static bool is_loopback(const struct sp_addr *a)
+{
+	if (a->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
+	const uint8_t *v6 = in6->sin6_addr.s6_addr;
+	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && v6[12] == 127);
+}
 
 static int listen_ipc(const char *path)
 {
@@ -62,7 +80,24 @@ static int listen_ipc(const char *path)
 	return fd;
 }
 
-static int listen_tcp(const char *url)
+/*
+ * Anyone who reaches a tcp:// bus could act as a worker, and a tap reader
+ * sees every message: off loopback, workers must hold the bus key, and the
+ * tap (whose readers cannot authenticate) is not offered at all.
+ */
+static bool tcp_allowed(const struct bus *b, const char *url, const struct sp_addr *a, enum bus_kind kind)
+{
+	if (is_loopback(a))
+		return true;
+	if (kind == BUS_TAP)
+		log_error("refusing to offer the tap on %s: it has no authentication; use ipc:// or a loopback address", url);
+	else if (!b->has_key)
+		log_error("refusing to listen on %s without --bus-key: a tcp:// bus off loopback needs "
+			  "--bus-key FILE (and belongs on a private network or WireGuard)", url);
+	return kind != BUS_TAP && b->has_key;
+}
+
+static int listen_tcp(const struct bus *b, const char *url, enum bus_kind kind)
 {
 	char any[300];
 	/* a host of "*" or nothing means every IPv4 address, as for nng */
@@ -73,6 +108,10 @@ static int listen_tcp(const char *url)
 	struct sp_addr a;
 	if (sp_addr_parse(url, &a) < 0 || a.transport != SP_TCP) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (!tcp_allowed(b, url, &a, kind)) {
+		errno = EACCES;
 		return -1;
 	}
 	int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -105,7 +144,7 @@ int bus_listen(struct bus *b, const char *url, enum bus_kind kind)
 			l->path = strdup(url + 6);
 	} else if (strncmp(url, "tcp://", 6) == 0) {
 		l->transport = SP_TCP;
-		l->fd = listen_tcp(url);
+		l->fd = listen_tcp(b, url, kind);
 	} else {
 		log_error("bad bus address %s (ipc://PATH or tcp://HOST:PORT)", url);
 		return -1;
@@ -258,6 +297,35 @@ static void accept_some(struct bus *b, const struct bus_listener *l)
 	}
 }
 
+/* With a key, a worker pipe is through its handshake only once its hello checks. */
+static bool needs_auth(const struct bus *b, const struct bus_pipe *p)
+{
+	return b->has_key && p->kind == BUS_WORKERS && !p->authed;
+}
+
+static void send_challenge(struct bus *b, struct bus_pipe *p)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	randombytes_buf(p->nonce, sizeof p->nonce);
+	bus_auth_pack_challenge(&o.pk, p->nonce);
+	if (sp_conn_queue(&p->sp, o.sb.data, o.sb.size) < 0)
+		kill_pipe(b, p, "out of memory");
+	mp_out_free(&o);
+}
+
+/* The pipe's first message must be a hello carrying the right tag. */
+static bool authenticate(struct bus *b, struct bus_pipe *p, const uint8_t *m, size_t n)
+{
+	if (!bus_auth_check(m, n, b->key, p->nonce)) {
+		log_warn("bus pipe %u: no or wrong bus key in its hello; disconnecting that peer", p->id);
+		kill_pipe(b, p, "not authenticated");
+		return false;
+	}
+	p->authed = true;
+	return true;
+}
+
 static void handshake_done(struct bus *b, struct bus_pipe *p)
 {
 	p->handshake_deadline = 0;
@@ -273,16 +341,26 @@ static void read_pipe(struct bus *b, struct bus_pipe *p)
 	while (more == 1 && !p->dead) {
 		bool was_open = sp_conn_open(&p->sp);
 		more = sp_conn_read(&p->sp);
-		if (!was_open && sp_conn_open(&p->sp))
-			handshake_done(b, p);
+		if (!was_open && sp_conn_open(&p->sp)) {
+			if (needs_auth(b, p))
+				send_challenge(b, p); /* the deadline runs on until its answer */
+			else
+				handshake_done(b, p);
+		}
 		if (p->kind == BUS_TAP) {
 			buf_reset(&p->sp.in); /* a subscriber has nothing to say to us */
 		} else {
 			const uint8_t *m;
 			size_t n;
 			int rc;
-			while (!p->dead && (rc = sp_conn_next(&p->sp, &m, &n)) == 1)
+			while (!p->dead && (rc = sp_conn_next(&p->sp, &m, &n)) == 1) {
+				if (needs_auth(b, p)) {
+					if (!authenticate(b, p, m, n))
+						return;
+					handshake_done(b, p);
+				}
 				b->cb.on_message(b->cb.ctx, p->id, m, n);
+			}
 			if (!p->dead && rc < 0) {
 				log_warn("bus pipe %u: malformed frame; disconnecting that worker", p->id);
 				kill_pipe(b, p, "malformed frame");

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../common/busauth.h"
 #include "../common/hmap.h"
 #include "../common/sp.h"
 
@@ -38,6 +39,8 @@ struct bus_pipe {
 	int64_t handshake_deadline;
 	bool dead;             /* waiting in the reap list */
 	bool out_watched;      /* EPOLLOUT: only while output waits */
+	bool authed;           /* with a bus key: its hello carried the right tag */
+	uint8_t nonce[BUS_NONCE_LEN]; /* the challenge it was sent */
 	struct bus_pipe *next_dead;
 };
 
@@ -64,9 +67,16 @@ struct bus {
 	struct bus_pipe *dead;
 	struct bus_callbacks cb;
 	uint64_t refused;  /* peers refused at accept or in the handshake */
+	bool has_key;      /* workers must answer a challenge (common/busauth.h) */
+	uint8_t key[BUS_KEY_LEN];
 };
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb);
+/*
+ * From now on every worker pipe must authenticate with key. Call before
+ * bus_listen: without a key, bus_listen refuses a non-loopback tcp://.
+ */
+void bus_set_key(struct bus *b, const uint8_t key[BUS_KEY_LEN]);
 /* ipc://PATH or tcp://HOST:PORT; 0 or -1 (logged). */
 int bus_listen(struct bus *b, const char *url, enum bus_kind kind);
 /* An epoll event whose tag has BUS_TAG_LISTENER or BUS_TAG_PIPE. */

@@ -38,6 +38,8 @@ struct router_config {
 	uid_t allow_uid;
 	bool store_stats;
 	struct router_options opt;
+	bool has_bus_key;
+	uint8_t bus_key[BUS_KEY_LEN];
 };
 
 static struct router R;
@@ -47,6 +49,8 @@ static int open_bus(const struct router_config *cfg, int ep)
 	struct bus_callbacks cb = {workers_on_bus_message, workers_on_pipe_gone, &R};
 	if (bus_init(&R.bus, ep, BUS_MAX_MESSAGE, cfg->allow_uid, cb) < 0)
 		return -1;
+	if (cfg->has_bus_key)
+		bus_set_key(&R.bus, cfg->bus_key);
 	for (int i = 0; i < cfg->nlisten; i++) {
 		if (bus_listen(&R.bus, cfg->listen[i], BUS_WORKERS) < 0)
 			return -1;
@@ -67,6 +71,8 @@ static void usage(FILE *f)
 		"  --worker-queue BYTES  queued for one worker before its client is closed as\n"
 		"                        too slow (default 4194304)\n"
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
+		"  --bus-key FILE        workers must prove they hold this key (64 hex digits,\n"
+		"                        mode 0600); required to listen on tcp:// off loopback\n"
 		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
 		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
 		"  --messaging-max-per-sender N stored messages per recipient from one sender (default 1000)\n"
@@ -95,7 +101,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"messaging-max-per-sender", required_argument, 0, 'P'},
 		{"messaging-max-recipients", required_argument, 0, 'N'},
 		{"messaging-max-store", required_argument, 0, 'B'},
-		{"store-stats", no_argument, 0, 'S'},
+		{"store-stats", no_argument, 0, 'S'},     {"bus-key", required_argument, 0, 'K'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(),
@@ -122,6 +128,15 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 'N': cfg->opt.messaging_max_recipients = strtol(optarg, NULL, 10); break;
 		case 'B': cfg->opt.messaging_max_store = strtoull(optarg, NULL, 10); break;
 		case 'S': cfg->store_stats = true; break;
+		case 'K': {
+			char err[300];
+			if (bus_key_read(optarg, cfg->bus_key, err, sizeof err) < 0) {
+				fprintf(stderr, "switchboard-router: %s\n", err);
+				exit(2);
+			}
+			cfg->has_bus_key = true;
+			break;
+		}
 		case 'L':
 			log_level_option(optarg);
 			break;

@@ -10,23 +10,43 @@
 #include "../common/clock.h"
 #include "../common/envelope.h"
 #include "../common/log.h"
+#include "../common/utf8.h"
 #include "session.h"
 
 #define BUS_BACKOFF_MIN_MS 50
 #define BUS_BACKOFF_MAX_MS 2000
 #define BUS_BACKLOG (1u << 20) /* stop reading the client past this much unsent */
+#define BUS_CHALLENGE_WAIT_MS 10000 /* as long as the router waits for our handshake */
 
 static void bus_down(struct session *s, const char *why);
 
-static void pack_hello(struct session *s)
+/* tag: the answer to the router's challenge, or NULL without a bus key */
+static void pack_hello(struct session *s, const uint8_t *tag)
 {
 	msgpack_packer *pk = &s->batch.pk;
-	env_begin(pk, ENV_CORE, OP_HELLO, 4);
+	env_begin(pk, ENV_CORE, OP_HELLO, tag ? 5 : 4);
+	if (tag)
+		mp_kv_bin(pk, "auth", tag, BUS_TAG_LEN);
 	mp_cstr(pk, "conn");
 	msgpack_pack_uint64(pk, s->conn_id);
 	mp_kv_int(pk, "pid", getpid());
 	mp_kv_cstr(pk, "proto", s->proto->name);
 	mp_kv_int(pk, "credit", BUS_CREDIT_WINDOW);
+}
+
+/* Hello, then the protocol's registration, before anything queued earlier. */
+static void queue_registration(struct session *s, const uint8_t *tag)
+{
+	/* what this turn has batched so far goes after what was queued before */
+	if (s->batch.sb.size > 0 && sp_conn_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
+		log_error("out of memory queueing for the bus");
+	mp_out_reset(&s->batch);
+	pack_hello(s, tag);
+	if (s->proto->on_register)
+		s->proto->on_register(s);
+	if (sp_conn_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
+		log_error("out of memory queueing for the bus");
+	mp_out_reset(&s->batch);
 }
 
 static void bus_connect(struct session *s)
@@ -38,15 +58,28 @@ static void bus_connect(struct session *s)
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
 	s->bus_out_watched = true;
-	/* hello, then the protocol's registration, before anything queued earlier */
-	mp_out_reset(&s->batch);
-	pack_hello(s);
-	if (s->proto->on_register)
-		s->proto->on_register(s);
-	sp_conn_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size);
-	mp_out_reset(&s->batch);
+	s->bus_auth_pending = s->cfg->has_bus_key;
+	s->bus.hold = s->bus_auth_pending; /* nothing goes out before the hello that answers the challenge */
+	if (s->bus_auth_pending)
+		s->bus_retry_at = clock_ms() + BUS_CHALLENGE_WAIT_MS; /* give up waiting then */
+	else
+		queue_registration(s, NULL);
 	s->credit_due = 0;
 	s->credit_held = 0;
+}
+
+/* The router's first message, with a bus key: its challenge. */
+static bool answer_challenge(struct session *s, const uint8_t *p, size_t n)
+{
+	uint8_t nonce[BUS_NONCE_LEN], tag[BUS_TAG_LEN];
+	if (!bus_auth_nonce(p, n, nonce))
+		return false;
+	bus_auth_tag(tag, s->cfg->bus_key, nonce);
+	queue_registration(s, tag);
+	s->bus_auth_pending = false;
+	s->bus.hold = false;
+	s->bus_retry_at = 0;
+	return true;
 }
 
 void bus_start(struct session *s)
@@ -65,6 +98,7 @@ static void bus_down(struct session *s, const char *why)
 	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
 		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
 	sp_conn_disconnect(&s->bus);
+	s->bus_auth_pending = false;
 	/* jitter spreads the reconnects of thousands of workers after a restart */
 	int jitter = (int)(s->conn_id % (uint64_t)(s->bus_backoff_ms / 2 + 1));
 	s->bus_retry_at = clock_ms() + s->bus_backoff_ms + jitter;
@@ -75,6 +109,8 @@ static void bus_down(struct session *s, const char *why)
 
 void bus_on_timer(struct session *s, int64_t now)
 {
+	if (s->bus_auth_pending && s->bus.fd >= 0 && s->bus_retry_at && now >= s->bus_retry_at)
+		return bus_down(s, "no challenge from the router; does it have the --bus-key too?");
 	if (s->bus_wanted && s->bus_retry_at && now >= s->bus_retry_at)
 		bus_connect(s);
 }
@@ -83,17 +119,34 @@ int bus_fd(const struct session *s) { return s->bus.fd; }
 
 bool bus_backlogged(const struct session *s) { return sp_conn_pending(&s->bus) > BUS_BACKLOG; }
 
+/*
+ * RFC 6455 text frames must be UTF-8, and a client (a browser) closes with
+ * 1007 on one that is not. The router checks what it forwards, but the
+ * worker does not frame text it has not checked itself: invalid text is
+ * dropped (and logged), and the client stays connected.
+ */
+static void send_checked_text(struct session *s, const void *d, size_t n)
+{
+	if (!utf8_valid(d, n)) {
+		log_warn("router sent %zu bytes of text that is not UTF-8; not sent to the client", n);
+		return;
+	}
+	session_send_text(s, d, n);
+}
+
 static void handle_core(struct session *s, const struct envelope *e)
 {
 	const char *d;
 	size_t n;
 	const uint8_t *b;
 	if (env_op_is(e, OP_TEXT) && mp_get_str(e->map, "d", &d, &n)) {
-		session_send_text(s, d, n);
+		send_checked_text(s, d, n);
 	} else if (env_op_is(e, OP_TEXT) && mp_get_bin(e->map, "d", &b, &n)) {
-		session_send_text(s, b, n);
+		send_checked_text(s, b, n);
 	} else if (env_op_is(e, OP_BINARY) && mp_get_bin(e->map, "d", &b, &n)) {
 		session_send_binary(s, b, n);
+	} else if (env_op_is(e, OP_CHALLENGE)) {
+		log_error("the router wants a bus key: start the worker with --bus-key FILE");
 	} else if (env_op_is(e, OP_CLOSE)) {
 		int64_t code = 1000;
 		const char *reason = "";
@@ -103,6 +156,9 @@ static void handle_core(struct session *s, const struct envelope *e)
 		char r[124];
 		if (rlen >= sizeof r)
 			rlen = sizeof r - 1;
+		/* a close reason is UTF-8 too: cut back to whole characters, or to nothing */
+		while (rlen > 0 && !utf8_valid((const uint8_t *)reason, rlen))
+			rlen--;
 		memcpy(r, reason, rlen);
 		r[rlen] = 0;
 		log_info("router closes the client: %d %s", (int)code, r);
@@ -162,7 +218,14 @@ void bus_on_event(struct session *s, uint32_t events)
 		size_t n;
 		int rc;
 		while ((rc = sp_conn_next(&s->bus, &p, &n)) == 1) {
+			if (s->bus_auth_pending) { /* not a message that earns the router credit */
+				if (!answer_challenge(s, p, n))
+					return bus_down(s, "the router sent no challenge");
+				continue;
+			}
 			handle_batch(s, p, n);
+			if (s->cfg->has_bus_key) /* a message after our hello: the key was right */
+				s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 			/* One credit back per bus message, unless the client is not keeping up. */
 			if (buf_used(&s->out) < s->cfg->client_backlog)
 				s->credit_due++;
@@ -176,7 +239,8 @@ void bus_on_event(struct session *s, uint32_t events)
 	 * the short read that drained it says nothing of the FIN. */
 	if (dead || (s->bus.state != SP_CONNECTING && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))))
 		return bus_down(s, "closed by the router");
-	if (s->bus.state == SP_OPEN)
+	/* with a key, a finished SP handshake says nothing yet: a wrong key is refused after it */
+	if (s->bus.state == SP_OPEN && !s->cfg->has_bus_key)
 		s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	if (sp_conn_flush(&s->bus) < 0)
 		return bus_down(s, "write failed");
@@ -210,7 +274,7 @@ void bus_drain(struct session *s, int timeout_ms)
 {
 	int64_t end = clock_ms() + timeout_ms;
 	bus_after_turn(s);
-	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && sp_conn_pending(&s->bus) > 0) {
+	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && !s->bus.hold && sp_conn_pending(&s->bus) > 0) {
 		int64_t left = end - clock_ms();
 		if (left <= 0)
 			break;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../common/buf.h"
+#include "../common/busauth.h"
 #include "../common/mp.h"
 #include "../common/sp.h"
 #include "../proto/proto.h"
@@ -24,6 +25,8 @@ struct worker_config {
 	int close_timeout_ms;
 	size_t client_backlog; /* output queued for a slow client before we hold credit back */
 	bool sandbox;
+	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
+	uint8_t bus_key[BUS_KEY_LEN];
 };
 
 enum session_phase { PHASE_HANDSHAKE, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
@@ -46,6 +49,7 @@ struct session {
 	bool bus_wanted;
 	struct sp_addr bus_addr;
 	struct sp_conn bus;
+	bool bus_auth_pending; /* connected with a key: waiting for the router's challenge */
 	bool bus_out_watched; /* EPOLLOUT on the bus socket: only while output waits */
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;

@@ -30,6 +30,7 @@
 #include "../common/clock.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
+#include "peers.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -37,6 +38,8 @@
 
 #define MAX_LISTEN 16
 #define MAX_ARGS 64
+#define DEFAULT_MAX_PER_IP 256
+#define ACCEPT_REST_MS 100
 
 extern char **environ;
 
@@ -49,7 +52,9 @@ struct supervisor {
 	const char *router_url;
 	bool embedded_router;
 	int max_connections;
+	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
 	const char *user;
+	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
@@ -58,8 +63,11 @@ struct supervisor {
 	int close_timeout_s;
 
 	int ep, sig_fd, timer_fd;
-	struct hmap workers; /* pid → (void *)1 */
+	struct hmap workers; /* pid → struct peer_key * of its client */
+	struct hmap per_ip;  /* peer_key → live count */
 	int live;
+	int64_t accept_paused_until; /* out of descriptors: listeners rest until then */
+	int64_t accept_warned_at;
 	pid_t router_pid;
 	int64_t router_started, router_restart_at;
 	int router_backoff_ms;
@@ -173,37 +181,108 @@ static void start_router(void)
 	log_info("router started (pid %d)", (int)S.router_pid);
 }
 
-static void refuse_busy(int fd)
+static void refuse(int fd, const char *status, const char *body)
 {
-	static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-				   "Content-Length: 21\r\nConnection: close\r\nRetry-After: 5\r\n\r\n"
-				   "too many connections\n";
-	ssize_t w = write(fd, resp, sizeof resp - 1);
-	(void)w;
+	char resp[256];
+	int n = snprintf(resp, sizeof resp,
+			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\nRetry-After: 5\r\n\r\n%s",
+			 status, strlen(body), body);
+	/* best effort: the client may be gone, and it is closed either way */
+	if (write(fd, resp, (size_t)n) < 0)
+		log_debug("refusal not written: %s", strerror(errno));
 	close(fd);
+}
+
+static void listeners_watch(bool on)
+{
+	for (int i = 0; i < S.nlfd; i++) {
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.fd = S.lfd[i]};
+		epoll_ctl(S.ep, EPOLL_CTL_MOD, S.lfd[i], &ev);
+	}
+}
+
+/*
+ * Out of descriptors or buffers: the connection stays in the kernel's
+ * backlog and a level-triggered listener would wake us again at once, so
+ * the listeners rest for a moment (as the router's bus listener does).
+ */
+static void pause_accepting(void)
+{
+	int64_t now = clock_ms();
+	if (now - S.accept_warned_at >= 10000) { /* one line per episode, not ten a second */
+		log_warn("accept: %s; not accepting for %d ms at a time", strerror(errno), ACCEPT_REST_MS);
+		S.accept_warned_at = now;
+	}
+	listeners_watch(false);
+	S.accept_paused_until = now + ACCEPT_REST_MS;
+}
+
+/*
+ * A flood of refused connections must not become a flood of log lines: at
+ * most one a second, with the count of those not logged since.
+ */
+static bool refusal_logged(void)
+{
+	static int64_t last;
+	static unsigned long quiet;
+	int64_t now = clock_ms();
+	if (last && now - last < 1000) {
+		quiet++;
+		return false;
+	}
+	if (quiet)
+		log_warn("%lu more connections refused in the last %lld ms", quiet, (long long)(now - last));
+	last = now;
+	quiet = 0;
+	return true;
+}
+
+/* Checks the caps; false when fd was refused (and closed). */
+static bool admit(int fd, struct peer_key *k)
+{
+	if (S.live >= S.max_connections) {
+		if (refusal_logged())
+			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
+		refuse(fd, "503 Service Unavailable", "too many connections\n");
+		return false;
+	}
+	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
+		char who[80];
+		peer_key_format(k, who, sizeof who);
+		if (refusal_logged())
+			log_warn("%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
+		refuse(fd, "429 Too Many Requests", "too many connections from your address\n");
+		return false;
+	}
+	return true;
 }
 
 static void accept_all(int lfd)
 {
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof sa;
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: %s", strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accepting();
 			return;
 		}
-		if (S.live >= S.max_connections) {
-			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
-			refuse_busy(fd);
+		struct peer_key k;
+		peer_key_of(&sa, salen, &k);
+		if (!admit(fd, &k))
 			continue;
-		}
-		pid_t pid = spawn(S.worker_path, S.worker_argv, fd);
+		struct peer_key *kept = malloc(sizeof *kept);
+		pid_t pid = kept ? spawn(S.worker_path, S.worker_argv, fd) : -1;
 		close(fd);
-		if (pid < 0) {
-			log_error("cannot start a worker: %s", strerror(errno));
-			continue;
+		if (pid < 0 || hmap_put_u64(&S.workers, (uint64_t)pid, kept) < 0) {
+			log_error("cannot start a worker: %s", pid < 0 ? strerror(errno) : "out of memory");
+			peers_release(&S.per_ip, &k);
+			free(kept);
+			continue; /* a worker started but not recorded is reaped as a stranger */
 		}
-		hmap_put_u64(&S.workers, (uint64_t)pid, (void *)1);
+		*kept = k;
 		S.live++;
 	}
 }
@@ -212,6 +291,7 @@ static void reap(void)
 {
 	int status;
 	pid_t pid;
+	struct peer_key *k;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == S.router_pid) {
 			S.router_pid = 0;
@@ -224,7 +304,9 @@ static void reap(void)
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), S.router_backoff_ms);
 			S.router_restart_at = clock_ms() + S.router_backoff_ms;
 			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
-		} else if (hmap_del_u64(&S.workers, (uint64_t)pid)) {
+		} else if ((k = hmap_del_u64(&S.workers, (uint64_t)pid))) {
+			peers_release(&S.per_ip, k);
+			free(k);
 			S.live--;
 			if (WIFSIGNALED(status))
 				log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
@@ -277,6 +359,8 @@ static void arm_timer(void)
 		at = S.router_restart_at;
 	if (S.stopping && S.stop_deadline < at)
 		at = S.stop_deadline;
+	if (S.accept_paused_until && S.accept_paused_until < at)
+		at = S.accept_paused_until;
 	clock_arm_timerfd(S.timer_fd, at);
 }
 
@@ -304,6 +388,10 @@ static void run(void)
 				(void)r;
 				if (S.router_restart_at && clock_ms() >= S.router_restart_at && !S.stopping)
 					start_router();
+				if (S.accept_paused_until && clock_ms() >= S.accept_paused_until && !S.stopping) {
+					S.accept_paused_until = 0;
+					listeners_watch(true);
+				}
 			} else if (!S.stopping) {
 				accept_all(tag);
 			}
@@ -324,12 +412,16 @@ static void usage(FILE *f)
 		"  --router-url URL        bus address (default ipc://DIR/bus.ipc)\n"
 		"  --no-router             do not start a router; one runs elsewhere at --router-url\n"
 		"  --max-connections N     live connections; beyond, HTTP 503 (default 4096)\n"
+		"  --max-per-ip N          live connections per client address, IPv6 by /64;\n"
+		"                          beyond, HTTP 429 (default 256; 0: no cap)\n"
 		"  --user USER             drop privileges to USER after binding\n"
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
 		"router options, passed on: --worker-queue, --messaging-max-size, --messaging-max-queue,\n"
 		"  --messaging-max-per-sender, --messaging-max-recipients, --messaging-max-store\n"
+		"  --bus-key FILE          pre-shared key of the bus (64 hex digits, mode 0600), passed to\n"
+		"                          workers and router; needed for a tcp:// bus off loopback\n"
 		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
 		"  --help, --version\n");
 }
@@ -354,16 +446,40 @@ static void sibling(char *out, const char *name)
 	snprintf(out, PATH_MAX, "%s/%s", dirname(self), name);
 }
 
+/* ipc://, or tcp:// to a loopback address (the router says the same at listen). */
+static bool loopback_url(const char *url)
+{
+	if (strncmp(url, "tcp://", 6) != 0)
+		return true;
+	const char *h = url + 6;
+	return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 || strncmp(h, "[::1]:", 6) == 0 ||
+	       strncmp(h, "[::ffff:127.", 12) == 0;
+}
+
+/* A whole non-negative number, or exit 2 naming the option. */
+static int count_option(const char *v, const char *name)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > INT_MAX) {
+		fprintf(stderr, "switchboard: %s wants a whole number of 0 or more, not %s\n", name, v);
+		exit(2);
+	}
+	return (int)n;
+}
+
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
-	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE };
+	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE, O_PER_IP, O_BUS_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
 		{"state-dir", required_argument, 0, O_STATE},
 		{"router-url", required_argument, 0, O_ROUTER_URL},
 		{"no-router", no_argument, 0, O_NO_ROUTER},
 		{"max-connections", required_argument, 0, O_MAX_CONN},
+		{"max-per-ip", required_argument, 0, O_PER_IP},
 		{"user", required_argument, 0, O_USER},
 		{"worker", required_argument, 0, O_WORKER},
 		{"router", required_argument, 0, O_ROUTER},
@@ -382,21 +498,30 @@ static void parse_options(int argc, char **argv)
 		{"messaging-max-recipients", required_argument, 0, O_R_ARG},
 		{"messaging-max-store", required_argument, 0, O_R_ARG},
 		{"log-level", required_argument, 0, O_LOG},
+		{"bus-key", required_argument, 0, O_BUS_KEY},
 		{"help", no_argument, 0, O_HELP},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	S.state_dir = "var";
 	S.embedded_router = true;
 	S.max_connections = 4096;
+	S.max_per_ip = DEFAULT_MAX_PER_IP;
 	S.close_timeout_s = 5;
 	sibling(S.worker_path, "switchboard-worker");
 	sibling(S.router_path, "switchboard-router");
 	const char *wargs[MAX_ARGS], *rargs[MAX_ARGS];
-	int nw = 0, nr = 0, c, idx;
+	int nw = 0, nr = 0, c, idx = -1;
 	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		/* idx is set only when a long option matched: not for '?' */
+		if (c == '?' || idx < 0) {
+			usage(stderr);
+			exit(2);
+		}
 		char *flag = malloc(strlen(opts[idx].name) + 3);
-		if (c != '?')
-			sprintf(flag, "--%s", opts[idx].name);
+		if (!flag)
+			die("malloc");
+		sprintf(flag, "--%s", opts[idx].name);
+		idx = -1;
 		switch (c) {
 		case O_LISTEN:
 			if (S.nlisten == MAX_LISTEN) {
@@ -409,6 +534,7 @@ static void parse_options(int argc, char **argv)
 		case O_ROUTER_URL: S.router_url = optarg; break;
 		case O_NO_ROUTER: S.embedded_router = false; break;
 		case O_MAX_CONN: S.max_connections = atoi(optarg); break;
+		case O_PER_IP: S.max_per_ip = count_option(optarg, "--max-per-ip"); break;
 		case O_USER: S.user = optarg; break;
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
@@ -416,6 +542,14 @@ static void parse_options(int argc, char **argv)
 		case O_W_ARG: wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
 		case O_R_ARG: rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_BUS_KEY: /* both ends of the bus read it themselves */
+			S.bus_key = optarg;
+			wargs[nw++] = flag;
+			wargs[nw++] = optarg;
+			rargs[nr++] = "--bus-key";
+			rargs[nr++] = optarg;
+			flag = NULL;
+			break;
 		case O_LOG:
 			log_level_option(optarg);
 			wargs[nw++] = flag;
@@ -440,6 +574,11 @@ static void parse_options(int argc, char **argv)
 	}
 	if (S.max_connections < 1)
 		S.max_connections = 1;
+	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
+		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
+			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);
+		exit(2);
+	}
 	if (!S.router_url) {
 		char *u = malloc(strlen(S.state_dir) + 16);
 		sprintf(u, "ipc://%s/bus.ipc", S.state_dir);
@@ -494,7 +633,8 @@ int main(int argc, char **argv)
 		}
 	}
 	drop_privileges();
-	hmap_init(&S.workers);
+	if (hmap_init(&S.workers) < 0 || hmap_init(&S.per_ip) < 0)
+		die("hmap_init");
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

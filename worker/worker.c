@@ -444,6 +444,7 @@ static void usage(FILE *f)
 		"  --close-timeout SEC     wait for the client's close reply (default 5)\n"
 		"  --client-backlog BYTES  unsent output before the client counts as slow (default 1048576)\n"
 		"  --no-sandbox            do not enter the seccomp sandbox\n"
+		"  --bus-key FILE          key to prove to the router (64 hex digits, mode 0600)\n"
 		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
 }
@@ -470,6 +471,21 @@ static size_t parse_size(const char *s, const char *opt)
 	return (size_t)v;
 }
 
+/*
+ * Read here, before the sandbox, which allows no open(). The worker uses
+ * only libsodium's HMAC (crypto_auth), which needs no sodium_init(): that
+ * would link in every implementation picker and grow the static binary.
+ */
+static void read_bus_key(const char *path, struct worker_config *cfg)
+{
+	char err[300];
+	if (bus_key_read(path, cfg->bus_key, err, sizeof err) < 0) {
+		fprintf(stderr, "switchboard-worker: %s\n", err);
+		exit(2);
+	}
+	cfg->has_bus_key = true;
+}
+
 static void parse_options(int argc, char **argv, struct worker_config *cfg)
 {
 	static const struct option opts[] = {
@@ -478,6 +494,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		{"ping-timeout", required_argument, 0, 'P'}, {"handshake-timeout", required_argument, 0, 'H'},
 		{"close-timeout", required_argument, 0, 'c'}, {"client-backlog", required_argument, 0, 'b'},
 		{"no-sandbox", no_argument, 0, 'n'},          {"log-level", required_argument, 0, 'l'},
+		{"bus-key", required_argument, 0, 'k'},
 		{"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *env = getenv("SWITCHBOARD_ROUTER_URL");
@@ -504,6 +521,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		case 'c': cfg->close_timeout_ms = (int)(parse_seconds(optarg, "--close-timeout") * 1000); break;
 		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
 		case 'n': cfg->sandbox = false; break;
+		case 'k': read_bus_key(optarg, cfg); break;
 		case 'l':
 			log_level_option(optarg);
 			break;

@@ -1,6 +1,13 @@
 /*
  * WSChat, router half: the name registry, identification, delivery and
- * the outcome codes that depend on it (specs/wschat.md).
+ * the outcome codes that depend on it (README.md in this directory).
+ *
+ * The router trusts no worker: every value it passes on to other clients
+ * (names, "message" values, replies) is checked here again, although a
+ * real worker has already checked it, because a compromised worker or a
+ * fake one on the bus could send anything. A value that is not one JSON
+ * value of valid UTF-8 within the limits cannot come from our worker, so
+ * the worker that sent it is disconnected rather than answered.
  */
 #include <string.h>
 
@@ -13,6 +20,7 @@
 struct wschat_worker {
 	char name[WSCHAT_MAX_NAME];
 	size_t name_len; /* 0: not identified */
+	bool refused;    /* broke the rules: everything else it sends is ignored */
 };
 
 static struct hmap names; /* name → struct rworker */
@@ -127,6 +135,28 @@ static void on_identify(struct router *r, struct rworker *w, const char *name, s
 		outcome(r, w, 300, "Identified successfully!");
 }
 
+/* Exactly one JSON value, valid UTF-8, small enough to deliver. */
+static bool valid_value(const uint8_t *m, size_t n)
+{
+	if (n > WSCHAT_MAX_VALUE || !utf8_valid(m, n))
+		return false;
+	struct json_doc d;
+	if (json_parse(&d, (const char *)m, n, WSCHAT_MAX_TOKENS) != JSON_OK)
+		return false;
+	json_free(&d);
+	return true;
+}
+
+/* Disconnects a worker that sent what no real worker sends. */
+static void refuse_worker(struct router *r, struct rworker *w, const char *why)
+{
+	struct wschat_worker *st = rworker_state(w);
+	log_warn("wschat: worker pid %d sent %s; disconnecting that worker", w->pid, why);
+	st->refused = true;
+	r->stats.rejected++;
+	bus_close(&r->bus, w->pipe); /* its name is released when the pipe is reaped */
+}
+
 /* To one client, or (to == NULL) to every identified client but the sender. */
 static void deliver(struct router *r, struct rworker *sender, struct rworker *to, const char *type,
 		    const uint8_t *m, size_t mlen)
@@ -150,6 +180,8 @@ static void on_message(struct router *r, struct rworker *w, const struct envelop
 	size_t mlen;
 	if (!mp_get_bin(e->map, "m", &m, &mlen))
 		return outcome(r, w, 400, "Missing 'message' field!");
+	if (!valid_value(m, mlen))
+		return refuse_worker(r, w, "an invalid message value");
 	const msgpack_object *to = mp_get(e->map, "to");
 	if (!to)
 		return outcome(r, w, 400, "Missing 'to' field!");
@@ -167,6 +199,8 @@ static void on_broadcast(struct router *r, struct rworker *w, const struct envel
 	size_t mlen;
 	if (!mp_get_bin(e->map, "m", &m, &mlen))
 		return outcome(r, w, 400, "Missing 'message' field!");
+	if (!valid_value(m, mlen))
+		return refuse_worker(r, w, "an invalid broadcast value");
 	deliver(r, w, NULL, "broadcast", m, mlen);
 }
 
@@ -176,17 +210,20 @@ static void wschat_envelope(struct router *r, struct rworker *w, const struct en
 	const char *name;
 	size_t n;
 	bool restore = env_op_is(e, WSCHAT_OP_RESTORE);
+	if (st->refused)
+		return;
 	if (env_op_is(e, WSCHAT_OP_REPLY)) {
-		/* only ever back to the worker that sent it */
-		if (mp_get_str(e->map, "d", &name, &n))
+		/* only ever back to the worker that sent it, but as text all the same */
+		if (mp_get_str(e->map, "d", &name, &n)) {
+			if (!valid_value((const uint8_t *)name, n))
+				return refuse_worker(r, w, "an invalid reply");
 			router_send_text(r, w, name, n);
+		}
 		return;
 	}
 	if (restore || env_op_is(e, WSCHAT_OP_IDENTIFY)) {
-		if (!mp_get_str(e->map, "name", &name, &n) || !valid_name(name, n)) {
-			log_warn("wschat: worker pid %d sent an invalid name", w->pid);
-			return;
-		}
+		if (!mp_get_str(e->map, "name", &name, &n) || !valid_name(name, n))
+			return refuse_worker(r, w, "an invalid name");
 		return on_identify(r, w, name, n, restore);
 	}
 	if (!st->name_len)

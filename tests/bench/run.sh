@@ -113,7 +113,7 @@ start_sb() { # [more switchboard options]
 	SB_PORT=$(free_port)
 	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
 	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
-		--max-connections 5000 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
+		--max-connections 5000 --max-per-ip 0 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
 	SB=$!
 	if ! waitfor 15 sb_ready; then
 		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"

@@ -280,7 +280,117 @@ test('broadcast to 1000 identified clients reaches all of them', async () => {
   await closeAll(60000);
 }, { timeout: 180000 });
 
+// ---- a fake worker on the bus, a fake router for a real worker ----
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { spClient, spServer, mp, RawStr } = require('./lib/sp');
+const { bin, freePort, waitForPort } = require('./lib/server');
+
+let fakeConn = 1000;
+
+// A rogue bus peer that registers as a WSChat worker and identifies as name.
+async function fakeWorker(name) {
+  const c = await spClient(path.join(srv.stateDir, 'bus.ipc'));
+  c.send(Buffer.concat([
+    mp({ v: 1, p: 'core', op: 'hello', conn: fakeConn++, pid: 1, proto: 'wschat', credit: 2 }),
+    mp({ v: 1, p: 'wschat', op: 'identify', name }),
+  ]));
+  return c;
+}
+
+// What a client must get instead of a forged value: nothing but the quit
+// of the fake worker's name once the router has disconnected it.
+async function expectOnlyQuit(ws, name) {
+  assert.deepEqual(await ws.nextJSON(), { type: 'quit', who: name });
+  await quiet(ws, 200);
+}
+
+test('the router disconnects a worker whose message value is not exactly one JSON value', async () => {
+  const alice = await identified('alice');
+  const values = ['1,"from":"alice"', '1}', '{"a":1', '', '1 2', '"a" , "b"', '[1]]', ' '];
+  for (const [i, v] of values.entries()) {
+    const name = 'mallory' + i;
+    const f = await fakeWorker(name);
+    const op = i % 2 ? { op: 'broadcast' } : { op: 'message', to: 'alice' };
+    f.send(Buffer.concat([mp({ v: 1, p: 'wschat', ...op, m: Buffer.from(v) }),
+      mp({ v: 1, p: 'wschat', op: 'broadcast', m: Buffer.from('"after the bad one"') })]));
+    await expectOnlyQuit(alice, name); // without the check: the forged delivery
+    await f.closed;
+  }
+  assert.match(srv.log, /wschat: worker pid 1 sent an invalid message value; disconnecting that worker/);
+  // alice is still connected and served
+  alice.sendJSON({ command: 'message', to: 'alice', message: 'still here' });
+  assert.deepEqual(await alice.nextJSON(), { type: 'message', from: 'alice', message: 'still here' });
+  await closeAll();
+});
+
+test('the router disconnects a worker that hands it invalid UTF-8 (value, name or reply)', async () => {
+  const alice = await identified('utf8-alice');
+  const bad = [[0x22, 0xff, 0x22], [0x22, 0xc0, 0xaf, 0x22], [0x22, 0xed, 0xa0, 0x80, 0x22], [0x22, 0xe2, 0x82, 0x22]];
+  for (const [i, bytes] of bad.entries()) {
+    const name = 'utf8-mallory' + i;
+    const f = await fakeWorker(name);
+    const op = i % 2 ? { op: 'broadcast' } : { op: 'message', to: 'utf8-alice' };
+    f.send(mp({ v: 1, p: 'wschat', ...op, m: Buffer.from(bytes) }));
+    await expectOnlyQuit(alice, name); // without the check: the forged delivery
+    await f.closed;
+  }
+  // a name that is not UTF-8 is never registered (nor sent to anybody as a quit)
+  const f = await spClient(path.join(srv.stateDir, 'bus.ipc'));
+  f.send(Buffer.concat([
+    mp({ v: 1, p: 'core', op: 'hello', conn: fakeConn++, pid: 1, proto: 'wschat', credit: 2 }),
+    mp({ v: 1, p: 'wschat', op: 'identify', name: new RawStr([0x6d, 0xff]) })]));
+  await f.closed;
+  // a reply that is not UTF-8 (or not JSON) is refused too, though it would only go back
+  for (const d of [new RawStr([0x7b, 0xff, 0x7d]), 'not json']) {
+    const g = await fakeWorker('utf8-replier');
+    g.send(mp({ v: 1, p: 'wschat', op: 'reply', d }));
+    await g.closed;
+    await expectOnlyQuit(alice, 'utf8-replier');
+  }
+  alice.sendJSON({ command: 'message', to: 'utf8-alice', message: 'é still here' });
+  assert.deepEqual(await alice.nextJSON(), { type: 'message', from: 'utf8-alice', message: 'é still here' });
+  await closeAll();
+});
+
+test('a real worker never frames text from the router that is not UTF-8 (fake router)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-fake-router-'));
+  const sock = path.join(dir, 'bus.ipc');
+  let peer = null;
+  const router = await spServer(sock, (p) => { peer = p; });
+  const port = await freePort();
+  const ts = spawn('tcpserver', ['-q', '127.0.0.1', String(port), bin('switchboard-worker'), '--router-url', `ipc://${sock}`],
+    { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    const ws = await connect(`ws://127.0.0.1:${port}/wschat`);
+    ws.on('error', () => {});
+    assert.equal((await ws.nextJSON()).type, 'init');
+    await until(() => peer && peer.received.length > 0, 10000, 'the worker\'s hello');
+    const text = (d) => mp({ v: 1, p: 'core', op: 'text', d });
+    peer.send(Buffer.concat([
+      text(new RawStr([0x22, 0xff, 0x22])),     // a str that is no UTF-8
+      text(Buffer.from([0x22, 0xc3, 0x28, 0x22])), // a bin that is no UTF-8
+      text(new RawStr([0xf0, 0x9f, 0x98])),     // a character cut short
+      text('"fine"'),
+    ]));
+    assert.equal(await ws.next(), '"fine"');
+    await quiet(ws, 200);
+    // a close reason cut to 123 bytes is cut at a character boundary
+    peer.send(mp({ v: 1, p: 'core', op: 'close', code: 4001, reason: 'é'.repeat(65) }));
+    const { code, reason } = await ws.closed;
+    assert.equal(code, 4001);
+    assert.equal(reason, 'é'.repeat(61));
+  } finally {
+    ts.kill();
+    router.close();
+  }
+});
+
 run({
-  before: async () => { srv = await startServer({ args: ['--max-connections', '2000'] }); },
+  before: async () => { srv = await startServer({ args: ['--max-connections', '2000', '--max-per-ip', '2000'] }); },
   after: async () => { await closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },
 });

@@ -21,11 +21,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+#include <sys/stat.h>
+
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/pubsub0/sub.h>
 
 #include "../../common/clock.h"
+#include "../../common/envelope.h"
 #include "../../router/bus.h"
 #include "check.h"
 
@@ -514,6 +518,174 @@ static void test_tap(enum sp_transport t)
 	loop_close(&L);
 }
 
+/* ---- bus authentication (--bus-key): a libnng pair1 peer with libsodium ---- */
+
+static const uint8_t auth_key[BUS_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+
+static bool loop_open_keyed(struct loop *L)
+{
+	memset(L, 0, sizeof *L);
+	L->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (L->ep < 0 || bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, L}) < 0)
+		return false;
+	bus_set_key(&L->b, auth_key);
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	if (bus_listen(&L->b, "tcp://127.0.0.1:0", BUS_WORKERS) < 0 ||
+	    getsockname(L->b.listeners[0].fd, (struct sockaddr *)&sin, &len) < 0)
+		return false;
+	snprintf(L->url, sizeof L->url, "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
+	return true;
+}
+
+/*
+ * What any pair1 peer does: take the challenge, answer with a hello whose
+ * auth is HMAC-SHA-512-256 (crypto_auth) of "switchboard bus v1" || nonce.
+ * key NULL: a hello without auth. Returns the hello it sent, in out.
+ */
+static bool nng_authenticate(struct loop *L, nng_socket s, const uint8_t *key, struct mp_out *out)
+{
+	nng_msg *m = NULL;
+	PUMP_UNTIL(L, nng_recvmsg(s, &m, NNG_FLAG_NONBLOCK) == 0);
+	if (!m)
+		return false;
+	struct envelope e;
+	const uint8_t *nonce;
+	size_t n;
+	bool ok = env_decode(&e, nng_msg_body(m), nng_msg_len(m)) == 0 && env_proto_is(&e, "core") &&
+		  env_op_is(&e, "challenge") && mp_get_bin(e.map, "nonce", &nonce, &n) && n == 32;
+	uint8_t msg[18 + 32], tag[crypto_auth_BYTES];
+	if (ok) {
+		memcpy(msg, "switchboard bus v1", 18);
+		memcpy(msg + 18, nonce, 32);
+		env_free(&e);
+	}
+	nng_msg_free(m);
+	if (!ok)
+		return false;
+	if (key)
+		crypto_auth(tag, msg, sizeof msg, key);
+	mp_out_init(out);
+	env_begin(&out->pk, "core", "hello", key ? 5 : 4);
+	if (key)
+		mp_kv_bin(&out->pk, "auth", tag, sizeof tag);
+	mp_kv_int(&out->pk, "conn", 1);
+	mp_kv_int(&out->pk, "pid", 1);
+	mp_kv_cstr(&out->pk, "proto", "wschat");
+	mp_kv_int(&out->pk, "credit", 2);
+	return nng_send_pumping(L, s, out->sb.data, out->sb.size);
+}
+
+static void test_auth_peers(void)
+{
+	struct loop L;
+	nng_socket s = NNG_SOCKET_INITIALIZER;
+	struct mp_out hello;
+	bool up = loop_open_keyed(&L) && nng_peer(&s, nng_pair1_open, L.url);
+	bool sent = up && nng_authenticate(&L, s, auth_key, &hello);
+	PUMP_UNTIL(&L, L.nmsg >= 1);
+	uint32_t pipe = L.nmsg >= 1 ? L.msg[0].pipe : 0;
+	CHECK("bus auth: a libnng pair1 peer with the key answers the challenge; its hello arrives whole",
+	      sent && rec_is(&L, 0, pipe, hello.sb.data, hello.sb.size));
+	CHECK("bus auth: and the pipe is through its handshake", L.b.handshaking == 0 && L.b.refused == 0);
+	CHECK("bus auth: and messages flow both ways", sent && exchange(&L, s) == pipe);
+	if (sent)
+		mp_out_free(&hello);
+	nng_close(s);
+	forget(&L);
+
+	/* a wrong key, then none: refused, nothing reaches on_message */
+	static const uint8_t wrong[BUS_KEY_LEN] = "0123456789abcdef0123456789abcdeX";
+	const uint8_t *keys[] = {wrong, NULL};
+	const char *kname[] = {"a wrong key", "no key"};
+	for (int k = 0; k < 2; k++) {
+		uint64_t refused = L.b.refused;
+		nng_socket t = NNG_SOCKET_INITIALIZER;
+		sent = nng_peer(&t, nng_pair1_open, L.url) && nng_authenticate(&L, t, keys[k], &hello);
+		PUMP_UNTIL(&L, L.b.refused > refused);
+		/* more than one refusal is fine: libnng redials at once after each */
+		CHECKF(sent && L.b.refused > refused && L.nmsg == 0,
+		       "bus auth: a libnng peer with %s is refused; nothing reaches on_message", kname[k]);
+		if (sent)
+			mp_out_free(&hello);
+		nng_close(t);
+		PUMP_UNTIL(&L, L.b.pipes.count == 0); /* its last redial, refused too */
+	}
+
+	/* a raw peer that skips the challenge and sends data at once */
+	CHECK("bus auth: the refused libnng peers are gone", L.b.pipes.count == 0 && L.nmsg == 0);
+	uint64_t refused = L.b.refused;
+	struct sp_addr a;
+	int fd = -1;
+	if (sp_addr_parse(L.url, &a) == 0 && (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+	    connect(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	static const uint8_t tcp_frame[] = {0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 1, 'd', 'a', 't', 'a'};
+	bool wrote = raw_write(fd, pair1_hdr, sizeof pair1_hdr) && raw_write(fd, tcp_frame, sizeof tcp_frame);
+	/* refused counts up by one at least: a last redial of libnng's may still come from the backlog */
+	CHECK("bus auth: a peer that sends data instead of an answer is refused",
+	      wrote && raw_sees_eof(&L, fd) && L.b.refused > refused && L.nmsg == 0);
+	if (fd >= 0)
+		close(fd);
+	loop_close(&L);
+}
+
+static void test_auth_listen(void)
+{
+	struct loop L = {.ep = epoll_create1(EPOLL_CLOEXEC)};
+	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, &L});
+	CHECK("bus auth: without a key, tcp:// off loopback is refused",
+	      bus_listen(&L.b, "tcp://0.0.0.0:0", BUS_WORKERS) == -1 && bus_listen(&L.b, "tcp://*:0", BUS_WORKERS) == -1);
+	CHECK("bus auth: without a key, loopback tcp:// is allowed", bus_listen(&L.b, "tcp://127.0.0.1:0", BUS_WORKERS) == 0);
+	bus_set_key(&L.b, auth_key);
+	CHECK("bus auth: with a key, tcp:// off loopback is allowed", bus_listen(&L.b, "tcp://0.0.0.0:0", BUS_WORKERS) == 0);
+	CHECK("bus auth: the tap (no authentication) is never offered off loopback",
+	      bus_listen(&L.b, "tcp://0.0.0.0:0", BUS_TAP) == -1 && bus_listen(&L.b, "tcp://127.0.0.1:0", BUS_TAP) == 0);
+	loop_close(&L);
+}
+
+/* Writes text to a fresh file of the given mode; its path in path. */
+static void key_file(char *path, size_t cap, const char *text, mode_t mode)
+{
+	snprintf(path, cap, "/tmp/sb-unit-key-%d-%d", (int)getpid(), seq++);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	chmod(path, mode);
+}
+
+static void test_auth_key_file(void)
+{
+	static const char hex[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+	struct { const char *text; mode_t mode; bool ok; const char *what; } cases[] = {
+		{hex, 0600, true, "64 hex digits, mode 0600"},
+		{"  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 0640, true, "with whitespace, mode 0640"},
+		{hex, 0644, false, "readable by others"},
+		{hex, 0660, false, "writable by its group"},
+		{"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e", 0600, false, "31 bytes"},
+		{"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20", 0600, false, "33 bytes"},
+		{"zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 0600, false, "not hex"},
+		{"", 0600, false, "empty"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char path[96], err[300] = "";
+		uint8_t key[BUS_KEY_LEN];
+		key_file(path, sizeof path, cases[i].text, cases[i].mode);
+		int rc = bus_key_read(path, key, err, sizeof err);
+		bool right = cases[i].ok ? rc == 0 && key[0] == 0 && key[31] == 0x1f : rc == -1 && strstr(err, "--bus-key");
+		CHECKF(right, "bus key file: %s %s", cases[i].what, cases[i].ok ? "is read" : "is refused, naming the option");
+		unlink(path);
+	}
+	char err[300] = "";
+	uint8_t key[BUS_KEY_LEN];
+	CHECK("bus key file: a missing file is refused", bus_key_read("/nonexistent/key", key, err, sizeof err) == -1 &&
+						      strstr(err, "No such file"));
+}
+
 void test_bus(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* as the router does: a write to a peer that left must fail, not kill us */
@@ -527,4 +699,7 @@ void test_bus(void)
 	test_out_of_descriptors();
 	test_tap(SP_IPC);
 	test_tap(SP_TCP);
+	test_auth_listen();
+	test_auth_peers();
+	test_auth_key_file();
 }

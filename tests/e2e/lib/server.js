@@ -57,7 +57,9 @@ class Server {
   async start() {
     this.port = this.opts.port || await freePort();
     this.stateDir = this.opts.stateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-'));
-    const args = ['--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir,
+    // every test client comes from 127.0.0.1: no --max-per-ip unless a test sets one
+    const perIp = (this.opts.args || []).includes('--max-per-ip') ? [] : ['--max-per-ip', '0'];
+    const args = ['--listen', `127.0.0.1:${this.port}`, '--state-dir', this.stateDir, ...perIp,
       ...(this.opts.args || []),
       // SB_SERVER_ARGS adds options to every server, e.g. "--log-level debug"
       ...(process.env.SB_SERVER_ARGS ? process.env.SB_SERVER_ARGS.split(' ') : [])];

@@ -1,0 +1,130 @@
+// The supervisor's own defences, end to end: the per-address cap
+// (--max-per-ip), the rest its accept loop takes when out of descriptors,
+// and its option parsing.
+'use strict';
+const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const { test, run, assert, sleep, until } = require('./lib/harness');
+const { startServer, bin, ASAN } = require('./lib/server');
+const { connect } = require('./lib/client');
+const { exchange, status, upgradeRequest } = require('./lib/raw');
+
+// A slowloris connection: half a request, then silence.
+function halfOpen(port, localAddress = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => {
+      s.write('GET /echo HTTP/1.1\r\nHost: x\r\n');
+      resolve(s);
+    });
+    s.on('error', reject);
+  });
+}
+
+// Sends a whole upgrade request from localAddress; the HTTP status answered.
+function statusFrom(port, localAddress, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => s.write(upgradeRequest('/echo')));
+    const t = setTimeout(() => { s.destroy(); resolve(status(Buffer.concat(chunks))); }, ms);
+    s.on('data', (d) => {
+      chunks.push(d);
+      if (/\r\n\r\n/.test(Buffer.concat(chunks).toString('latin1'))) { clearTimeout(t); s.destroy(); resolve(status(Buffer.concat(chunks))); }
+    });
+    s.on('error', (e) => { clearTimeout(t); reject(e); });
+    s.on('close', () => { clearTimeout(t); resolve(status(Buffer.concat(chunks))); });
+  });
+}
+
+test('--max-per-ip: half-open requests from one address cannot fill the server', async () => {
+  const s = await startServer({ args: ['--max-per-ip', '4', '--max-connections', '64'] });
+  const held = [];
+  try {
+    for (let i = 0; i < 4; i++) held.push(await halfOpen(s.port));
+    await until(() => s.workerPids().length === 4, 10000, 'four workers');
+    // the fifth from the same address is refused at once, by the supervisor
+    const { data, closed } = await exchange(s.port, upgradeRequest('/echo'));
+    assert.equal(status(data), 429, data.toString());
+    assert.match(data.toString(), /Retry-After: 5/);
+    assert.ok(closed);
+    assert.match(s.log, /127\.0\.0\.1 is at --max-per-ip 4: refusing with 429/);
+    // a flood of refusals is summarised in the log, not one line each
+    const t0 = Date.now();
+    for (let i = 0; i < 30; i++) assert.equal(status((await exchange(s.port, upgradeRequest('/echo'))).data), 429);
+    const lines = (s.log.match(/refusing with 429/g) || []).length;
+    assert.ok(lines <= 2 + (Date.now() - t0) / 1000, `${lines} log lines for 31 refusals`);
+    // loopback is capped like any address, but every address on its own
+    assert.equal(await statusFrom(s.port, '127.0.0.2'), 101);
+    // a slot freed is a slot again
+    held.shift().destroy();
+    await until(async () => await statusFrom(s.port, '127.0.0.1') === 101, 10000, 'a free slot for 127.0.0.1');
+  } finally {
+    for (const h of held) h.destroy();
+    await s.stop();
+  }
+});
+
+test('--max-per-ip: the default caps one address at 256 (usage says so)', async () => {
+  const out = await new Promise((resolve) => execFile(bin('switchboard'), ['--help'], (e, so) => resolve(so)));
+  assert.match(out, /--max-per-ip N .*\n.*default 256; 0: no cap/);
+  const bad = await new Promise((resolve) => execFile(bin('switchboard'), ['--max-per-ip', 'lots'], (e, so, se) => resolve({ code: e && e.code, se })));
+  assert.equal(bad.code, 2);
+  assert.match(bad.se, /--max-per-ip wants a whole number/);
+});
+
+test('an unknown option prints the usage and exits 2', async () => {
+  for (const args of [['--bogus'], ['--max-connections'], ['--listen', '127.0.0.1:1', '--nope=1']]) {
+    const r = await new Promise((resolve) => execFile(bin('switchboard'), args, (e, so, se) => resolve({ code: e && e.code, sig: e && e.signal, se })));
+    assert.equal(r.sig, null, `killed by ${r.sig}: ${r.se}`);
+    assert.equal(r.code, 2, r.se);
+    assert.match(r.se, /usage: switchboard/);
+  }
+  // getopt_long leaves the option index unset for '?': valgrind sees a read of it
+  if (ASAN || !fs.existsSync('/usr/bin/valgrind')) return;
+  const vg = await new Promise((resolve) => execFile('valgrind', ['-q', '--error-exitcode=9', bin('switchboard'), '--bogus'],
+    (e, so, se) => resolve({ code: e && e.code, se })));
+  assert.equal(vg.code, 2, vg.se);
+});
+
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+// Only the soft limit: raising a hard one needs CAP_SYS_RESOURCE.
+function prlimit(pid, n) {
+  return new Promise((resolve, reject) => execFile('prlimit', ['--pid', String(pid), `--nofile=${n}:`],
+    (e, so, se) => (e ? reject(new Error(se || e.message)) : resolve())));
+}
+
+test('out of descriptors, the supervisor rests its listener instead of spinning, then serves again', async () => {
+  const s = await startServer();
+  const pid = s.proc.pid;
+  let ws = null;
+  try {
+    // the lowest free descriptor as the limit: the next accept fails with EMFILE
+    const fds = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
+    let low = 0;
+    while (fds.has(low)) low++;
+    await prlimit(pid, low);
+    const waiting = connect(s.url('/echo'));
+    waiting.catch(() => {});
+    await until(() => /accept: Too many open files/.test(s.log), 10000, 'the EMFILE warning');
+    const t0 = cpuTicks(pid);
+    await sleep(2000);
+    const used = cpuTicks(pid) - t0; // clock ticks, 100 a second
+    // spinning costs a whole core (~200 ticks here); resting ten times a second, almost nothing
+    assert.ok(used < 20, `supervisor used ${used} ticks in 2 s while out of descriptors`);
+    assert.equal((s.log.match(/accept: Too many open files/g) || []).length, 1, 'one warning per episode');
+    await prlimit(pid, 1024);
+    ws = await waiting; // the connection that waited in the backlog is served
+    ws.send('still here');
+    assert.equal(await ws.next(), 'still here');
+  } finally {
+    if (ws) ws.close();
+    await s.stop();
+  }
+}, { timeout: 30000 });
+
+run();
