@@ -132,6 +132,13 @@ static struct bus_pipe *find(const struct bus *b, uint32_t id)
 	return hmap_get_u64(&b->pipes, id);
 }
 
+/* What a worker's pipe holds in output counts towards the router's memory. */
+static void account_out(struct bus *b, const struct bus_pipe *p, size_t before)
+{
+	if (p->kind == BUS_WORKERS)
+		b->worker_out = b->worker_out - before + sp_conn_pending(&p->sp);
+}
+
 /* Closes the socket now; the pipe itself goes in bus_reap. */
 static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 {
@@ -142,6 +149,10 @@ static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 	if (p->sp.fd >= 0)
 		epoll_ctl(b->ep, EPOLL_CTL_DEL, p->sp.fd, NULL);
 	sp_conn_disconnect(&p->sp);
+	/* never sent now: its memory goes back at once */
+	size_t before = sp_conn_pending(&p->sp);
+	buf_free(&p->sp.out);
+	account_out(b, p, before);
 	p->next_dead = b->dead;
 	b->dead = p;
 }
@@ -164,7 +175,10 @@ static void watch_writes(struct bus *b, struct bus_pipe *p)
 /* Writes what it can; the pipe dies if the socket did. */
 static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 {
-	if (sp_conn_flush(&p->sp) < 0)
+	size_t before = sp_conn_pending(&p->sp);
+	int rc = sp_conn_flush(&p->sp);
+	account_out(b, p, before);
+	if (rc < 0)
 		return kill_pipe(b, p, why);
 	buf_shrink(&p->sp.out, 65536);
 	watch_writes(b, p);
@@ -284,7 +298,10 @@ static void read_pipe(struct bus *b, struct bus_pipe *p)
 			while (!p->dead && (rc = sp_conn_next(&p->sp, &m, &n)) == 1)
 				b->cb.on_message(b->cb.ctx, p->id, m, n);
 			if (!p->dead && rc < 0) {
-				log_warn("bus pipe %u: malformed frame; disconnecting that worker", p->id);
+				log_warn("bus pipe %u: frame over the limit or malformed; disconnecting that worker",
+					 p->id);
+				if (b->cb.on_refused)
+					b->cb.on_refused(b->cb.ctx, p->id);
 				kill_pipe(b, p, "malformed frame");
 				return;
 			}
@@ -325,12 +342,32 @@ int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
 	struct bus_pipe *p = find(b, pipe);
 	if (!p || p->dead || p->kind != BUS_WORKERS)
 		return -1;
-	if (sp_conn_queue(&p->sp, m, n) < 0) {
+	size_t before = sp_conn_pending(&p->sp);
+	int rc = sp_conn_queue(&p->sp, m, n);
+	account_out(b, p, before);
+	if (rc < 0) {
 		kill_pipe(b, p, "out of memory");
 		return -1;
 	}
 	flush_pipe(b, p, "write failed");
 	return 0;
+}
+
+void bus_send_last(struct bus *b, uint32_t pipe, const void *m, size_t n)
+{
+	struct bus_pipe *p = find(b, pipe);
+	if (!p || p->dead)
+		return;
+	/* best effort: it goes out only if the socket takes it now */
+	if (p->kind == BUS_WORKERS && sp_conn_open(&p->sp))
+		bus_send(b, pipe, m, n);
+	kill_pipe(b, p, "closed by the router");
+}
+
+size_t bus_pending(const struct bus *b, uint32_t pipe)
+{
+	const struct bus_pipe *p = find(b, pipe);
+	return p && !p->dead ? sp_conn_pending(&p->sp) : 0;
 }
 
 struct publish {

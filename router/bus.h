@@ -46,6 +46,9 @@ struct bus_callbacks {
 	void (*on_message)(void *ctx, uint32_t pipe, const uint8_t *p, size_t n);
 	/* A worker's pipe is gone (closed by either side). */
 	void (*on_gone)(void *ctx, uint32_t pipe);
+	/* A worker's pipe sent a frame we refuse (over the limit, malformed); it
+	 * is closed after this returns, and may be told why with bus_send_last. */
+	void (*on_refused)(void *ctx, uint32_t pipe);
 	void *ctx;
 };
 
@@ -64,6 +67,7 @@ struct bus {
 	struct bus_pipe *dead;
 	struct bus_callbacks cb;
 	uint64_t refused;  /* peers refused at accept or in the handshake */
+	size_t worker_out; /* bytes waiting on all workers' pipes (router memory) */
 };
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb);
@@ -73,6 +77,10 @@ int bus_listen(struct bus *b, const char *url, enum bus_kind kind);
 void bus_on_event(struct bus *b, uint64_t tag, uint32_t events);
 /* Queues one message for a worker's pipe and writes what it can; -1 if it is gone. */
 int bus_send(struct bus *b, uint32_t pipe, const void *p, size_t n);
+/* Queues one last message, writes what it can of it at once and closes the pipe. */
+void bus_send_last(struct bus *b, uint32_t pipe, const void *p, size_t n);
+/* Bytes queued on a pipe and not yet taken by the socket (0 if it is gone). */
+size_t bus_pending(const struct bus *b, uint32_t pipe);
 /* One line to every tap reader (dropped for a reader that is far behind). */
 void bus_publish(struct bus *b, const void *p, size_t n);
 /* Closes a pipe; on_gone runs from bus_reap, never from inside a call into us. */

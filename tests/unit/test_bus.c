@@ -110,7 +110,7 @@ static bool loop_open(struct loop *L, enum sp_transport t, enum bus_kind kind)
 {
 	memset(L, 0, sizeof *L);
 	L->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, L}) < 0 || L->ep < 0)
+	if (bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = L}) < 0 || L->ep < 0)
 		return false;
 	if (t == SP_IPC) {
 		snprintf(L->path, sizeof L->path, "/tmp/sb-unit-bus-%d-%d.ipc", (int)getpid(), seq++);
@@ -236,7 +236,7 @@ static bool raw_sees_eof(struct loop *L, int fd)
 static void test_listen_errors(void)
 {
 	struct loop L = {.ep = epoll_create1(EPOLL_CLOEXEC)};
-	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, &L});
+	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = &L});
 	CHECK("bus listen: unknown scheme refused", bus_listen(&L.b, "foo://x", BUS_WORKERS) == -1);
 	char url[300] = "ipc:///tmp/";
 	memset(url + 11, 'a', 200);
