@@ -1,0 +1,109 @@
+// Resource limits of the bus and the router (issue 6, points 8, 10, 12, 15):
+// bursts never make a bus message over the limit, the router's memory stays
+// within --worker-queue and --router-memory, logs cannot stall the router,
+// and options that cannot work are refused at start.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const { test, run, assert, until } = require('./lib/harness');
+const { startServer, bin, ASAN } = require('./lib/server');
+const { connect } = require('./lib/client');
+const { spClient, mp } = require('./lib/sp');
+
+const servers = [];
+async function server(args) {
+  const s = await startServer({ args });
+  servers.push(s);
+  return s;
+}
+
+function metric(srv, name) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(srv.stateDir, 'metrics.prom'), 'utf8'); } catch { return -1; }
+  const m = new RegExp(`^switchboard_${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
+function rssKiB(pid) {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]);
+}
+
+function hwmKiB(pid) {
+  const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]);
+}
+
+async function wschat(srv, name) {
+  const ws = await connect(srv.url('/wschat'), { ws: { maxPayload: 64 << 20 } });
+  await ws.nextJSON(); // init
+  ws.sendJSON({ command: 'identify', name });
+  assert.equal((await ws.nextJSON()).code, 300);
+  return ws;
+}
+
+// ---- point 8: bursts ----
+
+test('20 x 1 MB WSChat broadcasts in one burst all arrive, with no bus reconnect loop', async () => {
+  const srv = await server(['--max-message', '1048576', '--worker-queue', '8388608']);
+  const rx = await wschat(srv, 'rx');
+  const tx = await wschat(srv, 'tx');
+  const body = JSON.stringify({ command: 'broadcast', message: 'x'.repeat(1048576 - 64) });
+  assert.ok(body.length <= 1048576);
+  const n = 20;
+  for (let i = 0; i < n; i++) tx.send(body); // one burst: the worker reads it in as few turns as it can
+  for (let i = 0; i < n; i++) {
+    const m = JSON.parse(await rx.next(30000));
+    assert.equal(m.type, 'broadcast');
+    assert.equal(m.from, 'tx');
+    assert.equal(m.message.length, 1048576 - 64);
+  }
+  assert.doesNotMatch(srv.log, /bus to .* lost/, 'a worker lost its bus');
+  assert.doesNotMatch(srv.log, /frame over the limit|malformed frame/);
+  await until(() => metric(srv, 'bus_refused_frames_total') === 0, 5000, 'metrics written');
+  rx.terminate();
+  tx.terminate();
+  await srv.stop();
+}, { timeout: 90000 });
+
+test('a bulk Messaging frame burst reaches the router without a reconnect loop', async () => {
+  const srv = await server(['--max-message', '1048576']);
+  const tx = await connect(srv.url('/messaging?client_id=bulk-tx'), { ws: { maxPayload: 64 << 20 } });
+  // many tiny entries per frame: their envelopes are about three times the JSON
+  // (reads of unknown ids: the router does a little work for each, stores nothing)
+  const ids = [];
+  for (let i = 0; ids.length < 69000; i++) ids.push({ id: 1000000 + i });
+  const frame = JSON.stringify({ read: ids });
+  assert.ok(frame.length < 1048576, `frame of ${frame.length}`);
+  const frames = 6;
+  for (let i = 0; i < frames; i++) tx.send(frame);
+  await until(() => metric(srv, 'envelopes_in_total') >= frames * ids.length, 60000,
+    'every read envelope at the router');
+  assert.doesNotMatch(srv.log, /bus to .* lost/);
+  assert.doesNotMatch(srv.log, /frame over the limit|malformed frame/);
+  tx.terminate();
+  await srv.stop();
+}, { timeout: 90000 });
+
+// ---- point 15: options over the bus limit ----
+
+test('options that would make bus messages over 8 MiB are refused at start', () => {
+  const cases = [
+    ['switchboard-router', ['--worker-queue', '8388609']],
+    ['switchboard-router', ['--messaging-max-size', '8388608']],
+    ['switchboard-worker', ['--max-message', '8388608']],
+    ['switchboard', ['--max-message', '8388000']],
+    ['switchboard', ['--worker-queue', '9000000']],
+    ['switchboard', ['--messaging-max-size', '8388608']],
+  ];
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-limits-'));
+  for (const [prog, args] of cases) {
+    // a program that wrongly starts must not leave sockets behind: its own state dir
+    const r = spawnSync(bin(prog), [...args, ...(prog === 'switchboard-worker' ? [] : ['--state-dir', dir])], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
+    assert.equal(r.status, 2, `${prog} ${args.join(' ')}: exit ${r.status} ${r.stderr}`);
+    assert.match(r.stderr.toString(), /8 MiB bus limit/, `${prog} ${args.join(' ')}`);
+  }
+});
+
+run({ after: async () => { for (const s of servers) await s.stop(); } });
