@@ -133,10 +133,14 @@ static struct bus_pipe *find(const struct bus *b, uint32_t id)
 }
 
 /* What a worker's pipe holds in output counts towards the router's memory. */
-static void account_out(struct bus *b, const struct bus_pipe *p, size_t before)
+static void account_out(struct bus *b, struct bus_pipe *p, size_t before)
 {
-	if (p->kind == BUS_WORKERS)
-		b->worker_out = b->worker_out - before + sp_conn_pending(&p->sp);
+	if (p->kind != BUS_WORKERS)
+		return;
+	size_t now = sp_conn_pending(&p->sp);
+	b->worker_out = b->worker_out - before + now;
+	if (now < before || before == 0)
+		p->out_moved = clock_ms(); /* progress, or the clock starts */
 }
 
 /* Closes the socket now; the pipe itself goes in bus_reap. */
@@ -418,6 +422,13 @@ static void expire_one(void *arg, const void *key, size_t klen, void *value)
 	struct bus_pipe *p = value;
 	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline)
 		kill_pipe(x->b, p, "no handshake in time");
+	if (!p->dead && p->kind == BUS_WORKERS && sp_conn_pending(&p->sp) > 0 &&
+	    x->now - p->out_moved >= BUS_STALL_MS) {
+		log_warn("bus pipe %u: %zu bytes unread for %d s; dropping that worker", p->id,
+			 sp_conn_pending(&p->sp), BUS_STALL_MS / 1000);
+		x->b->stalled++;
+		kill_pipe(x->b, p, "does not read");
+	}
 }
 
 static void release(struct bus *b, struct bus_pipe *p)
@@ -441,7 +452,7 @@ bool bus_reap(struct bus *b, int64_t now)
 		b->accept_paused_until = 0;
 		listeners_watch(b, true);
 	}
-	if (b->handshaking > 0 && now >= b->next_sweep) {
+	if ((b->handshaking > 0 || b->worker_out > 0) && now >= b->next_sweep) {
 		struct expiry x = {b, now};
 		hmap_each(&b->pipes, expire_one, &x);
 		b->next_sweep = now + 1000;
@@ -458,7 +469,7 @@ int64_t bus_due(const struct bus *b)
 {
 	if (b->dead)
 		return 0;
-	int64_t due = b->handshaking > 0 ? b->next_sweep : INT64_MAX;
+	int64_t due = b->handshaking > 0 || b->worker_out > 0 ? b->next_sweep : INT64_MAX;
 	if (b->accept_paused_until && b->accept_paused_until < due)
 		due = b->accept_paused_until;
 	return due;

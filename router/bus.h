@@ -16,6 +16,9 @@
 #define BUS_MAX_LISTENERS 16
 #define BUS_HANDSHAKE_MS 10000
 #define BUS_TAP_BACKLOG (4u << 20) /* lines queued for a slow tap reader before dropping */
+/* A worker reads its pipe even while its client is slow (it holds credit back
+ * instead); a pipe whose output has not moved for this long is closed. */
+#define BUS_STALL_MS 10000
 
 /* epoll tags: the high half says what the low half numbers */
 #define BUS_TAG_LISTENER (1ull << 32)
@@ -38,6 +41,7 @@ struct bus_pipe {
 	int64_t handshake_deadline;
 	bool dead;             /* waiting in the reap list */
 	bool out_watched;      /* EPOLLOUT: only while output waits */
+	int64_t out_moved;     /* when output last went out, or was queued on an empty pipe */
 	struct bus_pipe *next_dead;
 };
 
@@ -61,13 +65,14 @@ struct bus {
 	uid_t allow_uid;   /* besides our own uid and root, on ipc:// */
 	size_t max_message;
 	int handshaking;
-	int64_t next_sweep; /* handshake deadlines are checked once a second */
+	int64_t next_sweep; /* handshake deadlines and stalls are checked once a second */
 	int64_t accept_paused_until; /* out of file descriptors: listeners rest */
 	int tap_readers;   /* tap pipes through their handshake */
 	struct bus_pipe *dead;
 	struct bus_callbacks cb;
 	uint64_t refused;  /* peers refused at accept or in the handshake */
 	size_t worker_out; /* bytes waiting on all workers' pipes (router memory) */
+	uint64_t stalled;  /* workers' pipes closed because their output did not move */
 };
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb);

@@ -40,7 +40,7 @@ void metrics_write(struct router *r)
 	counter(f, "too_slow_total", "Clients closed with 1008 because they read too slowly.", s->too_slow);
 	counter(f, "router_memory_closed_total", "Clients closed with 1008 because --router-memory was reached.",
 		s->memory_closed);
-	counter(f, "bus_dropped_total", "Workers dropped for not reading their bus pipe.", s->bus_dropped);
+	counter(f, "bus_dropped_total", "Workers dropped for not reading their bus pipe.", s->bus_dropped + r->bus.stalled);
 	counter(f, "bus_too_big_total", "Envelopes for a worker that could not fit in a bus message.", s->too_big);
 	counter(f, "bus_refused_frames_total", "Bus messages from workers refused: over the limit or malformed.",
 		s->refused_frames);

@@ -86,6 +86,98 @@ test('a bulk Messaging frame burst reaches the router without a reconnect loop',
   await srv.stop();
 }, { timeout: 90000 });
 
+// ---- point 10: router memory ----
+
+const MB = 1048576;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Broadcasts n messages of about 1 MB from ws, then waits until a message to
+// itself comes back: by then the router has routed every broadcast.
+async function burst(ws, n, ms = 60000) {
+  const body = JSON.stringify({ command: 'broadcast', message: 'y'.repeat(MB - 64) });
+  for (let i = 0; i < n; i++) ws.send(body);
+  ws.sendJSON({ command: 'message', to: ws.name, message: 'burst done' });
+  for (;;) {
+    const m = JSON.parse(await ws.next(ms));
+    if (m.type === 'message' && m.message === 'burst done') return;
+  }
+}
+
+test('a fake worker that grants credit and never reads is dropped; router RSS stays bounded', async () => {
+  const srv = await server(['--max-message', String(MB)]);
+  const pid = srv.routerPid();
+  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'), { read: false });
+  fake.send(Buffer.concat([
+    mp({ v: 1, p: 'core', op: 'hello', conn: 4242, pid: 1, proto: 'wschat', credit: 2 }),
+    mp({ v: 1, p: 'wschat', op: 'identify', name: 'sink' })]));
+  let gone = false;
+  fake.closed.then(() => { gone = true; });
+  // all the credit it may give, all the time
+  const credit = setInterval(() => { if (!gone) fake.send(mp({ v: 1, p: 'core', op: 'credit', n: 2 })); }, 5);
+  try {
+    const tx = await wschat(srv, 'tx');
+    tx.name = 'tx';
+    const rss0 = rssKiB(pid);
+    await burst(tx, 60);
+    const grew = (hwmKiB(pid) - rss0) / 1024;
+    console.log(`# router RSS ${rss0} KiB before, peak grew by ${grew.toFixed(1)} MB over 60 MB of broadcasts`);
+    if (!ASAN) assert.ok(grew < 40, `router grew by ${grew} MB`);
+    await until(() => metric(srv, 'bus_dropped_total') >= 1, 30000, 'the fake worker dropped');
+    await until(() => gone, 10000, 'the fake worker hung up on');
+    tx.terminate();
+  } finally { clearInterval(credit); fake.socket.destroy(); }
+  await srv.stop();
+}, { timeout: 120000 });
+
+test('many slow readers and broadcasts stay under --router-memory (largest queues closed first)', async () => {
+  const budget = 6 * MB;
+  const srv = await server(['--max-message', String(MB), '--worker-queue', String(2 * MB),
+    '--router-memory', String(budget), '--client-backlog', '65536']);
+  const pid = srv.routerPid();
+  const slow = [];
+  for (let i = 0; i < 6; i++) {
+    const ws = await wschat(srv, `slow${i}`);
+    ws._socket.pause(); // reads nothing more
+    slow.push(ws);
+  }
+  const tx = await wschat(srv, 'tx');
+  tx.name = 'tx';
+  const rss0 = rssKiB(pid);
+  await burst(tx, 16);
+  const grew = (hwmKiB(pid) - rss0) / 1024;
+  console.log(`# router RSS ${rss0} KiB before, peak grew by ${grew.toFixed(1)} MB (budget ${budget / MB} MB)`);
+  if (!ASAN) assert.ok(grew < budget / MB + 30, `router grew by ${grew} MB`);
+  await until(() => metric(srv, 'router_memory_closed_total') >= 1, 10000, 'clients closed for router memory');
+  assert.match(srv.log, /router memory over 6291456 bytes; closing the client/);
+  for (const ws of slow) ws.terminate();
+  tx.terminate();
+  await srv.stop();
+}, { timeout: 120000 });
+
+test('an 8 MiB envelope of tiny map entries is refused without the router unpacking it', async () => {
+  const srv = await server([]);
+  const pid = srv.routerPid();
+  const head = mp({ v: 1, p: 'core', op: 'hello', conn: 99, pid: 1, proto: 'wschat', credit: 2 });
+  const pairs = Math.floor((8 * MB - head.length - 8) / 2);
+  const env = Buffer.alloc(5 + (head.length - 1) + 2 * pairs, 1); // pairs of fixints 1 → 1
+  env[0] = 0xdf;
+  env.writeUInt32BE(pairs + 7, 1);
+  head.copy(env, 5, 1); // the fields of the hello, after its own map header
+  const rss0 = rssKiB(pid);
+  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'));
+  fake.send(env);
+  await fake.closed;
+  const grew = (hwmKiB(pid) - rss0) / 1024;
+  console.log(`# router RSS ${rss0} KiB before, peak grew by ${grew.toFixed(1)} MB for a ${(env.length / MB).toFixed(2)} MiB map`);
+  assert.ok(grew < (ASAN ? 120 : 40), `router grew by ${grew} MB`);
+  assert.match(srv.log, /malformed envelope/);
+  const a = await wschat(srv, 'after-map');
+  a.sendJSON({ command: 'message', to: 'after-map', message: 'still routing' });
+  assert.equal((await a.nextJSON()).message, 'still routing');
+  a.terminate();
+  await srv.stop();
+}, { timeout: 60000 });
+
 // ---- point 15: options over the bus limit ----
 
 test('options that would make bus messages over 8 MiB are refused at start', () => {

@@ -20,7 +20,8 @@ function mp(obj) {
   return Buffer.concat(parts);
 }
 
-function spClient(sockPath) {
+// opts.read = false: never read what the router sends (a worker that does not read).
+function spClient(sockPath, opts = {}) {
   return new Promise((resolve, reject) => {
     const s = net.connect(sockPath, () => {
       s.write(Buffer.from([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]));
@@ -37,7 +38,8 @@ function spClient(sockPath) {
       });
     });
     const closed = new Promise((r) => s.on('close', r));
-    s.resume(); // read (and drop) so the router's hang-up is seen
+    if (opts.read === false) s.pause();
+    else s.resume(); // read (and drop) so the router's hang-up is seen
     s.on('error', () => {});
     s.once('error', reject);
   });
