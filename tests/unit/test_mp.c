@@ -357,6 +357,7 @@ static void test_element_budget(void)
 	int rc1 = env_next(&e, o.sb.data, o.sb.size, &off);
 	env_free(&e);
 	int rc2 = env_next(&e, o.sb.data, o.sb.size, &off);
+	env_free(&e);
 	int rc3 = env_next(&e, o.sb.data, o.sb.size, &off);
 	env_free(&e);
 	CHECK("env: the budget is per envelope, not per batch", rc1 == 1 && rc2 == 1 && rc3 == -1);
