@@ -209,6 +209,7 @@ static int run(int ep, int sig_fd)
 		if (store_commit_due() && clock_ms() >= store_commit_due())
 			store_commit();
 		metrics_tick(&R);
+		log_tick();
 	}
 }
 
