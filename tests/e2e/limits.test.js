@@ -178,6 +178,50 @@ test('an 8 MiB envelope of tiny map entries is refused without the router unpack
   await srv.stop();
 }, { timeout: 60000 });
 
+// ---- point 12: logs ----
+
+test('a router whose stderr is a pipe nobody reads keeps routing', async () => {
+  const { freePort, waitForPort } = require('./lib/server');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-limits-'));
+  const fifo = path.join(dir, 'stderr.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const sink = fs.openSync(fifo, 'r+'); // both ends held here; nothing ever reads
+  const port = await freePort();
+  const proc = spawn(bin('switchboard'), ['--listen', `127.0.0.1:${port}`, '--state-dir', dir,
+    '--log-level', 'debug'], { stdio: ['ignore', 'ignore', sink] });
+  const exited = new Promise((r) => proc.on('exit', r));
+  try {
+    await waitForPort(port);
+    await until(() => fs.existsSync(path.join(dir, 'bus.ipc')), 15000, 'the router up');
+    const srv = { url: (p) => `ws://127.0.0.1:${port}${p}` };
+    const a = await wschat(srv, 'log-a');
+    const b = await wschat(srv, 'log-b');
+    // 3000 bus peers that come and go: a debug line or two each, far more
+    // than the 64 KiB the pipe holds
+    execFileSync('python3', ['-c', `
+import socket, sys
+for i in range(3000):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.send(bytes([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]))
+    s.close()
+`, path.join(dir, 'bus.ipc')]);
+    for (let i = 0; i < 5; i++) {
+      a.sendJSON({ command: 'message', to: 'log-b', message: `still routing ${i}` });
+      assert.equal((await b.nextJSON(10000)).message, `still routing ${i}`);
+    }
+    a.terminate();
+    b.terminate();
+  } finally {
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
+    await exited;
+    clearTimeout(t);
+    fs.closeSync(sink);
+  }
+}, { timeout: 60000 });
+
 // ---- point 15: options over the bus limit ----
 
 test('options that would make bus messages over 8 MiB are refused at start', () => {
