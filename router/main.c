@@ -101,7 +101,7 @@ static size_t parse_size(const char *s, const char *opt, size_t min, size_t max)
 	}
 	if (v < min || v > max) {
 		fprintf(stderr, "switchboard-router: %s %s is out of range (%zu to %zu%s)\n", opt, s, min, max,
-			max == BUS_MAX_MESSAGE || max == BUS_MAX_CLIENT_MESSAGE ? ", so that a bus message fits in the 8 MiB bus limit" : "");
+			max < SIZE_MAX ? ", so that a bus message fits in the 8 MiB bus limit" : "");
 		exit(2);
 	}
 	return (size_t)v;
@@ -138,7 +138,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
 		case 'M':
 			cfg->opt.messaging_max_size =
-			    parse_size(optarg, "--messaging-max-size", 1, BUS_MAX_CLIENT_MESSAGE);
+			    parse_size(optarg, "--messaging-max-size", 1, BUS_MAX_STORED_MESSAGE);
 			break;
 		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
 		case 'S': cfg->store_stats = true; break;

@@ -360,9 +360,9 @@ static void sibling(char *out, const char *name)
 static void check_bus_limit(const char *name, const char *value)
 {
 	unsigned long long max = strcmp(name, "worker-queue") == 0 ? BUS_MAX_MESSAGE
-				 : strcmp(name, "max-message") == 0 || strcmp(name, "messaging-max-size") == 0
-				     ? BUS_MAX_CLIENT_MESSAGE
-				     : 0;
+				 : strcmp(name, "max-message") == 0 ? BUS_MAX_CLIENT_MESSAGE
+				 : strcmp(name, "messaging-max-size") == 0 ? BUS_MAX_STORED_MESSAGE
+									   : 0;
 	if (max && strtoull(value, NULL, 10) > max) {
 		fprintf(stderr, "switchboard: --%s %s is over %llu, so that bus messages fit in the 8 MiB bus limit\n",
 			name, value, max);

@@ -227,11 +227,11 @@ for i in range(3000):
 test('options that would make bus messages over 8 MiB are refused at start', () => {
   const cases = [
     ['switchboard-router', ['--worker-queue', '8388609']],
-    ['switchboard-router', ['--messaging-max-size', '8388608']],
+    ['switchboard-router', ['--messaging-max-size', '4161537']],
     ['switchboard-worker', ['--max-message', '8388608']],
     ['switchboard', ['--max-message', '8388000']],
     ['switchboard', ['--worker-queue', '9000000']],
-    ['switchboard', ['--messaging-max-size', '8388608']],
+    ['switchboard', ['--messaging-max-size', '5000000']],
   ];
   const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-limits-'));
   for (const [prog, args] of cases) {
