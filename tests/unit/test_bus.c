@@ -454,6 +454,43 @@ static void test_last_words(void)
 	loop_close(&L);
 }
 
+static void first_pipe(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	*(uint32_t *)arg = ((struct bus_pipe *)value)->id;
+}
+
+/* A peer that never reads: what waits on its pipe is counted in worker_out
+ * (router memory), freed at once when the pipe is closed, and bus_send_last
+ * closes it with one last message. */
+static void test_output_accounting(void)
+{
+	struct loop L;
+	bool up = loop_open(&L, SP_IPC, BUS_WORKERS);
+	int fd = up ? raw_connect(L.path) : -1;
+	bool wrote = raw_write(fd, pair1_hdr, sizeof pair1_hdr);
+	PUMP_UNTIL(&L, L.b.pipes.count == 1 && L.b.handshaking == 0);
+	uint32_t id = 0;
+	hmap_each(&L.b.pipes, first_pipe, &id);
+	char *big = calloc(1, BIG);
+	for (int i = 0; i < 20; i++) /* 12 MB: far more than the socket takes */
+		bus_send(&L.b, id, big, BIG);
+	free(big);
+	pump(&L, 10);
+	size_t pending = bus_pending(&L.b, id);
+	CHECK("bus: unsent output of a peer that does not read is counted (worker_out = its pending bytes)",
+	      wrote && pending > 4 * BIG && L.b.worker_out == pending);
+	bus_send_last(&L.b, id, "bye", 3);
+	CHECK("bus: bus_send_last closes the pipe and frees its output at once",
+	      L.b.worker_out == 0 && bus_pending(&L.b, id) == 0);
+	PUMP_UNTIL(&L, L.ngone == 1);
+	CHECK("bus: and the pipe is gone", L.ngone == 1 && L.b.pipes.count == 0);
+	if (fd >= 0)
+		close(fd);
+	loop_close(&L);
+}
+
 /* Out of descriptors: accept fails with EMFILE; the listeners must rest
  * (not spin) and take the waiting peers once descriptors are free again. */
 static void test_out_of_descriptors(void)
@@ -633,6 +670,7 @@ void test_bus(void)
 	test_storm();
 	test_hostile();
 	test_last_words();
+	test_output_accounting();
 	test_out_of_descriptors();
 	test_tap(SP_IPC);
 	test_tap(SP_TCP);
