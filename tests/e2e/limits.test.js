@@ -86,6 +86,44 @@ test('a bulk Messaging frame burst reaches the router without a reconnect loop',
   await srv.stop();
 }, { timeout: 90000 });
 
+// A raw bus peer that keeps everything the router sends it.
+function rawPeer(sock) {
+  return new Promise((resolve, reject) => {
+    const s = require('node:net').connect(sock, () => {
+      s.write(Buffer.from([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]));
+      resolve(s);
+    });
+    s.got = Buffer.alloc(0);
+    s.on('data', (d) => { s.got = Buffer.concat([s.got, d]); });
+    s.on('error', () => {});
+    s.gone = new Promise((r) => s.on('close', r));
+    s.once('error', reject);
+  });
+}
+
+function frame(payload, announced) {
+  const h = Buffer.alloc(13);
+  h[0] = 1;
+  h.writeBigUInt64BE(BigInt(announced ?? payload.length + 4), 1);
+  h.writeUInt32BE(1, 9);
+  return Buffer.concat([h, payload]);
+}
+
+test('a bus message over the limit is refused as an error: the worker is told to close its client (1009)', async () => {
+  const srv = await server([]);
+  const s = await rawPeer(path.join(srv.stateDir, 'bus.ipc'));
+  s.write(frame(mp({ v: 1, p: 'core', op: 'hello', conn: 31337, pid: 1, proto: 'wschat', credit: 2 })));
+  await sleep(200);
+  s.write(frame(Buffer.alloc(16), 8 * MB + 4 + 1)); // announces one byte over the limit
+  await s.gone;
+  const text = s.got.toString('latin1');
+  assert.match(text, /close/);
+  assert.match(text, /message too big for the bus/);
+  assert.ok(s.got.includes(Buffer.from([0xcd, 0x03, 0xf1])), 'code 1009');
+  await until(() => metric(srv, 'bus_refused_frames_total') === 1, 5000, 'the refusal counted');
+  await srv.stop();
+});
+
 // ---- point 10: router memory ----
 
 const MB = 1048576;
