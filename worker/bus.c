@@ -242,6 +242,11 @@ void bus_after_turn(struct session *s)
 {
 	if (!s->bus_wanted)
 		return;
+	if (s->bus_refused) { /* the router ignores this worker now: nothing more for it */
+		mp_out_reset(&s->batch);
+		s->batch_mark = 0;
+		s->credit_due = s->credit_held = 0;
+	}
 	if (s->credit_held && buf_used(&s->out) < s->cfg->client_backlog / 2) {
 		s->credit_due += s->credit_held;
 		s->credit_held = 0;
