@@ -374,6 +374,12 @@ size_t bus_pending(const struct bus *b, uint32_t pipe)
 	return p && !p->dead ? sp_conn_pending(&p->sp) : 0;
 }
 
+int64_t bus_stalled_ms(const struct bus *b, uint32_t pipe, int64_t now)
+{
+	const struct bus_pipe *p = find(b, pipe);
+	return p && !p->dead && sp_conn_pending(&p->sp) > 0 ? now - p->out_moved : 0;
+}
+
 struct publish {
 	struct bus *b;
 	const void *m;

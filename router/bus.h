@@ -86,6 +86,8 @@ int bus_send(struct bus *b, uint32_t pipe, const void *p, size_t n);
 void bus_send_last(struct bus *b, uint32_t pipe, const void *p, size_t n);
 /* Bytes queued on a pipe and not yet taken by the socket (0 if it is gone). */
 size_t bus_pending(const struct bus *b, uint32_t pipe);
+/* How long a pipe's output has waited without any of it going out (0: none waits). */
+int64_t bus_stalled_ms(const struct bus *b, uint32_t pipe, int64_t now);
 /* One line to every tap reader (dropped for a reader that is far behind). */
 void bus_publish(struct bus *b, const void *p, size_t n);
 /* Closes a pipe; on_gone runs from bus_reap, never from inside a call into us. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/bus.h"
+#include "../common/clock.h"
 #include "../common/envelope.h"
 #include "../common/log.h"
 #include "router.h"
@@ -95,9 +96,13 @@ static size_t held_for(const struct router *r, const struct rworker *w)
 
 struct largest {
 	const struct router *r;
+	int64_t now;
 	struct rworker *w;
 	size_t held;
 };
+
+/* A worker told to close whose pipe still moves is reading: its bytes go soon. */
+#define MEMORY_STALL_MS 1000
 
 static void pick_largest(void *arg, const void *key, size_t klen, void *value)
 {
@@ -105,7 +110,9 @@ static void pick_largest(void *arg, const void *key, size_t klen, void *value)
 	(void)klen;
 	struct largest *l = arg;
 	struct rworker *w = value;
-	size_t held = w->dropped ? 0 : held_for(l->r, w);
+	if (w->dropped || (w->doomed && bus_stalled_ms(&l->r->bus, w->pipe, l->now) < MEMORY_STALL_MS))
+		return;
+	size_t held = held_for(l->r, w);
 	if (held > l->held) {
 		l->held = held;
 		l->w = w;
@@ -114,21 +121,24 @@ static void pick_largest(void *arg, const void *key, size_t klen, void *value)
 
 /*
  * Over --router-memory: the largest queues go first, their clients closed
- * as too slow. A worker already told to close that still holds memory is
- * not reading its pipe at all, so its pipe is closed. Scans every worker per
- * victim, which is rare; the common path is one comparison.
+ * as too slow (the queue is freed at once; what its pipe holds goes out as
+ * the worker reads). A worker already told to close whose pipe has not
+ * moved for a second is not reading at all, so its pipe is closed and its
+ * memory freed. Scans every worker per victim, which is rare; the common
+ * path is one comparison.
  */
 static void enforce_memory(struct router *r)
 {
+	int64_t now = clock_ms();
 	while (router_memory(r) > r->memory_limit) {
-		struct largest l = {r, NULL, 0};
+		struct largest l = {r, now, NULL, 0};
 		hmap_each(&r->workers, pick_largest, &l);
 		if (!l.w)
 			return;
 		log_warn("router memory over %zu bytes; closing the client of worker pid %d (%zu bytes held)",
 			 r->memory_limit, l.w->pid, l.held);
 		r->stats.memory_closed++;
-		if (l.w->doomed || bus_pending(&r->bus, l.w->pipe) >= l.held / 2)
+		if (l.w->doomed)
 			drop(r, l.w, 1008, "too slow");
 		else
 			doom(r, l.w, 1008, "too slow");
