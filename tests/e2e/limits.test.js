@@ -59,11 +59,13 @@ test('20 x 1 MB WSChat broadcasts in one burst are routed, with no bus reconnect
   for (let i = 0; i < n; i++) tx.send(body); // one burst: the worker reads it in as few turns as it can
   tx.sendJSON({ command: 'message', to: 'tx', message: 'after the burst' });
   // comes back only once the router has routed all 20 (one sender's order is kept)
-  assert.equal((await tx.nextJSON(60000)).message, 'after the burst');
+  const back = await tx.nextJSON(90000).catch((e) => { throw new Error(`${e.message}\n${srv.tail()}`); });
+  assert.equal(back.message, 'after the burst');
   let got = 0, closed = null;
   rx.closed.then((c) => { closed = c; });
   while (got < n && !closed) {
-    const m = await Promise.race([rx.next(30000), rx.closed.then(() => null)]);
+    const m = await Promise.race([rx.next(60000), rx.closed.then(() => null)])
+      .catch((e) => { throw new Error(`${e.message} after ${got}\n${srv.tail()}`); });
     if (m === null) break;
     const j = JSON.parse(m);
     assert.equal(j.type, 'broadcast');
@@ -73,7 +75,7 @@ test('20 x 1 MB WSChat broadcasts in one burst are routed, with no bus reconnect
   }
   console.log(`# the receiver got ${got} of ${n}${closed ? `, then close ${closed.code} ${closed.reason}` : ''}`);
   if (got < n) assert.equal((await rx.closed).code, 1008, 'a receiver that missed some was closed as too slow');
-  assert.doesNotMatch(srv.log, /bus to .* lost/, 'a worker lost its bus');
+  assert.doesNotMatch(srv.log, /bus to .* lost/, `a worker lost its bus\n${srv.tail()}`);
   assert.doesNotMatch(srv.log, /frame over the limit|malformed frame/);
   await until(() => metric(srv, 'bus_refused_frames_total') === 0, 5000, 'metrics written');
   rx.terminate();
