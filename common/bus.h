@@ -14,8 +14,20 @@
 #define SB_BUS_H
 
 #define BUS_CREDIT_WINDOW 2
-#define BUS_MAX_MESSAGE (8u << 20) /* one batch of envelopes */
+#define BUS_MAX_MESSAGE (8u << 20) /* one batch of envelopes (the pair1 payload) */
 #define BUS_BATCH_TARGET (256u << 10) /* stop adding envelopes to a batch past this */
+/*
+ * Neither end ever builds a bus message over BUS_MAX_MESSAGE: a batch is cut
+ * at BUS_BATCH_TARGET (worker) or at the limit (router), and one envelope
+ * that cannot fit alone is an error for its client (closed with 1009). So
+ * that a client message always fits, with its envelope and the router's
+ * JSON around it, --max-message is at most BUS_MAX_CLIENT_MESSAGE,
+ * --messaging-max-size at most BUS_MAX_STORED_MESSAGE and --worker-queue
+ * at most BUS_MAX_MESSAGE; the programs refuse to start otherwise.
+ */
+#define BUS_MAX_CLIENT_MESSAGE (BUS_MAX_MESSAGE - (64u << 10))
+/* A Messaging backlog frame is up to 256 KiB of messages plus one more. */
+#define BUS_MAX_STORED_MESSAGE (BUS_MAX_CLIENT_MESSAGE / 2)
 
 /* core operations */
 #define OP_HELLO "hello"   /* w→r: conn, pid, proto, credit */

@@ -1,3 +1,4 @@
+/* Bus envelopes: packing their common fields, checking and unpacking them. */
 #include "envelope.h"
 
 #include <string.h>
@@ -60,12 +61,21 @@ static bool mp_head(uint8_t b, size_t *k, uint64_t *skip, uint64_t *items)
  * bytes announcing an array of 2^32-1 elements make it ask for ~100 GB. Walk
  * the headers of the one object at p first and refuse it when the elements
  * announced so far outnumber the bytes left (each takes at least one).
+ *
+ * Even a truthful count costs: msgpack-c spends 24 bytes per element (48
+ * per map entry) against one byte of input for a fixint, so an 8 MiB map of
+ * them took 200 MB. Envelopes are small maps of strings and blobs, so one
+ * with more than ENV_MAX_ELEMENTS + (its size) / ENV_BYTES_PER_ELEMENT
+ * elements is refused before msgpack-c sees it: unpacking costs at most
+ * about 1.5 times the input, plus 24 KiB.
  */
 static bool env_plausible(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
-	uint64_t pending = 1;
+	uint64_t pending = 1, elements = 0;
 	while (pending-- > 0) {
+		if (++elements > ENV_MAX_ELEMENTS + n / ENV_BYTES_PER_ELEMENT)
+			return false; /* early exit: the size of the object is at most n */
 		size_t k;
 		uint64_t skip, items;
 		if (i >= n || !mp_head(p[i++], &k, &skip, &items) || n - i < k)
@@ -83,7 +93,7 @@ static bool env_plausible(const uint8_t *p, size_t n)
 		i += (size_t)skip;
 		pending += items;
 	}
-	return true;
+	return elements <= ENV_MAX_ELEMENTS + i / ENV_BYTES_PER_ELEMENT;
 }
 
 /* Unpacks one envelope at *off and checks its version, protocol and op. */

@@ -10,6 +10,10 @@
 
 #define ENV_VERSION 1
 #define ENV_CORE "core"
+/* Elements (keys, values, container items) one envelope may hold: a base,
+ * plus one per ENV_BYTES_PER_ELEMENT bytes of it; more is malformed. */
+#define ENV_MAX_ELEMENTS 1024
+#define ENV_BYTES_PER_ELEMENT 16
 
 struct envelope {
 	msgpack_unpacked up;

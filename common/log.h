@@ -1,4 +1,9 @@
-/* Logging to stderr, one line per event; journald / s6-log add timestamps. */
+/*
+ * Logging to stderr, one line per event; journald / s6-log add timestamps.
+ * Repeated messages are rate-limited (10 a second per format string, the
+ * rest counted and summarised) and a full sink drops lines (counted) rather
+ * than block; debug lines are never rate-limited. See log.c.
+ */
 #ifndef SB_LOG_H
 #define SB_LOG_H
 
@@ -10,6 +15,8 @@ void log_set_level(enum log_level level);
 int log_level_parse(const char *name);
 /* For a --log-level option: sets the level, or says why not and exits 2. */
 void log_level_option(const char *name);
+/* Logs the counts of rate-limited messages whose second is over; call now and then. */
+void log_tick(void);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -171,6 +171,17 @@ static struct bus_pipe *find(const struct bus *b, uint32_t id)
 	return hmap_get_u64(&b->pipes, id);
 }
 
+/* What a worker's pipe holds in output counts towards the router's memory. */
+static void account_out(struct bus *b, struct bus_pipe *p, size_t before)
+{
+	if (p->kind != BUS_WORKERS)
+		return;
+	size_t now = sp_conn_pending(&p->sp);
+	b->worker_out = b->worker_out - before + now;
+	if (now < before || before == 0)
+		p->out_moved = clock_ms(); /* progress, or the clock starts */
+}
+
 /* Closes the socket now; the pipe itself goes in bus_reap. */
 static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 {
@@ -181,6 +192,10 @@ static void kill_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 	if (p->sp.fd >= 0)
 		epoll_ctl(b->ep, EPOLL_CTL_DEL, p->sp.fd, NULL);
 	sp_conn_disconnect(&p->sp);
+	/* never sent now: its memory goes back at once */
+	size_t before = sp_conn_pending(&p->sp);
+	buf_free(&p->sp.out);
+	account_out(b, p, before);
 	p->next_dead = b->dead;
 	b->dead = p;
 }
@@ -203,7 +218,10 @@ static void watch_writes(struct bus *b, struct bus_pipe *p)
 /* Writes what it can; the pipe dies if the socket did. */
 static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 {
-	if (sp_conn_flush(&p->sp) < 0)
+	size_t before = sp_conn_pending(&p->sp);
+	int rc = sp_conn_flush(&p->sp);
+	account_out(b, p, before);
+	if (rc < 0)
 		return kill_pipe(b, p, why);
 	buf_shrink(&p->sp.out, 65536);
 	watch_writes(b, p);
@@ -362,7 +380,10 @@ static void read_pipe(struct bus *b, struct bus_pipe *p)
 				b->cb.on_message(b->cb.ctx, p->id, m, n);
 			}
 			if (!p->dead && rc < 0) {
-				log_warn("bus pipe %u: malformed frame; disconnecting that worker", p->id);
+				log_warn("bus pipe %u: frame over the limit or malformed; disconnecting that worker",
+					 p->id);
+				if (b->cb.on_refused)
+					b->cb.on_refused(b->cb.ctx, p->id);
 				kill_pipe(b, p, "malformed frame");
 				return;
 			}
@@ -403,12 +424,38 @@ int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
 	struct bus_pipe *p = find(b, pipe);
 	if (!p || p->dead || p->kind != BUS_WORKERS)
 		return -1;
-	if (sp_conn_queue(&p->sp, m, n) < 0) {
+	size_t before = sp_conn_pending(&p->sp);
+	int rc = sp_conn_queue(&p->sp, m, n);
+	account_out(b, p, before);
+	if (rc < 0) {
 		kill_pipe(b, p, "out of memory");
 		return -1;
 	}
 	flush_pipe(b, p, "write failed");
 	return 0;
+}
+
+void bus_send_last(struct bus *b, uint32_t pipe, const void *m, size_t n)
+{
+	struct bus_pipe *p = find(b, pipe);
+	if (!p || p->dead)
+		return;
+	/* best effort: it goes out only if the socket takes it now */
+	if (p->kind == BUS_WORKERS && sp_conn_open(&p->sp))
+		bus_send(b, pipe, m, n);
+	kill_pipe(b, p, "closed by the router");
+}
+
+size_t bus_pending(const struct bus *b, uint32_t pipe)
+{
+	const struct bus_pipe *p = find(b, pipe);
+	return p && !p->dead ? sp_conn_pending(&p->sp) : 0;
+}
+
+int64_t bus_stalled_ms(const struct bus *b, uint32_t pipe, int64_t now)
+{
+	const struct bus_pipe *p = find(b, pipe);
+	return p && !p->dead && sp_conn_pending(&p->sp) > 0 ? now - p->out_moved : 0;
 }
 
 struct publish {
@@ -459,6 +506,13 @@ static void expire_one(void *arg, const void *key, size_t klen, void *value)
 	struct bus_pipe *p = value;
 	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline)
 		kill_pipe(x->b, p, "no handshake in time");
+	if (!p->dead && p->kind == BUS_WORKERS && sp_conn_pending(&p->sp) > 0 &&
+	    x->now - p->out_moved >= BUS_STALL_MS) {
+		log_warn("bus pipe %u: %zu bytes unread for %d s; dropping that worker", p->id,
+			 sp_conn_pending(&p->sp), BUS_STALL_MS / 1000);
+		x->b->stalled++;
+		kill_pipe(x->b, p, "does not read");
+	}
 }
 
 static void release(struct bus *b, struct bus_pipe *p)
@@ -482,7 +536,7 @@ bool bus_reap(struct bus *b, int64_t now)
 		b->accept_paused_until = 0;
 		listeners_watch(b, true);
 	}
-	if (b->handshaking > 0 && now >= b->next_sweep) {
+	if ((b->handshaking > 0 || b->worker_out > 0) && now >= b->next_sweep) {
 		struct expiry x = {b, now};
 		hmap_each(&b->pipes, expire_one, &x);
 		b->next_sweep = now + 1000;
@@ -499,7 +553,7 @@ int64_t bus_due(const struct bus *b)
 {
 	if (b->dead)
 		return 0;
-	int64_t due = b->handshaking > 0 ? b->next_sweep : INT64_MAX;
+	int64_t due = b->handshaking > 0 || b->worker_out > 0 ? b->next_sweep : INT64_MAX;
 	if (b->accept_paused_until && b->accept_paused_until < due)
 		due = b->accept_paused_until;
 	return due;

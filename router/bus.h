@@ -17,6 +17,9 @@
 #define BUS_MAX_LISTENERS 16
 #define BUS_HANDSHAKE_MS 10000
 #define BUS_TAP_BACKLOG (4u << 20) /* lines queued for a slow tap reader before dropping */
+/* A worker reads its pipe even while its client is slow (it holds credit back
+ * instead); a pipe whose output has not moved for this long is closed. */
+#define BUS_STALL_MS 10000
 
 /* epoll tags: the high half says what the low half numbers */
 #define BUS_TAG_LISTENER (1ull << 32)
@@ -41,6 +44,7 @@ struct bus_pipe {
 	bool out_watched;      /* EPOLLOUT: only while output waits */
 	bool authed;           /* with a bus key: its hello carried the right tag */
 	uint8_t nonce[BUS_NONCE_LEN]; /* the challenge it was sent */
+	int64_t out_moved;     /* when output last went out, or was queued on an empty pipe */
 	struct bus_pipe *next_dead;
 };
 
@@ -49,6 +53,9 @@ struct bus_callbacks {
 	void (*on_message)(void *ctx, uint32_t pipe, const uint8_t *p, size_t n);
 	/* A worker's pipe is gone (closed by either side). */
 	void (*on_gone)(void *ctx, uint32_t pipe);
+	/* A worker's pipe sent a frame we refuse (over the limit, malformed); it
+	 * is closed after this returns, and may be told why with bus_send_last. */
+	void (*on_refused)(void *ctx, uint32_t pipe);
 	void *ctx;
 };
 
@@ -61,7 +68,7 @@ struct bus {
 	uid_t allow_uid;   /* besides our own uid and root, on ipc:// */
 	size_t max_message;
 	int handshaking;
-	int64_t next_sweep; /* handshake deadlines are checked once a second */
+	int64_t next_sweep; /* handshake deadlines and stalls are checked once a second */
 	int64_t accept_paused_until; /* out of file descriptors: listeners rest */
 	int tap_readers;   /* tap pipes through their handshake */
 	struct bus_pipe *dead;
@@ -69,6 +76,8 @@ struct bus {
 	uint64_t refused;  /* peers refused at accept or in the handshake */
 	bool has_key;      /* workers must answer a challenge (common/busauth.h) */
 	uint8_t key[BUS_KEY_LEN];
+	size_t worker_out; /* bytes waiting on all workers' pipes (router memory) */
+	uint64_t stalled;  /* workers' pipes closed because their output did not move */
 };
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb);
@@ -83,6 +92,12 @@ int bus_listen(struct bus *b, const char *url, enum bus_kind kind);
 void bus_on_event(struct bus *b, uint64_t tag, uint32_t events);
 /* Queues one message for a worker's pipe and writes what it can; -1 if it is gone. */
 int bus_send(struct bus *b, uint32_t pipe, const void *p, size_t n);
+/* Queues one last message, writes what it can of it at once and closes the pipe. */
+void bus_send_last(struct bus *b, uint32_t pipe, const void *p, size_t n);
+/* Bytes queued on a pipe and not yet taken by the socket (0 if it is gone). */
+size_t bus_pending(const struct bus *b, uint32_t pipe);
+/* How long a pipe's output has waited without any of it going out (0: none waits). */
+int64_t bus_stalled_ms(const struct bus *b, uint32_t pipe, int64_t now);
 /* One line to every tap reader (dropped for a reader that is far behind). */
 void bus_publish(struct bus *b, const void *p, size_t n);
 /* Closes a pipe; on_gone runs from bus_reap, never from inside a call into us. */

@@ -35,6 +35,7 @@ struct router_config {
 	const char *tap_url;
 	char *owned[2]; /* defaults built from the state dir */
 	size_t queue_limit;
+	size_t memory_limit;
 	uid_t allow_uid;
 	bool store_stats;
 	struct router_options opt;
@@ -46,7 +47,8 @@ static struct router R;
 
 static int open_bus(const struct router_config *cfg, int ep)
 {
-	struct bus_callbacks cb = {workers_on_bus_message, workers_on_pipe_gone, &R};
+	struct bus_callbacks cb = {.on_message = workers_on_bus_message, .on_gone = workers_on_pipe_gone,
+				   .on_refused = workers_on_refused, .ctx = &R};
 	if (bus_init(&R.bus, ep, BUS_MAX_MESSAGE, cfg->allow_uid, cb) < 0)
 		return -1;
 	if (cfg->has_bus_key)
@@ -69,7 +71,11 @@ static void usage(FILE *f)
 		"  --listen URL          bus address, repeatable (default ipc://DIR/bus.ipc)\n"
 		"  --tap URL             PUB tap address, or \"none\" (default ipc://DIR/tap.ipc)\n"
 		"  --worker-queue BYTES  queued for one worker before its client is closed as\n"
-		"                        too slow (default 4194304)\n"
+		"                        too slow, its pipe's output included (default 4194304,\n"
+		"                        at most 8388608)\n"
+		"  --router-memory BYTES bytes queued for all workers together; past it the\n"
+		"                        largest queues' clients are closed (default 536870912,\n"
+		"                        0 = no limit)\n"
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
 		"  --bus-key FILE        workers must prove they hold this key (64 hex digits,\n"
 		"                        mode 0600); required to listen on tcp:// off loopback\n"
@@ -91,11 +97,31 @@ static char *joined(const char *dir, const char *file)
 	return s;
 }
 
+/* A byte count in [min, max], or a clear error and exit 2: limits that would
+ * combine into bus messages over the bus limit are refused at start. */
+static size_t parse_size(const char *s, const char *opt, size_t min, size_t max)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s == 0 || *s == '-' || *end || errno) {
+		fprintf(stderr, "switchboard-router: bad value for %s: %s\n", opt, s);
+		exit(2);
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, "switchboard-router: %s %s is out of range (%zu to %zu%s)\n", opt, s, min, max,
+			max < SIZE_MAX ? ", so that a bus message fits in the 8 MiB bus limit" : "");
+		exit(2);
+	}
+	return (size_t)v;
+}
+
 static void parse_options(int argc, char **argv, struct router_config *cfg)
 {
 	static const struct option opts[] = {
 		{"state-dir", required_argument, 0, 's'}, {"listen", required_argument, 0, 'l'},
 		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
+		{"router-memory", required_argument, 0, 'R'},
 		{"allow-uid", required_argument, 0, 'u'}, {"log-level", required_argument, 0, 'L'},
 		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
 		{"messaging-max-per-sender", required_argument, 0, 'P'},
@@ -104,7 +130,8 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"store-stats", no_argument, 0, 'S'},     {"bus-key", required_argument, 0, 'K'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(),
+	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20,
+				      .memory_limit = (size_t)512 << 20, .allow_uid = getuid(),
 				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000,
 					      .messaging_max_per_sender = 1000, .messaging_max_recipients = 1000,
 					      .messaging_max_store = 1ull << 30}};
@@ -120,9 +147,13 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 			cfg->listen[cfg->nlisten++] = optarg;
 			break;
 		case 't': cfg->tap_url = optarg; break;
-		case 'q': cfg->queue_limit = strtoull(optarg, NULL, 10); break;
+		case 'q': cfg->queue_limit = parse_size(optarg, "--worker-queue", 0, BUS_MAX_MESSAGE); break;
+		case 'R': cfg->memory_limit = parse_size(optarg, "--router-memory", 0, SIZE_MAX); break;
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
-		case 'M': cfg->opt.messaging_max_size = strtoull(optarg, NULL, 10); break;
+		case 'M':
+			cfg->opt.messaging_max_size =
+			    parse_size(optarg, "--messaging-max-size", 1, BUS_MAX_STORED_MESSAGE);
+			break;
 		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
 		case 'P': cfg->opt.messaging_max_per_sender = strtol(optarg, NULL, 10); break;
 		case 'N': cfg->opt.messaging_max_recipients = strtol(optarg, NULL, 10); break;
@@ -204,6 +235,7 @@ static int run(int ep, int sig_fd)
 		if (store_commit_due() && clock_ms() >= store_commit_due())
 			store_commit();
 		metrics_tick(&R);
+		log_tick();
 	}
 }
 
@@ -221,6 +253,7 @@ int main(int argc, char **argv)
 	mkdir(cfg.state_dir, 0750);
 	R.opt = cfg.opt;
 	R.queue_limit = cfg.queue_limit;
+	R.memory_limit = cfg.memory_limit;
 	R.state_dir = cfg.state_dir;
 	raise_fd_limit();
 	if (workers_init(&R) < 0)

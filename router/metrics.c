@@ -38,6 +38,15 @@ void metrics_write(struct router *r)
 	counter(f, "bus_refused_total", "Bus connections refused: wrong uid, bad or no SP handshake.",
 		r->bus.refused);
 	counter(f, "too_slow_total", "Clients closed with 1008 because they read too slowly.", s->too_slow);
+	counter(f, "router_memory_closed_total", "Clients closed with 1008 because --router-memory was reached.",
+		s->memory_closed);
+	counter(f, "bus_dropped_total", "Workers dropped for not reading their bus pipe.", s->bus_dropped + r->bus.stalled);
+	counter(f, "bus_too_big_total", "Envelopes for a worker that could not fit in a bus message.", s->too_big);
+	counter(f, "bus_refused_frames_total", "Bus messages from workers refused: over the limit or malformed.",
+		s->refused_frames);
+	fprintf(f, "# HELP switchboard_router_queued_bytes Bytes queued for workers, their pipes included.\n"
+		   "# TYPE switchboard_router_queued_bytes gauge\nswitchboard_router_queued_bytes %zu\n",
+		router_memory(r));
 	fprintf(f, "# HELP switchboard_workers Workers connected now.\n# TYPE switchboard_workers gauge\n"
 		   "switchboard_workers %zu\n", r->workers.count);
 	for (int i = 0; router_protocols[i]; i++)

@@ -18,6 +18,7 @@ struct rworker {
 	void *state;
 	int credit;
 	bool doomed;   /* told to close as too slow; nothing more is queued */
+	bool dropped;  /* its pipe closed by the router; gone at the next reap */
 	bool dirty;    /* on the flush list */
 	struct rworker *next_dirty;
 	struct buf queue; /* envelopes waiting for credit, back to back */
@@ -26,6 +27,10 @@ struct rworker {
 struct router_stats {
 	uint64_t envelopes_in, envelopes_out, bus_messages_out;
 	uint64_t rejected, too_slow, workers;
+	uint64_t memory_closed;  /* clients closed because --router-memory was reached */
+	uint64_t bus_dropped;    /* workers dropped for not reading their bus pipe */
+	uint64_t too_big;        /* envelopes that could not fit in a bus message */
+	uint64_t refused_frames; /* bus messages refused: over the limit or malformed */
 };
 
 /* Limits of the protocols' router halves (switchboard-router options). */
@@ -41,8 +46,11 @@ struct router {
 	struct router_options opt;
 	struct bus bus;      /* workers' pipes and tap readers */
 	struct hmap workers; /* pipe id → rworker */
+	struct hmap conns;   /* connection id → rworker, for hello's uniqueness check */
 	struct rworker *dirty;
-	size_t queue_limit;
+	size_t queue_limit;  /* one worker: its queue and its pipe's output */
+	size_t memory_limit; /* all workers' queues and pipes together; 0: none */
+	size_t queued;       /* bytes in all workers' queues (not their pipes) */
 	const char *state_dir;
 	struct mp_out scratch;
 	struct router_stats stats;
@@ -50,6 +58,8 @@ struct router {
 
 static inline void *rworker_state(struct rworker *w) { return w->state; }
 static inline size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
+/* Bytes the router holds for workers: queues and pipes' output. */
+static inline size_t router_memory(const struct router *r) { return r->queued + r->bus.worker_out; }
 
 /* A fresh packer for one envelope; send it with router_send_scratch. */
 msgpack_packer *router_packer(struct router *r);
@@ -65,6 +75,7 @@ void router_close_client(struct router *r, struct rworker *w, int code, const ch
 int workers_init(struct router *r);
 void workers_on_bus_message(void *router, uint32_t pipe, const uint8_t *p, size_t n);
 void workers_on_pipe_gone(void *router, uint32_t pipe);
+void workers_on_refused(void *router, uint32_t pipe);
 void workers_flush(struct router *r);
 void workers_fini(struct router *r);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/bus.h"
+#include "../common/clock.h"
 #include "../common/envelope.h"
 #include "../common/log.h"
 #include "router.h"
@@ -14,6 +15,8 @@
 int workers_init(struct router *r)
 {
 	mp_out_init(&r->scratch);
+	if (hmap_init(&r->conns) < 0)
+		return -1;
 	return hmap_init(&r->workers);
 }
 
@@ -37,18 +40,109 @@ void router_send_scratch(struct router *r, struct rworker *w)
 	router_send(r, w, r->scratch.sb.data, r->scratch.sb.size);
 }
 
+/* Every change to a worker's queue goes through these two, for r->queued. */
+static void queue_append(struct router *r, struct rworker *w, const void *p, size_t n)
+{
+	if (buf_append(&w->queue, p, n) == 0)
+		r->queued += n;
+}
+
+static void queue_clear(struct router *r, struct rworker *w)
+{
+	r->queued -= buf_used(&w->queue);
+	buf_reset(&w->queue);
+}
+
+/* A close envelope, packed into o (initialised by the caller). */
+static void pack_close(struct mp_out *o, int code, const char *reason)
+{
+	env_begin(&o->pk, ENV_CORE, OP_CLOSE, 2);
+	mp_kv_int(&o->pk, "code", code);
+	mp_kv_cstr(&o->pk, "reason", reason);
+}
+
+/* Replaces w's queue with "close your client"; nothing more is queued for it. */
 static void doom(struct router *r, struct rworker *w, int code, const char *reason)
 {
 	struct mp_out o;
 	mp_out_init(&o);
-	env_begin(&o.pk, ENV_CORE, OP_CLOSE, 2);
-	mp_kv_int(&o.pk, "code", code);
-	mp_kv_cstr(&o.pk, "reason", reason);
-	buf_reset(&w->queue);
-	buf_append(&w->queue, o.sb.data, o.sb.size);
+	pack_close(&o, code, reason);
+	queue_clear(r, w);
+	queue_append(r, w, o.sb.data, o.sb.size);
+	buf_shrink(&w->queue, 4096);
 	mp_out_free(&o);
 	w->doomed = true;
 	mark_dirty(r, w);
+}
+
+/* Closes w's pipe now (its output freed); the worker goes at the next reap. */
+static void drop(struct router *r, struct rworker *w, int code, const char *reason)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	pack_close(&o, code, reason);
+	queue_clear(r, w);
+	buf_free(&w->queue);
+	bus_send_last(&r->bus, w->pipe, o.sb.data, o.sb.size);
+	mp_out_free(&o);
+	w->doomed = w->dropped = true;
+}
+
+/* Bytes the router holds for w: its queue and what its pipe has not written. */
+static size_t held_for(const struct router *r, const struct rworker *w)
+{
+	return buf_used(&w->queue) + bus_pending(&r->bus, w->pipe);
+}
+
+struct largest {
+	const struct router *r;
+	int64_t now;
+	struct rworker *w;
+	size_t held;
+};
+
+/* A worker told to close whose pipe still moves is reading: its bytes go soon. */
+#define MEMORY_STALL_MS 1000
+
+static void pick_largest(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct largest *l = arg;
+	struct rworker *w = value;
+	if (w->dropped || (w->doomed && bus_stalled_ms(&l->r->bus, w->pipe, l->now) < MEMORY_STALL_MS))
+		return;
+	size_t held = held_for(l->r, w);
+	if (held > l->held) {
+		l->held = held;
+		l->w = w;
+	}
+}
+
+/*
+ * Over --router-memory: the largest queues go first, their clients closed
+ * as too slow (the queue is freed at once; what its pipe holds goes out as
+ * the worker reads). A worker already told to close whose pipe has not
+ * moved for a second is not reading at all, so its pipe is closed and its
+ * memory freed. Scans every worker per victim, which is rare; the common
+ * path is one comparison.
+ */
+static void enforce_memory(struct router *r)
+{
+	int64_t now = clock_ms();
+	while (router_memory(r) > r->memory_limit) {
+		struct largest l = {r, now, NULL, 0};
+		hmap_each(&r->workers, pick_largest, &l);
+		if (!l.w)
+			return;
+		log_warn("router memory over %zu bytes; closing the client of worker pid %d (%zu bytes held)",
+			 r->memory_limit, l.w->pid, l.held);
+		r->stats.memory_closed++;
+		if (l.w->doomed)
+			drop(r, l.w, 1008, "too slow");
+		else
+			doom(r, l.w, 1008, "too slow");
+	}
 }
 
 void router_send(struct router *r, struct rworker *w, const void *env, size_t len)
@@ -58,14 +152,31 @@ void router_send(struct router *r, struct rworker *w, const void *env, size_t le
 	if (tap_wanted(r))
 		tap_raw(r, "out", w, env, len);
 	r->stats.envelopes_out++;
-	if (buf_used(&w->queue) + len > r->queue_limit) {
+	if (len > BUS_MAX_MESSAGE) { /* the limits make this impossible; a bug must not wedge the bus */
+		log_warn("envelope of %zu bytes for worker pid %d cannot fit in a bus message; closing its client",
+			 len, w->pid);
+		r->stats.too_big++;
+		return doom(r, w, 1009, "message too big for the bus");
+	}
+	size_t piped = bus_pending(&r->bus, w->pipe);
+	if (piped > r->queue_limit) {
+		/* A worker reads its pipe even while its client is slow (it holds
+		 * credit back instead), so this one does not read at all. */
+		log_warn("worker pid %d conn %016llx does not read the bus (%zu bytes unsent); dropping it",
+			 w->pid, (unsigned long long)w->conn, piped);
+		r->stats.bus_dropped++;
+		return drop(r, w, 1008, "too slow");
+	}
+	if (buf_used(&w->queue) + piped + len > r->queue_limit) {
 		log_warn("worker pid %d conn %016llx is too slow (%zu bytes queued); closing its client",
-			 w->pid, (unsigned long long)w->conn, buf_used(&w->queue));
+			 w->pid, (unsigned long long)w->conn, buf_used(&w->queue) + piped);
 		r->stats.too_slow++;
 		return doom(r, w, 1008, "too slow");
 	}
-	buf_append(&w->queue, env, len);
+	queue_append(r, w, env, len);
 	mark_dirty(r, w);
+	if (r->memory_limit && router_memory(r) > r->memory_limit)
+		enforce_memory(r);
 }
 
 void router_send_text(struct router *r, struct rworker *w, const void *text, size_t len)
@@ -92,11 +203,13 @@ static void flush_one(struct router *r, struct rworker *w)
 	int reserve = w->doomed ? 0 : 1;
 	if (buf_used(&w->queue) == 0 || w->credit <= reserve)
 		return;
-	/* a pipe that is gone is reaped by the bus, and the worker with it */
+	/* The queue is one bus message: router_send keeps it within the worker's
+	 * limit, and that within BUS_MAX_MESSAGE (checked at start).
+	 * A pipe that is gone is reaped by the bus, and the worker with it. */
 	bus_send(&r->bus, w->pipe, buf_head(&w->queue), buf_used(&w->queue));
 	w->credit--;
 	r->stats.bus_messages_out++;
-	buf_reset(&w->queue);
+	queue_clear(r, w);
 	buf_shrink(&w->queue, 65536);
 }
 
@@ -120,14 +233,43 @@ void workers_flush(struct router *r)
 	r->dirty = keep;
 }
 
+/* Closes a worker's pipe, telling it first (best effort) to close its client
+ * with code: a refused worker must not resend what was refused. */
+static void refuse(struct router *r, uint32_t pipe, int code, const char *reason)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	pack_close(&o, code, reason);
+	bus_send_last(&r->bus, pipe, o.sb.data, o.sb.size);
+	mp_out_free(&o);
+	struct rworker *w = hmap_get_u64(&r->workers, pipe);
+	if (w) {
+		queue_clear(r, w);
+		w->doomed = w->dropped = true;
+	}
+}
+
 static void reject(struct router *r, uint32_t pipe, const char *why)
+{
+	log_warn("bus pipe %u: %s; disconnecting that worker", pipe, why);
+	r->stats.rejected++;
+	refuse(r, pipe, 1011, "refused by the router");
+}
+
+/* For a refusal the worker may retry (its old pipe not yet reaped, memory). */
+static void reject_for_now(struct router *r, uint32_t pipe, const char *why)
 {
 	log_warn("bus pipe %u: %s; disconnecting that worker", pipe, why);
 	r->stats.rejected++;
 	bus_close(&r->bus, pipe);
 }
 
-static bool conn_in_use(struct router *r, uint64_t conn);
+void workers_on_refused(void *router, uint32_t pipe)
+{
+	struct router *r = router;
+	r->stats.refused_frames++;
+	refuse(r, pipe, 1009, "message too big for the bus");
+}
 
 static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct envelope *e)
 {
@@ -142,16 +284,25 @@ static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct en
 		reject(r, pipe, "malformed hello");
 		return NULL;
 	}
-	if (conn_in_use(r, conn->via.u64)) {
-		reject(r, pipe, "connection id already registered");
+	if (hmap_get_u64(&r->conns, conn->via.u64)) {
+		reject_for_now(r, pipe, "connection id already registered");
 		return NULL;
 	}
 	struct rworker *w = calloc(1, sizeof *w);
-	w->state = calloc(1, proto->state_size ? proto->state_size : 1);
-	if (!w->state || hmap_put_u64(&r->workers, pipe, w) < 0) {
+	if (w)
+		w->state = calloc(1, proto->state_size ? proto->state_size : 1);
+	if (!w || !w->state || hmap_put_u64(&r->workers, pipe, w) < 0) {
+		if (w)
+			free(w->state);
+		free(w);
+		reject_for_now(r, pipe, "out of memory");
+		return NULL;
+	}
+	if (hmap_put_u64(&r->conns, conn->via.u64, w) < 0) {
+		hmap_del_u64(&r->workers, pipe);
 		free(w->state);
 		free(w);
-		reject(r, pipe, "out of memory");
+		reject_for_now(r, pipe, "out of memory");
 		return NULL;
 	}
 	w->pipe = pipe;
@@ -162,27 +313,6 @@ static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct en
 	r->stats.workers++;
 	log_debug("worker pid %d registered for %s", w->pid, proto->name);
 	return w;
-}
-
-struct conn_search {
-	uint64_t conn;
-	bool found;
-};
-
-static void match_conn(void *arg, const void *key, size_t klen, void *value)
-{
-	(void)key;
-	(void)klen;
-	struct conn_search *cs = arg;
-	if (((struct rworker *)value)->conn == cs->conn)
-		cs->found = true;
-}
-
-static bool conn_in_use(struct router *r, uint64_t conn)
-{
-	struct conn_search cs = {conn, false};
-	hmap_each(&r->workers, match_conn, &cs);
-	return cs.found;
 }
 
 /* One envelope from the worker on pipe; false when the worker broke the rules. */
@@ -244,8 +374,9 @@ void workers_on_bus_message(void *router, uint32_t pipe, const uint8_t *p, size_
 		reject(r, pipe, "malformed envelope");
 }
 
-static void free_worker(struct rworker *w)
+static void free_worker(struct router *r, struct rworker *w)
 {
+	queue_clear(r, w);
 	buf_free(&w->queue);
 	free(w->state);
 	free(w);
@@ -257,6 +388,7 @@ void workers_on_pipe_gone(void *router, uint32_t pipe)
 	struct rworker *w = hmap_del_u64(&r->workers, pipe);
 	if (!w)
 		return;
+	hmap_del_u64(&r->conns, w->conn);
 	if (w->proto->on_worker_gone)
 		w->proto->on_worker_gone(r, w);
 	if (w->dirty) { /* unlink from the flush list */
@@ -267,20 +399,20 @@ void workers_on_pipe_gone(void *router, uint32_t pipe)
 			}
 	}
 	log_debug("worker pid %d gone", w->pid);
-	free_worker(w);
+	free_worker(r, w);
 }
 
 static void free_each(void *arg, const void *key, size_t klen, void *value)
 {
-	(void)arg;
 	(void)key;
 	(void)klen;
-	free_worker(value);
+	free_worker(arg, value);
 }
 
 void workers_fini(struct router *r)
 {
-	hmap_each(&r->workers, free_each, NULL);
+	hmap_each(&r->workers, free_each, r);
 	hmap_free(&r->workers);
+	hmap_free(&r->conns);
 	mp_out_free(&r->scratch);
 }

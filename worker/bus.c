@@ -20,6 +20,51 @@
 
 static void bus_down(struct session *s, const char *why);
 
+/* ---- batching ---- */
+
+/* Moves the first n bytes of the batch to the socket's queue as one bus message. */
+static void queue_part(struct session *s, size_t n)
+{
+	if (n == 0)
+		return;
+	if (sp_conn_queue(&s->bus, s->batch.sb.data, n) < 0)
+		log_error("out of memory queueing for the bus");
+	memmove(s->batch.sb.data, s->batch.sb.data + n, s->batch.sb.size - n);
+	s->batch.sb.size -= n;
+	s->batch_mark = s->batch_mark > n ? s->batch_mark - n : 0;
+}
+
+/*
+ * Called before each envelope is packed and at the end of a turn (all):
+ * the batch goes out once it has reached the target size, so a burst of
+ * big messages makes several bus messages, never one over the limit. The
+ * envelope packed last starts at batch_mark; one that cannot fit in a bus
+ * message even alone is dropped and its client closed with 1009.
+ */
+static void batch_cut(struct session *s, bool all)
+{
+	size_t size = s->batch.sb.size, mark = s->batch_mark;
+	if (size > BUS_MAX_MESSAGE) {
+		if (size - mark > BUS_MAX_MESSAGE) {
+			log_warn("an envelope of %zu bytes does not fit in a bus message; closing the client",
+				 size - mark);
+			s->batch.sb.size = mark;
+			session_close(s, 1009, "message too big for the bus");
+		} else {
+			queue_part(s, mark); /* what came before the big one */
+		}
+	}
+	if (s->batch.sb.size >= BUS_BATCH_TARGET || all)
+		queue_part(s, s->batch.sb.size);
+	s->batch_mark = s->batch.sb.size;
+}
+
+msgpack_packer *session_bus(struct session *s)
+{
+	batch_cut(s, false);
+	return &s->batch.pk;
+}
+
 /* tag: the answer to the router's challenge, or NULL without a bus key */
 static void pack_hello(struct session *s, const uint8_t *tag)
 {
@@ -38,15 +83,14 @@ static void pack_hello(struct session *s, const uint8_t *tag)
 static void queue_registration(struct session *s, const uint8_t *tag)
 {
 	/* what this turn has batched so far goes after what was queued before */
-	if (s->batch.sb.size > 0 && sp_conn_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
-		log_error("out of memory queueing for the bus");
-	mp_out_reset(&s->batch);
+	batch_cut(s, true);
 	pack_hello(s, tag);
 	if (s->proto->on_register)
 		s->proto->on_register(s);
 	if (sp_conn_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
 		log_error("out of memory queueing for the bus");
 	mp_out_reset(&s->batch);
+	s->batch_mark = 0;
 }
 
 static void bus_connect(struct session *s)
@@ -86,7 +130,7 @@ void bus_start(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
 		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	sp_conn_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE);
+	sp_conn_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE + 4 /* hop count */);
 	mp_out_init(&s->batch);
 	s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	s->bus_wanted = true;
@@ -95,6 +139,14 @@ void bus_start(struct session *s)
 
 static void bus_down(struct session *s, const char *why)
 {
+	if (s->bus_refused) {
+		/* the router has closed this client: what is unsent would only be
+		 * refused again, so it is dropped and the bus not dialled again */
+		sp_conn_disconnect(&s->bus);
+		buf_reset(&s->bus.out);
+		s->bus_retry_at = 0;
+		return;
+	}
 	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
 		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
 	sp_conn_disconnect(&s->bus);
@@ -162,6 +214,7 @@ static void handle_core(struct session *s, const struct envelope *e)
 		memcpy(r, reason, rlen);
 		r[rlen] = 0;
 		log_info("router closes the client: %d %s", (int)code, r);
+		s->bus_refused = true;
 		session_close(s, (uint16_t)code, r);
 	} else {
 		log_warn("unknown core envelope %.*s from the router", (int)e->op_len, e->op);
@@ -251,20 +304,22 @@ void bus_after_turn(struct session *s)
 {
 	if (!s->bus_wanted)
 		return;
+	if (s->bus_refused) { /* the router ignores this worker now: nothing more for it */
+		mp_out_reset(&s->batch);
+		s->batch_mark = 0;
+		s->credit_due = s->credit_held = 0;
+	}
 	if (s->credit_held && buf_used(&s->out) < s->cfg->client_backlog / 2) {
 		s->credit_due += s->credit_held;
 		s->credit_held = 0;
 	}
 	if (s->credit_due > 0 && s->bus.fd >= 0) {
-		env_begin(&s->batch.pk, ENV_CORE, OP_CREDIT, 1);
-		mp_kv_int(&s->batch.pk, "n", s->credit_due);
+		msgpack_packer *pk = session_bus(s);
+		env_begin(pk, ENV_CORE, OP_CREDIT, 1);
+		mp_kv_int(pk, "n", s->credit_due);
 	}
 	s->credit_due = 0;
-	if (s->batch.sb.size > 0) {
-		if (sp_conn_queue(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
-			log_error("out of memory queueing for the bus");
-		mp_out_reset(&s->batch);
-	}
+	batch_cut(s, true);
 	if (s->bus.fd >= 0 && sp_conn_wants_write(&s->bus) && sp_conn_flush(&s->bus) < 0)
 		return bus_down(s, "write failed");
 	watch_writes(s);

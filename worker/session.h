@@ -54,6 +54,8 @@ struct session {
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
+	size_t batch_mark;   /* where the envelope packed last starts (worker/bus.c) */
+	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
 	uint64_t conn_id;
@@ -63,7 +65,7 @@ static inline void *session_state(struct session *s) { return s->state; }
 int session_send_text(struct session *s, const void *p, size_t n);
 int session_send_binary(struct session *s, const void *p, size_t n);
 void session_close(struct session *s, uint16_t code, const char *reason);
-/* The packer to write one envelope into (start it with env_begin). */
+/* The packer to write one envelope into (start it with env_begin); worker/bus.c. */
 msgpack_packer *session_bus(struct session *s);
 /* Runs on_timer after delay_ms; a negative delay cancels. */
 void session_set_timer(struct session *s, int64_t delay_ms);

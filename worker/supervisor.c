@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/bus.h"
 #include "../common/clock.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
@@ -418,8 +419,9 @@ static void usage(FILE *f)
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
-		"router options, passed on: --worker-queue, --messaging-max-size, --messaging-max-queue,\n"
-		"  --messaging-max-per-sender, --messaging-max-recipients, --messaging-max-store\n"
+		"router options, passed on: --worker-queue, --router-memory, --messaging-max-size,\n"
+		"  --messaging-max-queue, --messaging-max-per-sender, --messaging-max-recipients,\n"
+		"  --messaging-max-store\n"
 		"  --bus-key FILE          pre-shared key of the bus (64 hex digits, mode 0600), passed to\n"
 		"                          workers and router; needed for a tcp:// bus off loopback\n"
 		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
@@ -469,6 +471,21 @@ static int count_option(const char *v, const char *name)
 	return (int)n;
 }
 
+/* Limits that would make bus messages over the bus limit are refused here,
+ * not by every worker (or a restarting router) later. */
+static void check_bus_limit(const char *name, const char *value)
+{
+	unsigned long long max = strcmp(name, "worker-queue") == 0 ? BUS_MAX_MESSAGE
+				 : strcmp(name, "max-message") == 0 ? BUS_MAX_CLIENT_MESSAGE
+				 : strcmp(name, "messaging-max-size") == 0 ? BUS_MAX_STORED_MESSAGE
+									   : 0;
+	if (max && strtoull(value, NULL, 10) > max) {
+		fprintf(stderr, "switchboard: --%s %s is over %llu, so that bus messages fit in the 8 MiB bus limit\n",
+			name, value, max);
+		exit(2);
+	}
+}
+
 static void parse_options(int argc, char **argv)
 {
 	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
@@ -492,6 +509,7 @@ static void parse_options(int argc, char **argv)
 		{"close-timeout", required_argument, 0, O_CLOSE},
 		{"no-sandbox", no_argument, 0, O_W_FLAG},
 		{"worker-queue", required_argument, 0, O_R_ARG},
+		{"router-memory", required_argument, 0, O_R_ARG},
 		{"messaging-max-size", required_argument, 0, O_R_ARG},
 		{"messaging-max-queue", required_argument, 0, O_R_ARG},
 		{"messaging-max-per-sender", required_argument, 0, O_R_ARG},
@@ -539,9 +557,9 @@ static void parse_options(int argc, char **argv)
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
 		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
-		case O_W_ARG: wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
+		case O_W_ARG: check_bus_limit(opts[idx].name, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
-		case O_R_ARG: rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_R_ARG: check_bus_limit(opts[idx].name, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
 		case O_BUS_KEY: /* both ends of the bus read it themselves */
 			S.bus_key = optarg;
 			wargs[nw++] = flag;

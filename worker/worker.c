@@ -55,8 +55,6 @@ void session_close(struct session *s, uint16_t code, const char *reason)
 	s->close_started = clock_ms();
 }
 
-msgpack_packer *session_bus(struct session *s) { return &s->batch.pk; }
-
 void session_set_timer(struct session *s, int64_t delay_ms)
 {
 	s->proto_timer_at = delay_ms < 0 ? 0 : clock_ms() + delay_ms;
@@ -529,6 +527,11 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		case 'V': printf("switchboard-worker %s\n", SWITCHBOARD_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
+	}
+	if (cfg->max_message > BUS_MAX_CLIENT_MESSAGE) {
+		fprintf(stderr, "switchboard-worker: --max-message %zu is over %u, so that a message fits in the "
+				"8 MiB bus limit with its envelope\n", cfg->max_message, BUS_MAX_CLIENT_MESSAGE);
+		exit(2);
 	}
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;

@@ -9,6 +9,7 @@
  * only our stalled loop could complete. Waits poll a condition against a
  * deadline that is only reached on failure.
  */
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/envelope.h"
+#include "../../common/log.h"
 #include "../../router/bus.h"
 #include "check.h"
 
@@ -114,7 +116,7 @@ static bool loop_open(struct loop *L, enum sp_transport t, enum bus_kind kind)
 {
 	memset(L, 0, sizeof *L);
 	L->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, L}) < 0 || L->ep < 0)
+	if (bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = L}) < 0 || L->ep < 0)
 		return false;
 	if (t == SP_IPC) {
 		snprintf(L->path, sizeof L->path, "/tmp/sb-unit-bus-%d-%d.ipc", (int)getpid(), seq++);
@@ -240,7 +242,7 @@ static bool raw_sees_eof(struct loop *L, int fd)
 static void test_listen_errors(void)
 {
 	struct loop L = {.ep = epoll_create1(EPOLL_CLOEXEC)};
-	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, &L});
+	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = &L});
 	CHECK("bus listen: unknown scheme refused", bus_listen(&L.b, "foo://x", BUS_WORKERS) == -1);
 	char url[300] = "ipc:///tmp/";
 	memset(url + 11, 'a', 200);
@@ -456,6 +458,43 @@ static void test_last_words(void)
 	loop_close(&L);
 }
 
+static void first_pipe(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	*(uint32_t *)arg = ((struct bus_pipe *)value)->id;
+}
+
+/* A peer that never reads: what waits on its pipe is counted in worker_out
+ * (router memory), freed at once when the pipe is closed, and bus_send_last
+ * closes it with one last message. */
+static void test_output_accounting(void)
+{
+	struct loop L;
+	bool up = loop_open(&L, SP_IPC, BUS_WORKERS);
+	int fd = up ? raw_connect(L.path) : -1;
+	bool wrote = raw_write(fd, pair1_hdr, sizeof pair1_hdr);
+	PUMP_UNTIL(&L, L.b.pipes.count == 1 && L.b.handshaking == 0);
+	uint32_t id = 0;
+	hmap_each(&L.b.pipes, first_pipe, &id);
+	char *big = calloc(1, BIG);
+	for (int i = 0; i < 20; i++) /* 12 MB: far more than the socket takes */
+		bus_send(&L.b, id, big, BIG);
+	free(big);
+	pump(&L, 10);
+	size_t pending = bus_pending(&L.b, id);
+	CHECK("bus: unsent output of a peer that does not read is counted (worker_out = its pending bytes)",
+	      wrote && pending > 4 * BIG && L.b.worker_out == pending);
+	bus_send_last(&L.b, id, "bye", 3);
+	CHECK("bus: bus_send_last closes the pipe and frees its output at once",
+	      L.b.worker_out == 0 && bus_pending(&L.b, id) == 0);
+	PUMP_UNTIL(&L, L.ngone == 1);
+	CHECK("bus: and the pipe is gone", L.ngone == 1 && L.b.pipes.count == 0);
+	if (fd >= 0)
+		close(fd);
+	loop_close(&L);
+}
+
 /* Out of descriptors: accept fails with EMFILE; the listeners must rest
  * (not spin) and take the waiting peers once descriptors are free again. */
 static void test_out_of_descriptors(void)
@@ -526,7 +565,7 @@ static bool loop_open_keyed(struct loop *L)
 {
 	memset(L, 0, sizeof *L);
 	L->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (L->ep < 0 || bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, L}) < 0)
+	if (L->ep < 0 || bus_init(&L->b, L->ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = L}) < 0)
 		return false;
 	bus_set_key(&L->b, auth_key);
 	struct sockaddr_in sin;
@@ -635,7 +674,7 @@ static void test_auth_peers(void)
 static void test_auth_listen(void)
 {
 	struct loop L = {.ep = epoll_create1(EPOLL_CLOEXEC)};
-	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){on_message, on_gone, &L});
+	bus_init(&L.b, L.ep, MAX_MSG, getuid(), (struct bus_callbacks){.on_message = on_message, .on_gone = on_gone, .ctx = &L});
 	CHECK("bus auth: without a key, tcp:// off loopback is refused",
 	      bus_listen(&L.b, "tcp://0.0.0.0:0", BUS_WORKERS) == -1 && bus_listen(&L.b, "tcp://*:0", BUS_WORKERS) == -1);
 	CHECK("bus auth: without a key, loopback tcp:// is allowed", bus_listen(&L.b, "tcp://127.0.0.1:0", BUS_WORKERS) == 0);
@@ -686,8 +725,115 @@ static void test_auth_key_file(void)
 						      strstr(err, "No such file"));
 }
 
+/*
+ * common/log, here because the router's loop is what it protects: a flood of
+ * one warning gives a bounded number of lines and then a count, and a log
+ * sink nobody reads never blocks the caller.
+ */
+static size_t count_lines(int fd, const char *needle, size_t *matching)
+{
+	char buf[65536];
+	size_t lines = 0, carry = 0;
+	*matching = 0;
+	lseek(fd, 0, SEEK_SET);
+	ssize_t r;
+	while ((r = read(fd, buf + carry, sizeof buf - 1 - carry)) > 0) {
+		size_t n = carry + (size_t)r;
+		buf[n] = 0;
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			lines++;
+			if (needle && strstr(line, needle))
+				(*matching)++;
+			line = nl + 1;
+		}
+		carry = n - (size_t)(line - buf);
+		memmove(buf, line, carry);
+	}
+	return lines;
+}
+
+static void test_log_flood(void)
+{
+	char path[] = "/tmp/sb-log-XXXXXX";
+	int fd = mkstemp(path);
+	int saved = dup(2);
+	if (fd < 0 || saved < 0) {
+		CHECK("log: temp file", false);
+		return;
+	}
+	unlink(path);
+	dup2(fd, 2);
+	log_init("unit-log");
+	for (int i = 0; i < 10000; i++) /* a few ms: all in one second */
+		log_warn("the same warning %d", i);
+	size_t m, first = count_lines(fd, NULL, &m);
+	usleep(1100 * 1000);
+	log_warn("the same warning %d", -1);
+	for (int i = 0; i < 1000; i++)
+		log_warn("another warning %d", i);
+	usleep(1100 * 1000);
+	log_tick();
+	size_t all = count_lines(fd, NULL, &m);
+	size_t counted = 0;
+	count_lines(fd, "(9990 more like this in the last second)", &counted);
+	size_t ticked = 0;
+	count_lines(fd, "(990 more like \"another warning %d\" in the last second)", &ticked);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	log_init("switchboard");
+	printf("# log: 10000 identical warnings gave %zu lines\n", first);
+	CHECK("log: 10000 identical warnings in a second give at most 10 lines", first <= 10 && first > 0);
+	CHECK("log: the next one after the second says how many were left out", counted == 1);
+	CHECK("log: log_tick summarises a kind that went quiet", ticked == 1);
+	CHECK("log: nothing else was written", all == first + 1 + 10 + 1);
+}
+
+static void test_log_sink(void)
+{
+	int p[2], saved = dup(2);
+	if (pipe(p) < 0 || saved < 0) {
+		CHECK("log: pipe", false);
+		return;
+	}
+	dup2(p[1], 2);
+	close(p[1]);
+	log_init("unit-log");
+	log_set_level(LOG_DEBUG);
+	alarm(20); /* a blocking write would hang here: fail loudly instead */
+	int64_t t0 = clock_ms();
+	for (int i = 0; i < 20000; i++) /* about 1.5 MB, far over the pipe's 64 KiB */
+		log_debug("a debug line nobody reads, number %d, padded to be long enough", i);
+	int64_t took = clock_ms() - t0;
+	alarm(0);
+	/* drain, then the next line says what was dropped */
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	char buf[65536];
+	size_t got = 0;
+	ssize_t r;
+	while ((r = read(p[0], buf, sizeof buf)) > 0)
+		got += (size_t)r;
+	log_warn("after the drain");
+	r = read(p[0], buf, sizeof buf - 1);
+	buf[r > 0 ? r : 0] = 0;
+	log_set_level(LOG_INFO);
+	dup2(saved, 2);
+	close(saved);
+	close(p[0]);
+	log_init("switchboard");
+	CHECK("log: a full pipe nobody reads does not block the logger", took < 5000);
+	CHECK("log: lines that did not fit were dropped", got > 0 && got < 20000 * 60);
+	CHECK("log: the drop is counted and said once the sink takes lines again",
+	      strstr(buf, "log lines dropped: stderr was full") && strstr(buf, "after the drain"));
+	CHECK("log: fd 2 itself stays blocking (its description is shared)", !(fcntl(2, F_GETFL) & O_NONBLOCK));
+}
+
 void test_bus(void)
 {
+	test_log_flood();
+	test_log_sink();
 	signal(SIGPIPE, SIG_IGN); /* as the router does: a write to a peer that left must fail, not kill us */
 	test_listen_errors();
 	test_interop(SP_IPC);
@@ -696,6 +842,7 @@ void test_bus(void)
 	test_storm();
 	test_hostile();
 	test_last_words();
+	test_output_accounting();
 	test_out_of_descriptors();
 	test_tap(SP_IPC);
 	test_tap(SP_TCP);

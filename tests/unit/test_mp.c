@@ -287,9 +287,88 @@ static void test_batch(void)
 	mp_out_free(&o);
 }
 
+/* An envelope with v, p, op and then pairs of uint8 → nil (3 bytes each). */
+static void pack_dense(struct mp_out *o, uint32_t pairs)
+{
+	mp_out_reset(o);
+	msgpack_pack_map(&o->pk, pairs + 3);
+	mp_kv_int(&o->pk, "v", ENV_VERSION);
+	mp_kv_cstr(&o->pk, "p", "core");
+	mp_kv_cstr(&o->pk, "op", "x");
+	for (uint32_t i = 0; i < pairs; i++) {
+		msgpack_pack_fix_uint8(&o->pk, (uint8_t)(i & 0x7f)); /* 2 bytes: 0xcc, v */
+		msgpack_pack_nil(&o->pk);
+	}
+}
+
+static long peak_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * msgpack-c spends 24 bytes per element: an 8 MiB map of tiny entries took
+ * 200 MB to unpack. Such envelopes are refused before unpacking, big blobs
+ * and ordinary envelopes are not.
+ */
+static void test_element_budget(void)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	pack_dense(&o, (BUS_MAX_MESSAGE - 64) / 3);
+	long before = peak_kib();
+	CHECK("env: an 8 MiB map of 2.8 M tiny entries is refused", decode(o.sb.data, o.sb.size) == -1);
+	long after = peak_kib();
+	printf("# peak RSS %ld KiB before, %ld KiB after refusing %zu bytes of dense map\n", before, after,
+	       o.sb.size);
+	CHECK("env: refusing it costs no memory", after - before < 1024);
+	pack_dense(&o, ENV_MAX_ELEMENTS / 2 - 8);
+	CHECK("env: a map of about ENV_MAX_ELEMENTS elements is fine", decode(o.sb.data, o.sb.size) == 0);
+	pack_dense(&o, ENV_MAX_ELEMENTS);
+	CHECK("env: twice ENV_MAX_ELEMENTS in a small map is refused", decode(o.sb.data, o.sb.size) == -1);
+
+	mp_out_reset(&o);
+	env_begin(&o.pk, ENV_CORE, OP_TEXT, 1);
+	char *big = calloc(1, BUS_MAX_CLIENT_MESSAGE);
+	mp_kv_bin(&o.pk, "d", big, BUS_MAX_CLIENT_MESSAGE);
+	CHECK("env: an envelope of one big blob is fine", decode(o.sb.data, o.sb.size) == 0);
+	free(big);
+
+	/* in a batch, the budget is each envelope's own: a small dense one after a big blob is refused */
+	pack_dense(&o, 4000);
+	size_t dense = o.sb.size;
+	uint8_t *copy = malloc(dense);
+	memcpy(copy, o.sb.data, dense);
+	mp_out_reset(&o);
+	env_begin(&o.pk, ENV_CORE, OP_TEXT, 1);
+	mp_kv_bin(&o.pk, "d", copy, 0);
+	pack_env(&o, ENV_CORE, OP_TEXT, "x");
+	msgpack_sbuffer_write(&o.sb, (const char *)copy, dense);
+	struct envelope e;
+	size_t off = 0;
+	int rc1 = env_next(&e, o.sb.data, o.sb.size, &off);
+	env_free(&e);
+	int rc2 = env_next(&e, o.sb.data, o.sb.size, &off);
+	env_free(&e);
+	int rc3 = env_next(&e, o.sb.data, o.sb.size, &off);
+	env_free(&e);
+	CHECK("env: the budget is per envelope, not per batch", rc1 == 1 && rc2 == 1 && rc3 == -1);
+	free(copy);
+	mp_out_free(&o);
+}
+
 void test_mp(void)
 {
 	test_helpers();
 	test_envelope();
 	test_batch();
+	test_element_budget();
 }

@@ -64,7 +64,8 @@ function reader(onPayload) {
   };
 }
 
-function spClient(sockPath) {
+// opts.read = false: never read what the router sends (a worker that does not read).
+function spClient(sockPath, opts = {}) {
   return new Promise((resolve, reject) => {
     const received = [];
     const s = net.connect(sockPath, () => {
@@ -77,7 +78,8 @@ function spClient(sockPath) {
       });
     });
     const closed = new Promise((r) => s.on('close', r));
-    s.on('data', reader((p) => received.push(p))); // also sees the router's hang-up
+    if (opts.read === false) s.pause();
+    else s.on('data', reader((p) => received.push(p))); // also sees the router's hang-up
     s.on('error', () => {});
     s.once('error', reject);
   });
