@@ -11,14 +11,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox_bpf.h" /* generated: sandbox_filter[] */
+#include "sandbox_bpf.h" /* generated: sandbox_filter_dial[], sandbox_filter_handed[] */
 #include "session.h"
 
 int sandbox_enter(void)
 {
 	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof sandbox_filter / sizeof sandbox_filter[0]),
-		.filter = (struct sock_filter *)sandbox_filter,
+		.len = (unsigned short)(sizeof sandbox_filter_dial / sizeof sandbox_filter_dial[0]),
+		.filter = (struct sock_filter *)sandbox_filter_dial,
 	};
 	/* no_new_privs lets an unprivileged process install a filter */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
