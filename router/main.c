@@ -36,6 +36,7 @@ struct router_config {
 	char *owned[2]; /* defaults built from the state dir */
 	size_t queue_limit;
 	uid_t allow_uid;
+	gid_t bus_gid;
 	bool store_stats;
 	struct router_options opt;
 };
@@ -47,6 +48,7 @@ static int open_bus(const struct router_config *cfg, int ep)
 	struct bus_callbacks cb = {workers_on_bus_message, workers_on_pipe_gone, &R};
 	if (bus_init(&R.bus, ep, BUS_MAX_MESSAGE, cfg->allow_uid, cb) < 0)
 		return -1;
+	R.bus.ipc_gid = cfg->bus_gid;
 	for (int i = 0; i < cfg->nlisten; i++) {
 		if (bus_listen(&R.bus, cfg->listen[i], BUS_WORKERS) < 0)
 			return -1;
@@ -67,6 +69,7 @@ static void usage(FILE *f)
 		"  --worker-queue BYTES  queued for one worker before its client is closed as\n"
 		"                        too slow (default 4194304)\n"
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
+		"  --bus-group GID       group of the ipc:// bus socket (mode 0660; the tap is 0600)\n"
 		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
 		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
 		"  --store-stats         print `<recipient> <stored messages>` lines and exit\n"
@@ -87,12 +90,12 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 	static const struct option opts[] = {
 		{"state-dir", required_argument, 0, 's'}, {"listen", required_argument, 0, 'l'},
 		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
-		{"allow-uid", required_argument, 0, 'u'}, {"log-level", required_argument, 0, 'L'},
+		{"allow-uid", required_argument, 0, 'u'}, {"bus-group", required_argument, 0, 'g'}, {"log-level", required_argument, 0, 'L'},
 		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
 		{"store-stats", no_argument, 0, 'S'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(),
+	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20, .allow_uid = getuid(), .bus_gid = (gid_t)-1,
 				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -108,6 +111,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 't': cfg->tap_url = optarg; break;
 		case 'q': cfg->queue_limit = strtoull(optarg, NULL, 10); break;
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
+		case 'g': cfg->bus_gid = (gid_t)strtoul(optarg, NULL, 10); break;
 		case 'M': cfg->opt.messaging_max_size = strtoull(optarg, NULL, 10); break;
 		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
 		case 'S': cfg->store_stats = true; break;

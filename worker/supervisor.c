@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,7 +49,7 @@ struct supervisor {
 	const char *router_url;
 	bool embedded_router;
 	int max_connections;
-	const char *user;
+	const char *user, *worker_user;
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
@@ -135,35 +135,55 @@ static int take_systemd_sockets(void)
 
 /* ---- children ---- */
 
-static pid_t spawn(const char *path, const char **argv, int conn)
+/* Who a child runs as: started as root, the router and the workers each drop
+ * to their own user between fork and exec, so neither ever runs a line of
+ * its own code with more than that. */
+struct identity {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[1];
+};
+
+static struct identity router_id, worker_id;
+
+/* In the child between fork and exec: async-signal-safe calls only. */
+static void child_fail(const char *path, const char *what)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
+	const char *e = strerror(errno);
+	struct iovec v[] = {{(void *)"switchboard: ", 13}, {(void *)what, strlen(what)}, {(void *)" ", 1},
+			    {(void *)path, strlen(path)}, {(void *)": ", 2}, {(void *)e, strlen(e)}, {(void *)"\n", 1}};
+	ssize_t w = writev(STDERR_FILENO, v, 7);
+	(void)w;
+	_exit(127);
+}
+
+static pid_t spawn(const char *path, const char **argv, int conn, const struct identity *id)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	if (id->drop && (setgroups((size_t)id->ngroups, id->groups) < 0 || setgid(id->gid) < 0 ||
+			 setuid(id->uid) < 0))
+		child_fail(path, "cannot drop privileges for");
+	if (conn >= 0 && (dup2(conn, 0) < 0 || dup2(conn, 1) < 0))
+		child_fail(path, "cannot set up");
 	sigset_t none;
 	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-	if (conn >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, conn, 0);
-		posix_spawn_file_actions_adddup2(&fa, conn, 1);
-	}
-	pid_t pid = -1;
-	int rc = posix_spawn(&pid, path, &fa, &at, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		errno = rc;
-		return -1;
-	}
-	return pid;
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the router's store, tap and keys are its own (bus.ipc is set to 0660) */
+	if (id == &router_id)
+		umask(077);
+	execve(path, (char *const *)argv, environ);
+	child_fail(path, "cannot run");
+	return -1;
 }
 
 static void start_router(void)
 {
 	S.router_restart_at = 0;
-	S.router_pid = spawn(S.router_path, S.router_argv, -1);
+	S.router_pid = spawn(S.router_path, S.router_argv, -1, &router_id);
 	if (S.router_pid < 0) {
 		log_error("cannot start %s: %s", S.router_path, strerror(errno));
 		S.router_restart_at = clock_ms() + S.router_backoff_ms;
@@ -197,7 +217,7 @@ static void accept_all(int lfd)
 			refuse_busy(fd);
 			continue;
 		}
-		pid_t pid = spawn(S.worker_path, S.worker_argv, fd);
+		pid_t pid = spawn(S.worker_path, S.worker_argv, fd, &worker_id);
 		close(fd);
 		if (pid < 0) {
 			log_error("cannot start a worker: %s", strerror(errno));
@@ -324,7 +344,9 @@ static void usage(FILE *f)
 		"  --router-url URL        bus address (default ipc://DIR/bus.ipc)\n"
 		"  --no-router             do not start a router; one runs elsewhere at --router-url\n"
 		"  --max-connections N     live connections; beyond, HTTP 503 (default 4096)\n"
-		"  --user USER             drop privileges to USER after binding\n"
+		"  --user USER             run the router as USER (started as root)\n"
+		"  --worker-user USER      run the workers as USER, never root nor --user's user\n"
+		"                          (started as root; default switchboard-worker, else nobody)\n"
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
@@ -355,7 +377,7 @@ static void sibling(char *out, const char *name)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
+	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER_USER, O_WORKER, O_ROUTER,
 	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -364,6 +386,7 @@ static void parse_options(int argc, char **argv)
 		{"no-router", no_argument, 0, O_NO_ROUTER},
 		{"max-connections", required_argument, 0, O_MAX_CONN},
 		{"user", required_argument, 0, O_USER},
+		{"worker-user", required_argument, 0, O_WORKER_USER},
 		{"worker", required_argument, 0, O_WORKER},
 		{"router", required_argument, 0, O_ROUTER},
 		{"max-message", required_argument, 0, O_W_ARG},
@@ -406,6 +429,7 @@ static void parse_options(int argc, char **argv)
 		case O_NO_ROUTER: S.embedded_router = false; break;
 		case O_MAX_CONN: S.max_connections = atoi(optarg); break;
 		case O_USER: S.user = optarg; break;
+		case O_WORKER_USER: S.worker_user = optarg; break;
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
 		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
@@ -455,19 +479,82 @@ static void parse_options(int argc, char **argv)
 		push(S.router_argv, &S.router_argc, rargs[i]);
 }
 
-static void drop_privileges(void)
+#define WORKER_USER_DEFAULT "switchboard-worker"
+
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
-	if (!S.user)
-		return;
-	struct passwd *pw = getpwnam(S.user);
+	struct passwd *pw = getpwnam(name);
 	if (!pw) {
-		log_error("no such user %s", S.user);
+		log_error("no such user %s", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* The router's extra options for the workers' user: its uid is admitted on
+ * the bus, and bus.ipc gets the group the workers are in. */
+static void tell_router(uid_t worker_uid, gid_t bus_gid)
+{
+	static char uid_s[24], gid_s[24];
+	snprintf(uid_s, sizeof uid_s, "%u", (unsigned)worker_uid);
+	snprintf(gid_s, sizeof gid_s, "%u", (unsigned)bus_gid);
+	push(S.router_argv, &S.router_argc, "--allow-uid");
+	push(S.router_argv, &S.router_argc, uid_s);
+	push(S.router_argv, &S.router_argc, "--bus-group");
+	push(S.router_argv, &S.router_argc, gid_s);
+}
+
+/*
+ * Started as root, the supervisor chooses who its children run as: the
+ * router as --user (root without it), the workers as --worker-user (default
+ * switchboard-worker if that user exists, else nobody), never root and never
+ * the router's user, with the bus group (the router's group) added so they
+ * may connect to bus.ipc. The supervisor itself stays root to start them.
+ * Started as any other user, everything runs as that user.
+ */
+static void choose_users(void)
+{
+	if (geteuid() != 0) {
+		if (S.user || S.worker_user) {
+			log_error("--user and --worker-user need the supervisor to start as root");
+			exit(1);
+		}
+		log_info("not started as root: the router and the workers keep uid %u", (unsigned)getuid());
+		return;
+	}
+	const char *wname = S.worker_user;
+	if (!wname)
+		wname = getpwnam(WORKER_USER_DEFAULT) ? WORKER_USER_DEFAULT : "nobody";
+	worker_id.drop = true;
+	if (lookup_user(wname, &worker_id.uid, &worker_id.gid) < 0)
+		exit(1);
+	if (worker_id.uid == 0) {
+		log_error("--worker-user %s is root: workers never run as root", wname);
 		exit(1);
 	}
-	if (chown(S.state_dir, pw->pw_uid, pw->pw_gid) < 0)
-		log_warn("chown %s: %s", S.state_dir, strerror(errno));
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		die("dropping privileges");
+	gid_t bus_gid = worker_id.gid;
+	if (S.user) {
+		router_id.drop = true;
+		if (lookup_user(S.user, &router_id.uid, &router_id.gid) < 0)
+			exit(1);
+		if (router_id.uid == worker_id.uid) {
+			log_error("the workers' user %s is the router's (--user): give another with --worker-user", wname);
+			exit(1);
+		}
+		bus_gid = router_id.gid;
+	}
+	if (bus_gid != worker_id.gid) {
+		worker_id.groups[0] = bus_gid;
+		worker_id.ngroups = 1;
+	}
+	/* the state dir: the router's, traversed by the bus group for bus.ipc */
+	if (chown(S.state_dir, router_id.uid, bus_gid) < 0 || chmod(S.state_dir, 0750) < 0)
+		log_warn("setting the owner of %s: %s", S.state_dir, strerror(errno));
+	tell_router(worker_id.uid, bus_gid);
+	log_info("workers run as %s (uid %u), the router as %s", wname, (unsigned)worker_id.uid,
+		 S.user ? S.user : "root");
 }
 
 int main(int argc, char **argv)
@@ -489,7 +576,7 @@ int main(int argc, char **argv)
 			log_info("listening on %s", S.listen[i]);
 		}
 	}
-	drop_privileges();
+	choose_users();
 	hmap_init(&S.workers);
 	sigset_t set;
 	sigemptyset(&set);
