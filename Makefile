@@ -23,8 +23,8 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c worker/protocols.c \
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/protocols.c router/store.c \
             router/metrics.c \
             proto/wschat/service.c proto/messaging/service.c proto/messaging/decode.c $(COMMON_R)
-SUPER    := worker/supervisor.c common/log.c common/clock.c common/hmap.c
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c
+SUPER    := worker/supervisor.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c common/sp.c common/buf.c
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) $(WS) router/bus.c worker/sandbox.c worker/bus_hand.c
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc

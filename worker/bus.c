@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../common/bus.h"
@@ -29,10 +30,59 @@ static void pack_hello(struct session *s)
 	mp_kv_int(pk, "credit", BUS_CREDIT_WINDOW);
 }
 
+/* One answer of the supervisor: 1 with *fd (-1 if it could not dial), 0 if
+ * none is waiting, -1 if the control socket is gone. */
+static int recv_answer(int ctl, int *fd)
+{
+	char ok;
+	struct iovec iov = {&ok, 1};
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
+	*fd = -1;
+	ssize_t r = recvmsg(ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (r == 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof *fd);
+	return 1;
+}
+
+/*
+ * Under the supervisor the sandbox has no socket or connect: ask it for a
+ * freshly dialled connection (worker/bus_hand.c), which it answers at once.
+ * An answer that came too late for an earlier request is dropped first.
+ */
+static int bus_ask(int ctl)
+{
+	int fd;
+	while (recv_answer(ctl, &fd) == 1)
+		if (fd >= 0)
+			close(fd);
+	struct pollfd p = {.fd = ctl, .events = POLLIN};
+	if (write(ctl, "d", 1) != 1 || poll(&p, 1, 2000) <= 0 || recv_answer(ctl, &fd) != 1)
+		return -1;
+	return fd;
+}
+
+static int bus_dial(struct session *s)
+{
+	if (s->cfg->bus_ctl < 0)
+		return sp_conn_connect(&s->bus, &s->bus_addr);
+	int fd = bus_ask(s->cfg->bus_ctl);
+	if (fd < 0)
+		return -1;
+	sp_conn_adopt(&s->bus, fd);
+	s->bus.state = SP_CONNECTING; /* the supervisor's connect may still be under way */
+	return 0;
+}
+
 static void bus_connect(struct session *s)
 {
 	s->bus_retry_at = 0;
-	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
+	if (bus_dial(s) < 0)
 		return bus_down(s, "connect failed");
 	/* EPOLLOUT at first, to learn when the connect completes */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};

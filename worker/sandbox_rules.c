@@ -3,7 +3,8 @@
  * BPF at build time (worker/sandbox_gen.c), not in every worker: libseccomp
  * spends a good part of a new connection's CPU building the same program.
  * From the moment the filter is on, the worker can only move bytes between
- * the sockets it has (and reconnect to the router).
+ * the sockets it has, and get a new bus connection: from the supervisor, or
+ * (without one: inetd, tcpserver, systemd Accept=yes) by dialling the router.
  *
  * Calls whose arguments choose what they do are allowed only with the
  * arguments the worker passes: fcntl(F_SETOWN) + F_SETSIG + O_ASYNC would let
@@ -70,17 +71,20 @@ static int fcntl_rules(scmp_filter_ctx ctx)
 }
 
 /*
- * The socket calls of the bus uplink: TCP_NODELAY and SO_ERROR only; new
- * sockets only stream sockets of the bus's families with protocol 0 (so no
- * raw, packet or netlink socket), only when the worker dials itself.
+ * The socket calls of the bus uplink. Under the supervisor (dial false) the
+ * worker opens no socket: it receives its bus connections over its control
+ * socket (recvmsg) and only checks a connect's outcome (SO_ERROR). Dialling
+ * itself, it may open stream sockets of the bus's families with protocol 0
+ * (so no raw, packet or netlink socket), connect, and set TCP_NODELAY.
  */
 static int socket_rules(scmp_filter_ctx ctx, bool dial)
 {
-	int rc = allow(ctx, SCMP_SYS(setsockopt), 2, arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY));
+	struct scmp_arg_cmp none = {0};
+	int rc = allow(ctx, SCMP_SYS(getsockopt), 2, arg_eq(1, SOL_SOCKET), arg_eq(2, SO_ERROR));
+	if (!dial)
+		return rc == 0 ? allow(ctx, SCMP_SYS(recvmsg), 0, none, none) : rc;
 	if (rc == 0)
-		rc = allow(ctx, SCMP_SYS(getsockopt), 2, arg_eq(1, SOL_SOCKET), arg_eq(2, SO_ERROR));
-	if (!dial || rc != 0)
-		return rc;
+		rc = allow(ctx, SCMP_SYS(setsockopt), 2, arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY));
 	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
 	const scmp_datum_t type_mask = 0xffffffffu & ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
 	for (size_t i = 0; i < 3 && rc == 0; i++) {

@@ -24,6 +24,7 @@ struct worker_config {
 	int close_timeout_ms;
 	size_t client_backlog; /* output queued for a slow client before we hold credit back */
 	bool sandbox;
+	int bus_ctl; /* --bus-fd: the supervisor dials the bus for us; -1: we dial */
 };
 
 enum session_phase { PHASE_HANDSHAKE, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
@@ -75,8 +76,9 @@ int bus_fd(const struct session *s);
 bool bus_backlogged(const struct session *s);
 void bus_drain(struct session *s, int timeout_ms);
 
-/* worker/sandbox.c */
-int sandbox_enter(void);
+/* worker/sandbox.c: dial: the filter that lets the worker open its own bus
+ * connections (no supervisor); without, socket and connect are refused. */
+int sandbox_enter(bool dial);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@
 #include "../common/clock.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
+#include "bus_hand.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -58,7 +60,7 @@ struct supervisor {
 	int close_timeout_s;
 
 	int ep, sig_fd, timer_fd;
-	struct hmap workers; /* pid → (void *)1 */
+	struct hmap workers; /* pid → struct worker */
 	int live;
 	pid_t router_pid;
 	int64_t router_started, router_restart_at;
@@ -68,6 +70,16 @@ struct supervisor {
 };
 
 static struct supervisor S;
+
+/* A live worker: its pid and its bus control socket. */
+struct worker {
+	pid_t pid;
+	struct bus_hand bus;
+};
+
+/* epoll tags: the listening, signal and timer fds by number; a worker's
+ * control socket as EV_WORKER_CTL | pid */
+#define EV_WORKER_CTL (1ull << 40)
 
 static void die(const char *what)
 {
@@ -142,8 +154,6 @@ struct identity {
 	bool drop;
 	uid_t uid;
 	gid_t gid;
-	int ngroups;
-	gid_t groups[1];
 };
 
 static struct identity router_id, worker_id;
@@ -159,15 +169,18 @@ static void child_fail(const char *path, const char *what)
 	_exit(127);
 }
 
-static pid_t spawn(const char *path, const char **argv, int conn, const struct identity *id)
+static pid_t spawn(const char *path, const char **argv, int conn, int ctl, const struct identity *id)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	if (id->drop && (setgroups((size_t)id->ngroups, id->groups) < 0 || setgid(id->gid) < 0 ||
+	if (id->drop && (setgroups(0, NULL) < 0 || setgid(id->gid) < 0 ||
 			 setuid(id->uid) < 0))
 		child_fail(path, "cannot drop privileges for");
 	if (conn >= 0 && (dup2(conn, 0) < 0 || dup2(conn, 1) < 0))
+		child_fail(path, "cannot set up");
+	/* the bus control socket on BUS_HAND_FD, without close-on-exec */
+	if (ctl >= 0 && (ctl == BUS_HAND_FD ? fcntl(ctl, F_SETFD, 0) : dup2(ctl, BUS_HAND_FD)) < 0)
 		child_fail(path, "cannot set up");
 	sigset_t none;
 	sigemptyset(&none);
@@ -183,7 +196,7 @@ static pid_t spawn(const char *path, const char **argv, int conn, const struct i
 static void start_router(void)
 {
 	S.router_restart_at = 0;
-	S.router_pid = spawn(S.router_path, S.router_argv, -1, &router_id);
+	S.router_pid = spawn(S.router_path, S.router_argv, -1, -1, &router_id);
 	if (S.router_pid < 0) {
 		log_error("cannot start %s: %s", S.router_path, strerror(errno));
 		S.router_restart_at = clock_ms() + S.router_backoff_ms;
@@ -203,6 +216,38 @@ static void refuse_busy(int fd)
 	close(fd);
 }
 
+static void start_worker(int fd)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	int child = -1;
+	if (!w || bus_hand_open(&w->bus, &child) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		free(w);
+		return;
+	}
+	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
+	close(child);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
+	if (w->pid < 0 || epoll_ctl(S.ep, EPOLL_CTL_ADD, w->bus.ctl, &ev) < 0 ||
+	    hmap_put_u64(&S.workers, (uint64_t)w->pid, w) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		bus_hand_close(&w->bus);
+		if (w->pid > 0)
+			kill(w->pid, SIGKILL); /* reaped as an unknown child */
+		free(w);
+		return;
+	}
+	S.live++;
+}
+
+/* A worker asks for a bus connection, or has gone (its end closed). */
+static void on_worker_ctl(pid_t pid)
+{
+	struct worker *w = hmap_get_u64(&S.workers, (uint64_t)pid);
+	if (w && w->bus.ctl >= 0 && bus_hand_serve(&w->bus) < 0)
+		bus_hand_close(&w->bus);
+}
+
 static void accept_all(int lfd)
 {
 	for (;;) {
@@ -217,14 +262,8 @@ static void accept_all(int lfd)
 			refuse_busy(fd);
 			continue;
 		}
-		pid_t pid = spawn(S.worker_path, S.worker_argv, fd, &worker_id);
+		start_worker(fd);
 		close(fd);
-		if (pid < 0) {
-			log_error("cannot start a worker: %s", strerror(errno));
-			continue;
-		}
-		hmap_put_u64(&S.workers, (uint64_t)pid, (void *)1);
-		S.live++;
 	}
 }
 
@@ -244,7 +283,12 @@ static void reap(void)
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), S.router_backoff_ms);
 			S.router_restart_at = clock_ms() + S.router_backoff_ms;
 			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
-		} else if (hmap_del_u64(&S.workers, (uint64_t)pid)) {
+		} else {
+			struct worker *w = hmap_del_u64(&S.workers, (uint64_t)pid);
+			if (!w)
+				continue;
+			bus_hand_close(&w->bus);
+			free(w);
 			S.live--;
 			if (WIFSIGNALED(status))
 				log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
@@ -309,8 +353,11 @@ static void run(void)
 		struct epoll_event evs[16];
 		int n = epoll_wait(S.ep, evs, 16, -1);
 		for (int i = 0; i < n; i++) {
-			int tag = evs[i].data.fd;
-			if (tag == S.sig_fd) {
+			uint64_t data = evs[i].data.u64;
+			int tag = (int)data;
+			if (data & EV_WORKER_CTL) {
+				on_worker_ctl((pid_t)(uint32_t)data);
+			} else if (tag == S.sig_fd) {
 				struct signalfd_siginfo si;
 				while (read(S.sig_fd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGCHLD)
@@ -468,6 +515,9 @@ static void parse_options(int argc, char **argv)
 	push(S.worker_argv, &S.worker_argc, "switchboard-worker");
 	push(S.worker_argv, &S.worker_argc, "--router-url");
 	push(S.worker_argv, &S.worker_argc, S.router_url);
+	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
+	push(S.worker_argv, &S.worker_argc, "--bus-fd");
+	push(S.worker_argv, &S.worker_argc, "3");
 	for (int i = 0; i < nw; i++)
 		push(S.worker_argv, &S.worker_argc, wargs[i]);
 	push(S.router_argv, &S.router_argc, "switchboard-router");
@@ -493,26 +543,14 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* The router's extra options for the workers' user: its uid is admitted on
- * the bus, and bus.ipc gets the group the workers are in. */
-static void tell_router(uid_t worker_uid, gid_t bus_gid)
-{
-	static char uid_s[24], gid_s[24];
-	snprintf(uid_s, sizeof uid_s, "%u", (unsigned)worker_uid);
-	snprintf(gid_s, sizeof gid_s, "%u", (unsigned)bus_gid);
-	push(S.router_argv, &S.router_argc, "--allow-uid");
-	push(S.router_argv, &S.router_argc, uid_s);
-	push(S.router_argv, &S.router_argc, "--bus-group");
-	push(S.router_argv, &S.router_argc, gid_s);
-}
-
 /*
  * Started as root, the supervisor chooses who its children run as: the
  * router as --user (root without it), the workers as --worker-user (default
  * switchboard-worker if that user exists, else nobody), never root and never
- * the router's user, with the bus group (the router's group) added so they
- * may connect to bus.ipc. The supervisor itself stays root to start them.
- * Started as any other user, everything runs as that user.
+ * the router's user, with no supplementary group: they need no file, not
+ * even bus.ipc, since the supervisor dials the bus for them. The supervisor
+ * itself stays root to start them. Started as any other user, everything
+ * runs as that user.
  */
 static void choose_users(void)
 {
@@ -534,7 +572,6 @@ static void choose_users(void)
 		log_error("--worker-user %s is root: workers never run as root", wname);
 		exit(1);
 	}
-	gid_t bus_gid = worker_id.gid;
 	if (S.user) {
 		router_id.drop = true;
 		if (lookup_user(S.user, &router_id.uid, &router_id.gid) < 0)
@@ -543,18 +580,24 @@ static void choose_users(void)
 			log_error("the workers' user %s is the router's (--user): give another with --worker-user", wname);
 			exit(1);
 		}
-		bus_gid = router_id.gid;
 	}
-	if (bus_gid != worker_id.gid) {
-		worker_id.groups[0] = bus_gid;
-		worker_id.ngroups = 1;
-	}
-	/* the state dir: the router's, traversed by the bus group for bus.ipc */
-	if (chown(S.state_dir, router_id.uid, bus_gid) < 0 || chmod(S.state_dir, 0750) < 0)
+	/* the state dir is the router's (the supervisor, root, dials bus.ipc) */
+	if (chown(S.state_dir, router_id.uid, router_id.gid) < 0 || chmod(S.state_dir, 0750) < 0)
 		log_warn("setting the owner of %s: %s", S.state_dir, strerror(errno));
-	tell_router(worker_id.uid, bus_gid);
 	log_info("workers run as %s (uid %u), the router as %s", wname, (unsigned)worker_id.uid,
 		 S.user ? S.user : "root");
+}
+
+/* Two descriptors per worker (its bus control socket and the connection
+ * handed to it): the soft limit (often 1024) goes up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
 }
 
 int main(int argc, char **argv)
@@ -577,6 +620,11 @@ int main(int argc, char **argv)
 		}
 	}
 	choose_users();
+	if (bus_hand_setup(S.router_url) < 0) {
+		log_error("bad --router-url %s", S.router_url);
+		return 2;
+	}
+	raise_fd_limit();
 	hmap_init(&S.workers);
 	sigset_t set;
 	sigemptyset(&set);

@@ -115,7 +115,7 @@ static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
 		bus_start(s);
-	if (s->cfg->sandbox && sandbox_enter() < 0) {
+	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
 		log_error("cannot enter the sandbox");
 		exit(1);
 	}
@@ -444,6 +444,7 @@ static void usage(FILE *f)
 		"  --close-timeout SEC     wait for the client's close reply (default 5)\n"
 		"  --client-backlog BYTES  unsent output before the client counts as slow (default 1048576)\n"
 		"  --no-sandbox            do not enter the seccomp sandbox\n"
+		"  --bus-fd FD             ask the supervisor on FD for bus connections (it passes this)\n"
 		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
 }
@@ -478,6 +479,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		{"ping-timeout", required_argument, 0, 'P'}, {"handshake-timeout", required_argument, 0, 'H'},
 		{"close-timeout", required_argument, 0, 'c'}, {"client-backlog", required_argument, 0, 'b'},
 		{"no-sandbox", no_argument, 0, 'n'},          {"log-level", required_argument, 0, 'l'},
+		{"bus-fd", required_argument, 0, 'F'},
 		{"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *env = getenv("SWITCHBOARD_ROUTER_URL");
@@ -490,6 +492,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.close_timeout_ms = 5000,
 		.client_backlog = 1u << 20,
 		.sandbox = true,
+		.bus_ctl = -1,
 	};
 	cfg->origins = calloc((size_t)argc, sizeof *cfg->origins);
 	int c;
@@ -504,6 +507,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		case 'c': cfg->close_timeout_ms = (int)(parse_seconds(optarg, "--close-timeout") * 1000); break;
 		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
 		case 'n': cfg->sandbox = false; break;
+		case 'F': cfg->bus_ctl = (int)parse_size(optarg, "--bus-fd"); break;
 		case 'l':
 			log_level_option(optarg);
 			break;

@@ -4,6 +4,7 @@
  * one system call: an allowed one must work, a forbidden one must kill the
  * child with SIGSYS.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,12 +76,34 @@ static void p_mprotect(void)
 	syscall(SYS_mprotect, p, 4096, PROT_READ | PROT_EXEC);
 }
 
+static void p_connect(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/nonexistent"};
+	syscall(SYS_connect, probe_fd, &sun, sizeof sun);
+}
+static void p_recvmsg(void)
+{
+	char b;
+	struct iovec iov = {&b, 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	must(recvmsg(probe_fd, &msg, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+}
+static void p_nodelay_set(void)
+{
+	int one = 1;
+	syscall(SYS_setsockopt, probe_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Which filter the probes run under: the worker that dials the bus itself,
+ * or the one the supervisor hands its connections to. */
+static bool probe_dial = true;
+
 /* The child's wait status: exit 0 when the probe was allowed. */
 static int probe_status(void (*probe)(void))
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		if (sandbox_enter() < 0)
+		if (sandbox_enter(probe_dial) < 0)
 			_exit(2);
 		probe();
 		/* the raw call: a sanitizer's _exit does more than the worker's sandbox allows */
@@ -137,6 +161,22 @@ void test_sandbox(void)
 	CHECK("sandbox: mmap of read-write memory is allowed", allowed(p_mmap_rw));
 	CHECK("sandbox: mmap of executable memory kills the process", killed(p_mmap_exec));
 	CHECK("sandbox: mprotect kills the process", killed(p_mprotect));
+	CHECK("sandbox: recvmsg is not allowed to a worker that dials", killed(p_recvmsg));
+
+	/* under the supervisor: no new sockets at all */
+	probe_dial = false;
+	CHECK("sandbox (supervisor mode): loads, write is allowed", allowed(p_write));
+	CHECK("sandbox (supervisor mode): recvmsg (a handed connection) is allowed", allowed(p_recvmsg));
+	CHECK("sandbox (supervisor mode): an AF_UNIX stream socket kills the process", killed(p_unix_socket));
+	CHECK("sandbox (supervisor mode): an AF_INET6 stream socket kills the process", killed(p_tcp_socket));
+	CHECK("sandbox (supervisor mode): connect kills the process", killed(p_connect));
+	CHECK("sandbox (supervisor mode): an AF_NETLINK socket kills the process", killed(p_netlink));
+	CHECK("sandbox (supervisor mode): an AF_PACKET socket kills the process", killed(p_packet));
+	CHECK("sandbox (supervisor mode): a raw AF_INET socket kills the process", killed(p_raw_inet));
+	CHECK("sandbox (supervisor mode): setsockopt kills the process", killed(p_nodelay_set));
+	CHECK("sandbox (supervisor mode): fcntl F_SETOWN kills the process", killed(p_setown));
+	CHECK("sandbox (supervisor mode): fcntl F_SETFL O_NONBLOCK is allowed", allowed(p_nonblock));
+	probe_dial = true;
 	if (probe_fd >= 0) {
 		close(sv[0]);
 		close(sv[1]);
