@@ -50,45 +50,14 @@ static int recv_answer(int ctl, int *fd)
 	return 1;
 }
 
-/*
- * Under the supervisor the sandbox has no socket or connect: ask it for a
- * freshly dialled connection (worker/bus_hand.c), which it answers at once.
- * An answer that came too late for an earlier request is dropped first.
- */
-static int bus_ask(int ctl)
+/* The bus socket is watched from the start, with EPOLLOUT to learn when the
+ * connect completes; hello and the protocol's registration go first, before
+ * anything queued earlier. */
+static void bus_opened(struct session *s)
 {
-	int fd;
-	while (recv_answer(ctl, &fd) == 1)
-		if (fd >= 0)
-			close(fd);
-	struct pollfd p = {.fd = ctl, .events = POLLIN};
-	if (write(ctl, "d", 1) != 1 || poll(&p, 1, 2000) <= 0 || recv_answer(ctl, &fd) != 1)
-		return -1;
-	return fd;
-}
-
-static int bus_dial(struct session *s)
-{
-	if (s->cfg->bus_ctl < 0)
-		return sp_conn_connect(&s->bus, &s->bus_addr);
-	int fd = bus_ask(s->cfg->bus_ctl);
-	if (fd < 0)
-		return -1;
-	sp_conn_adopt(&s->bus, fd);
-	s->bus.state = SP_CONNECTING; /* the supervisor's connect may still be under way */
-	return 0;
-}
-
-static void bus_connect(struct session *s)
-{
-	s->bus_retry_at = 0;
-	if (bus_dial(s) < 0)
-		return bus_down(s, "connect failed");
-	/* EPOLLOUT at first, to learn when the connect completes */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
 	s->bus_out_watched = true;
-	/* hello, then the protocol's registration, before anything queued earlier */
 	mp_out_reset(&s->batch);
 	pack_hello(s);
 	if (s->proto->on_register)
@@ -97,6 +66,47 @@ static void bus_connect(struct session *s)
 	mp_out_reset(&s->batch);
 	s->credit_due = 0;
 	s->credit_held = 0;
+}
+
+/*
+ * Under the supervisor the sandbox has no socket or connect: ask it for a
+ * freshly dialled connection (worker/bus_hand.c). The answer is awaited in
+ * the loop (the control socket is watched, under the bus's tag, only while
+ * a request is out), however long a busy supervisor takes: one request at a
+ * time, so an answer always belongs to the last request.
+ */
+static void bus_request(struct session *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 2};
+	if (write(s->cfg->bus_ctl, "d", 1) != 1 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->cfg->bus_ctl, &ev) < 0)
+		return bus_down(s, "no supervisor to dial for us");
+	s->bus_asking = true;
+}
+
+static void bus_on_answer(struct session *s)
+{
+	int fd, rc = recv_answer(s->cfg->bus_ctl, &fd);
+	if (rc == 0)
+		return;
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, s->cfg->bus_ctl, NULL);
+	s->bus_asking = false;
+	if (rc < 0)
+		return bus_down(s, "the supervisor is gone");
+	if (fd < 0)
+		return bus_down(s, "connect failed");
+	sp_conn_adopt(&s->bus, fd);
+	s->bus.state = SP_CONNECTING; /* the supervisor's connect may still be under way */
+	bus_opened(s);
+}
+
+static void bus_connect(struct session *s)
+{
+	s->bus_retry_at = 0;
+	if (s->cfg->bus_ctl >= 0)
+		return bus_request(s);
+	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
+		return bus_down(s, "connect failed");
+	bus_opened(s);
 }
 
 void bus_start(struct session *s)
@@ -114,6 +124,11 @@ static void bus_down(struct session *s, const char *why)
 {
 	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
 		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
+	/* Unwatched before it is closed: a connection the supervisor handed us
+	 * lives on in its copy until it hands the next, and epoll would go on
+	 * reporting it under the bus's tag. */
+	if (s->bus.fd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
 	sp_conn_disconnect(&s->bus);
 	/* jitter spreads the reconnects of thousands of workers after a restart */
 	int jitter = (int)(s->conn_id % (uint64_t)(s->bus_backoff_ms / 2 + 1));
@@ -197,6 +212,8 @@ static void watch_writes(struct session *s)
 
 void bus_on_event(struct session *s, uint32_t events)
 {
+	if (s->bus_asking)
+		return bus_on_answer(s);
 	if (s->bus.fd < 0)
 		return;
 	bool dead = false;

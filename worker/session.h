@@ -50,6 +50,7 @@ struct session {
 	bool bus_out_watched; /* EPOLLOUT on the bus socket: only while output waits */
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;
+	bool bus_asking; /* a request for a connection is out to the supervisor */
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
