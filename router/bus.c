@@ -43,9 +43,10 @@ int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct 
 
 /*
  * The socket file's mode says who may connect: bus.ipc the router's user and
- * the workers' group (0660, group bus_gid when given), the tap only the
- * router's user and root (0600: it carries every message). The umask makes
- * the file so from bind on, with no moment of a wider mode.
+ * group (0660; --bus-group gives it another, for workers that dial it
+ * themselves), the tap only the router's user and root (0600: it carries
+ * every message). The umask makes the file so from bind on, with no moment
+ * of a wider mode.
  */
 static int listen_ipc(const char *path, mode_t mode, gid_t gid)
 {
