@@ -36,14 +36,15 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
 WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/peers.c common/log.c common/clock.c common/hmap.c
+SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \
+            common/sp.c common/buf.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 

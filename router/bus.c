@@ -35,6 +35,7 @@ int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct 
 	b->ep = ep;
 	b->max_message = max_message;
 	b->allow_uid = allow_uid;
+	b->ipc_gid = (gid_t)-1;
 	b->cb = cb;
 	return hmap_init(&b->pipes);
 }
@@ -58,7 +59,14 @@ static bool is_loopback(const struct sp_addr *a)
 	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && v6[12] == 127);
 }
 
-static int listen_ipc(const char *path)
+/*
+ * The socket file's mode says who may connect: bus.ipc the router's user and
+ * group (0660; --bus-group gives it another, for workers that dial it
+ * themselves), the tap only the router's user and root (0600: it carries
+ * every message). The umask makes the file so from bind on, with no moment
+ * of a wider mode.
+ */
+static int listen_ipc(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -70,7 +78,10 @@ static int listen_ipc(const char *path)
 	if (fd < 0)
 		return -1;
 	unlink(path); /* a stale socket of a killed router */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0660) < 0 ||
+	mode_t old = umask(0777 & ~mode);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc < 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		int e = errno;
 		close(fd);
@@ -139,7 +150,7 @@ int bus_listen(struct bus *b, const char *url, enum bus_kind kind)
 	l->kind = kind;
 	if (strncmp(url, "ipc://", 6) == 0) {
 		l->transport = SP_IPC;
-		l->fd = listen_ipc(url + 6);
+		l->fd = kind == BUS_TAP ? listen_ipc(url + 6, 0600, (gid_t)-1) : listen_ipc(url + 6, 0660, b->ipc_gid);
 		if (l->fd >= 0)
 			l->path = strdup(url + 6);
 	} else if (strncmp(url, "tcp://", 6) == 0) {

@@ -66,6 +66,7 @@ struct bus {
 	struct hmap pipes; /* id → bus_pipe */
 	uint32_t last_id;
 	uid_t allow_uid;   /* besides our own uid and root, on ipc:// */
+	gid_t ipc_gid;     /* group of the ipc:// bus sockets (-1: ours) */
 	size_t max_message;
 	int handshaking;
 	int64_t next_sweep; /* handshake deadlines and stalls are checked once a second */

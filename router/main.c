@@ -37,6 +37,7 @@ struct router_config {
 	size_t queue_limit;
 	size_t memory_limit;
 	uid_t allow_uid;
+	gid_t bus_gid;
 	bool store_stats;
 	struct router_options opt;
 	bool has_bus_key;
@@ -53,6 +54,7 @@ static int open_bus(const struct router_config *cfg, int ep)
 		return -1;
 	if (cfg->has_bus_key)
 		bus_set_key(&R.bus, cfg->bus_key);
+	R.bus.ipc_gid = cfg->bus_gid;
 	for (int i = 0; i < cfg->nlisten; i++) {
 		if (bus_listen(&R.bus, cfg->listen[i], BUS_WORKERS) < 0)
 			return -1;
@@ -79,6 +81,7 @@ static void usage(FILE *f)
 		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
 		"  --bus-key FILE        workers must prove they hold this key (64 hex digits,\n"
 		"                        mode 0600); required to listen on tcp:// off loopback\n"
+		"  --bus-group GID       group of the ipc:// bus socket (mode 0660; the tap is 0600)\n"
 		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
 		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
 		"  --messaging-max-per-sender N stored messages per recipient from one sender (default 1000)\n"
@@ -122,7 +125,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"state-dir", required_argument, 0, 's'}, {"listen", required_argument, 0, 'l'},
 		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
 		{"router-memory", required_argument, 0, 'R'},
-		{"allow-uid", required_argument, 0, 'u'}, {"log-level", required_argument, 0, 'L'},
+		{"allow-uid", required_argument, 0, 'u'}, {"bus-group", required_argument, 0, 'g'}, {"log-level", required_argument, 0, 'L'},
 		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
 		{"messaging-max-per-sender", required_argument, 0, 'P'},
 		{"messaging-max-recipients", required_argument, 0, 'N'},
@@ -131,7 +134,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20,
-				      .memory_limit = (size_t)512 << 20, .allow_uid = getuid(),
+				      .memory_limit = (size_t)512 << 20, .allow_uid = getuid(), .bus_gid = (gid_t)-1,
 				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000,
 					      .messaging_max_per_sender = 1000, .messaging_max_recipients = 1000,
 					      .messaging_max_store = 1ull << 30}};
@@ -150,6 +153,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		case 'q': cfg->queue_limit = parse_size(optarg, "--worker-queue", 0, BUS_MAX_MESSAGE); break;
 		case 'R': cfg->memory_limit = parse_size(optarg, "--router-memory", 0, SIZE_MAX); break;
 		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
+		case 'g': cfg->bus_gid = (gid_t)strtoul(optarg, NULL, 10); break;
 		case 'M':
 			cfg->opt.messaging_max_size =
 			    parse_size(optarg, "--messaging-max-size", 1, BUS_MAX_STORED_MESSAGE);

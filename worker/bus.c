@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../common/bus.h"
@@ -93,12 +94,31 @@ static void queue_registration(struct session *s, const uint8_t *tag)
 	s->batch_mark = 0;
 }
 
-static void bus_connect(struct session *s)
+/* One answer of the supervisor: 1 with *fd (-1 if it could not dial), 0 if
+ * none is waiting, -1 if the control socket is gone. */
+static int recv_answer(int ctl, int *fd)
 {
-	s->bus_retry_at = 0;
-	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
-		return bus_down(s, "connect failed");
-	/* EPOLLOUT at first, to learn when the connect completes */
+	char ok;
+	struct iovec iov = {&ok, 1};
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b};
+	*fd = -1;
+	ssize_t r = recvmsg(ctl, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (r == 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof *fd);
+	return 1;
+}
+
+/* The bus socket is watched from the start, with EPOLLOUT to learn when the
+ * connect completes; hello and the protocol's registration go first, before
+ * anything queued earlier. */
+static void bus_opened(struct session *s)
+{
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
 	s->bus_out_watched = true;
@@ -126,6 +146,47 @@ static bool answer_challenge(struct session *s, const uint8_t *p, size_t n)
 	return true;
 }
 
+/*
+ * Under the supervisor the sandbox has no socket or connect: ask it for a
+ * freshly dialled connection (worker/bus_hand.c). The answer is awaited in
+ * the loop (the control socket is watched, under the bus's tag, only while
+ * a request is out), however long a busy supervisor takes: one request at a
+ * time, so an answer always belongs to the last request.
+ */
+static void bus_request(struct session *s)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 2};
+	if (write(s->cfg->bus_ctl, "d", 1) != 1 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->cfg->bus_ctl, &ev) < 0)
+		return bus_down(s, "no supervisor to dial for us");
+	s->bus_asking = true;
+}
+
+static void bus_on_answer(struct session *s)
+{
+	int fd, rc = recv_answer(s->cfg->bus_ctl, &fd);
+	if (rc == 0)
+		return;
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, s->cfg->bus_ctl, NULL);
+	s->bus_asking = false;
+	if (rc < 0)
+		return bus_down(s, "the supervisor is gone");
+	if (fd < 0)
+		return bus_down(s, "connect failed");
+	sp_conn_adopt(&s->bus, fd);
+	s->bus.state = SP_CONNECTING; /* the supervisor's connect may still be under way */
+	bus_opened(s);
+}
+
+static void bus_connect(struct session *s)
+{
+	s->bus_retry_at = 0;
+	if (s->cfg->bus_ctl >= 0)
+		return bus_request(s);
+	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
+		return bus_down(s, "connect failed");
+	bus_opened(s);
+}
+
 void bus_start(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
@@ -149,6 +210,11 @@ static void bus_down(struct session *s, const char *why)
 	}
 	if (s->bus.fd >= 0 || s->bus_backoff_ms == BUS_BACKOFF_MIN_MS)
 		log_warn("bus to %s lost (%s); retrying", s->cfg->router_url, why);
+	/* Unwatched before it is closed: a connection the supervisor handed us
+	 * lives on in its copy until it hands the next, and epoll would go on
+	 * reporting it under the bus's tag. */
+	if (s->bus.fd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
 	sp_conn_disconnect(&s->bus);
 	s->bus_auth_pending = false;
 	/* jitter spreads the reconnects of thousands of workers after a restart */
@@ -256,6 +322,8 @@ static void watch_writes(struct session *s)
 
 void bus_on_event(struct session *s, uint32_t events)
 {
+	if (s->bus_asking)
+		return bus_on_answer(s);
 	if (s->bus.fd < 0)
 		return;
 	bool dead = false;

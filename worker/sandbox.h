@@ -6,8 +6,10 @@
 #ifndef SB_SANDBOX_H
 #define SB_SANDBOX_H
 #include <seccomp.h>
+#include <stdbool.h>
 
-/* worker/sandbox_rules.c: the allowlist as a libseccomp context, or NULL. */
-scmp_filter_ctx sandbox_rules(void);
+/* worker/sandbox_rules.c: the allowlist as a libseccomp context, or NULL.
+ * dial: the worker may open and connect its own bus sockets (no supervisor). */
+scmp_filter_ctx sandbox_rules(bool dial);
 
 #endif

@@ -3,26 +3,101 @@
  * BPF at build time (worker/sandbox_gen.c), not in every worker: libseccomp
  * spends a good part of a new connection's CPU building the same program.
  * From the moment the filter is on, the worker can only move bytes between
- * the sockets it has (and reconnect to the router).
+ * the sockets it has, and get a new bus connection: from the supervisor, or
+ * (without one: inetd, tcpserver, systemd Accept=yes) by dialling the router.
+ *
+ * Calls whose arguments choose what they do are allowed only with the
+ * arguments the worker passes: fcntl(F_SETOWN) + F_SETSIG + O_ASYNC would let
+ * a worker send any signal to any process of its uid, setsockopt could attach
+ * a BPF program, mmap could map executable memory, and socket could open a
+ * raw socket.
  */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "sandbox.h"
 
+/* Allowed whatever their arguments. */
 static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
-	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(shutdown),
-	SCMP_SYS(fcntl), SCMP_SYS(getpid), SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap),
+	SCMP_SYS(shutdown), SCMP_SYS(getpid), SCMP_SYS(brk), SCMP_SYS(munmap),
 	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
 	SCMP_SYS(newfstatat), SCMP_SYS(fstat),
 };
 
-scmp_filter_ctx sandbox_rules(void)
+/* spelled out: clang's -Wextra rejects the SCMP_Ax macros' partial initializers */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+}
+
+/* (argument & mask) == want */
+static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datum_t want)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = want};
+}
+
+static int allow(scmp_filter_ctx ctx, int sys, unsigned n, struct scmp_arg_cmp a, struct scmp_arg_cmp b)
+{
+	struct scmp_arg_cmp cmp[2] = {a, b};
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, n, cmp);
+}
+
+/*
+ * fcntl: reading the flags, close-on-exec, and F_SETFL with nothing but
+ * O_NONBLOCK among the flags F_SETFL can change (never O_ASYNC). F_SETOWN,
+ * F_SETSIG, F_SETLEASE, F_NOTIFY, F_DUPFD and the locks are refused.
+ */
+static int fcntl_rules(scmp_filter_ctx ctx)
+{
+	const scmp_datum_t settable = O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME;
+	struct scmp_arg_cmp none = {0};
+	int rc = allow(ctx, SCMP_SYS(fcntl), 1, arg_eq(1, F_GETFL), none);
+	if (rc == 0)
+		rc = allow(ctx, SCMP_SYS(fcntl), 1, arg_eq(1, F_GETFD), none);
+	if (rc == 0)
+		rc = allow(ctx, SCMP_SYS(fcntl), 2, arg_eq(1, F_SETFD), arg_masked(2, ~(scmp_datum_t)FD_CLOEXEC, 0));
+	if (rc == 0)
+		rc = allow(ctx, SCMP_SYS(fcntl), 2, arg_eq(1, F_SETFL), arg_masked(2, settable, 0));
+	return rc;
+}
+
+/*
+ * The socket calls of the bus uplink. Under the supervisor (dial false) the
+ * worker opens no socket: it receives its bus connections over its control
+ * socket (recvmsg) and only checks a connect's outcome (SO_ERROR). Dialling
+ * itself, it may open stream sockets of the bus's families with protocol 0
+ * (so no raw, packet or netlink socket), connect, and set TCP_NODELAY.
+ */
+static int socket_rules(scmp_filter_ctx ctx, bool dial)
+{
+	struct scmp_arg_cmp none = {0};
+	int rc = allow(ctx, SCMP_SYS(getsockopt), 2, arg_eq(1, SOL_SOCKET), arg_eq(2, SO_ERROR));
+	if (!dial)
+		return rc == 0 ? allow(ctx, SCMP_SYS(recvmsg), 0, none, none) : rc;
+	if (rc == 0)
+		rc = allow(ctx, SCMP_SYS(setsockopt), 2, arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY));
+	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+	const scmp_datum_t type_mask = 0xffffffffu & ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	for (size_t i = 0; i < 3 && rc == 0; i++) {
+		struct scmp_arg_cmp cmp[3] = {arg_eq(0, (scmp_datum_t)families[i]),
+					      arg_masked(1, type_mask, SOCK_STREAM), arg_eq(2, 0)};
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, cmp);
+	}
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0);
+	return rc;
+}
+
+scmp_filter_ctx sandbox_rules(bool dial)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -32,13 +107,14 @@ scmp_filter_ctx sandbox_rules(void)
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* new sockets only of the kinds the bus uses, for reconnects */
-	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
-	for (size_t i = 0; i < 3 && rc == 0; i++) {
-		/* spelled out: clang's -Wextra rejects the SCMP_A0 macro's partial initializer */
-		struct scmp_arg_cmp family = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)families[i], .datum_b = 0};
-		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &family);
-	}
+	/* memory, never executable: the worker loads no code after exec */
+	struct scmp_arg_cmp none = {0};
+	if (rc == 0)
+		rc = allow(ctx, SCMP_SYS(mmap), 1, arg_masked(2, PROT_EXEC, 0), none);
+	if (rc == 0)
+		rc = fcntl_rules(ctx);
+	if (rc == 0)
+		rc = socket_rules(ctx, dial);
 	if (rc != 0) {
 		seccomp_release(ctx);
 		return NULL;

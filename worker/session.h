@@ -27,6 +27,7 @@ struct worker_config {
 	bool sandbox;
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
+	int bus_ctl; /* --bus-fd: the supervisor dials the bus for us; -1: we dial */
 };
 
 enum session_phase { PHASE_HANDSHAKE, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
@@ -53,6 +54,7 @@ struct session {
 	bool bus_out_watched; /* EPOLLOUT on the bus socket: only while output waits */
 	int64_t bus_retry_at; /* 0: connected or connecting */
 	int bus_backoff_ms;
+	bool bus_asking; /* a request for a connection is out to the supervisor */
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
 	size_t batch_mark;   /* where the envelope packed last starts (worker/bus.c) */
 	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
@@ -81,8 +83,9 @@ int bus_fd(const struct session *s);
 bool bus_backlogged(const struct session *s);
 void bus_drain(struct session *s, int timeout_ms);
 
-/* worker/sandbox.c */
-int sandbox_enter(void);
+/* worker/sandbox.c: dial: the filter that lets the worker open its own bus
+ * connections (no supervisor); without, socket and connect are refused. */
+int sandbox_enter(bool dial);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

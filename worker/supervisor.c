@@ -14,16 +14,18 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@
 #include "../common/hmap.h"
 #include "../common/log.h"
 #include "peers.h"
+#include "bus_hand.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -54,7 +57,7 @@ struct supervisor {
 	bool embedded_router;
 	int max_connections;
 	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
-	const char *user;
+	const char *user, *worker_user;
 	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
@@ -64,7 +67,7 @@ struct supervisor {
 	int close_timeout_s;
 
 	int ep, sig_fd, timer_fd;
-	struct hmap workers; /* pid → struct peer_key * of its client */
+	struct hmap workers; /* pid → struct worker */
 	struct hmap per_ip;  /* peer_key → live count */
 	int live;
 	int64_t accept_paused_until; /* out of descriptors: listeners rest until then */
@@ -77,6 +80,17 @@ struct supervisor {
 };
 
 static struct supervisor S;
+
+/* A live worker: its pid and its bus control socket. */
+struct worker {
+	pid_t pid;
+	struct bus_hand bus;
+	struct peer_key peer; /* its client's address, for --max-per-ip */
+};
+
+/* epoll tags: the listening, signal and timer fds by number; a worker's
+ * control socket as EV_WORKER_CTL | pid */
+#define EV_WORKER_CTL (1ull << 40)
 
 static void die(const char *what)
 {
@@ -144,35 +158,63 @@ static int take_systemd_sockets(void)
 
 /* ---- children ---- */
 
-static pid_t spawn(const char *path, const char **argv, int conn)
+/* Who a child runs as: started as root, the router and the workers each drop
+ * to their own user between vfork and exec, so neither ever runs a line of
+ * its own code with more than that. */
+struct identity {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+};
+
+static struct identity router_id, worker_id;
+
+/* In the child between vfork and exec: raw system calls only. */
+static void child_fail(const char *path, const char *what)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
+	const char *e = strerror(errno);
+	struct iovec v[] = {{(void *)"switchboard: ", 13}, {(void *)what, strlen(what)}, {(void *)" ", 1},
+			    {(void *)path, strlen(path)}, {(void *)": ", 2}, {(void *)e, strlen(e)}, {(void *)"\n", 1}};
+	ssize_t w = writev(STDERR_FILENO, v, 7);
+	(void)w;
+	_exit(127);
+}
+
+/*
+ * vfork, as posix_spawn does, not fork: no copy of the supervisor's page
+ * tables per connection (fork halved the rate of new connections). The child
+ * shares our memory until it execs, so it changes nothing but its own task:
+ * credentials by raw system calls (glibc's setuid would signal our threads'
+ * bookkeeping), its descriptors, signal mask and umask.
+ */
+static pid_t spawn(const char *path, const char **argv, int conn, int ctl, const struct identity *id)
+{
 	sigset_t none;
 	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
-	if (conn >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, conn, 0);
-		posix_spawn_file_actions_adddup2(&fa, conn, 1);
-	}
-	pid_t pid = -1;
-	int rc = posix_spawn(&pid, path, &fa, &at, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (rc != 0) {
-		errno = rc;
-		return -1;
-	}
-	return pid;
+	pid_t pid = vfork();
+	if (pid != 0)
+		return pid;
+	if (id->drop && (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, id->gid, id->gid, id->gid) < 0 ||
+			 syscall(SYS_setresuid, id->uid, id->uid, id->uid) < 0))
+		child_fail(path, "cannot drop privileges for");
+	if (conn >= 0 && (dup2(conn, 0) < 0 || dup2(conn, 1) < 0))
+		child_fail(path, "cannot set up");
+	/* the bus control socket on BUS_HAND_FD, without close-on-exec */
+	if (ctl >= 0 && (ctl == BUS_HAND_FD ? fcntl(ctl, F_SETFD, 0) : dup2(ctl, BUS_HAND_FD)) < 0)
+		child_fail(path, "cannot set up");
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the router's store, tap and keys are its own (bus.ipc is set to 0660) */
+	if (id == &router_id)
+		umask(077);
+	execve(path, (char *const *)argv, environ);
+	child_fail(path, "cannot run");
+	return -1;
 }
 
 static void start_router(void)
 {
 	S.router_restart_at = 0;
-	S.router_pid = spawn(S.router_path, S.router_argv, -1);
+	S.router_pid = spawn(S.router_path, S.router_argv, -1, -1, &router_id);
 	if (S.router_pid < 0) {
 		log_error("cannot start %s: %s", S.router_path, strerror(errno));
 		S.router_restart_at = clock_ms() + S.router_backoff_ms;
@@ -259,6 +301,41 @@ static bool admit(int fd, struct peer_key *k)
 	return true;
 }
 
+/* false when it could not start (the caller gives the address slot back) */
+static bool start_worker(int fd, const struct peer_key *k)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	int child = -1;
+	if (!w || bus_hand_open(&w->bus, &child) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		free(w);
+		return false;
+	}
+	w->peer = *k;
+	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
+	close(child);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
+	if (w->pid < 0 || epoll_ctl(S.ep, EPOLL_CTL_ADD, w->bus.ctl, &ev) < 0 ||
+	    hmap_put_u64(&S.workers, (uint64_t)w->pid, w) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		bus_hand_close(&w->bus);
+		if (w->pid > 0)
+			kill(w->pid, SIGKILL); /* reaped as an unknown child */
+		free(w);
+		return false;
+	}
+	S.live++;
+	return true;
+}
+
+/* A worker asks for a bus connection, or has gone (its end closed). */
+static void on_worker_ctl(pid_t pid)
+{
+	struct worker *w = hmap_get_u64(&S.workers, (uint64_t)pid);
+	if (w && w->bus.ctl >= 0 && bus_hand_serve(&w->bus) < 0)
+		bus_hand_close(&w->bus);
+}
+
 static void accept_all(int lfd)
 {
 	for (;;) {
@@ -274,17 +351,9 @@ static void accept_all(int lfd)
 		peer_key_of(&sa, salen, &k);
 		if (!admit(fd, &k))
 			continue;
-		struct peer_key *kept = malloc(sizeof *kept);
-		pid_t pid = kept ? spawn(S.worker_path, S.worker_argv, fd) : -1;
-		close(fd);
-		if (pid < 0 || hmap_put_u64(&S.workers, (uint64_t)pid, kept) < 0) {
-			log_error("cannot start a worker: %s", pid < 0 ? strerror(errno) : "out of memory");
+		if (!start_worker(fd, &k))
 			peers_release(&S.per_ip, &k);
-			free(kept);
-			continue; /* a worker started but not recorded is reaped as a stranger */
-		}
-		*kept = k;
-		S.live++;
+		close(fd);
 	}
 }
 
@@ -292,7 +361,6 @@ static void reap(void)
 {
 	int status;
 	pid_t pid;
-	struct peer_key *k;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == S.router_pid) {
 			S.router_pid = 0;
@@ -305,9 +373,13 @@ static void reap(void)
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), S.router_backoff_ms);
 			S.router_restart_at = clock_ms() + S.router_backoff_ms;
 			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
-		} else if ((k = hmap_del_u64(&S.workers, (uint64_t)pid))) {
-			peers_release(&S.per_ip, k);
-			free(k);
+		} else {
+			struct worker *w = hmap_del_u64(&S.workers, (uint64_t)pid);
+			if (!w)
+				continue;
+			peers_release(&S.per_ip, &w->peer);
+			bus_hand_close(&w->bus);
+			free(w);
 			S.live--;
 			if (WIFSIGNALED(status))
 				log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
@@ -374,8 +446,11 @@ static void run(void)
 		struct epoll_event evs[16];
 		int n = epoll_wait(S.ep, evs, 16, -1);
 		for (int i = 0; i < n; i++) {
-			int tag = evs[i].data.fd;
-			if (tag == S.sig_fd) {
+			uint64_t data = evs[i].data.u64;
+			int tag = (int)data;
+			if (data & EV_WORKER_CTL) {
+				on_worker_ctl((pid_t)(uint32_t)data);
+			} else if (tag == S.sig_fd) {
 				struct signalfd_siginfo si;
 				while (read(S.sig_fd, &si, sizeof si) == sizeof si) {
 					if (si.ssi_signo == SIGCHLD)
@@ -415,7 +490,9 @@ static void usage(FILE *f)
 		"  --max-connections N     live connections; beyond, HTTP 503 (default 4096)\n"
 		"  --max-per-ip N          live connections per client address, IPv6 by /64;\n"
 		"                          beyond, HTTP 429 (default 256; 0: no cap)\n"
-		"  --user USER             drop privileges to USER after binding\n"
+				"  --user USER             run the router as USER (started as root)\n"
+		"  --worker-user USER      run the workers as USER, never root nor --user's user\n"
+		"                          (started as root; default switchboard-worker, else nobody)\n"
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
 		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
@@ -488,7 +565,7 @@ static void check_bus_limit(const char *name, const char *value)
 
 static void parse_options(int argc, char **argv)
 {
-	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER, O_ROUTER,
+	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER_USER, O_WORKER, O_ROUTER,
 	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE, O_PER_IP, O_BUS_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, 0, O_LISTEN},
@@ -498,6 +575,7 @@ static void parse_options(int argc, char **argv)
 		{"max-connections", required_argument, 0, O_MAX_CONN},
 		{"max-per-ip", required_argument, 0, O_PER_IP},
 		{"user", required_argument, 0, O_USER},
+		{"worker-user", required_argument, 0, O_WORKER_USER},
 		{"worker", required_argument, 0, O_WORKER},
 		{"router", required_argument, 0, O_ROUTER},
 		{"max-message", required_argument, 0, O_W_ARG},
@@ -554,6 +632,7 @@ static void parse_options(int argc, char **argv)
 		case O_MAX_CONN: S.max_connections = atoi(optarg); break;
 		case O_PER_IP: S.max_per_ip = count_option(optarg, "--max-per-ip"); break;
 		case O_USER: S.user = optarg; break;
+		case O_WORKER_USER: S.worker_user = optarg; break;
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
 		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
@@ -605,6 +684,9 @@ static void parse_options(int argc, char **argv)
 	push(S.worker_argv, &S.worker_argc, "switchboard-worker");
 	push(S.worker_argv, &S.worker_argc, "--router-url");
 	push(S.worker_argv, &S.worker_argc, S.router_url);
+	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
+	push(S.worker_argv, &S.worker_argc, "--bus-fd");
+	push(S.worker_argv, &S.worker_argc, "3");
 	for (int i = 0; i < nw; i++)
 		push(S.worker_argv, &S.worker_argc, wargs[i]);
 	push(S.router_argv, &S.router_argc, "switchboard-router");
@@ -616,19 +698,75 @@ static void parse_options(int argc, char **argv)
 		push(S.router_argv, &S.router_argc, rargs[i]);
 }
 
-static void drop_privileges(void)
+#define WORKER_USER_DEFAULT "switchboard-worker"
+
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
-	if (!S.user)
-		return;
-	struct passwd *pw = getpwnam(S.user);
+	struct passwd *pw = getpwnam(name);
 	if (!pw) {
-		log_error("no such user %s", S.user);
+		log_error("no such user %s", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * Started as root, the supervisor chooses who its children run as: the
+ * router as --user (root without it), the workers as --worker-user (default
+ * switchboard-worker if that user exists, else nobody), never root and never
+ * the router's user, with no supplementary group: they need no file, not
+ * even bus.ipc, since the supervisor dials the bus for them. The supervisor
+ * itself stays root to start them. Started as any other user, everything
+ * runs as that user.
+ */
+static void choose_users(void)
+{
+	if (geteuid() != 0) {
+		if (S.user || S.worker_user) {
+			log_error("--user and --worker-user need the supervisor to start as root");
+			exit(1);
+		}
+		log_info("not started as root: the router and the workers keep uid %u", (unsigned)getuid());
+		return;
+	}
+	const char *wname = S.worker_user;
+	if (!wname)
+		wname = getpwnam(WORKER_USER_DEFAULT) ? WORKER_USER_DEFAULT : "nobody";
+	worker_id.drop = true;
+	if (lookup_user(wname, &worker_id.uid, &worker_id.gid) < 0)
+		exit(1);
+	if (worker_id.uid == 0) {
+		log_error("--worker-user %s is root: workers never run as root", wname);
 		exit(1);
 	}
-	if (chown(S.state_dir, pw->pw_uid, pw->pw_gid) < 0)
-		log_warn("chown %s: %s", S.state_dir, strerror(errno));
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		die("dropping privileges");
+	if (S.user) {
+		router_id.drop = true;
+		if (lookup_user(S.user, &router_id.uid, &router_id.gid) < 0)
+			exit(1);
+		if (router_id.uid == worker_id.uid) {
+			log_error("the workers' user %s is the router's (--user): give another with --worker-user", wname);
+			exit(1);
+		}
+	}
+	/* the state dir is the router's (the supervisor, root, dials bus.ipc) */
+	if (chown(S.state_dir, router_id.uid, router_id.gid) < 0 || chmod(S.state_dir, 0750) < 0)
+		log_warn("setting the owner of %s: %s", S.state_dir, strerror(errno));
+	log_info("workers run as %s (uid %u), the router as %s", wname, (unsigned)worker_id.uid,
+		 S.user ? S.user : "root");
+}
+
+/* Two descriptors per worker (its bus control socket and the connection
+ * handed to it): the soft limit (often 1024) goes up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
 }
 
 int main(int argc, char **argv)
@@ -650,7 +788,12 @@ int main(int argc, char **argv)
 			log_info("listening on %s", S.listen[i]);
 		}
 	}
-	drop_privileges();
+	choose_users();
+	if (bus_hand_setup(S.router_url) < 0) {
+		log_error("bad --router-url %s", S.router_url);
+		return 2;
+	}
+	raise_fd_limit();
 	if (hmap_init(&S.workers) < 0 || hmap_init(&S.per_ip) < 0)
 		die("hmap_init");
 	sigset_t set;

@@ -113,7 +113,7 @@ static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
 		bus_start(s);
-	if (s->cfg->sandbox && sandbox_enter() < 0) {
+	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
 		log_error("cannot enter the sandbox");
 		exit(1);
 	}
@@ -443,6 +443,7 @@ static void usage(FILE *f)
 		"  --client-backlog BYTES  unsent output before the client counts as slow (default 1048576)\n"
 		"  --no-sandbox            do not enter the seccomp sandbox\n"
 		"  --bus-key FILE          key to prove to the router (64 hex digits, mode 0600)\n"
+		"  --bus-fd FD             ask the supervisor on FD for bus connections (it passes this)\n"
 		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
 		"  --help, --version\n");
 }
@@ -493,6 +494,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		{"close-timeout", required_argument, 0, 'c'}, {"client-backlog", required_argument, 0, 'b'},
 		{"no-sandbox", no_argument, 0, 'n'},          {"log-level", required_argument, 0, 'l'},
 		{"bus-key", required_argument, 0, 'k'},
+		{"bus-fd", required_argument, 0, 'F'},
 		{"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *env = getenv("SWITCHBOARD_ROUTER_URL");
@@ -505,6 +507,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.close_timeout_ms = 5000,
 		.client_backlog = 1u << 20,
 		.sandbox = true,
+		.bus_ctl = -1,
 	};
 	cfg->origins = calloc((size_t)argc, sizeof *cfg->origins);
 	int c;
@@ -520,6 +523,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
 		case 'n': cfg->sandbox = false; break;
 		case 'k': read_bus_key(optarg, cfg); break;
+		case 'F': cfg->bus_ctl = (int)parse_size(optarg, "--bus-fd"); break;
 		case 'l':
 			log_level_option(optarg);
 			break;

@@ -278,22 +278,24 @@ function uidOf(pid) {
   return Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
-test('--user: supervisor, router and workers run as that user, who owns the state', async () => {
+test('--user: the router runs as that user, who owns the state; workers as --worker-user', async () => {
   const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString());
+  const daemon = Number(execFileSync('id', ['-u', 'daemon']).toString());
   // copies any user may run, wherever the checkout lives
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bin-'));
   fs.chmodSync(dir, 0o755);
   for (const p of ['switchboard', 'switchboard-worker', 'switchboard-router']) fs.copyFileSync(bin(p), path.join(dir, p));
   for (const p of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, p), 0o755);
-  const s2 = await startServer({ binDir: dir, args: ['--user', 'nobody'] });
+  const s2 = await startServer({ binDir: dir, args: ['--user', 'nobody', '--worker-user', 'daemon'] });
   try {
     const a = await identified(s2, 'user-a');
     const b = await identified(s2, 'user-b');
     a.sendJSON({ command: 'message', to: 'user-b', message: 'as nobody' });
     assert.equal((await b.nextJSON()).message, 'as nobody');
-    const pids = [s2.proc.pid, s2.routerPid(), ...s2.workerPids()];
-    assert.equal(pids.length, 4);
-    for (const pid of pids) assert.equal(uidOf(pid), nobody, `uid of pid ${pid}`);
+    assert.equal(uidOf(s2.routerPid()), nobody);
+    const workers = s2.workerPids();
+    assert.equal(workers.length, 2);
+    for (const pid of workers) assert.equal(uidOf(pid), daemon, `uid of worker ${pid}`);
     assert.equal(fs.statSync(s2.stateDir).uid, nobody);
     assert.equal(fs.statSync(path.join(s2.stateDir, 'messaging.db')).uid, nobody);
     a.close(); b.close();

@@ -4,40 +4,108 @@
  * one system call: an allowed one must work, a forbidden one must kill the
  * child with SIGSYS.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../worker/session.h"
 #include "check.h"
 
-enum probe { P_NOTHING, P_WRITE, P_UNIX_SOCKET, P_OPEN, P_GETPPID, P_NETLINK_SOCKET, P_EXECVE };
+/* A socket for the fcntl probes, made before the sandbox. */
+static int probe_fd = -1;
 
-static void run_probe(enum probe p)
+static void must(bool ok)
 {
-	int fd;
-	switch (p) {
-	case P_NOTHING: break;
-	case P_WRITE: if (write(STDOUT_FILENO, "", 0) < 0) _exit(3); break;
-	case P_UNIX_SOCKET: if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) _exit(3); break;
-	case P_OPEN: syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); break;
-	case P_GETPPID: syscall(SYS_getppid); break;
-	case P_NETLINK_SOCKET: syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0); break;
-	case P_EXECVE: syscall(SYS_execve, "/bin/true", (char *[]){"true", NULL}, (char *[]){NULL}); break;
-	}
+	if (!ok)
+		syscall(SYS_exit_group, 3);
 }
 
+static void p_nothing(void) {}
+static void p_write(void) { must(write(STDOUT_FILENO, "", 0) == 0); }
+static void p_unix_socket(void) { must(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) >= 0); }
+static void p_tcp_socket(void) { must(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0) >= 0); }
+static void p_open(void) { syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); }
+static void p_getppid(void) { syscall(SYS_getppid); }
+static void p_netlink(void) { syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0); }
+static void p_packet(void) { syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0); }
+static void p_raw_inet(void) { syscall(SYS_socket, AF_INET, SOCK_RAW, IPPROTO_TCP); }
+static void p_unix_dgram(void) { syscall(SYS_socket, AF_UNIX, SOCK_DGRAM, 0); }
+static void p_sctp(void) { syscall(SYS_socket, AF_INET, SOCK_STREAM, IPPROTO_SCTP); }
+static void p_execve(void) { syscall(SYS_execve, "/bin/true", (char *[]){"true", NULL}, (char *[]){NULL}); }
+static void p_getfl(void) { must(fcntl(probe_fd, F_GETFL) >= 0); }
+static void p_nonblock(void) { must(fcntl(probe_fd, F_SETFL, fcntl(probe_fd, F_GETFL) | O_NONBLOCK) == 0); }
+static void p_cloexec(void) { must(fcntl(probe_fd, F_SETFD, FD_CLOEXEC) == 0 && fcntl(probe_fd, F_GETFD) == FD_CLOEXEC); }
+static void p_setown(void) { syscall(SYS_fcntl, probe_fd, F_SETOWN, 1); }
+static void p_setown_ex(void) { syscall(SYS_fcntl, probe_fd, F_SETOWN_EX, 0); }
+static void p_setsig(void) { syscall(SYS_fcntl, probe_fd, F_SETSIG, SIGKILL); }
+static void p_async(void) { syscall(SYS_fcntl, probe_fd, F_SETFL, O_NONBLOCK | O_ASYNC); }
+static void p_dupfd(void) { syscall(SYS_fcntl, probe_fd, F_DUPFD, 100); }
+static void p_kill(void) { syscall(SYS_kill, 1, 0); }
+static void p_tgkill(void) { syscall(SYS_tgkill, 1, 1, 0); }
+static void p_ioctl(void) { syscall(SYS_ioctl, probe_fd, FIOASYNC, &(int){1}); }
+static void p_prctl(void) { syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0); }
+static void p_nodelay(void)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+	must(fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+}
+static void p_attach_filter(void)
+{
+	struct sock_fprog prog = {0};
+	syscall(SYS_setsockopt, probe_fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+static void p_mmap_rw(void)
+{
+	must(mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED);
+}
+static void p_mmap_exec(void) { syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); }
+static void p_mprotect(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	syscall(SYS_mprotect, p, 4096, PROT_READ | PROT_EXEC);
+}
+
+static void p_connect(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/nonexistent"};
+	syscall(SYS_connect, probe_fd, &sun, sizeof sun);
+}
+static void p_recvmsg(void)
+{
+	char b;
+	struct iovec iov = {&b, 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	must(recvmsg(probe_fd, &msg, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+}
+static void p_nodelay_set(void)
+{
+	int one = 1;
+	syscall(SYS_setsockopt, probe_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Which filter the probes run under: the worker that dials the bus itself,
+ * or the one the supervisor hands its connections to. */
+static bool probe_dial = true;
+
 /* The child's wait status: exit 0 when the probe was allowed. */
-static int probe_status(enum probe p)
+static int probe_status(void (*probe)(void))
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		if (sandbox_enter() < 0)
+		if (sandbox_enter(probe_dial) < 0)
 			_exit(2);
-		run_probe(p);
+		probe();
 		/* the raw call: a sanitizer's _exit does more than the worker's sandbox allows */
 		syscall(SYS_exit_group, 0);
 	}
@@ -47,16 +115,70 @@ static int probe_status(enum probe p)
 	return st;
 }
 
-static bool allowed(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
-static bool killed(int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS; }
+static bool allowed(void (*probe)(void))
+{
+	int st = probe_status(probe);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static bool killed(void (*probe)(void))
+{
+	int st = probe_status(probe);
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+}
 
 void test_sandbox(void)
 {
-	CHECK("sandbox: loads, and exit is allowed", allowed(probe_status(P_NOTHING)));
-	CHECK("sandbox: write is allowed", allowed(probe_status(P_WRITE)));
-	CHECK("sandbox: an AF_UNIX socket (bus reconnect) is allowed", allowed(probe_status(P_UNIX_SOCKET)));
-	CHECK("sandbox: opening a file kills the process", killed(probe_status(P_OPEN)));
-	CHECK("sandbox: getppid (not on the list) kills the process", killed(probe_status(P_GETPPID)));
-	CHECK("sandbox: an AF_NETLINK socket kills the process", killed(probe_status(P_NETLINK_SOCKET)));
-	CHECK("sandbox: execve kills the process", killed(probe_status(P_EXECVE)));
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0)
+		probe_fd = sv[0];
+	CHECK("sandbox: loads, and exit is allowed", allowed(p_nothing));
+	CHECK("sandbox: write is allowed", allowed(p_write));
+	CHECK("sandbox: an AF_UNIX stream socket (bus reconnect) is allowed", allowed(p_unix_socket));
+	CHECK("sandbox: an AF_INET6 stream socket (tcp:// bus) is allowed", allowed(p_tcp_socket));
+	CHECK("sandbox: opening a file kills the process", killed(p_open));
+	CHECK("sandbox: getppid (not on the list) kills the process", killed(p_getppid));
+	CHECK("sandbox: an AF_NETLINK socket kills the process", killed(p_netlink));
+	CHECK("sandbox: an AF_PACKET socket kills the process", killed(p_packet));
+	CHECK("sandbox: a raw AF_INET socket kills the process", killed(p_raw_inet));
+	CHECK("sandbox: an AF_UNIX datagram socket kills the process", killed(p_unix_dgram));
+	CHECK("sandbox: a stream socket of another protocol (SCTP) kills the process", killed(p_sctp));
+	CHECK("sandbox: execve kills the process", killed(p_execve));
+	CHECK("sandbox: fcntl F_GETFL is allowed", allowed(p_getfl));
+	CHECK("sandbox: fcntl F_SETFL O_NONBLOCK is allowed", allowed(p_nonblock));
+	CHECK("sandbox: fcntl F_SETFD FD_CLOEXEC, F_GETFD are allowed", allowed(p_cloexec));
+	CHECK("sandbox: fcntl F_SETOWN kills the process", killed(p_setown));
+	CHECK("sandbox: fcntl F_SETOWN_EX kills the process", killed(p_setown_ex));
+	CHECK("sandbox: fcntl F_SETSIG kills the process", killed(p_setsig));
+	CHECK("sandbox: fcntl F_SETFL with O_ASYNC kills the process", killed(p_async));
+	CHECK("sandbox: fcntl F_DUPFD kills the process", killed(p_dupfd));
+	CHECK("sandbox: kill kills the process", killed(p_kill));
+	CHECK("sandbox: tgkill kills the process", killed(p_tgkill));
+	CHECK("sandbox: ioctl (FIOASYNC) kills the process", killed(p_ioctl));
+	CHECK("sandbox: prctl kills the process", killed(p_prctl));
+	CHECK("sandbox: setsockopt TCP_NODELAY is allowed", allowed(p_nodelay));
+	CHECK("sandbox: setsockopt SO_ATTACH_FILTER kills the process", killed(p_attach_filter));
+	CHECK("sandbox: mmap of read-write memory is allowed", allowed(p_mmap_rw));
+	CHECK("sandbox: mmap of executable memory kills the process", killed(p_mmap_exec));
+	CHECK("sandbox: mprotect kills the process", killed(p_mprotect));
+	CHECK("sandbox: recvmsg is not allowed to a worker that dials", killed(p_recvmsg));
+
+	/* under the supervisor: no new sockets at all */
+	probe_dial = false;
+	CHECK("sandbox (supervisor mode): loads, write is allowed", allowed(p_write));
+	CHECK("sandbox (supervisor mode): recvmsg (a handed connection) is allowed", allowed(p_recvmsg));
+	CHECK("sandbox (supervisor mode): an AF_UNIX stream socket kills the process", killed(p_unix_socket));
+	CHECK("sandbox (supervisor mode): an AF_INET6 stream socket kills the process", killed(p_tcp_socket));
+	CHECK("sandbox (supervisor mode): connect kills the process", killed(p_connect));
+	CHECK("sandbox (supervisor mode): an AF_NETLINK socket kills the process", killed(p_netlink));
+	CHECK("sandbox (supervisor mode): an AF_PACKET socket kills the process", killed(p_packet));
+	CHECK("sandbox (supervisor mode): a raw AF_INET socket kills the process", killed(p_raw_inet));
+	CHECK("sandbox (supervisor mode): setsockopt kills the process", killed(p_nodelay_set));
+	CHECK("sandbox (supervisor mode): fcntl F_SETOWN kills the process", killed(p_setown));
+	CHECK("sandbox (supervisor mode): fcntl F_SETFL O_NONBLOCK is allowed", allowed(p_nonblock));
+	probe_dial = true;
+	if (probe_fd >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
 }
