@@ -617,20 +617,25 @@ test('a million-ping style flood on /wschat that never reads its pongs keeps the
 }, { timeout: 120000 });
 
 test('clients that never read free their slots within --close-timeout once the WebSocket is over', async () => {
-  const { encodeFrame, OP } = require('./lib/rawws');
-  const s2 = await startServer({ args: ['--max-connections', '8', '--ping-interval', '2', '--ping-timeout', '4',
-    '--close-timeout', '1'] });
+  const { encodeFrame, closePayload, OP } = require('./lib/rawws');
+  // No pings, and a backlog so large that the worker reads on to the close
+  // frame: only the linger bound can end these connections.
+  const s2 = await startServer({ args: ['--max-connections', '8', '--ping-interval', '0', '--close-timeout', '1',
+    '--client-backlog', String(64 << 20)] });
   try {
     const silent = [];
-    const frame = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(65536, 0x33) });
     for (let i = 0; i < 8; i++) silent.push(await rawSilent(s2, '/echo'));
     assert.equal(status((await exchange(s2.port, upgradeRequest('/echo'), 3000)).data), 503, 'the 8 slots are taken');
-    // more than the kernel buffers and --client-backlog take: output that can never drain
-    for (const c of silent) for (let k = 0; k < 128; k++) c.sock.write(frame);
+    // more echo than the kernel buffers take (output that can never drain), then a close
+    const frame = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(65536, 0x33) });
+    const close = encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1000, 'bye') });
+    for (const c of silent) {
+      for (let k = 0; k < 128; k++) c.sock.write(frame);
+      c.sock.write(close);
+    }
     const t0 = Date.now();
-    // ping timeout (4 s after each one's last byte), then at most --close-timeout
-    // (1 s) of linger; the rest is margin for a loaded machine
-    await until(() => s2.workerPids().length === 0, 20000, 'the silent clients\' workers to exit');
+    // --close-timeout (1 s) after the close frame is read; the rest is margin
+    await until(() => s2.workerPids().length === 0, 25000, 'the silent clients\' workers to exit');
     const took = Date.now() - t0;
     assert.ok(silent.every((c) => !c.sock.destroyed), 'the clients themselves still hold their sockets');
     const ws = await connect(s2.url('/echo'));
