@@ -158,6 +158,37 @@ static int walk_value(struct walk *w, int i)
 	}
 }
 
+/* Nesting depth, checked in one linear pass before jsmn runs: jsmn closes a
+ * bracket by walking parent links up from its newest token, so n nested
+ * brackets cost it n²/2 steps (seconds for a few hundred KB). Inside strings
+ * a backslash always escapes the next byte (that is all JSON allows). */
+static bool depth_ok(const char *js, size_t len)
+{
+	int depth = 0;
+	for (size_t i = 0; i < len; i++) {
+		switch (js[i]) {
+		case '"':
+			for (i++; i < len && js[i] != '"'; i++)
+				if (js[i] == '\\')
+					i++;
+			break;
+		case '[':
+		case '{':
+			if (++depth > JSON_MAX_DEPTH)
+				return false;
+			break;
+		case ']':
+		case '}':
+			if (--depth < 0)
+				return false;
+			break;
+		default:
+			break;
+		}
+	}
+	return true;
+}
+
 /* A lone top-level number or literal: jsmn (strict) wants a delimiter after
  * every primitive, which the end of the text is not. */
 static int parse_bare_primitive(struct json_doc *d, size_t start, size_t end)
@@ -189,6 +220,8 @@ int json_parse(struct json_doc *d, const char *js, size_t len, int max_tokens)
 		first++;
 	if (first < len && js[first] != '{' && js[first] != '[' && js[first] != '"')
 		return parse_bare_primitive(d, first, len);
+	if (!depth_ok(js, len))
+		return JSON_MALFORMED;
 	jsmn_parser p;
 	jsmn_init(&p);
 	int n = jsmn_parse(&p, js, len, NULL, 0);

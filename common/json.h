@@ -14,8 +14,10 @@
 
 #include "buf.h"
 
-/* Deeper documents count as malformed: the grammar walk recurses per level. */
-#define JSON_MAX_DEPTH 1024
+/* Deeper documents count as malformed: the grammar walk recurses per level,
+ * and jsmn closes a bracket in up to (depth) steps, so text made of deep
+ * "teeth" costs it depth/2 steps a byte (512: some six times a flat array). */
+#define JSON_MAX_DEPTH 512
 
 enum json_err { JSON_OK = 0, JSON_MALFORMED = -1, JSON_TOO_BIG = -2, JSON_NOMEM = -3 };
 enum json_type { JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE, JSON_NULL };

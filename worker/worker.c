@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,9 @@
 enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_TIMER = 3, EV_SIGNAL = 4 };
 
 static int timer_fd, signal_fd;
-static bool read_paused; /* client reads stopped while the bus is backlogged */
+static bool read_paused; /* client reads stopped while the bus or the client's output is backlogged */
 static bool client_hup;  /* epoll saw the client's FIN: read until EOF */
+static bool shut_wr;     /* our FIN is sent: linger only until the peer's */
 static int64_t timer_armed_at = -1;
 
 /* ---- calls for protocols ---- */
@@ -80,11 +83,19 @@ static void on_ws_close(void *ctx, uint16_t code)
 
 static const struct ws_handlers ws_handlers = {on_ws_message, on_ws_pong, on_ws_close};
 
+/* The last phase is bounded whatever the client does: a client that never
+ * reads would otherwise keep its output, its worker and its slot forever. */
+static void enter_linger(struct session *s)
+{
+	s->phase = PHASE_LINGER;
+	s->linger_until = clock_ms() + s->cfg->close_timeout_ms;
+}
+
 static void refuse(struct session *s, int status, const char *why)
 {
 	log_info("refused with %d: %s", status, why);
 	http_error_response(&s->out, status, ws_refusal_headers(status), why);
-	s->phase = PHASE_LINGER;
+	enter_linger(s);
 }
 
 static bool origin_allowed(const struct session *s, const struct http_request *req)
@@ -164,13 +175,26 @@ static void try_handshake(struct session *s)
 	open_session(s, (size_t)rc);
 }
 
+/* Echoes, pongs and answers to a client that does not read pile up in its
+ * output; past --client-backlog we stop reading it, so its own TCP window
+ * pushes back, and read again once the output drains below that. */
+static bool output_backlogged(const struct session *s)
+{
+	return buf_used(&s->out) >= s->cfg->client_backlog;
+}
+
+static bool must_pause(const struct session *s)
+{
+	return s->phase == PHASE_OPEN && (bus_backlogged(s) || output_backlogged(s));
+}
+
 static void read_client(struct session *s)
 {
 	uint8_t chunk[16384]; /* every stack page touched stays in the worker's RSS */
 	for (;;) {
 		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
 			return;
-		if (s->phase == PHASE_OPEN && bus_backlogged(s)) {
+		if (must_pause(s)) {
 			read_paused = true; /* the client's TCP window now pushes back */
 			return;
 		}
@@ -304,8 +328,23 @@ static void on_signal(struct session *s)
 
 /* ---- the loop ---- */
 
+/* Frames are written whole, once per loop turn: Nagle would only hold a
+ * small answer back behind the client's delayed ACK. Set here, not in the
+ * supervisor, so inetd and systemd Accept=yes connections get it too; fd 0
+ * may as well be a pipe or a unix socket. */
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 && errno != ENOTSOCK &&
+	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+		log_warn("TCP_NODELAY on the client socket: %s", strerror(errno));
+}
+
 static void setup_fds(struct session *s)
 {
+	set_nodelay(s->in_fd);
+	if (s->out_fd != s->in_fd)
+		set_nodelay(s->out_fd);
 	fcntl(s->in_fd, F_SETFL, fcntl(s->in_fd, F_GETFL) | O_NONBLOCK);
 	fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -338,7 +377,7 @@ static void start_linger(struct session *s)
 		s->proto->close(s);
 		s->proto = NULL;
 	}
-	s->phase = PHASE_LINGER;
+	enter_linger(s);
 }
 
 static void after_turn(struct session *s)
@@ -351,13 +390,17 @@ static void after_turn(struct session *s)
 			start_linger(s);
 		bus_after_turn(s);
 	}
-	if (s->phase == PHASE_LINGER && s->linger_until == 0 && buf_used(&s->out) == 0) {
+	if (s->phase == PHASE_LINGER && !shut_wr && buf_used(&s->out) == 0) {
 		/* We close TCP first (RFC 6455 7.1.1), then read until the peer's FIN
 		 * so a late byte cannot turn our close into a reset. */
 		shutdown(s->out_fd, SHUT_WR);
-		s->linger_until = clock_ms() + 1000;
+		shut_wr = true;
+		int64_t fin_wait = clock_ms() + 1000;
+		if (fin_wait < s->linger_until)
+			s->linger_until = fin_wait;
 	}
-	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || s->linger_until))
+	/* a half-closed client may still read what is left for it */
+	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || shut_wr))
 		s->phase = PHASE_DONE;
 	if (s->phase == PHASE_HANDSHAKE && s->client_eof)
 		s->phase = PHASE_DONE; /* gone before finishing its request */
@@ -398,7 +441,7 @@ static int run(struct session *s)
 			}
 		}
 		/* Edge-triggered: a read paused for backpressure resumes here. */
-		if (client_in || (read_paused && !bus_backlogged(s))) {
+		if (client_in || (read_paused && !must_pause(s))) {
 			read_paused = false;
 			read_client(s);
 		}

@@ -67,13 +67,15 @@ static bool parse_header(struct ws_decoder *d)
 	} else if (len7 == 126) {
 		f->len = (uint64_t)h[2] << 8 | h[3];
 		k = 4;
+		if (f->len < 126)
+			return false; /* RFC 6455 5.2: the minimal number of bytes */
 	} else {
 		f->len = 0;
 		for (int i = 0; i < 8; i++)
 			f->len = f->len << 8 | h[2 + i];
 		k = 10;
-		if (f->len >> 63)
-			return false;
+		if (f->len >> 63 || f->len <= 0xFFFF)
+			return false; /* MSB must be 0; and the minimal encoding */
 	}
 	if (ws_is_control(f->opcode) && (!f->fin || f->len > WS_MAX_CONTROL))
 		return false;

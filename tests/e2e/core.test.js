@@ -519,6 +519,197 @@ test('the supervisor takes its listening socket from systemd (LISTEN_FDS)', asyn
   }
 });
 
+// ---- a client that does not play along (issue 6) ----
+
+function vmRss(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+// A raw client past its 101 that reads nothing (its socket is paused), and
+// the pid of the worker the supervisor forked for it.
+async function rawSilent(server, urlPath) {
+  const before = new Set(server.workerPids());
+  const sock = net.connect({ port: server.port, host: '127.0.0.1' });
+  const chunks = [];
+  sock.on('data', (d) => chunks.push(d));
+  sock.on('error', () => {});
+  sock.write(upgradeRequest(urlPath));
+  await until(() => Buffer.concat(chunks).includes('\r\n\r\n'), 10000, 'the 101');
+  const all = Buffer.concat(chunks);
+  assert.equal(status(all), 101);
+  sock.pause();
+  let pid = null;
+  await until(() => (pid = server.workerPids().find((p) => !before.has(p))), 10000, 'the new worker');
+  return { sock, pid, rest: all.subarray(all.indexOf('\r\n\r\n') + 4) };
+}
+
+// Resolves once the client's unsent bytes stop going down: the server has
+// stopped taking them (or took them all).
+async function writesSettled(sock, ms = 30000) {
+  const end = Date.now() + ms;
+  let last = -1, still = 0;
+  while (Date.now() < end && still < 6) {
+    await sleep(200);
+    const n = sock.writableLength;
+    still = n === last ? still + 1 : 0;
+    last = n;
+  }
+  return last;
+}
+
+// Reads from a paused raw client until want frames (after skip) have come.
+async function readFrames(c, want, skip = 0, ms = 60000) {
+  const { FrameParser } = require('./lib/rawws');
+  const parser = new FrameParser();
+  const frames = [];
+  let done;
+  const all = new Promise((r) => { done = r; });
+  const take = (d) => {
+    for (const f of parser.push(d)) if (skip > 0) skip--; else frames.push(f);
+    if (frames.length >= want) done();
+  };
+  c.sock.removeAllListeners('data');
+  take(c.rest);
+  c.sock.on('data', take);
+  c.sock.resume();
+  await Promise.race([all, sleep(ms)]);
+  return frames;
+}
+
+test('a client that sends to /echo and never reads holds its worker to --client-backlog; all arrives once it reads', async () => {
+  const { encodeFrame, OP } = require('./lib/rawws');
+  const c = await rawSilent(srv, '/echo');
+  const base = vmRss(c.pid);
+  const N = 512, size = 65536; // 32 MiB: without the bound the worker grew by nearly that
+  const payload = (i) => { const b = Buffer.alloc(size, i & 0xff); b.writeUInt32BE(i, 0); return b; };
+  for (let i = 0; i < N; i++) c.sock.write(encodeFrame({ opcode: OP.BINARY, payload: payload(i) }));
+  const unsent = await writesSettled(c.sock);
+  const grown = vmRss(c.pid) - base;
+  assert.ok(grown < 16 << 20, `worker grew by ${grown} bytes while its client did not read`);
+  assert.ok(unsent > 0, 'the worker stopped reading a client that does not read');
+  const frames = await readFrames(c, N);
+  assert.equal(frames.length, N, 'every echo arrived');
+  for (let i = 0; i < N; i++)
+    assert.ok(frames[i].opcode === OP.BINARY && frames[i].payload.equals(payload(i)), `echo ${i} intact`);
+  c.sock.destroy();
+}, { timeout: 120000 });
+
+test('a million-ping style flood on /wschat that never reads its pongs keeps the worker small', async () => {
+  const { encodeFrame, OP } = require('./lib/rawws');
+  const c = await rawSilent(srv, '/wschat');
+  const base = vmRss(c.pid);
+  const N = 200000; // 125-byte pings: 26 MB in, 25 MB of pongs
+  const body = (i) => { const b = Buffer.alloc(125, 0x70); b.writeUInt32BE(i, 0); return b; };
+  const batch = [];
+  for (let i = 0; i < N; i++) {
+    batch.push(encodeFrame({ opcode: OP.PING, payload: body(i), maskKey: [9, 8, 7, 6] }));
+    if (batch.length === 1000) c.sock.write(Buffer.concat(batch.splice(0)));
+  }
+  const unsent = await writesSettled(c.sock);
+  const grown = vmRss(c.pid) - base;
+  assert.ok(grown < 16 << 20, `worker grew by ${grown} bytes while its client did not read`);
+  assert.ok(unsent > 0, 'the worker stopped reading a client that does not read');
+  const frames = await readFrames(c, N + 1); // the init message, then the pongs
+  const pongs = frames.filter((f) => f.opcode === OP.PONG);
+  assert.equal(pongs.length, N, 'every ping answered');
+  for (let i = 0; i < N; i++)
+    if (!pongs[i].payload.equals(body(i))) assert.fail(`pong ${i} differs`);
+  c.sock.destroy();
+}, { timeout: 120000 });
+
+test('clients that never read free their slots within --close-timeout once the WebSocket is over', async () => {
+  const { encodeFrame, closePayload, OP } = require('./lib/rawws');
+  // No pings, and a backlog so large that the worker reads on to the close
+  // frame: only the linger bound can end these connections.
+  const s2 = await startServer({ args: ['--max-connections', '8', '--ping-interval', '0', '--close-timeout', '1',
+    '--client-backlog', String(64 << 20)] });
+  try {
+    const silent = [];
+    for (let i = 0; i < 8; i++) silent.push(await rawSilent(s2, '/echo'));
+    assert.equal(status((await exchange(s2.port, upgradeRequest('/echo'), 3000)).data), 503, 'the 8 slots are taken');
+    // more echo than the kernel buffers take (output that can never drain), then a close
+    const frame = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(65536, 0x33) });
+    const close = encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1000, 'bye') });
+    for (const c of silent) {
+      for (let k = 0; k < 128; k++) c.sock.write(frame);
+      c.sock.write(close);
+    }
+    const t0 = Date.now();
+    // --close-timeout (1 s) after the close frame is read; the rest is margin
+    await until(() => s2.workerPids().length === 0, 25000, 'the silent clients\' workers to exit');
+    const took = Date.now() - t0;
+    assert.ok(silent.every((c) => !c.sock.destroyed), 'the clients themselves still hold their sockets');
+    const ws = await connect(s2.url('/echo'));
+    ws.send('a slot again');
+    assert.equal(await ws.next(), 'a slot again');
+    ws.close();
+    console.log(`  # 8 non-reading clients released in ${took} ms`);
+    for (const c of silent) c.sock.destroy();
+  } finally { await s2.stop(); }
+}, { timeout: 60000 });
+
+test('deeply nested JSON gets its malformed answer at once, and the worker leaves with its client', async () => {
+  const deep = '['.repeat(500000) + ']'.repeat(500000); // 1 MB, just under --max-message
+  const before = new Set(srv.workerPids());
+  const ws = await identified(srv, 'deep-nester');
+  const pid = srv.workerPids().find((p) => !before.has(p));
+  const t0 = Date.now();
+  ws.send(deep);
+  const r = await ws.nextJSON(5000); // quadratic parsing took minutes here
+  assert.equal(r.code, 400);
+  assert.equal(r.message, 'Malformed JSON!');
+  const took = Date.now() - t0;
+  ws.sendJSON({ command: 'identify', name: 'still-here' });
+  assert.ok([300, 305].includes((await ws.nextJSON()).code), 'the connection still serves');
+  // one more, and gone: the worker must notice, not parse on for minutes
+  ws.send(deep);
+  ws.terminate();
+  await until(() => !srv.workerPids().includes(pid), 5000, 'the worker to exit');
+  const m = await connect(srv.url('/messaging?client_id=deep-nester'));
+  m.send(`{"send":[{"id":1,"sid":"deep-nester","rid":"x","t":${deep}}]}`);
+  const { code } = await m.closed;
+  assert.equal(code, 1007, 'Messaging closes on malformed JSON');
+  console.log(`  # 1 MB of nesting answered in ${took} ms`);
+});
+
+test('the worker sets TCP_NODELAY on a TCP fd 0 (inetd, systemd Accept=yes) and runs on other fds too', () => {
+  // Socket options belong to the socket, so the parent sees what the worker set.
+  const out = execFileSync('python3', ['-c', `
+import json, socket, subprocess, sys
+worker, req = sys.argv[1], sys.argv[2].encode()
+def serve(ours, theirs):
+    p = subprocess.Popen([worker, '--router-url', 'ipc:///nonexistent/bus.ipc'], stdin=theirs, stdout=theirs)
+    ours.settimeout(10)
+    ours.sendall(req)
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        d = ours.recv(4096)
+        if not d:
+            break
+        head += d
+    return p, head.split(b' ')[1].decode() if head else None
+l = socket.socket()
+l.bind(('127.0.0.1', 0))
+l.listen(1)
+c = socket.create_connection(l.getsockname())
+s, _ = l.accept()
+before = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+p, tcp_status = serve(c, s)
+after = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+c.close(); p.wait(10)
+a, b = socket.socketpair()
+q, unix_status = serve(a, b)
+a.close(); q.wait(10)
+print(json.dumps({'before': before, 'after': after, 'tcp': tcp_status, 'unix': unix_status}))
+`, bin('switchboard-worker'), upgradeRequest('/echo')], { timeout: 30000 }).toString();
+  const r = JSON.parse(out);
+  assert.equal(r.tcp, '101');
+  assert.equal(r.before, 0, 'a fresh socket has Nagle on');
+  assert.ok(r.after !== 0, 'the worker turned Nagle off');
+  assert.equal(r.unix, '101', 'a unix socket on fd 0 is served (TCP_NODELAY not applicable)');
+});
+
 run({
   before: async () => { srv = await startServer(); },
   after: async () => { const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },

@@ -168,31 +168,49 @@ static void test_roundtrip(void)
 	}
 }
 
+/* A 64-bit-length header split anywhere inside it decodes the same. */
+static void test_split_long(void)
+{
+	size_t len = 70000;
+	uint8_t *payload = calloc(1, len), *fr = malloc(len + 14);
+	size_t n = client_frame(fr, true, WS_BINARY, payload, len);
+	bool same = n == len + 14;
+	for (size_t k = 0; k <= 15; k++) {
+		uint8_t *copy = malloc(n);
+		memcpy(copy, fr, n);
+		struct ws_decoder d;
+		ws_decoder_init(&d, true);
+		struct trace t;
+		memset(&t, 0, sizeof t);
+		feed(&d, copy, k, &t);
+		feed(&d, copy + k, n - k, &t);
+		same = same && t.headers == 1 && t.ends == 1 && !t.errors && !t.stuck && t.f[0].len == len &&
+		       t.plen == len && memcmp(t.payload, payload, len) == 0;
+		trace_free(&t);
+		free(copy);
+	}
+	CHECK("frame: 64-bit length header split anywhere decodes the same", same);
+	free(payload);
+	free(fr);
+}
+
 /* Splitting the input anywhere gives the same frames and payload. */
 static void test_splits(void)
 {
 	uint8_t payload[300], fr[2 * 320 + 40];
 	for (size_t i = 0; i < sizeof payload; i++)
 		payload[i] = (uint8_t)(i ^ 0x5A);
-	/* A 16-bit-length frame, a 64-bit-length frame (non-minimal, allowed),
-	 * an empty ping and a short text, back to back. */
+	/* Two 16-bit-length frames (a fragmented message), an empty ping and a
+	 * short text, back to back; 64-bit lengths: test_split_long. */
 	size_t n = client_frame(fr, false, WS_BINARY, payload, 200);
-	fr[n++] = 0x80; /* FIN, continuation */
-	fr[n++] = 0x80 | 127;
-	for (int i = 0; i < 8; i++)
-		fr[n++] = (uint8_t)((uint64_t)300 >> (56 - 8 * i));
-	memcpy(fr + n, MASK, 4);
-	n += 4;
-	memcpy(fr + n, payload, 300);
-	ws_mask(fr + n, 300, MASK, 0);
-	n += 300;
+	n += client_frame(fr + n, true, WS_CONT, payload, 300);
 	n += client_frame(fr + n, true, WS_PING, NULL, 0);
 	n += client_frame(fr + n, true, WS_TEXT, (const uint8_t *)"hi", 2);
 
 	struct trace whole;
 	decode_all(true, fr, n, &whole);
 	CHECK("frame: four frames back to back", whole.headers == 4 && whole.ends == 4 && whole.errors == 0 && !whole.stuck);
-	CHECK("frame: 64-bit length header decoded", whole.f[1].len == 300 && whole.f[1].opcode == WS_CONT && whole.f[1].fin);
+	CHECK("frame: second 16-bit length header decoded", whole.f[1].len == 300 && whole.f[1].opcode == WS_CONT && whole.f[1].fin);
 	CHECK("frame: FIN clear on the first fragment", !whole.f[0].fin && whole.f[0].len == 200);
 	CHECK("frame: empty ping between", whole.f[2].opcode == WS_PING && whole.f[2].len == 0);
 	CHECK("frame: concatenated payload correct",
@@ -326,6 +344,16 @@ static void test_errors(void)
 	      refused((const uint8_t[]){0x8A, 0x80 | 127, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4}, 14, true));
 	CHECK("frame: 64-bit length with the MSB set gives 1002",
 	      refused((const uint8_t[]){0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}, 14, true));
+	CHECK("frame: 125 in a 16-bit length (non-minimal) gives 1002",
+	      refused((const uint8_t[]){0x82, 0x80 | 126, 0, 125, 1, 2, 3, 4}, 8, true));
+	CHECK("frame: 0 in a 16-bit length (non-minimal) gives 1002",
+	      refused((const uint8_t[]){0x82, 0x80 | 126, 0, 0, 1, 2, 3, 4}, 8, true));
+	CHECK("frame: 65535 in a 64-bit length (non-minimal) gives 1002",
+	      refused((const uint8_t[]){0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 1, 2, 3, 4}, 14, true));
+	CHECK("frame: 5 in a 64-bit length (non-minimal) gives 1002",
+	      refused((const uint8_t[]){0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4}, 14, true));
+	CHECK("frame: non-minimal length refused without masks too",
+	      refused((const uint8_t[]){0x82, 126, 0, 1}, 4, false));
 	CHECK("frame: 64-bit MSB refused without masks too",
 	      refused((const uint8_t[]){0x82, 127, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, 10, false));
 
@@ -336,6 +364,19 @@ static void test_errors(void)
 	decode_all(true, ping, n, &t);
 	CHECK("frame: ping of 125 bytes accepted", t.headers == 1 && t.ends == 1 && !t.errors);
 	trace_free(&t);
+	/* The smallest lengths of each encoding are minimal, so accepted. */
+	static uint8_t body[65536];
+	uint8_t *fr = malloc(14 + sizeof body);
+	n = client_frame(fr, true, WS_BINARY, body, 126);
+	decode_all(true, fr, n, &t);
+	bool ok16 = n == 8 + 126 && t.headers == 1 && t.ends == 1 && !t.errors;
+	trace_free(&t);
+	n = client_frame(fr, true, WS_BINARY, body, 65536);
+	decode_all(true, fr, n, &t);
+	bool ok64 = n == 14 + 65536 && t.headers == 1 && t.ends == 1 && !t.errors;
+	trace_free(&t);
+	free(fr);
+	CHECK("frame: 126 (16-bit) and 65536 (64-bit) lengths accepted", ok16 && ok64);
 	struct ws_decoder d;
 	ws_decoder_init(&d, true);
 	uint8_t big[14] = {0x82, 0x80 | 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4};
@@ -373,6 +414,7 @@ void test_frame(void)
 	test_mask();
 	test_roundtrip();
 	test_splits();
+	test_split_long();
 	test_events();
 	test_errors();
 }

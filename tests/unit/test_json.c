@@ -1,6 +1,7 @@
 /* common/json: parsing with the grammar walk, lookups, unescaping, writing. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../common/json.h"
 #include "check.h"
@@ -115,6 +116,16 @@ static void test_grammar(void)
 		buf_append_str(&b, "}");
 	buf_append(&b, "", 1);
 	CHECK("json: objects nested past JSON_MAX_DEPTH rejected", rc_of((const char *)buf_head(&b)) == JSON_MALFORMED);
+	/* Brackets inside strings (escaped quotes too) are no nesting. */
+	buf_reset(&b);
+	buf_append_str(&b, "[\"\\\"");
+	for (int i = 0; i <= 2 * JSON_MAX_DEPTH; i++)
+		buf_append_str(&b, "[{");
+	buf_append_str(&b, "\\\\\",\"\\\"]\"]");
+	buf_append(&b, "", 1);
+	CHECK("json: brackets in strings do not count as depth", rc_of((const char *)buf_head(&b)) == JSON_OK);
+	invalid("json: closing bracket first", "][");
+	invalid("json: more closing than opening", "[1]]");
 	buf_free(&b);
 
 	struct json_doc d;
@@ -125,6 +136,111 @@ static void test_grammar(void)
 	json_free(&d);
 	free(copy);
 	CHECK("json: json_free clears tokens", d.tok == NULL && d.ntok == 0);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Parses n bytes of text made by fill; reports the result and its CPU time. */
+static int timed_parse(size_t cap, size_t (*fill)(char *, size_t), double *secs)
+{
+	char *s = malloc(cap);
+	size_t n = fill(s, cap);
+	struct json_doc d;
+	double t0 = cpu_seconds();
+	int rc = json_parse(&d, s, n, 1 << 30);
+	*secs = cpu_seconds() - t0;
+	json_free(&d);
+	free(s);
+	return rc;
+}
+
+static size_t fill_nested(char *s, size_t cap)
+{
+	memset(s, '[', cap / 2);
+	memset(s + cap / 2, ']', cap / 2);
+	return cap / 2 * 2;
+}
+
+static size_t fill_unclosed(char *s, size_t cap)
+{
+	memset(s, '{', cap);
+	return cap;
+}
+
+/* The costliest shape within the depth limit: teeth of JSON_MAX_DEPTH
+ * levels, each closing bracket of a tooth walked up from its deepest token. */
+static size_t fill_teeth(char *s, size_t cap)
+{
+	size_t n = 0, tooth = 2 * (JSON_MAX_DEPTH - 1) + 1;
+	s[n++] = '[';
+	while (n + tooth + 1 <= cap) {
+		memset(s + n, '[', JSON_MAX_DEPTH - 1);
+		memset(s + n + JSON_MAX_DEPTH - 1, ']', JSON_MAX_DEPTH - 1);
+		n += tooth;
+		s[n - 1] = ',';
+	}
+	s[n - 1] = ']';
+	return n;
+}
+
+static size_t fill_flat_numbers(char *s, size_t cap)
+{
+	size_t n = 0;
+	s[n++] = '[';
+	while (n + 3 <= cap)
+		s[n++] = '1', s[n++] = ',';
+	s[n - 1] = ']';
+	return n;
+}
+
+static size_t fill_flat_members(char *s, size_t cap)
+{
+	size_t n = 0;
+	s[n++] = '{';
+	for (int k = 0; n + 32 <= cap; k++)
+		n += (size_t)snprintf(s + n, cap - n, "\"k%d\":[{},\"\\n\"],", k);
+	s[n - 1] = '}';
+	return n;
+}
+
+static size_t fill_long_string(char *s, size_t cap)
+{
+	size_t i = 1;
+	s[0] = '"';
+	for (; i + 3 <= cap; i += 2) {
+		bool esc = i & 2;
+		s[i] = esc ? '\\' : '[', s[i + 1] = esc ? '"' : '}';
+	}
+	s[i] = '"';
+	return i + 1;
+}
+
+/* Nesting used to be checked after jsmn, whose closing walk is quadratic in
+ * depth: 128 KB of brackets took 4-10 s, a megabyte minutes. The bounds are
+ * CPU seconds, generous for a loaded ASan run and far below the old cost. */
+static void test_cost(void)
+{
+	double t;
+	CHECK("json: 128 KB of nested brackets rejected fast",
+	      timed_parse(128 << 10, fill_nested, &t) == JSON_MALFORMED && t < 1.0);
+	CHECK("json: 1 MB of nested brackets rejected fast",
+	      timed_parse(1 << 20, fill_nested, &t) == JSON_MALFORMED && t < 1.0);
+	CHECK("json: 1 MB of unclosed braces rejected fast",
+	      timed_parse(1 << 20, fill_unclosed, &t) == JSON_MALFORMED && t < 1.0);
+	int rc = timed_parse(1 << 20, fill_teeth, &t);
+	printf("# json: 1 MB of teeth %d deep: %.3f s\n", JSON_MAX_DEPTH, t);
+	CHECK("json: 1 MB of teeth at the depth limit parsed fast", rc == JSON_OK && t < 3.0);
+	CHECK("json: 1 MB flat array of numbers parsed fast",
+	      timed_parse(1 << 20, fill_flat_numbers, &t) == JSON_OK && t < 3.0);
+	CHECK("json: 1 MB flat object of members parsed fast",
+	      timed_parse(1 << 20, fill_flat_members, &t) == JSON_OK && t < 3.0);
+	CHECK("json: 1 MB string of escapes and brackets parsed fast",
+	      timed_parse(1 << 20, fill_long_string, &t) == JSON_OK && t < 1.0);
 }
 
 static void test_access(void)
@@ -315,6 +431,7 @@ static void test_write(void)
 void test_json(void)
 {
 	test_grammar();
+	test_cost();
 	test_access();
 	test_unescape();
 	test_write();
