@@ -34,7 +34,7 @@ COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c
 WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
+ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c

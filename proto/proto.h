@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "../common/envelope.h"
+#include "storage.h"
 #include "websocket/http.h"
 
 struct session; /* worker/session.h */
@@ -49,6 +50,8 @@ struct proto_router {
 	void (*fini)(struct router *r);
 	/* Appends the protocol's counters in the Prometheus text format. */
 	void (*metrics)(FILE *f);
+	/* Its tables in the router's store (storage.h), or NULL: none. */
+	const struct proto_store *store;
 };
 
 #endif

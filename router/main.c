@@ -87,7 +87,7 @@ static void usage(FILE *f)
 		"  --messaging-max-per-sender N stored messages per recipient from one sender (default 1000)\n"
 		"  --messaging-max-recipients N recipients one sender may have messages stored for (default 1000)\n"
 		"  --messaging-max-store BYTES  stored message text in all (default 1073741824)\n"
-		"  --store-stats         print `<recipient> <stored messages>` lines and exit\n"
+		"  --store-stats         print each protocol's stored state (a [name] section each) and exit\n"
 		"  --log-level LEVEL     error, warn, info or debug\n"
 		"  --help, --version\n");
 }
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 	struct router_config cfg;
 	parse_options(argc, argv, &cfg);
 	if (cfg.store_stats) {
-		int rc = store_print_stats(cfg.state_dir);
+		int rc = store_print_stats(cfg.state_dir, router_protocols);
 		free(cfg.owned[0]);
 		free(cfg.owned[1]);
 		return rc;
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
 		log_error("cannot set up the loop: %s", strerror(errno));
 		return 1;
 	}
-	if (store_open(cfg.state_dir) < 0)
+	if (store_open(cfg.state_dir, router_protocols) < 0)
 		return 1;
 	for (int i = 0; router_protocols[i]; i++)
 		if (router_protocols[i]->init && router_protocols[i]->init(&R) < 0) {

@@ -1,10 +1,12 @@
 /*
- * The router's durable store (store.h): opening, the group commit, and what
- * happens when a commit fails.
+ * The router's durable store (store.h): opening, WAL and its checkpointer,
+ * the group commit, and what happens when a commit fails. The tables and
+ * their versions are the protocols' (store_schema.c runs their migrations).
  */
 #include "store.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,6 +21,8 @@
 
 static sqlite3 *db;
 static int64_t commit_due;
+static const struct proto_router *const *protos; /* whose commit hooks run */
+static uint64_t failed_commits;
 
 /*
  * WAL checkpoints copy the log back into the database and fsync it: about
@@ -63,12 +67,12 @@ static void start_checkpointer(const char *path)
 	sqlite3_wal_autocheckpoint(db, 0);
 }
 
-static char *db_path(const char *state_dir)
+char *store_path(const char *state_dir, const char *file)
 {
-	size_t n = strlen(state_dir) + 32;
+	size_t n = strlen(state_dir) + strlen(file) + 8;
 	char *p = malloc(n);
 	if (p)
-		snprintf(p, n, "%s/messaging.db", state_dir);
+		snprintf(p, n, "%s/%s", state_dir, file);
 	return p;
 }
 
@@ -83,28 +87,33 @@ static int exec(const char *sql)
 	return 0;
 }
 
-static int check_version(void)
+static int check_layout(void)
 {
 	sqlite3_stmt *st;
 	int version = -1;
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (version > STORE_SCHEMA_VERSION) {
-		log_error("store: schema version %d is newer than this router (%d)", version, STORE_SCHEMA_VERSION);
+	if (version < 0 || version > STORE_LAYOUT_VERSION) {
+		log_error("store: layout version %d is newer than this router's (%d)", version, STORE_LAYOUT_VERSION);
 		return -1;
 	}
-	if (version == STORE_SCHEMA_VERSION)
-		return 0;
-	/* tables are the protocols': each creates or migrates its own at init */
+	return 0;
+}
+
+static int set_layout(void)
+{
 	char sql[64];
-	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_LAYOUT_VERSION);
 	return exec(sql);
 }
 
-int store_open(const char *state_dir)
+int store_open(const char *state_dir, const struct proto_router *const *list)
 {
-	char *path = db_path(state_dir);
+	protos = list;
+	if (store_adopt_old_file(state_dir) < 0)
+		return -1;
+	char *path = store_path(state_dir, STORE_FILE);
 	int rc = path ? sqlite3_open(path, &db) : SQLITE_NOMEM;
 	if (rc != SQLITE_OK) {
 		log_error("store: cannot open %s: %s", path ? path : "?", db ? sqlite3_errmsg(db) : "no memory");
@@ -116,7 +125,8 @@ int store_open(const char *state_dir)
 	signal(SIGXFSZ, SIG_IGN);
 	/* WAL + NORMAL: a committed transaction survives the router's death
 	 * (it is in the OS's hands); only a power cut can lose the last ones. */
-	if (exec("PRAGMA journal_mode = WAL") < 0 || exec("PRAGMA synchronous = NORMAL") < 0 || check_version() < 0) {
+	if (exec("PRAGMA journal_mode = WAL") < 0 || exec("PRAGMA synchronous = NORMAL") < 0 || check_layout() < 0 ||
+	    store_migrate(db, protos) < 0 || set_layout() < 0) {
 		free(path);
 		return -1;
 	}
@@ -149,20 +159,15 @@ void store_will_write(void)
 
 int64_t store_commit_due(void) { return commit_due; }
 
-#define MAX_HOOKS 4
-static void (*hooks[MAX_HOOKS])(bool ok);
-static int nhooks;
-
-void store_on_commit(void (*fn)(bool ok))
-{
-	if (nhooks < MAX_HOOKS)
-		hooks[nhooks++] = fn;
-}
+uint64_t store_failed_commits(void) { return failed_commits; }
 
 static void run_hooks(bool ok)
 {
-	for (int i = 0; i < nhooks; i++)
-		hooks[i](ok);
+	if (!ok)
+		failed_commits++;
+	for (int i = 0; protos && protos[i]; i++)
+		if (protos[i]->store && protos[i]->store->on_commit)
+			protos[i]->store->on_commit(ok);
 }
 
 void store_commit(void)
@@ -173,6 +178,8 @@ void store_commit(void)
 	if (exec("COMMIT") == 0)
 		return run_hooks(true);
 	/* everything since BEGIN is gone; the hooks say what and to whom */
+	log_error("store: a commit failed: the writes of the last %d ms are lost; protocols reload their counts",
+		  STORE_COMMIT_MS);
 	if (!sqlite3_get_autocommit(db))
 		exec("ROLLBACK");
 	run_hooks(false);
@@ -197,24 +204,4 @@ sqlite3_stmt *store_prepare(const char *sql)
 		abort();
 	}
 	return st;
-}
-
-int store_print_stats(const char *state_dir)
-{
-	char *path = db_path(state_dir);
-	sqlite3 *ro;
-	sqlite3_stmt *st;
-	int rc = sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL);
-	free(path);
-	if (rc != SQLITE_OK ||
-	    sqlite3_prepare_v2(ro, "SELECT rid, COUNT(*) FROM messages GROUP BY rid ORDER BY rid", -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "switchboard-router: no store in %s: %s\n", state_dir, sqlite3_errmsg(ro));
-		sqlite3_close(ro);
-		return 1;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%s %d\n", (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
-	sqlite3_finalize(st);
-	sqlite3_close(ro);
-	return 0;
 }

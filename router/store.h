@@ -1,34 +1,40 @@
 /*
- * The router's durable store: one SQLite database (WAL) under the state dir.
+ * The router's durable store: one SQLite database (WAL), STATE/store.db.
  * Writes are group-committed: the first write opens a transaction and it is
  * committed at most STORE_COMMIT_MS later, so a crash (even SIGKILL) loses
- * nothing taken more than that long before it. Protocols own their tables.
+ * nothing taken more than that long before it. Protocols own their tables
+ * (proto/storage.h); this file knows none of them.
  */
 #ifndef SB_STORE_H
 #define SB_STORE_H
-#include <sqlite3.h>
-#include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_COMMIT_MS 10
-#define STORE_SCHEMA_VERSION 2 /* 2: messages keyed by (rid, sid, id) */
+#include "../proto/proto.h"
 
-int store_open(const char *state_dir);
+#define STORE_COMMIT_MS 10
+/* PRAGMA user_version: the store's own layout. 3: table schema_versions,
+ * one version per protocol (2 and older: messaging.db, tables of Messaging's). */
+#define STORE_LAYOUT_VERSION 3
+#define STORE_FILE "store.db"
+#define STORE_OLD_FILE "messaging.db" /* before layout 3; renamed at open */
+
+/* Opens (or creates) the store and brings every protocol's tables (protos:
+ * NULL-terminated) to its version. The hooks of protos run at each commit. */
+int store_open(const char *state_dir, const struct proto_router *const *protos);
 void store_close(void);
-sqlite3 *store_db(void);
-/* Call before a write: starts the group transaction if none is open. */
-void store_will_write(void);
 /* Monotonic ms when the open transaction must be committed, or 0. */
 int64_t store_commit_due(void);
-/* Commits; on failure rolls back and runs the commit hooks with ok false. */
-void store_commit(void);
-/* fn runs after every group commit: ok false when its writes were lost. */
-void store_on_commit(void (*fn)(bool ok));
-/* Call after a failed write: detects a transaction SQLite rolled back itself. */
-void store_check_txn(void);
-/* Prepares a statement once; aborts the router on a schema error. */
-sqlite3_stmt *store_prepare(const char *sql);
-/* Prints `<recipient> <count>` lines for every queue (read-only open). */
-int store_print_stats(const char *state_dir);
+/* Commits that failed (their writes lost) since the start. */
+uint64_t store_failed_commits(void);
+/* Prints a `[name]` section per protocol with a store (read-only open). */
+int store_print_stats(const char *state_dir, const struct proto_router *const *protos);
+
+/* Inside the store (store.c, store_schema.c): */
+/* state_dir/file, malloc'd (NULL: no memory). */
+char *store_path(const char *state_dir, const char *file);
+/* Renames STORE_OLD_FILE to STORE_FILE if only the old one is there. */
+int store_adopt_old_file(const char *state_dir);
+/* Brings every protocol's tables to its version, one transaction each. */
+int store_migrate(sqlite3 *db, const struct proto_router *const *protos);
 
 #endif

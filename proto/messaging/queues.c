@@ -1,17 +1,18 @@
 /*
  * Messaging's stored queues (queues.h): the table, its migration from
- * schema 1 (keyed by (rid, id), no sid column), and the in-memory counts
+ * schema 1 (keyed by (rid, id), no sid column; run by the router's store
+ * from Messaging's struct proto_store), its --store-stats lines, and the in-memory counts
  * behind the limits: per recipient, per (recipient, sender), recipients per
  * sender, and bytes in all.
  */
 #include "queues.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../common/hmap.h"
 #include "../../common/log.h"
-#include "../../router/store.h"
 
 static struct hmap per_rid;   /* rid → stored messages */
 static struct hmap per_pair;  /* rid \0 sid → stored messages */
@@ -19,7 +20,7 @@ static struct hmap per_sid;   /* sid → recipients it has stored messages for *
 static uint64_t bytes;
 static sqlite3_stmt *st_insert, *st_exists, *st_doomed, *st_delete, *st_backlog, *st_last;
 
-static const char table_v2[] =
+const char MQ_TABLES[] =
 	"CREATE TABLE IF NOT EXISTS messages ("
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  rid TEXT NOT NULL,"
@@ -90,17 +91,6 @@ int mq_reload(void)
 	return 0;
 }
 
-static int exec(const char *sql)
-{
-	char *err = NULL;
-	if (sqlite3_exec(store_db(), sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("messaging: %s: %s", sql, err ? err : "?");
-		sqlite3_free(err);
-		return -1;
-	}
-	return 0;
-}
-
 /* Copies schema-1 rows into the new table; the ones that fail today's
  * checks (invalid UTF-8, not one object, a field twice) are dropped. */
 static int copy_v1(long *kept, long *dropped)
@@ -137,17 +127,20 @@ static int copy_v1(long *kept, long *dropped)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int migrate_v1(void)
+/* Schema 1 → 2 (run inside the store's migration transaction). */
+static int migrate_v1(sqlite3 *db)
 {
 	long kept = 0, dropped = 0;
-	if (exec("BEGIN") < 0)
-		return -1;
-	if (exec("CREATE TABLE messages_v2 (seq INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL,"
-		 " sid TEXT NOT NULL, key BLOB NOT NULL, body BLOB NOT NULL, UNIQUE (rid, key, sid))") < 0 ||
-	    copy_v1(&kept, &dropped) < 0 || exec("DROP TABLE messages") < 0 ||
-	    exec("ALTER TABLE messages_v2 RENAME TO messages") < 0 || exec(table_v2) < 0 || exec("COMMIT") < 0) {
-		log_error("messaging: migrating the store failed: %s", sqlite3_errmsg(store_db()));
-		exec("ROLLBACK");
+	char *err = NULL;
+	if (sqlite3_exec(db, "CREATE TABLE messages_v2 (seq INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL,"
+			 " sid TEXT NOT NULL, key BLOB NOT NULL, body BLOB NOT NULL, UNIQUE (rid, key, sid))",
+			 NULL, NULL, &err) != SQLITE_OK ||
+	    copy_v1(&kept, &dropped) < 0 ||
+	    sqlite3_exec(db, "DROP TABLE messages; ALTER TABLE messages_v2 RENAME TO messages;", NULL, NULL, &err) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(db, MQ_TABLES, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("messaging: migrating the store failed: %s", err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
 		return -1;
 	}
 	log_warn("messaging: store migrated to (rid, sid, id) keys: %ld messages kept, %ld invalid ones dropped", kept,
@@ -155,25 +148,41 @@ static int migrate_v1(void)
 	return 0;
 }
 
-static int create_or_migrate(void)
+const struct store_migration mq_migrations[MQ_NMIGRATIONS] = {
+	{.to = 2, .run = migrate_v1},
+};
+
+/* Before schema_versions: schema 1 had no sid column; 2 has it. */
+int mq_legacy_version(sqlite3 *db)
 {
-	sqlite3_stmt *st = store_prepare("SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'),"
-					 " (SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'sid')");
-	int has_table = 0, has_sid = 0;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		has_table = sqlite3_column_int(st, 0);
-		has_sid = sqlite3_column_int(st, 1);
-	}
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'),"
+			       " (SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'sid')",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = !sqlite3_column_int(st, 0) ? 0 : sqlite3_column_int(st, 1) ? 2 : 1;
 	sqlite3_finalize(st);
-	if (has_table && !has_sid)
-		return migrate_v1();
-	return exec(table_v2);
+	return v;
+}
+
+int mq_stats(sqlite3 *db, FILE *f)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT rid, COUNT(*) FROM messages GROUP BY rid ORDER BY rid", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fprintf(f, "%s %d\n", (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int mq_init(void)
 {
-	if (create_or_migrate() < 0)
-		return -1;
 	st_insert = store_prepare("INSERT OR IGNORE INTO messages (rid, sid, key, body) VALUES (?, ?, ?, ?)");
 	st_exists = store_prepare("SELECT 1 FROM messages WHERE rid = ? AND sid = ? AND key = ?");
 	/* not DELETE … RETURNING: SQLite builds an ephemeral table for it on

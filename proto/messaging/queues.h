@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../proto.h"
 #include "messaging.h"
 
 struct mq_limits {
@@ -18,7 +19,18 @@ struct mq_limits {
 	uint64_t max_store;  /* bytes of stored message text, all queues */
 };
 
-/* Creates the table or migrates one of schema 1, then loads the counts. */
+/* Its tables in the router's store (proto/storage.h). Version 2: messages
+ * keyed by (rid, sid, id); 1 (before sids were checked): by (rid, id). */
+#define MQ_VERSION 2
+#define MQ_NMIGRATIONS 1
+extern const char MQ_TABLES[];
+extern const struct store_migration mq_migrations[MQ_NMIGRATIONS];
+/* The version of a store written before schema_versions (0: no table). */
+int mq_legacy_version(sqlite3 *db);
+/* `<recipient> <count>` lines, one per queue. */
+int mq_stats(sqlite3 *db, FILE *f);
+
+/* Prepares the statements (the store made the tables), loads the counts. */
 int mq_init(void);
 void mq_fini(void);
 /*

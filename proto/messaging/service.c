@@ -11,7 +11,6 @@
 #include "../../common/log.h"
 #include "../../common/utf8.h"
 #include "../../router/router.h"
-#include "../../router/store.h"
 #include "messaging.h"
 #include "queues.h"
 
@@ -52,7 +51,6 @@ static int messaging_init(struct router *r)
 	R = r;
 	if (hmap_init(&clients) < 0 || hmap_init(&pending) < 0 || mq_init() < 0)
 		return -1;
-	store_on_commit(on_commit);
 	return 0;
 }
 
@@ -430,6 +428,17 @@ static void messaging_metrics(FILE *f)
 		mq_recipient_count(), (unsigned long long)mq_bytes());
 }
 
+static const struct proto_store messaging_store = {
+	.name = MESSAGING_PROTO,
+	.version = MQ_VERSION,
+	.create = MQ_TABLES,
+	.migrations = mq_migrations,
+	.nmigrations = MQ_NMIGRATIONS,
+	.legacy_version = mq_legacy_version,
+	.stats = mq_stats,
+	.on_commit = on_commit,
+};
+
 const struct proto_router messaging_router = {
 	.name = MESSAGING_PROTO,
 	.state_size = sizeof(struct messaging_worker),
@@ -439,4 +448,5 @@ const struct proto_router messaging_router = {
 	.on_worker_gone = messaging_gone,
 	.fini = messaging_fini,
 	.metrics = messaging_metrics,
+	.store = &messaging_store,
 };

@@ -297,7 +297,7 @@ test('--user: the router runs as that user, who owns the state; workers as --wor
     assert.equal(workers.length, 2);
     for (const pid of workers) assert.equal(uidOf(pid), daemon, `uid of worker ${pid}`);
     assert.equal(fs.statSync(s2.stateDir).uid, nobody);
-    assert.equal(fs.statSync(path.join(s2.stateDir, 'messaging.db')).uid, nobody);
+    assert.equal(fs.statSync(path.join(s2.stateDir, 'store.db')).uid, nobody);
     a.close(); b.close();
   } finally {
     await s2.stop();

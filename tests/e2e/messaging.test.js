@@ -138,10 +138,31 @@ async function expectSkipped(server, n) {
     .catch((e) => { throw new Error(`${e.message} (counted ${got})`); });
 }
 
+// --store-stats prints a "[protocol]" line, then that protocol's lines, per
+// protocol with a store: sections maps each name to its lines.
+function parseSections(stdout) {
+  const sections = {};
+  let cur = null;
+  for (const l of stdout.split('\n').filter(Boolean)) {
+    const h = /^\[([a-z0-9_-]+)\]$/.exec(l);
+    if (h) { assert.ok(!(h[1] in sections), `section [${h[1]}] twice: ${stdout}`); cur = sections[h[1]] = []; continue; }
+    assert.ok(cur, `a line before the first [section]: ${JSON.stringify(l)}`);
+    cur.push(l);
+  }
+  return sections;
+}
+
 function storeStats(stateDir) {
   return new Promise((resolve) => {
     execFile(bin('switchboard-router'), ['--state-dir', stateDir, '--store-stats'], { timeout: 20000 },
-      (err, stdout, stderr) => resolve({ code: err ? (err.code ?? err.signal) : 0, stdout, stderr }));
+      (err, stdout, stderr) => {
+        const r = { code: err ? (err.code ?? err.signal) : 0, stdout, stderr, sections: {} };
+        if (r.code === 0) {
+          r.sections = parseSections(stdout);
+          r.messaging = (r.sections.messaging || []).map((l) => l + '\n').join('');
+        }
+        resolve(r);
+      });
   });
 }
 
@@ -843,7 +864,7 @@ test('the default per-recipient limit is 10000 stored messages', async () => {
 
 // ---- durability ----
 
-test('durable: the store is messaging.db under the state dir and survives a stop and start', async () => {
+test('durable: the store is store.db under the state dir and survives a stop and start', async () => {
   const s1 = await startServer();
   let s2 = null;
   try {
@@ -855,7 +876,8 @@ test('durable: the store is messaging.db under the state dir and survives a stop
     await receive(on, 2);
     on.sendJSON({ read: [{ id: 'read-me' }] });
     await sync(on);
-    assert.ok(fs.existsSync(path.join(s1.stateDir, 'messaging.db')), 'messaging.db in ' + s1.stateDir + ': ' + fs.readdirSync(s1.stateDir));
+    assert.ok(fs.existsSync(path.join(s1.stateDir, 'store.db')), 'store.db in ' + s1.stateDir + ': ' + fs.readdirSync(s1.stateDir));
+    assert.ok(!fs.existsSync(path.join(s1.stateDir, 'messaging.db')), 'no messaging.db');
     closeAll();
     const r = await s1.stop();
     assert.equal(r.code, 0, s1.tail());
@@ -1041,7 +1063,7 @@ test(`durability under load: a router SIGKILL mid-stream loses no message the ro
   } finally { taken.stop(); closeAll(); await s2.stop(); }
 }, { timeout: 120000 });
 
-test('switchboard-router --store-stats prints "<client_id> <count>" per recipient and exits 0, while the server runs', async () => {
+test('switchboard-router --store-stats prints a [messaging] section of "<client_id> <count>" per recipient and exits 0, while the server runs', async () => {
   const s2 = await startServer();
   try {
     const s = await mconnect(s2, 'st-s');
@@ -1062,11 +1084,13 @@ test('switchboard-router --store-stats prints "<client_id> <count>" per recipien
     await until(async () => {
       last = await storeStats(s2.stateDir);
       if (last.code !== 0) throw new Error(`--store-stats exited with ${last.code}: ${last.stderr.slice(0, 1500)}`);
-      const st = parse(last.stdout);
+      assert.ok(last.sections.messaging, 'a [messaging] section: ' + last.stdout);
+      const st = parse(last.messaging);
       return st['st-a'] === 3 && st['st-b'] === 1 && st['42'] === 1 && !st['st-c'];
     }, 20000, 'store stats').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
     assert.equal(last.code, 0);
-    const st = parse(last.stdout);
+    assert.match(last.stdout, /^\[messaging\]\n/);
+    const st = parse(last.messaging);
     // nothing else is stored (st-c read everything: no line, or a 0)
     assert.deepEqual(Object.keys(st).filter((k) => st[k] > 0).sort(), ['42', 'st-a', 'st-b']);
     // the server still works
@@ -1296,8 +1320,7 @@ ${row('old-q', 'n1', '{"id":1,"sid":"old-s","rid":"old-q"}')}
     assert.deepEqual((await receive(r2, 3)).map((m) => [m.id, m.t]), [[3, undefined], [4, 'last'], [1, 'new']]);
     const st = await storeStats(dir);
     assert.equal(st.code, 0, st.stderr);
-    assert.match(st.stdout, /^old-q 1$/m);
-    assert.match(st.stdout, /^old-r 3$/m);
+    assert.equal(st.messaging, 'old-q 1\nold-r 3\n');
     closeAll();
   } finally { closeAll(); await s2.stop(); }
   // and it opens again as it is
@@ -1308,6 +1331,79 @@ ${row('old-q', 'n1', '{"id":1,"sid":"old-s","rid":"old-q"}')}
     assert.ok(!/store migrated/.test(s3.log));
     closeAll();
   } finally { closeAll(); await s3.stop(); }
+}, { timeout: 60000 });
+
+// A messaging.db as the router before the shared store left it when killed:
+// schema 2 (rid, sid, key), PRAGMA user_version 2, no schema_versions table,
+// and the last transactions still in its WAL (SQLite writes the WAL back into
+// the database only at a checkpoint or a clean close).
+async function killedSchema2Store(dir) {
+  const row = (rid, sid, key, body) => `INSERT INTO messages (rid, sid, key, body) VALUES ('${rid}', '${sid}', CAST('${key}' AS BLOB), CAST('${body}' AS BLOB));`;
+  const sql = `PRAGMA journal_mode = WAL;
+PRAGMA wal_autocheckpoint = 0;
+CREATE TABLE IF NOT EXISTS messages (  seq INTEGER PRIMARY KEY AUTOINCREMENT,  rid TEXT NOT NULL,  sid TEXT NOT NULL,  key BLOB NOT NULL,  body BLOB NOT NULL,  UNIQUE (rid, key, sid));
+CREATE INDEX IF NOT EXISTS messages_by_rid ON messages (rid, seq);
+PRAGMA user_version = 2;
+${row('v2-r', 'v2-s', 'n1', '{"id":1,"sid":"v2-s","rid":"v2-r","t":"a"}')}
+${row('v2-r', 'v2-t', 'n1', '{"id":1,"sid":"v2-t","rid":"v2-r","t":"b"}')}
+${row('v2-q', 'v2-s', 'sx', '{"id":"x","sid":"v2-s","rid":"v2-q"}')}
+.print ready
+`;
+  const p = spawn('sqlite3', [path.join(dir, 'messaging.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stdin.write(sql); // stdin stays open: the CLI waits, its transactions in the WAL
+  await until(() => /ready/.test(out), 10000, 'the sqlite3 CLI to write the rows');
+  assert.ok(fs.statSync(path.join(dir, 'messaging.db-wal')).size > 0, 'the rows are in the WAL');
+  const gone = new Promise((resolve) => p.on('exit', resolve));
+  p.kill('SIGKILL');
+  await gone;
+  assert.ok(fs.statSync(path.join(dir, 'messaging.db-wal')).size > 0, 'the WAL outlives the writer');
+}
+
+const sqlite = (file, sql) => execFileSync('sqlite3', [file, sql], { encoding: 'utf8' }).trim();
+
+test('a messaging.db of schema 2 left by a killed router becomes store.db: WAL kept, schema_versions written, no migration of the tables', async () => {
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-v2-'));
+  await killedSchema2Store(dir);
+  const before = await storeStats(dir); // an old file not taken over yet reads too
+  assert.equal(before.code, 0, before.stderr);
+  assert.equal(before.messaging, 'v2-q 1\nv2-r 2\n');
+  const s2 = await startServer({ stateDir: dir });
+  try {
+    const r = await mconnect(s2, 'v2-r');
+    assert.deepEqual((await receive(r, 2)).map((m) => m.t), ['a', 'b']);
+    assert.deepEqual(ids(await settle(r)), [1, 1]);
+    assert.ok(/messaging\.db is now .*store\.db/.test(s2.log), s2.tail());
+    assert.ok(!/store migrated/.test(s2.log), 'schema 2 needs no migration');
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith('messaging.db')), []);
+    // read by the sid: only v2-s's message 1 goes
+    r.sendJSON({ read: [{ id: 1, sid: 'v2-s' }] });
+    await sync(r);
+    const st = await storeStats(dir);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(st.messaging, 'v2-q 1\nv2-r 1\n');
+    closeAll();
+  } finally { closeAll(); await s2.stop(); }
+  const db = path.join(dir, 'store.db');
+  assert.equal(sqlite(db, 'SELECT protocol, version FROM schema_versions ORDER BY protocol'), 'messaging|2');
+  assert.equal(sqlite(db, 'PRAGMA user_version'), '3');
+  assert.equal(sqlite(db, "SELECT group_concat(sid, ',') FROM messages WHERE rid = 'v2-r'"), 'v2-t');
+}, { timeout: 60000 });
+
+test('a store whose messaging tables are newer than this router is refused, with the versions in the log', async () => {
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-v9-'));
+  const s1 = await startServer({ stateDir: dir });
+  await s1.stop();
+  const db = path.join(dir, 'store.db');
+  sqlite(db, "UPDATE schema_versions SET version = 9 WHERE protocol = 'messaging'");
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(bin('switchboard-router'), ['--state-dir', dir], { encoding: 'utf8', timeout: 20000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /messaging tables at version 9, newer than this router's \(2\)/);
+  assert.equal(sqlite(db, "SELECT version FROM schema_versions WHERE protocol = 'messaging'"), '9');
 }, { timeout: 60000 });
 
 function metric(server, event) {

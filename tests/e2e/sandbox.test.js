@@ -90,7 +90,7 @@ if (ROOT) {
       assert.equal(fs.statSync(bus).gid, 0);
       assert.equal(mode(tap), 0o600);
       assert.equal(fs.statSync(tap).uid, 0);
-      assert.equal(mode(path.join(s.stateDir, 'messaging.db')), 0o600);
+      assert.equal(mode(path.join(s.stateDir, 'store.db')), 0o600);
       assert.equal(mode(s.stateDir), 0o750);
     } finally { await s.stop(); }
   });
@@ -103,7 +103,7 @@ if (ROOT) {
       assert.equal(connectAs(s.routerPid(), path.join(s.stateDir, 'tap.ipc')), 'connected'); // the probe works
       assert.equal(connectAs(worker, path.join(s.stateDir, 'tap.ipc')), 'EACCES');
       assert.equal(connectAs(worker, path.join(s.stateDir, 'bus.ipc')), 'EACCES');
-      assert.equal(readAs(worker, path.join(s.stateDir, 'messaging.db')), 'EACCES');
+      assert.equal(readAs(worker, path.join(s.stateDir, 'store.db')), 'EACCES');
       ws.close();
     } finally { await s.stop(); }
   });
