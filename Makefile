@@ -45,6 +45,7 @@ include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+            router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
@@ -59,7 +60,7 @@ LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
 LIBS_S := -lsodium
-LIBS_U := -lmsgpackc -lsodium -lnng $(P_LIBS)
+LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

@@ -23,6 +23,10 @@ struct store_migration {
 
 struct proto_store {
 	const char *name; /* its row in schema_versions: the protocol's name */
+	/* A database file (under the state dir) its tables were in before the
+	 * store was shared, or NULL. Found without a store file, it is renamed
+	 * to be the store (one such file at most: the first protocol's). */
+	const char *legacy_file;
 	int version;      /* the version this code reads and writes */
 	/* The tables at `version`, for a database that has none of them yet. */
 	const char *create;

@@ -111,7 +111,7 @@ static int set_layout(void)
 int store_open(const char *state_dir, const struct proto_router *const *list)
 {
 	protos = list;
-	if (store_adopt_old_file(state_dir) < 0)
+	if (store_adopt_old_file(state_dir, list) < 0)
 		return -1;
 	char *path = store_path(state_dir, STORE_FILE);
 	int rc = path ? sqlite3_open(path, &db) : SQLITE_NOMEM;

@@ -13,10 +13,10 @@
 
 #define STORE_COMMIT_MS 10
 /* PRAGMA user_version: the store's own layout. 3: table schema_versions,
- * one version per protocol (2 and older: messaging.db, tables of Messaging's). */
+ * one version per protocol (2 and older: one protocol's file, its
+ * legacy_file, without schema_versions). */
 #define STORE_LAYOUT_VERSION 3
 #define STORE_FILE "store.db"
-#define STORE_OLD_FILE "messaging.db" /* before layout 3; renamed at open */
 
 /* Opens (or creates) the store and brings every protocol's tables (protos:
  * NULL-terminated) to its version. The hooks of protos run at each commit. */
@@ -32,8 +32,8 @@ int store_print_stats(const char *state_dir, const struct proto_router *const *p
 /* Inside the store (store.c, store_schema.c): */
 /* state_dir/file, malloc'd (NULL: no memory). */
 char *store_path(const char *state_dir, const char *file);
-/* Renames STORE_OLD_FILE to STORE_FILE if only the old one is there. */
-int store_adopt_old_file(const char *state_dir);
+/* Without STORE_FILE, renames a protocol's legacy_file to it. */
+int store_adopt_old_file(const char *state_dir, const struct proto_router *const *protos);
 /* Brings every protocol's tables to its version, one transaction each. */
 int store_migrate(sqlite3 *db, const struct proto_router *const *protos);
 

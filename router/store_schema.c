@@ -1,6 +1,6 @@
 /*
- * The store's schema (store.h): the file's name (messaging.db before the
- * store was shared, store.db now), the table schema_versions with one
+ * The store's schema (store.h): its file (store.db, or a protocol's file
+ * from before the store was shared, renamed), the table schema_versions with one
  * version per protocol, running each protocol's migrations in order, and
  * the --store-stats sections. The tables themselves are the protocols'
  * (proto/storage.h); nothing here names one.
@@ -71,11 +71,24 @@ static int adopt(const char *old, const char *new)
 	return 0;
 }
 
-int store_adopt_old_file(const char *state_dir)
+/* The first protocol's legacy_file that exists under state_dir (malloc'd), or NULL. */
+static char *legacy_path(const char *state_dir, const struct proto_router *const *protos)
 {
-	char *old = store_path(state_dir, STORE_OLD_FILE), *new = store_path(state_dir, STORE_FILE);
-	int rc = old && new ? 0 : -1;
-	if (rc == 0 && exists(old)) {
+	for (int i = 0; protos && protos[i]; i++) {
+		const struct proto_store *ps = protos[i]->store;
+		char *p = ps && ps->legacy_file ? store_path(state_dir, ps->legacy_file) : NULL;
+		if (p && exists(p))
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+int store_adopt_old_file(const char *state_dir, const struct proto_router *const *protos)
+{
+	char *old = legacy_path(state_dir, protos), *new = store_path(state_dir, STORE_FILE);
+	int rc = new ? 0 : -1;
+	if (rc == 0 && old) {
 		if (exists(new))
 			log_warn("store: both %s and %s exist: using %s, %s is left as it is", new, old, new, old);
 		else
@@ -164,7 +177,8 @@ static int migrate_one(sqlite3 *db, const struct proto_store *ps)
 	else if (v > 0)
 		v = run_steps(db, ps, v);
 	if (v < 0 || record_version(db, ps->name, v) < 0 || exec_on(db, "COMMIT", ps->name) < 0) {
-		log_error("store: %s: tables not brought to version %d: %s", ps->name, ps->version, sqlite3_errmsg(db));
+		log_error("store: %s: tables not brought to version %d (%s); nothing changed", ps->name, ps->version,
+			  sqlite3_errcode(db) == SQLITE_OK ? "see above" : sqlite3_errmsg(db));
 		if (!sqlite3_get_autocommit(db))
 			exec_on(db, "ROLLBACK", ps->name);
 		return -1;
@@ -201,9 +215,10 @@ static int print_section(sqlite3 *ro, const struct proto_store *ps)
 int store_print_stats(const char *state_dir, const struct proto_router *const *protos)
 {
 	char *path = store_path(state_dir, STORE_FILE);
-	if (path && !exists(path)) { /* not opened by this router yet */
+	char *old = path && !exists(path) ? legacy_path(state_dir, protos) : NULL;
+	if (old) { /* not taken over by a router yet */
 		free(path);
-		path = store_path(state_dir, STORE_OLD_FILE);
+		path = old;
 	}
 	sqlite3 *ro = NULL;
 	int rc = path ? sqlite3_open_v2(path, &ro, SQLITE_OPEN_READONLY, NULL) : SQLITE_NOMEM;

@@ -430,6 +430,7 @@ static void messaging_metrics(FILE *f)
 
 static const struct proto_store messaging_store = {
 	.name = MESSAGING_PROTO,
+	.legacy_file = "messaging.db", /* the store until schema_versions */
 	.version = MQ_VERSION,
 	.create = MQ_TABLES,
 	.migrations = mq_migrations,
