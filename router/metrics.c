@@ -10,6 +10,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "router.h"
+#include "store.h"
 
 #define METRICS_PERIOD_MS 1000
 
@@ -44,6 +45,8 @@ void metrics_write(struct router *r)
 	counter(f, "bus_too_big_total", "Envelopes for a worker that could not fit in a bus message.", s->too_big);
 	counter(f, "bus_refused_frames_total", "Bus messages from workers refused: over the limit or malformed.",
 		s->refused_frames);
+	counter(f, "store_failed_commits_total", "Group commits of the store that failed (their writes lost).",
+		store_failed_commits());
 	fprintf(f, "# HELP switchboard_router_queued_bytes Bytes queued for workers, their pipes included.\n"
 		   "# TYPE switchboard_router_queued_bytes gauge\nswitchboard_router_queued_bytes %zu\n",
 		router_memory(r));

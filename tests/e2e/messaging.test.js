@@ -1439,6 +1439,9 @@ test('a failed commit (file size limit on the router) is logged, counted, report
     assert.deepEqual(ids(await receive(off, 4)), [1, 2, 5, 6]);
     assert.deepEqual(ids(await settle(off)), [1, 2, 5, 6]);
     await until(() => metric(s2, 'lost_failed_commit') >= 2, 10000, 'lost messages in metrics.prom');
+    assert.match(s2.log, /store: (a commit failed|SQLite rolled the open transaction back)/);
+    const failed = /^switchboard_store_failed_commits_total (\d+)$/m.exec(fs.readFileSync(path.join(s2.stateDir, 'metrics.prom'), 'utf8'));
+    assert.ok(failed && Number(failed[1]) >= 1, 'switchboard_store_failed_commits_total counts it');
     assert.equal(s2.routerPid(), pid, 'the router kept running');
     closeAll();
   } finally { closeAll(); await s2.stop(); }
