@@ -636,9 +636,9 @@ static void parse_options(int argc, char **argv)
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
 		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
-		case O_W_ARG: check_bus_limit(opts[idx].name, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
+		case O_W_ARG: check_bus_limit(flag + 2, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
-		case O_R_ARG: check_bus_limit(opts[idx].name, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_R_ARG: check_bus_limit(flag + 2, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
 		case O_BUS_KEY: /* both ends of the bus read it themselves */
 			S.bus_key = optarg;
 			wargs[nw++] = flag;
