@@ -34,6 +34,7 @@
 #include "../common/hmap.h"
 #include "../common/log.h"
 #include "peers.h"
+#include "../common/busauth.h"
 #include "bus_hand.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -58,7 +59,8 @@ struct supervisor {
 	int max_connections;
 	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
 	const char *user, *worker_user;
-	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
+	const char *bus_key; /* --bus-key FILE, read by the router and by us for the workers */
+	uint8_t key[BUS_KEY_LEN];
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
@@ -312,6 +314,15 @@ static bool start_worker(int fd, const struct peer_key *k)
 		return false;
 	}
 	w->peer = *k;
+	/* the worker reads this before its sandbox (--bus-key -); the socketpair's
+	 * buffer holds it until then */
+	if (S.bus_key && write(w->bus.ctl, S.key, sizeof S.key) != (ssize_t)sizeof S.key) {
+		log_error("cannot give a worker the bus key: %s", strerror(errno));
+		bus_hand_close(&w->bus);
+		close(child);
+		free(w);
+		return false;
+	}
 	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
 	close(child);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
@@ -639,10 +650,13 @@ static void parse_options(int argc, char **argv)
 		case O_W_ARG: check_bus_limit(flag + 2, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
 		case O_R_ARG: check_bus_limit(flag + 2, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
-		case O_BUS_KEY: /* both ends of the bus read it themselves */
+		case O_BUS_KEY:
+			/* the router reads the file itself; our workers, which run as
+			 * another user and may not read it, get the key from us on their
+			 * control socket (start_worker) */
 			S.bus_key = optarg;
 			wargs[nw++] = flag;
-			wargs[nw++] = optarg;
+			wargs[nw++] = "-";
 			rargs[nr++] = "--bus-key";
 			rargs[nr++] = optarg;
 			flag = NULL;
@@ -671,6 +685,11 @@ static void parse_options(int argc, char **argv)
 	}
 	if (S.max_connections < 1)
 		S.max_connections = 1;
+	char err[300];
+	if (S.bus_key && bus_key_read(S.bus_key, S.key, err, sizeof err) < 0) {
+		fprintf(stderr, "switchboard: %s\n", err);
+		exit(2);
+	}
 	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
 		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
 			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);

@@ -521,8 +521,23 @@ static size_t parse_size(const char *s, const char *opt)
 static void read_bus_key(const char *path, struct worker_config *cfg)
 {
 	char err[300];
+	if (strcmp(path, "-") == 0) { /* from the supervisor: read once --bus-fd is known */
+		cfg->bus_key_from_ctl = true;
+		return;
+	}
 	if (bus_key_read(path, cfg->bus_key, err, sizeof err) < 0) {
 		fprintf(stderr, "switchboard-worker: %s\n", err);
+		exit(2);
+	}
+	cfg->has_bus_key = true;
+}
+
+/* --bus-key -: the supervisor wrote the key on our control socket before it started us. */
+static void key_from_supervisor(struct worker_config *cfg)
+{
+	ssize_t n = cfg->bus_ctl >= 0 ? read(cfg->bus_ctl, cfg->bus_key, sizeof cfg->bus_key) : -1;
+	if (n != (ssize_t)sizeof cfg->bus_key) {
+		fprintf(stderr, "switchboard-worker: --bus-key - needs the key from the supervisor on --bus-fd\n");
 		exit(2);
 	}
 	cfg->has_bus_key = true;
@@ -582,6 +597,8 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 	}
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
+	if (cfg->bus_key_from_ctl)
+		key_from_supervisor(cfg);
 	if (built_with_asan())
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
