@@ -242,7 +242,7 @@ static void refuse(int fd, const char *status, const char *body)
 static void listeners_watch(bool on)
 {
 	for (int i = 0; i < S.nlfd; i++) {
-		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.fd = S.lfd[i]};
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = (uint64_t)S.lfd[i]};
 		epoll_ctl(S.ep, EPOLL_CTL_MOD, S.lfd[i], &ev);
 	}
 }
@@ -827,13 +827,14 @@ int main(int argc, char **argv)
 	S.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (S.sig_fd < 0 || S.timer_fd < 0 || S.ep < 0)
 		die("setting up the loop");
+	/* tags are read as u64 (EV_WORKER_CTL | pid): set all of it, never only .fd */
 	struct epoll_event ev = {.events = EPOLLIN};
-	ev.data.fd = S.sig_fd;
+	ev.data.u64 = (uint64_t)S.sig_fd;
 	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.sig_fd, &ev);
-	ev.data.fd = S.timer_fd;
+	ev.data.u64 = (uint64_t)S.timer_fd;
 	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.timer_fd, &ev);
 	for (int i = 0; i < S.nlfd; i++) {
-		ev.data.fd = S.lfd[i];
+		ev.data.u64 = (uint64_t)S.lfd[i];
 		epoll_ctl(S.ep, EPOLL_CTL_ADD, S.lfd[i], &ev);
 	}
 	S.router_backoff_ms = 100;
