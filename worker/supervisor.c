@@ -571,6 +571,11 @@ static void parse_options(int argc, char **argv)
 				    argc, argv);
 	if (rc >= 0)
 		exit(rc);
+	for (int i = 0; i < p.pass_worker.n; i++)
+		if (strcmp(p.pass_worker.v[i], "--bus-fd") == 0) {
+			fprintf(stderr, "switchboard: --bus-fd is set by the supervisor for its workers\n");
+			exit(2);
+		}
 	take_own_options();
 	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
 		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "

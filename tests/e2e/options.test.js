@@ -54,6 +54,12 @@ test('the worker refuses a router-only option by name, exit 2; the router a work
   }
 });
 
+test('--bus-fd is the supervisor\'s to set for its workers: given to it, exit 2 naming it', () => {
+  const r = runProg('switchboard', ['--bus-fd', '4']);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /--bus-fd is set by the supervisor/);
+});
+
 test('the supervisor checks a router option\'s value at start (exit 2, naming it)', () => {
   const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'sb-opts-'));
   for (const args of [['--messaging-max-queue', 'many'], ['--messaging-max-size', '0'], ['--worker-queue', '-1']]) {
