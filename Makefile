@@ -43,7 +43,7 @@ WORKER   := worker/worker.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \
-            common/sp.c common/buf.c
+            common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := galene wsstar
@@ -64,7 +64,7 @@ LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 # is resolved before the sandbox starts). Sanitizer builds stay dynamic.
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
-LIBS_S := -lsodium
+LIBS_S := -lsodium -lmsgpackc
 LIBS_U := -lmsgpackc -lsodium -lnng $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))

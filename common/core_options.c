@@ -25,11 +25,20 @@ struct core_options core_opt = {.bus_fd = -1, .allow_uid = -1, .bus_group = -1};
 
 int (*core_key_reader)(const char *path, uint8_t key[BUS_KEY_LEN], char *err, size_t errcap);
 
-/* The worker and the router read the key file (the supervisor only passes it on). */
+/*
+ * Every process reads the key file itself, but for workers under the
+ * supervisor: they run as another user who may not read it, so the
+ * supervisor reads it and gives them "--bus-key -", the key coming on their
+ * control socket (--bus-fd) before the sandbox (worker/worker.c).
+ */
 static int read_key(unsigned self, const char *path, const char **why)
 {
 	static char err[300];
-	if (self == S || !core_key_reader)
+	if (self == W && strcmp(path, "-") == 0) {
+		core_opt.bus_key_from_ctl = true;
+		return 0;
+	}
+	if (!core_key_reader)
 		return 0;
 	if (core_key_reader(path, core_opt.bus_key, err, sizeof err) < 0) {
 		*why = err;
@@ -106,7 +115,7 @@ static const struct opt core_table[] = {
 	{"store-stats", OPT_FLAG, NULL, NULL, "print each protocol's store statistics and exit", R,
 	 &core_opt.store_stats, 0, 0, NULL, NULL},
 	{"bus-key", OPT_STR, "FILE", NULL, "pre-shared key of the bus (64 hex digits, mode 0600); needed for a "
-	 "tcp:// bus off loopback", OPT_ALL, &core_opt.bus_key_file, 0, 0, NULL, read_key},
+	 "tcp:// bus off loopback (worker: - for the key from the supervisor on --bus-fd)", OPT_ALL, &core_opt.bus_key_file, 0, 0, NULL, read_key},
 	{"log-level", OPT_STR, "LEVEL", NULL, "error, warn, info or debug (default info, or $SWITCHBOARD_LOG)", OPT_ALL, &core_opt.log_level, 0, 0,
 	 NULL, set_log_level},
 	{.name = NULL},

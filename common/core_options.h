@@ -32,13 +32,14 @@ struct core_options {
 	bool store_stats;
 	/* all */
 	const char *bus_key_file, *log_level;
-	bool has_bus_key; /* read by the worker and the router (not the supervisor) */
+	bool has_bus_key; /* read from --bus-key FILE */
+	bool bus_key_from_ctl; /* worker, --bus-key -: the supervisor writes it first on --bus-fd */
 	uint8_t bus_key[BUS_KEY_LEN];
 };
 
 extern struct core_options core_opt;
-/* bus_key_read (common/busauth.h), set by the worker and the router before
- * parsing: the supervisor only passes --bus-key on, and does not link it. */
+/* bus_key_read (common/busauth.h), set by each program before parsing (so
+ * that the table does not make every user of it link the key code). */
 extern int (*core_key_reader)(const char *path, uint8_t key[BUS_KEY_LEN], char *err, size_t errcap);
 /* Generated from PROTOS (proto/registry.sh): NULL-terminated. */
 extern const struct opt_group *const protocol_option_groups[];

@@ -34,6 +34,7 @@
 #include "../common/hmap.h"
 #include "../common/log.h"
 #include "peers.h"
+#include "../common/busauth.h"
 #include "bus_hand.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -57,7 +58,8 @@ struct supervisor {
 	int max_connections;
 	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
 	const char *user, *worker_user;
-	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
+	const char *bus_key; /* --bus-key FILE, read by the router and by us for the workers */
+	uint8_t key[BUS_KEY_LEN];
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
@@ -311,6 +313,15 @@ static bool start_worker(int fd, const struct peer_key *k)
 		return false;
 	}
 	w->peer = *k;
+	/* the worker reads this before its sandbox (--bus-key -); the socketpair's
+	 * buffer holds it until then */
+	if (S.bus_key && write(w->bus.ctl, S.key, sizeof S.key) != (ssize_t)sizeof S.key) {
+		log_error("cannot give a worker the bus key: %s", strerror(errno));
+		bus_hand_close(&w->bus);
+		close(child);
+		free(w);
+		return false;
+	}
 	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
 	close(child);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
@@ -525,6 +536,7 @@ static void take_own_options(void)
 	S.user = o->user;
 	S.worker_user = o->worker_user;
 	S.bus_key = o->bus_key_file;
+	memcpy(S.key, o->bus_key, sizeof S.key); /* read by the table's hook, for the workers */
 	S.close_timeout_ms = o->close_timeout_ms;
 	if (o->worker_path)
 		snprintf(S.worker_path, PATH_MAX, "%s", o->worker_path);
@@ -550,8 +562,15 @@ static void build_argv(const struct opt_parse *p)
 	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
 	push(S.worker_argv, &S.worker_argc, "--bus-fd");
 	push(S.worker_argv, &S.worker_argc, "3");
-	for (int i = 0; i < p->pass_worker.n; i++)
+	for (int i = 0; i < p->pass_worker.n; i++) {
 		push(S.worker_argv, &S.worker_argc, p->pass_worker.v[i]);
+		/* the workers may not read the key file: they get the key from us
+		 * on their control socket (start_worker) */
+		if (strcmp(p->pass_worker.v[i], "--bus-key") == 0 && i + 1 < p->pass_worker.n) {
+			push(S.worker_argv, &S.worker_argc, "-");
+			i++;
+		}
+	}
 	push(S.router_argv, &S.router_argc, "switchboard-router");
 	push(S.router_argv, &S.router_argc, "--state-dir");
 	push(S.router_argv, &S.router_argc, S.state_dir);
@@ -564,6 +583,7 @@ static void build_argv(const struct opt_parse *p)
 static void parse_options(int argc, char **argv)
 {
 	static struct opt_parse p; /* its strings are the children's arguments */
+	core_key_reader = bus_key_read;
 	int rc = core_options_parse(&p, "switchboard", OPT_SUPERVISOR,
 				    "usage: switchboard [options]\n"
 				    "WebSocket messaging server: one isolated worker process per connection.\n"

@@ -470,6 +470,17 @@ static bool built_with_asan(void)
 #endif
 }
 
+/* --bus-key -: the supervisor wrote the key on our control socket before it started us. */
+static void key_from_supervisor(struct worker_config *cfg)
+{
+	ssize_t n = cfg->bus_ctl >= 0 ? read(cfg->bus_ctl, cfg->bus_key, sizeof cfg->bus_key) : -1;
+	if (n != (ssize_t)sizeof cfg->bus_key) {
+		fprintf(stderr, "switchboard-worker: --bus-key - needs the key from the supervisor on --bus-fd\n");
+		exit(2);
+	}
+	cfg->has_bus_key = true;
+}
+
 /* Options from the tables (common/core_options.c, each protocol's options.c). */
 static void parse_options(int argc, char **argv, struct worker_config *cfg)
 {
@@ -497,11 +508,14 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.client_backlog = o->client_backlog,
 		.sandbox = !o->no_sandbox,
 		.has_bus_key = o->has_bus_key,
+		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
 	};
 	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
+	if (cfg->bus_key_from_ctl)
+		key_from_supervisor(cfg);
 	if (built_with_asan())
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
