@@ -495,7 +495,8 @@ static void usage(FILE *f)
 		"                          (started as root; default switchboard-worker, else nobody)\n"
 		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
 		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
-		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox\n"
+		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox,\n"
+		"  --static-dir\n"
 		"router options, passed on: --worker-queue, --router-memory, --messaging-max-size,\n"
 		"  --messaging-max-queue, --messaging-max-per-sender, --messaging-max-recipients,\n"
 		"  --messaging-max-store\n"
@@ -584,6 +585,7 @@ static void parse_options(int argc, char **argv)
 		{"ping-timeout", required_argument, 0, O_W_ARG},
 		{"handshake-timeout", required_argument, 0, O_W_ARG},
 		{"client-backlog", required_argument, 0, O_W_ARG},
+		{"static-dir", required_argument, 0, O_W_ARG},
 		{"close-timeout", required_argument, 0, O_CLOSE},
 		{"no-sandbox", no_argument, 0, O_W_FLAG},
 		{"worker-queue", required_argument, 0, O_R_ARG},
@@ -636,9 +638,9 @@ static void parse_options(int argc, char **argv)
 		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
 		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
 		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
-		case O_W_ARG: check_bus_limit(opts[idx].name, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
+		case O_W_ARG: check_bus_limit(flag + 2, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
 		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
-		case O_R_ARG: check_bus_limit(opts[idx].name, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
+		case O_R_ARG: check_bus_limit(flag + 2, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
 		case O_BUS_KEY: /* both ends of the bus read it themselves */
 			S.bus_key = optarg;
 			wargs[nw++] = flag;
