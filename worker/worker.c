@@ -258,7 +258,8 @@ static void write_client(struct session *s)
 		}
 		buf_consume(&s->out, (size_t)w);
 	}
-	buf_shrink(&s->out, 16384);
+	if (s->phase != PHASE_HTTP) /* a file's chunks reuse the buffer: no malloc per chunk */
+		buf_shrink(&s->out, 16384);
 }
 
 /* Writes a file body a chunk at a time, so the worker never holds much of it. */
