@@ -274,7 +274,10 @@ static void http_turn(struct session *s)
 		}
 		if (rc > 0) {
 			s->phase = PHASE_HANDSHAKE;
-			return http_next(s);
+			http_next(s); /* a pipelined request may start the next file */
+			if (s->phase != PHASE_HTTP)
+				return;
+			continue;
 		}
 		size_t before = buf_used(&s->out);
 		write_client(s);
