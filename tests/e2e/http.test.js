@@ -221,6 +221,34 @@ test('a large file reaches a slow reader intact; the worker never holds much of 
   assert.ok(peak - base < 4 << 20, `worker RSS grew by ${peak - base} bytes (from ${base})`);
 }, { timeout: 60000 });
 
+test('a client that takes none of its file for the handshake timeout is dropped', async () => {
+  const s = net.connect(srv.port, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  s.pause(); // never reads: the socket buffers fill and stay full
+  await until(() => srv.workerPids().length === 1, 10000, 'the worker');
+  const [pid] = srv.workerPids();
+  s.write(get('/big.bin'));
+  const t0 = Date.now();
+  await until(() => !fs.existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')),
+    20000, 'the worker to give up');
+  assert.ok(Date.now() - t0 >= 1500, 'not before the timeout');
+  assert.match(srv.log, /took none of its file/);
+  s.destroy();
+}, { timeout: 30000 });
+
+test('a --static-dir the worker cannot open: the worker says so and closes', async () => {
+  const bad = await startServer({ args: ['--static-dir', path.join(root, 'missing')] });
+  try {
+    // closed or reset (the request is never read): no answer either way
+    const r = await exchange(bad.port, get('/index.html'), 10000).catch((e) => ({ closed: true, data: Buffer.alloc(0), e }));
+    assert.ok(r.closed);
+    assert.equal(r.data.length, 0);
+    await until(() => /--static-dir .*missing: No such file/.test(bad.log), 10000, 'the error in the log');
+  } finally {
+    await bad.stop();
+  }
+});
+
 test('WebSocket endpoints still work next to the files', async () => {
   const ws = await connect(srv.url('/wschat'));
   await ws.next();
