@@ -17,7 +17,9 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # Every protocol is a folder proto/<name>/ with a module.mk that names its
 # halves: <name>_WORKER (linked into the worker), <name>_ROUTER (into the
 # router), <name>_SHARED (both, and the fuzz targets), and any extra
-# libraries as <name>_LIBS_W / <name>_LIBS_R. Adding a protocol is its folder
+# libraries as <name>_LIBS_W / <name>_LIBS_R, and its options table as
+# <name>_OPTIONS (linked into all three programs: the supervisor checks and
+# passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
 PROTOS   := echo wschat messaging
@@ -27,6 +29,10 @@ P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
 P_SHARED := $(foreach p,$(PROTOS),$($(p)_SHARED))
 W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
+O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
+# Options: the core table, every protocol's table, and the generated list of them.
+OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
@@ -37,7 +43,7 @@ WORKER   := worker/worker.c worker/http.c worker/bus.c worker/sandbox.c $(P_WORK
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \
-            common/sp.c common/buf.c
+            common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := galene wsstar
@@ -58,7 +64,7 @@ LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 # is resolved before the sandbox starts). Sanitizer builds stay dynamic.
 WORKER_LDFLAGS ?= -static -Wl,-w
 LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
-LIBS_S := -lsodium
+LIBS_S := -lsodium -lmsgpackc
 LIBS_U := -lmsgpackc -lsodium -lnng $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -81,12 +87,15 @@ $(B)/gen/worker_protocols.c: Makefile proto/registry.sh $(foreach p,$(PROTOS),pr
 $(B)/gen/router_protocols.c: Makefile proto/registry.sh $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 	@mkdir -p $(dir $@)
 	@sh proto/registry.sh router $(R_PROTOS) >$@.tmp && mv $@.tmp $@
+$(B)/gen/option_groups.c: Makefile proto/registry.sh $(foreach p,$(PROTOS),proto/$(p)/module.mk)
+	@mkdir -p $(dir $@)
+	@sh proto/registry.sh options $(O_PROTOS) >$@.tmp && mv $@.tmp $@
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -I. -MMD -MP -c $< -o $@
 
-$(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o
+$(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
@@ -99,10 +108,10 @@ $(B)/gen/sandbox_bpf.h: $(B)/gen/sandbox_gen
 	@$< >$@.tmp && mv $@.tmp $@
 $(B)/obj/worker/sandbox.o: $(B)/gen/sandbox_bpf.h
 $(B)/obj/worker/sandbox.o: override CFLAGS += -I$(B)/gen
-$(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o
+$(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_R)
-$(B)/switchboard: $(call obj,$(SUPER))
+$(B)/switchboard: $(call obj,$(SUPER)) $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_S)
 $(B)/unit-tests: $(call obj,$(UNIT))

@@ -16,13 +16,19 @@ static const char *const type_arg[] = {
 	[OPT_SECONDS] = "SEC",
 };
 
+/* This process's entry of that name if it has one, else the first (options.h). */
 static const struct opt *find(const struct opt_parse *p, const char *name, size_t n)
 {
+	const struct opt *first = NULL;
 	for (int g = 0; p->groups[g]; g++)
 		for (const struct opt *o = p->groups[g]->opts; o->name; o++)
-			if (strlen(o->name) == n && memcmp(o->name, name, n) == 0)
-				return o;
-	return NULL;
+			if (strlen(o->name) == n && memcmp(o->name, name, n) == 0) {
+				if (o->procs & p->self)
+					return o;
+				if (!first)
+					first = o;
+			}
+	return first;
 }
 
 static int list_push(struct opt_list *l, const char *v)
@@ -60,6 +66,20 @@ static int parse_size(const char *s, long long *out)
 		return -1;
 	*out = (long long)(v << shift);
 	return 0;
+}
+
+/* The message for a value out of range or malformed, with the bounds and the note. */
+static void range_why(const struct opt *o, const char **why)
+{
+	static char text[256];
+	const char *what = o->type == OPT_INT ? "a whole number" : o->type == OPT_SIZE ? "a byte count"
+										: "a number of seconds";
+	if (o->min == 0 && o->max == 0)
+		snprintf(text, sizeof text, "wants %s of 0 or more", what);
+	else
+		snprintf(text, sizeof text, "wants %s from %lld to %lld%s%s", what, o->min, o->max,
+			 o->note ? ", " : "", o->note ? o->note : "");
+	*why = text;
 }
 
 /* Stores value into o->dst (when this process takes o); 0 or -1 with *why. */
@@ -111,7 +131,7 @@ static int store(const struct opt *o, const char *value, bool mine, const char *
 		return 0;
 	}
 	}
-	*why = o->min || o->max ? "value out of range or malformed" : "malformed value";
+	range_why(o, why);
 	return -1;
 }
 
@@ -122,7 +142,7 @@ int opt_defaults(struct opt_parse *p)
 			const char *why;
 			if (!o->def || o->type == OPT_LIST || !(o->procs & p->self))
 				continue;
-			if (store(o, o->def, true, &why) < 0) {
+			if (store(o, o->def, true, &why) < 0 || (o->hook && o->hook(p->self, o->def, &why) < 0)) {
 				fprintf(stderr, "%s: bad default for --%s: %s\n", p->prog, o->name, why);
 				return -1;
 			}
@@ -167,6 +187,8 @@ int opt_set(struct opt_parse *p, const char *name, const char *value, const char
 		return -1;
 	}
 	if (store(o, value ? value : "", mine, why) < 0)
+		return -1;
+	if (mine && o->hook && o->hook(p->self, value, why) < 0)
 		return -1;
 	if (passed && pass_on(p, o, value) < 0) {
 		*why = "out of memory";
@@ -236,12 +258,27 @@ int opt_parse_argv(struct opt_parse *p, int argc, char **argv)
 	return -1;
 }
 
+/* " [worker, router]": whose option it is, when not this process's. */
+static void owners(unsigned procs, FILE *f)
+{
+	static const char *const names[] = {"supervisor", "worker", "router"};
+	const char *sep = " [";
+	for (int i = 0; i < 3; i++)
+		if (procs & (1u << i)) {
+			fprintf(f, "%s%s", sep, names[i]);
+			sep = ", ";
+		}
+	fputc(']', f);
+}
+
+/* Every option of the group (so that each program lists them all), marked
+ * with its owners where this process does not take it. */
 static void usage_group(const struct opt_parse *p, const struct opt_group *g, FILE *f)
 {
 	bool titled = false;
 	for (const struct opt *o = g->opts; o->name; o++) {
-		if (!(o->procs & p->self) && p->self != OPT_SUPERVISOR)
-			continue;
+		if (find(p, o->name, strlen(o->name)) != o)
+			continue; /* another owner's entry of this name is the one in force */
 		if (!titled)
 			fprintf(f, "\n%s:\n", g->title);
 		titled = true;
@@ -251,9 +288,8 @@ static void usage_group(const struct opt_parse *p, const struct opt_group *g, FI
 		fprintf(f, "  %-30s %s", left, o->help);
 		if (o->def)
 			fprintf(f, " (default %s)", o->def);
-		if (p->self == OPT_SUPERVISOR && !(o->procs & OPT_SUPERVISOR))
-			fprintf(f, " [%s]", o->procs == OPT_WORKER ? "worker" : o->procs == OPT_ROUTER ? "router"
-											  : "worker, router");
+		if (!(o->procs & p->self))
+			owners(o->procs, f);
 		fputc('\n', f);
 	}
 }

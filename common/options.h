@@ -40,6 +40,10 @@ struct opt {
 	unsigned procs;   /* OPT_SUPERVISOR | OPT_WORKER | OPT_ROUTER */
 	void *dst;        /* where the value goes, per type (see enum opt_type) */
 	long long min, max; /* OPT_INT, OPT_SIZE; OPT_SECONDS in seconds. 0, 0: no bound but >= 0 */
+	const char *note;   /* said after a range error: why the bounds are what they are; or NULL */
+	/* Run when this process takes a value (after it is stored): reads a key
+	 * file, sets the log level. 0, or -1 with *why. NULL: nothing to do. */
+	int (*hook)(unsigned self, const char *value, const char **why);
 };
 
 struct opt_group {
@@ -59,6 +63,12 @@ struct opt_parse {
 	const char *version;
 };
 
+/*
+ * Two owners may use one name for different things (the supervisor's
+ * --listen HOST:PORT, the router's --listen URL): a process finds its own
+ * entry first, and --help shows only the entry it would find.
+ */
+
 /* Sets every option that has a default; -1 (with a message) on a bad default. */
 int opt_defaults(struct opt_parse *p);
 /*
@@ -71,7 +81,8 @@ int opt_defaults(struct opt_parse *p);
 int opt_parse_argv(struct opt_parse *p, int argc, char **argv);
 /* One option by name and value, as from a configuration file; 0 or -1 with *why. */
 int opt_set(struct opt_parse *p, const char *name, const char *value, const char **why);
-/* --help: options grouped by owner, then by process. */
+/* --help: every option, grouped by owner (core, then each protocol), each
+ * marked with the processes that take it when this one does not. */
 void opt_usage(const struct opt_parse *p, FILE *f);
 /* Frees what the parser grew (lists of OPT_LIST options stay: they are the caller's). */
 void opt_free(struct opt_parse *p);

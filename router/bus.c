@@ -338,8 +338,11 @@ static void send_challenge(struct bus *b, struct bus_pipe *p)
 	mp_out_init(&o);
 	randombytes_buf(p->nonce, sizeof p->nonce);
 	bus_auth_pack_challenge(&o.pk, p->nonce);
+	size_t before = sp_conn_pending(&p->sp);
 	if (sp_conn_queue(&p->sp, o.sb.data, o.sb.size) < 0)
 		kill_pipe(b, p, "out of memory");
+	else
+		account_out(b, p, before); /* it leaves through flush_pipe, which counts it out */
 	mp_out_free(&o);
 }
 

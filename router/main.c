@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +17,10 @@
 
 #include "../common/bus.h"
 #include "../common/clock.h"
+#include "../common/core_options.h"
 #include "../common/log.h"
 #include "router.h"
 #include "store.h"
-
-#ifndef SWITCHBOARD_VERSION
-#define SWITCHBOARD_VERSION "0.1.0"
-#endif
 
 #define MAX_LISTEN 8
 
@@ -39,7 +35,6 @@ struct router_config {
 	uid_t allow_uid;
 	gid_t bus_gid;
 	bool store_stats;
-	struct router_options opt;
 	bool has_bus_key;
 	uint8_t bus_key[BUS_KEY_LEN];
 };
@@ -65,33 +60,6 @@ static int open_bus(const struct router_config *cfg, int ep)
 	return 0;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: switchboard-router [options]\n"
-		"  --state-dir DIR       where the bus socket, tap and store live (default ./var)\n"
-		"  --listen URL          bus address, repeatable (default ipc://DIR/bus.ipc)\n"
-		"  --tap URL             PUB tap address, or \"none\" (default ipc://DIR/tap.ipc)\n"
-		"  --worker-queue BYTES  queued for one worker before its client is closed as\n"
-		"                        too slow, its pipe's output included (default 4194304,\n"
-		"                        at most 8388608)\n"
-		"  --router-memory BYTES bytes queued for all workers together; past it the\n"
-		"                        largest queues' clients are closed (default 536870912,\n"
-		"                        0 = no limit)\n"
-		"  --allow-uid UID       uid allowed on ipc:// besides our own and root\n"
-		"  --bus-key FILE        workers must prove they hold this key (64 hex digits,\n"
-		"                        mode 0600); required to listen on tcp:// off loopback\n"
-		"  --bus-group GID       group of the ipc:// bus socket (mode 0660; the tap is 0600)\n"
-		"  --messaging-max-size BYTES   largest stored message (default 65536)\n"
-		"  --messaging-max-queue N      stored messages per recipient (default 10000)\n"
-		"  --messaging-max-per-sender N stored messages per recipient from one sender (default 1000)\n"
-		"  --messaging-max-recipients N recipients one sender may have messages stored for (default 1000)\n"
-		"  --messaging-max-store BYTES  stored message text in all (default 1073741824)\n"
-		"  --store-stats         print `<recipient> <stored messages>` lines and exit\n"
-		"  --log-level LEVEL     error, warn, info or debug\n"
-		"  --help, --version\n");
-}
-
 static char *joined(const char *dir, const char *file)
 {
 	size_t n = strlen(dir) + strlen(file) + 8;
@@ -100,86 +68,31 @@ static char *joined(const char *dir, const char *file)
 	return s;
 }
 
-/* A byte count in [min, max], or a clear error and exit 2: limits that would
- * combine into bus messages over the bus limit are refused at start. */
-static size_t parse_size(const char *s, const char *opt, size_t min, size_t max)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*s == 0 || *s == '-' || *end || errno) {
-		fprintf(stderr, "switchboard-router: bad value for %s: %s\n", opt, s);
-		exit(2);
-	}
-	if (v < min || v > max) {
-		fprintf(stderr, "switchboard-router: %s %s is out of range (%zu to %zu%s)\n", opt, s, min, max,
-			max < SIZE_MAX ? ", so that a bus message fits in the 8 MiB bus limit" : "");
-		exit(2);
-	}
-	return (size_t)v;
-}
-
+/* Options from the tables (common/core_options.c, each protocol's options.c);
+ * the defaults derived from the state dir are worked out here. */
 static void parse_options(int argc, char **argv, struct router_config *cfg)
 {
-	static const struct option opts[] = {
-		{"state-dir", required_argument, 0, 's'}, {"listen", required_argument, 0, 'l'},
-		{"tap", required_argument, 0, 't'},       {"worker-queue", required_argument, 0, 'q'},
-		{"router-memory", required_argument, 0, 'R'},
-		{"allow-uid", required_argument, 0, 'u'}, {"bus-group", required_argument, 0, 'g'}, {"log-level", required_argument, 0, 'L'},
-		{"messaging-max-size", required_argument, 0, 'M'}, {"messaging-max-queue", required_argument, 0, 'Q'},
-		{"messaging-max-per-sender", required_argument, 0, 'P'},
-		{"messaging-max-recipients", required_argument, 0, 'N'},
-		{"messaging-max-store", required_argument, 0, 'B'},
-		{"store-stats", no_argument, 0, 'S'},     {"bus-key", required_argument, 0, 'K'},
-		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
-	*cfg = (struct router_config){.state_dir = "var", .queue_limit = 4u << 20,
-				      .memory_limit = (size_t)512 << 20, .allow_uid = getuid(), .bus_gid = (gid_t)-1,
-				      .opt = {.messaging_max_size = 65536, .messaging_max_queue = 10000,
-					      .messaging_max_per_sender = 1000, .messaging_max_recipients = 1000,
-					      .messaging_max_store = 1ull << 30}};
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': cfg->state_dir = optarg; break;
-		case 'l':
-			if (cfg->nlisten == MAX_LISTEN) {
-				fprintf(stderr, "switchboard-router: at most %d --listen\n", MAX_LISTEN);
-				exit(2);
-			}
-			cfg->listen[cfg->nlisten++] = optarg;
-			break;
-		case 't': cfg->tap_url = optarg; break;
-		case 'q': cfg->queue_limit = parse_size(optarg, "--worker-queue", 0, BUS_MAX_MESSAGE); break;
-		case 'R': cfg->memory_limit = parse_size(optarg, "--router-memory", 0, SIZE_MAX); break;
-		case 'u': cfg->allow_uid = (uid_t)strtoul(optarg, NULL, 10); break;
-		case 'g': cfg->bus_gid = (gid_t)strtoul(optarg, NULL, 10); break;
-		case 'M':
-			cfg->opt.messaging_max_size =
-			    parse_size(optarg, "--messaging-max-size", 1, BUS_MAX_STORED_MESSAGE);
-			break;
-		case 'Q': cfg->opt.messaging_max_queue = strtol(optarg, NULL, 10); break;
-		case 'P': cfg->opt.messaging_max_per_sender = strtol(optarg, NULL, 10); break;
-		case 'N': cfg->opt.messaging_max_recipients = strtol(optarg, NULL, 10); break;
-		case 'B': cfg->opt.messaging_max_store = strtoull(optarg, NULL, 10); break;
-		case 'S': cfg->store_stats = true; break;
-		case 'K': {
-			char err[300];
-			if (bus_key_read(optarg, cfg->bus_key, err, sizeof err) < 0) {
-				fprintf(stderr, "switchboard-router: %s\n", err);
-				exit(2);
-			}
-			cfg->has_bus_key = true;
-			break;
-		}
-		case 'L':
-			log_level_option(optarg);
-			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("switchboard-router %s\n", SWITCHBOARD_VERSION); exit(0);
-		default: usage(stderr); exit(2);
-		}
+	struct opt_parse p;
+	core_key_reader = bus_key_read;
+	int rc = core_options_parse(&p, "switchboard-router", OPT_ROUTER, "usage: switchboard-router [options]\n"
+				    "Options marked [supervisor] or [worker] are not this program's: they are refused.",
+				    argc, argv);
+	opt_free(&p);
+	if (rc >= 0)
+		exit(rc);
+	const struct core_options *o = &core_opt;
+	if (o->listen.n > MAX_LISTEN) {
+		fprintf(stderr, "switchboard-router: at most %d --listen\n", MAX_LISTEN);
+		exit(2);
 	}
+	*cfg = (struct router_config){.state_dir = o->state_dir, .tap_url = o->tap_url,
+				      .queue_limit = o->worker_queue, .memory_limit = o->router_memory,
+				      .allow_uid = o->allow_uid >= 0 ? (uid_t)o->allow_uid : getuid(),
+				      .bus_gid = o->bus_group >= 0 ? (gid_t)o->bus_group : (gid_t)-1,
+				      .store_stats = o->store_stats, .has_bus_key = o->has_bus_key};
+	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
+	for (int i = 0; i < o->listen.n; i++)
+		cfg->listen[cfg->nlisten++] = o->listen.v[i];
 	if (cfg->queue_limit < 65536)
 		cfg->queue_limit = 65536;
 	if (cfg->nlisten == 0)
@@ -255,7 +168,6 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	mkdir(cfg.state_dir, 0750);
-	R.opt = cfg.opt;
 	R.queue_limit = cfg.queue_limit;
 	R.memory_limit = cfg.memory_limit;
 	R.state_dir = cfg.state_dir;

@@ -33,17 +33,7 @@ struct router_stats {
 	uint64_t refused_frames; /* bus messages refused: over the limit or malformed */
 };
 
-/* Limits of the protocols' router halves (switchboard-router options). */
-struct router_options {
-	size_t messaging_max_size;  /* bytes of one stored message */
-	long messaging_max_queue;   /* stored messages per recipient */
-	long messaging_max_per_sender;  /* stored messages per (recipient, sender) */
-	long messaging_max_recipients;  /* recipients with stored messages per sender */
-	uint64_t messaging_max_store;   /* bytes of stored message text in all */
-};
-
 struct router {
-	struct router_options opt;
 	struct bus bus;      /* workers' pipes and tap readers */
 	struct hmap workers; /* pipe id → rworker */
 	struct hmap conns;   /* connection id → rworker, for hello's uniqueness check */

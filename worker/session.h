@@ -28,6 +28,7 @@ struct worker_config {
 	bool sandbox;
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
+	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
 	int bus_ctl; /* --bus-fd: the supervisor dials the bus for us; -1: we dial */
 	const char *static_dir; /* --static-dir: plain files for GET/HEAD; NULL: none */
 };

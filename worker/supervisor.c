@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
@@ -31,9 +30,11 @@
 
 #include "../common/bus.h"
 #include "../common/clock.h"
+#include "../common/core_options.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
 #include "peers.h"
+#include "../common/busauth.h"
 #include "bus_hand.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -42,7 +43,6 @@
 
 #define MAX_LISTEN 16
 #define MAX_ARGS 64
-#define DEFAULT_MAX_PER_IP 256
 #define ACCEPT_REST_MS 100
 
 extern char **environ;
@@ -58,13 +58,14 @@ struct supervisor {
 	int max_connections;
 	int max_per_ip; /* live connections per source address (/64 for IPv6); 0: no cap */
 	const char *user, *worker_user;
-	const char *bus_key; /* --bus-key FILE, passed to the worker and the router */
+	const char *bus_key; /* --bus-key FILE, read by the router and by us for the workers */
+	uint8_t key[BUS_KEY_LEN];
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
 	const char *router_argv[MAX_ARGS];
 	int router_argc;
-	int close_timeout_s;
+	int close_timeout_ms;
 
 	int ep, sig_fd, timer_fd;
 	struct hmap workers; /* pid → struct worker */
@@ -240,7 +241,7 @@ static void refuse(int fd, const char *status, const char *body)
 static void listeners_watch(bool on)
 {
 	for (int i = 0; i < S.nlfd; i++) {
-		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.fd = S.lfd[i]};
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = (uint64_t)S.lfd[i]};
 		epoll_ctl(S.ep, EPOLL_CTL_MOD, S.lfd[i], &ev);
 	}
 }
@@ -312,6 +313,15 @@ static bool start_worker(int fd, const struct peer_key *k)
 		return false;
 	}
 	w->peer = *k;
+	/* the worker reads this before its sandbox (--bus-key -); the socketpair's
+	 * buffer holds it until then */
+	if (S.bus_key && write(w->bus.ctl, S.key, sizeof S.key) != (ssize_t)sizeof S.key) {
+		log_error("cannot give a worker the bus key: %s", strerror(errno));
+		bus_hand_close(&w->bus);
+		close(child);
+		free(w);
+		return false;
+	}
 	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
 	close(child);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
@@ -407,7 +417,7 @@ static void begin_stop(void)
 	S.nlfd = 0;
 	int sig = SIGTERM;
 	hmap_each(&S.workers, signal_worker, &sig);
-	S.stop_deadline = clock_ms() + (S.close_timeout_s + 2) * 1000;
+	S.stop_deadline = clock_ms() + S.close_timeout_ms + 2000;
 }
 
 static void finish_stop(void)
@@ -477,35 +487,6 @@ static void run(void)
 
 /* ---- options ---- */
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: switchboard [options]\n"
-		"WebSocket messaging server: one isolated worker process per connection.\n"
-		"  --listen HOST:PORT      listen address, repeatable; [::1]:8080 for IPv6\n"
-		"                          (default 127.0.0.1:8080; systemd LISTEN_FDS are used when given)\n"
-		"  --state-dir DIR         bus socket, tap and store (default ./var)\n"
-		"  --router-url URL        bus address (default ipc://DIR/bus.ipc)\n"
-		"  --no-router             do not start a router; one runs elsewhere at --router-url\n"
-		"  --max-connections N     live connections; beyond, HTTP 503 (default 4096)\n"
-		"  --max-per-ip N          live connections per client address, IPv6 by /64;\n"
-		"                          beyond, HTTP 429 (default 256; 0: no cap)\n"
-				"  --user USER             run the router as USER (started as root)\n"
-		"  --worker-user USER      run the workers as USER, never root nor --user's user\n"
-		"                          (started as root; default switchboard-worker, else nobody)\n"
-		"  --worker PATH, --router PATH   programs to run (default: next to this one)\n"
-		"worker options, passed on: --max-message, --allow-origin, --ping-interval,\n"
-		"  --ping-timeout, --handshake-timeout, --close-timeout, --client-backlog, --no-sandbox,\n"
-		"  --static-dir\n"
-		"router options, passed on: --worker-queue, --router-memory, --messaging-max-size,\n"
-		"  --messaging-max-queue, --messaging-max-per-sender, --messaging-max-recipients,\n"
-		"  --messaging-max-store\n"
-		"  --bus-key FILE          pre-shared key of the bus (64 hex digits, mode 0600), passed to\n"
-		"                          workers and router; needed for a tcp:// bus off loopback\n"
-		"  --log-level LEVEL       error, warn, info or debug (all processes)\n"
-		"  --help, --version\n");
-}
-
 static void push(const char **argv, int *argc, const char *a)
 {
 	if (*argc >= MAX_ARGS - 1) {
@@ -536,168 +517,100 @@ static bool loopback_url(const char *url)
 	       strncmp(h, "[::ffff:127.", 12) == 0;
 }
 
-/* A whole non-negative number, or exit 2 naming the option. */
-static int count_option(const char *v, const char *name)
+/* The supervisor's own options, from core_opt, with what derives from them. */
+static void take_own_options(void)
 {
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > INT_MAX) {
-		fprintf(stderr, "switchboard: %s wants a whole number of 0 or more, not %s\n", name, v);
+	const struct core_options *o = &core_opt;
+	if (o->listen.n > MAX_LISTEN) {
+		fprintf(stderr, "switchboard: at most %d --listen\n", MAX_LISTEN);
 		exit(2);
 	}
-	return (int)n;
+	for (int i = 0; i < o->listen.n; i++)
+		S.listen[S.nlisten++] = o->listen.v[i];
+	S.state_dir = o->state_dir;
+	S.router_url = o->router_url;
+	S.embedded_router = !o->no_router;
+	S.max_connections = o->max_connections < 1 ? 1 : o->max_connections > INT_MAX ? INT_MAX
+										    : (int)o->max_connections;
+	S.max_per_ip = (int)o->max_per_ip;
+	S.user = o->user;
+	S.worker_user = o->worker_user;
+	S.bus_key = o->bus_key_file;
+	memcpy(S.key, o->bus_key, sizeof S.key); /* read by the table's hook, for the workers */
+	S.close_timeout_ms = o->close_timeout_ms;
+	if (o->worker_path)
+		snprintf(S.worker_path, PATH_MAX, "%s", o->worker_path);
+	else
+		sibling(S.worker_path, "switchboard-worker");
+	if (o->router_path)
+		snprintf(S.router_path, PATH_MAX, "%s", o->router_path);
+	else
+		sibling(S.router_path, "switchboard-router");
 }
 
-/* Limits that would make bus messages over the bus limit are refused here,
- * not by every worker (or a restarting router) later. */
-static void check_bus_limit(const char *name, const char *value)
+/*
+ * The children's command lines: what the supervisor decides (the bus
+ * address, --bus-fd, the router's --listen), then the options given for
+ * them, as the tables sorted them (struct opt_parse's pass_worker and
+ * pass_router). p's strings stay for the life of the process.
+ */
+static void build_argv(const struct opt_parse *p)
 {
-	unsigned long long max = strcmp(name, "worker-queue") == 0 ? BUS_MAX_MESSAGE
-				 : strcmp(name, "max-message") == 0 ? BUS_MAX_CLIENT_MESSAGE
-				 : strcmp(name, "messaging-max-size") == 0 ? BUS_MAX_STORED_MESSAGE
-									   : 0;
-	if (max && strtoull(value, NULL, 10) > max) {
-		fprintf(stderr, "switchboard: --%s %s is over %llu, so that bus messages fit in the 8 MiB bus limit\n",
-			name, value, max);
-		exit(2);
-	}
-}
-
-static void parse_options(int argc, char **argv)
-{
-	enum { O_LISTEN = 256, O_STATE, O_ROUTER_URL, O_NO_ROUTER, O_MAX_CONN, O_USER, O_WORKER_USER, O_WORKER, O_ROUTER,
-	       O_W_ARG, O_W_FLAG, O_R_ARG, O_LOG, O_HELP, O_VERSION, O_CLOSE, O_PER_IP, O_BUS_KEY };
-	static const struct option opts[] = {
-		{"listen", required_argument, 0, O_LISTEN},
-		{"state-dir", required_argument, 0, O_STATE},
-		{"router-url", required_argument, 0, O_ROUTER_URL},
-		{"no-router", no_argument, 0, O_NO_ROUTER},
-		{"max-connections", required_argument, 0, O_MAX_CONN},
-		{"max-per-ip", required_argument, 0, O_PER_IP},
-		{"user", required_argument, 0, O_USER},
-		{"worker-user", required_argument, 0, O_WORKER_USER},
-		{"worker", required_argument, 0, O_WORKER},
-		{"router", required_argument, 0, O_ROUTER},
-		{"max-message", required_argument, 0, O_W_ARG},
-		{"allow-origin", required_argument, 0, O_W_ARG},
-		{"ping-interval", required_argument, 0, O_W_ARG},
-		{"ping-timeout", required_argument, 0, O_W_ARG},
-		{"handshake-timeout", required_argument, 0, O_W_ARG},
-		{"client-backlog", required_argument, 0, O_W_ARG},
-		{"static-dir", required_argument, 0, O_W_ARG},
-		{"close-timeout", required_argument, 0, O_CLOSE},
-		{"no-sandbox", no_argument, 0, O_W_FLAG},
-		{"worker-queue", required_argument, 0, O_R_ARG},
-		{"router-memory", required_argument, 0, O_R_ARG},
-		{"messaging-max-size", required_argument, 0, O_R_ARG},
-		{"messaging-max-queue", required_argument, 0, O_R_ARG},
-		{"messaging-max-per-sender", required_argument, 0, O_R_ARG},
-		{"messaging-max-recipients", required_argument, 0, O_R_ARG},
-		{"messaging-max-store", required_argument, 0, O_R_ARG},
-		{"log-level", required_argument, 0, O_LOG},
-		{"bus-key", required_argument, 0, O_BUS_KEY},
-		{"help", no_argument, 0, O_HELP},
-		{"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
-	S.state_dir = "var";
-	S.embedded_router = true;
-	S.max_connections = 4096;
-	S.max_per_ip = DEFAULT_MAX_PER_IP;
-	S.close_timeout_s = 5;
-	sibling(S.worker_path, "switchboard-worker");
-	sibling(S.router_path, "switchboard-router");
-	const char *wargs[MAX_ARGS], *rargs[MAX_ARGS];
-	int nw = 0, nr = 0, c, idx = -1;
-	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-		/* idx is set only when a long option matched: not for '?' */
-		if (c == '?' || idx < 0) {
-			usage(stderr);
-			exit(2);
-		}
-		char *flag = malloc(strlen(opts[idx].name) + 3);
-		if (!flag)
-			die("malloc");
-		sprintf(flag, "--%s", opts[idx].name);
-		idx = -1;
-		switch (c) {
-		case O_LISTEN:
-			if (S.nlisten == MAX_LISTEN) {
-				fprintf(stderr, "switchboard: at most %d --listen\n", MAX_LISTEN);
-				exit(2);
-			}
-			S.listen[S.nlisten++] = optarg;
-			break;
-		case O_STATE: S.state_dir = optarg; break;
-		case O_ROUTER_URL: S.router_url = optarg; break;
-		case O_NO_ROUTER: S.embedded_router = false; break;
-		case O_MAX_CONN: S.max_connections = atoi(optarg); break;
-		case O_PER_IP: S.max_per_ip = count_option(optarg, "--max-per-ip"); break;
-		case O_USER: S.user = optarg; break;
-		case O_WORKER_USER: S.worker_user = optarg; break;
-		case O_WORKER: snprintf(S.worker_path, PATH_MAX, "%s", optarg); break;
-		case O_ROUTER: snprintf(S.router_path, PATH_MAX, "%s", optarg); break;
-		case O_CLOSE: S.close_timeout_s = atoi(optarg); /* fall through */
-		case O_W_ARG: check_bus_limit(flag + 2, optarg); wargs[nw++] = flag; wargs[nw++] = optarg; flag = NULL; break;
-		case O_W_FLAG: wargs[nw++] = flag; flag = NULL; break;
-		case O_R_ARG: check_bus_limit(flag + 2, optarg); rargs[nr++] = flag; rargs[nr++] = optarg; flag = NULL; break;
-		case O_BUS_KEY: /* both ends of the bus read it themselves */
-			S.bus_key = optarg;
-			wargs[nw++] = flag;
-			wargs[nw++] = optarg;
-			rargs[nr++] = "--bus-key";
-			rargs[nr++] = optarg;
-			flag = NULL;
-			break;
-		case O_LOG:
-			log_level_option(optarg);
-			wargs[nw++] = flag;
-			wargs[nw++] = optarg;
-			rargs[nr++] = "--log-level";
-			rargs[nr++] = optarg;
-			flag = NULL;
-			break;
-		case O_HELP: usage(stdout); exit(0);
-		case O_VERSION: printf("switchboard %s\n", SWITCHBOARD_VERSION); exit(0);
-		default: usage(stderr); exit(2);
-		}
-		free(flag);
-		if (nw > MAX_ARGS - 8 || nr > MAX_ARGS - 8) {
-			fprintf(stderr, "switchboard: too many options\n");
-			exit(2);
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "switchboard: unexpected argument %s\n", argv[optind]);
-		exit(2);
-	}
-	if (S.max_connections < 1)
-		S.max_connections = 1;
-	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
-		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
-			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);
-		exit(2);
-	}
-	if (!S.router_url) {
-		char *u = malloc(strlen(S.state_dir) + 16);
-		sprintf(u, "ipc://%s/bus.ipc", S.state_dir);
-		S.router_url = u;
-	}
 	push(S.worker_argv, &S.worker_argc, "switchboard-worker");
 	push(S.worker_argv, &S.worker_argc, "--router-url");
 	push(S.worker_argv, &S.worker_argc, S.router_url);
 	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
 	push(S.worker_argv, &S.worker_argc, "--bus-fd");
 	push(S.worker_argv, &S.worker_argc, "3");
-	for (int i = 0; i < nw; i++)
-		push(S.worker_argv, &S.worker_argc, wargs[i]);
+	for (int i = 0; i < p->pass_worker.n; i++) {
+		push(S.worker_argv, &S.worker_argc, p->pass_worker.v[i]);
+		/* the workers may not read the key file: they get the key from us
+		 * on their control socket (start_worker) */
+		if (strcmp(p->pass_worker.v[i], "--bus-key") == 0 && i + 1 < p->pass_worker.n) {
+			push(S.worker_argv, &S.worker_argc, "-");
+			i++;
+		}
+	}
 	push(S.router_argv, &S.router_argc, "switchboard-router");
 	push(S.router_argv, &S.router_argc, "--state-dir");
 	push(S.router_argv, &S.router_argc, S.state_dir);
 	push(S.router_argv, &S.router_argc, "--listen");
 	push(S.router_argv, &S.router_argc, S.router_url);
-	for (int i = 0; i < nr; i++)
-		push(S.router_argv, &S.router_argc, rargs[i]);
+	for (int i = 0; i < p->pass_router.n; i++)
+		push(S.router_argv, &S.router_argc, p->pass_router.v[i]);
+}
+
+static void parse_options(int argc, char **argv)
+{
+	static struct opt_parse p; /* its strings are the children's arguments */
+	core_key_reader = bus_key_read;
+	int rc = core_options_parse(&p, "switchboard", OPT_SUPERVISOR,
+				    "usage: switchboard [options]\n"
+				    "WebSocket messaging server: one isolated worker process per connection.\n"
+				    "Options marked [worker] or [router] are checked here and passed on.",
+				    argc, argv);
+	if (rc >= 0)
+		exit(rc);
+	for (int i = 0; i < p.pass_worker.n; i++)
+		if (strcmp(p.pass_worker.v[i], "--bus-fd") == 0) {
+			fprintf(stderr, "switchboard: --bus-fd is set by the supervisor for its workers\n");
+			exit(2);
+		}
+	take_own_options();
+	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
+		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
+			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);
+		exit(2);
+	}
+	if (!S.router_url) {
+		size_t n = strlen(S.state_dir) + 16;
+		char *u = malloc(n);
+		if (!u)
+			die("malloc");
+		snprintf(u, n, "ipc://%s/bus.ipc", S.state_dir);
+		S.router_url = u;
+	}
+	build_argv(&p);
 }
 
 #define WORKER_USER_DEFAULT "switchboard-worker"
@@ -810,13 +723,14 @@ int main(int argc, char **argv)
 	S.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (S.sig_fd < 0 || S.timer_fd < 0 || S.ep < 0)
 		die("setting up the loop");
+	/* tags are read as u64 (EV_WORKER_CTL | pid): set all of it, never only .fd */
 	struct epoll_event ev = {.events = EPOLLIN};
-	ev.data.fd = S.sig_fd;
+	ev.data.u64 = (uint64_t)S.sig_fd;
 	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.sig_fd, &ev);
-	ev.data.fd = S.timer_fd;
+	ev.data.u64 = (uint64_t)S.timer_fd;
 	epoll_ctl(S.ep, EPOLL_CTL_ADD, S.timer_fd, &ev);
 	for (int i = 0; i < S.nlfd; i++) {
-		ev.data.fd = S.lfd[i];
+		ev.data.u64 = (uint64_t)S.lfd[i];
 		epoll_ctl(S.ep, EPOLL_CTL_ADD, S.lfd[i], &ev);
 	}
 	S.router_backoff_ms = 100;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -22,6 +21,7 @@
 
 #include "../common/bus.h"
 #include "../common/clock.h"
+#include "../common/core_options.h"
 #include "../common/log.h"
 #include "../proto/websocket/handshake.h"
 #include "session.h"
@@ -531,121 +531,53 @@ static bool built_with_asan(void)
 #endif
 }
 
-static void usage(FILE *f)
+/* --bus-key -: the supervisor wrote the key on our control socket before it started us. */
+static void key_from_supervisor(struct worker_config *cfg)
 {
-	fprintf(f,
-		"usage: switchboard-worker [options]\n"
-		"Serves one WebSocket client on stdin/stdout (inetd, tcpserver, systemd Accept=yes).\n"
-		"  --router-url URL        bus address of the router (ipc://PATH or tcp://HOST:PORT)\n"
-		"                          default $SWITCHBOARD_ROUTER_URL or ipc://var/bus.ipc\n"
-		"  --max-message BYTES     largest client message (default 1048576)\n"
-		"  --allow-origin ORIGIN   accept browsers only from ORIGIN (repeatable)\n"
-		"  --ping-interval SEC     keep-alive ping after this idle time (default 30, 0 = off)\n"
-		"  --ping-timeout SEC      drop a client silent this long (default 60)\n"
-		"  --handshake-timeout SEC time allowed for the HTTP upgrade (default 10)\n"
-		"  --close-timeout SEC     wait for the client's close reply (default 5)\n"
-		"  --client-backlog BYTES  unsent output before the client counts as slow (default 1048576)\n"
-		"  --no-sandbox            do not enter the seccomp sandbox\n"
-		"  --bus-key FILE          key to prove to the router (64 hex digits, mode 0600)\n"
-		"  --bus-fd FD             ask the supervisor on FD for bus connections (it passes this)\n"
-		"  --static-dir DIR        serve plain GET/HEAD for other paths from files in DIR\n"
-		"  --log-level LEVEL       error, warn, info or debug (default info)\n"
-		"  --help, --version\n");
-}
-
-static double parse_seconds(const char *s, const char *opt)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (*s == 0 || *end || v < 0) {
-		fprintf(stderr, "switchboard-worker: bad value for %s: %s\n", opt, s);
-		exit(2);
-	}
-	return v;
-}
-
-static size_t parse_size(const char *s, const char *opt)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*s == 0 || *end || v == 0) {
-		fprintf(stderr, "switchboard-worker: bad value for %s: %s\n", opt, s);
-		exit(2);
-	}
-	return (size_t)v;
-}
-
-/*
- * Read here, before the sandbox, which allows no open(). The worker uses
- * only libsodium's HMAC (crypto_auth), which needs no sodium_init(): that
- * would link in every implementation picker and grow the static binary.
- */
-static void read_bus_key(const char *path, struct worker_config *cfg)
-{
-	char err[300];
-	if (bus_key_read(path, cfg->bus_key, err, sizeof err) < 0) {
-		fprintf(stderr, "switchboard-worker: %s\n", err);
+	ssize_t n = cfg->bus_ctl >= 0 ? read(cfg->bus_ctl, cfg->bus_key, sizeof cfg->bus_key) : -1;
+	if (n != (ssize_t)sizeof cfg->bus_key) {
+		fprintf(stderr, "switchboard-worker: --bus-key - needs the key from the supervisor on --bus-fd\n");
 		exit(2);
 	}
 	cfg->has_bus_key = true;
 }
 
+/* Options from the tables (common/core_options.c, each protocol's options.c). */
 static void parse_options(int argc, char **argv, struct worker_config *cfg)
 {
-	static const struct option opts[] = {
-		{"router-url", required_argument, 0, 'r'},  {"max-message", required_argument, 0, 'm'},
-		{"allow-origin", required_argument, 0, 'o'}, {"ping-interval", required_argument, 0, 'p'},
-		{"ping-timeout", required_argument, 0, 'P'}, {"handshake-timeout", required_argument, 0, 'H'},
-		{"close-timeout", required_argument, 0, 'c'}, {"client-backlog", required_argument, 0, 'b'},
-		{"no-sandbox", no_argument, 0, 'n'},          {"log-level", required_argument, 0, 'l'},
-		{"bus-key", required_argument, 0, 'k'},
-		{"bus-fd", required_argument, 0, 'F'},
-		{"static-dir", required_argument, 0, 'S'},
-		{"help", no_argument, 0, 'h'},                {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
+	struct opt_parse p;
+	core_key_reader = bus_key_read;
+	int rc = core_options_parse(&p, "switchboard-worker", OPT_WORKER,
+				    "usage: switchboard-worker [options]\n"
+				    "Serves one WebSocket client on stdin/stdout (inetd, tcpserver, systemd Accept=yes).\n"
+				    "Options marked [supervisor] or [router] are not this program's: they are refused.",
+				    argc, argv);
+	opt_free(&p);
+	if (rc >= 0)
+		exit(rc);
+	const struct core_options *o = &core_opt;
 	const char *env = getenv("SWITCHBOARD_ROUTER_URL");
 	*cfg = (struct worker_config){
-		.router_url = env ? env : "ipc://var/bus.ipc",
-		.max_message = 1u << 20,
-		.handshake_timeout_ms = 10000,
-		.ping_interval_ms = 30000,
-		.ping_timeout_ms = 60000,
-		.close_timeout_ms = 5000,
-		.client_backlog = 1u << 20,
-		.sandbox = true,
-		.bus_ctl = -1,
+		.router_url = o->router_url ? o->router_url : env ? env : "ipc://var/bus.ipc",
+		.max_message = o->max_message,
+		.origins = o->origins.v,
+		.norigins = o->origins.n,
+		.handshake_timeout_ms = o->handshake_timeout_ms,
+		.ping_interval_ms = o->ping_interval_ms,
+		.ping_timeout_ms = o->ping_timeout_ms,
+		.close_timeout_ms = o->close_timeout_ms,
+		.client_backlog = o->client_backlog,
+		.sandbox = !o->no_sandbox,
+		.has_bus_key = o->has_bus_key,
+		.bus_key_from_ctl = o->bus_key_from_ctl,
+		.bus_ctl = (int)o->bus_fd,
+		.static_dir = o->static_dir,
 	};
-	cfg->origins = calloc((size_t)argc, sizeof *cfg->origins);
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': cfg->router_url = optarg; break;
-		case 'm': cfg->max_message = parse_size(optarg, "--max-message"); break;
-		case 'o': cfg->origins[cfg->norigins++] = optarg; break;
-		case 'p': cfg->ping_interval_ms = (int)(parse_seconds(optarg, "--ping-interval") * 1000); break;
-		case 'P': cfg->ping_timeout_ms = (int)(parse_seconds(optarg, "--ping-timeout") * 1000); break;
-		case 'H': cfg->handshake_timeout_ms = (int)(parse_seconds(optarg, "--handshake-timeout") * 1000); break;
-		case 'c': cfg->close_timeout_ms = (int)(parse_seconds(optarg, "--close-timeout") * 1000); break;
-		case 'b': cfg->client_backlog = parse_size(optarg, "--client-backlog"); break;
-		case 'n': cfg->sandbox = false; break;
-		case 'k': read_bus_key(optarg, cfg); break;
-		case 'F': cfg->bus_ctl = (int)parse_size(optarg, "--bus-fd"); break;
-		case 'S': cfg->static_dir = optarg; break;
-		case 'l':
-			log_level_option(optarg);
-			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("switchboard-worker %s\n", SWITCHBOARD_VERSION); exit(0);
-		default: usage(stderr); exit(2);
-		}
-	}
-	if (cfg->max_message > BUS_MAX_CLIENT_MESSAGE) {
-		fprintf(stderr, "switchboard-worker: --max-message %zu is over %u, so that a message fits in the "
-				"8 MiB bus limit with its envelope\n", cfg->max_message, BUS_MAX_CLIENT_MESSAGE);
-		exit(2);
-	}
+	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
+	if (cfg->bus_key_from_ctl)
+		key_from_supervisor(cfg);
 	if (built_with_asan())
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
@@ -680,6 +612,6 @@ int main(int argc, char **argv)
 	buf_free(&s.out);
 	buf_free(&s.head);
 	free(s.state);
-	free(cfg.origins);
+	free(core_opt.origins.v);
 	return rc;
 }

@@ -3,3 +3,5 @@
 messaging_WORKER := proto/messaging/session.c
 messaging_ROUTER := proto/messaging/service.c proto/messaging/queues.c
 messaging_SHARED := proto/messaging/decode.c
+# its options (a table: proto/messaging/options.c), linked into all three programs
+messaging_OPTIONS := proto/messaging/options.c

@@ -13,6 +13,7 @@
 #include "../../router/router.h"
 #include "../../router/store.h"
 #include "messaging.h"
+#include "options.h"
 #include "queues.h"
 
 #define BACKLOG_FRAME_BYTES (256u << 10) /* well under the worker queue and the client backlog */
@@ -43,8 +44,9 @@ static void on_commit(bool ok);
 
 static struct mq_limits limits(const struct router *r)
 {
-	return (struct mq_limits){r->opt.messaging_max_queue, r->opt.messaging_max_per_sender,
-				  r->opt.messaging_max_recipients, r->opt.messaging_max_store};
+	(void)r;
+	return (struct mq_limits){messaging_opt.max_queue, messaging_opt.max_per_sender, messaging_opt.max_recipients,
+				  messaging_opt.max_store};
 }
 
 static int messaging_init(struct router *r)
@@ -266,7 +268,7 @@ static void on_send(struct router *r, struct rworker *w, const struct envelope *
 		log_warn("messaging: malformed send from worker pid %d", w->pid);
 		return;
 	}
-	if (ml > r->opt.messaging_max_size) {
+	if (ml > messaging_opt.max_size) {
 		stats.too_large++;
 		return refuse_by_hints(r, w, e, MSG_ERR_TOO_LARGE);
 	}

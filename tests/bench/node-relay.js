@@ -1,6 +1,6 @@
 // Reference server for tests/bench/run.sh: a minimal Node `ws` server with
 // /echo, a /wschat relay (init, identify, direct message) and /messaging
-// (store-and-forward, /work/shared/specs/messaging.md, kept in memory: a Map
+// (store-and-forward as proto/messaging/README.md describes it, kept in memory: a Map
 // per recipient, nothing written to disk), written the way a small Node relay
 // usually is. Usage: node node-relay.js PORT [MESSAGING_MAX_QUEUE]
 // SIGUSR2 runs a full GC (when started with --expose-gc), for memory figures.

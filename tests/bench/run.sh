@@ -33,7 +33,7 @@ BACKLOG=${BENCH_BACKLOG:-10000}
 BACKLOG_RUNS=${BENCH_BACKLOG_RUNS:-9}
 MSG_QUEUE=10000000   # --messaging-max-queue (and -per-sender) for the Messaging runs: offline queues grow for the whole run
 MSG_STORE=100000000000 # --messaging-max-store: bytes, for the same reason
-BUDGET_KB=150     # /work/shared/DESIGN.md, Budgets: idle connection
+BUDGET_KB=150     # the budget of an idle connection (README, Benchmarks)
 BUDGET_US=12      # whole path, CPU per routed message
 
 B=build

@@ -1,5 +1,5 @@
 // Messaging (store-and-forward) end to end: real supervisor, router and
-// workers, real `ws` clients. Every rule of specs/messaging.md (and the
+// workers, real `ws` clients. Every rule of proto/messaging/README.md (and the
 // decisions taken with it) has a test here, named after the rule.
 'use strict';
 const fs = require('node:fs');

@@ -1,5 +1,5 @@
 // WSChat end to end: real supervisor, router and workers, real `ws` clients.
-// Every rule of specs/wschat.md has a test here.
+// Every rule of proto/wschat/README.md has a test here.
 'use strict';
 const { test, run, assert, until } = require('./lib/harness');
 const { startServer, ASAN } = require('./lib/server');

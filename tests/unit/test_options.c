@@ -13,17 +13,35 @@ static const char *o_str;
 static struct opt_list o_list;
 static size_t w_size;
 static long r_n;
+static const char *o_str2;
+static int hook_calls;
+
+static int hook(unsigned self, const char *value, const char **why)
+{
+	(void)self;
+	hook_calls++;
+	if (strcmp(value, "bad") == 0) {
+		*why = "the hook says no";
+		return -1;
+	}
+	return 0;
+}
 
 static const struct opt core_opts[] = {
-	{"size", OPT_SIZE, NULL, "1m", "a size", OPT_SUPERVISOR, &o_size, 1, 1LL << 30},
-	{"secs", OPT_SECONDS, NULL, "2.5", "a time", OPT_SUPERVISOR, &o_ms, 0, 3600},
-	{"count", OPT_INT, NULL, "7", "a count", OPT_SUPERVISOR, &o_n, 1, 100},
-	{"flag", OPT_FLAG, NULL, NULL, "a flag", OPT_SUPERVISOR, &o_flag, 0, 0},
-	{"name", OPT_STR, "NAME", "x", "a name", OPT_SUPERVISOR, &o_str, 0, 0},
-	{"each", OPT_LIST, NULL, NULL, "repeatable", OPT_SUPERVISOR, &o_list, 0, 0},
-	{"wsize", OPT_SIZE, NULL, "64k", "the worker's", OPT_WORKER, &w_size, 0, 0},
-	{"both", OPT_INT, NULL, "3", "worker and router", OPT_WORKER | OPT_ROUTER, &r_n, 0, 0},
-	{"wflag", OPT_FLAG, NULL, NULL, "a worker flag", OPT_WORKER, &o_flag, 0, 0},
+	{"size", OPT_SIZE, NULL, "1m", "a size", OPT_SUPERVISOR, &o_size, 1, 1LL << 30, NULL, NULL},
+	{"secs", OPT_SECONDS, NULL, "2.5", "a time", OPT_SUPERVISOR, &o_ms, 0, 3600, NULL, NULL},
+	{"count", OPT_INT, NULL, "7", "a count", OPT_SUPERVISOR, &o_n, 1, 100, NULL, NULL},
+	{"flag", OPT_FLAG, NULL, NULL, "a flag", OPT_SUPERVISOR, &o_flag, 0, 0, NULL, NULL},
+	{"name", OPT_STR, "NAME", "x", "a name", OPT_SUPERVISOR, &o_str, 0, 0, NULL, NULL},
+	{"each", OPT_LIST, NULL, NULL, "repeatable", OPT_SUPERVISOR, &o_list, 0, 0, NULL, NULL},
+	{"wsize", OPT_SIZE, NULL, "64k", "the worker's", OPT_WORKER, &w_size, 0, 0, NULL, NULL},
+	{"both", OPT_INT, NULL, "3", "worker and router", OPT_WORKER | OPT_ROUTER, &r_n, 0, 0, NULL, NULL},
+	{"wflag", OPT_FLAG, NULL, NULL, "a worker flag", OPT_WORKER, &o_flag, 0, 0, NULL, NULL},
+	{"noted", OPT_INT, NULL, NULL, "bounded, with a why", OPT_SUPERVISOR, &o_n, 1, 9, "for a test", NULL},
+	{"hooked", OPT_STR, NULL, NULL, "with a hook", OPT_SUPERVISOR | OPT_WORKER, &o_str, 0, 0, NULL, hook},
+	/* one name, two owners: each process finds its own */
+	{"twice", OPT_STR, "SUP", NULL, "the supervisor's", OPT_SUPERVISOR, &o_str, 0, 0, NULL, NULL},
+	{"twice", OPT_STR, "RTR", NULL, "the router's", OPT_ROUTER, &o_str2, 0, 0, NULL, NULL},
 	{.name = NULL},
 };
 static const struct opt_group core = {"core", core_opts};
@@ -134,8 +152,39 @@ static void test_help(void)
 	opt_free(&p);
 }
 
+static void test_extensions(void)
+{
+	struct opt_parse p = fresh(OPT_SUPERVISOR);
+	const char *why = NULL;
+	CHECK("options: a range error gives the bounds and the note",
+	      opt_set(&p, "noted", "10", &why) < 0 && why && strstr(why, "from 1 to 9") && strstr(why, "for a test"));
+	hook_calls = 0;
+	CHECK("options: a hook runs on the value", opt_set(&p, "hooked", "fine", &why) == 0 && hook_calls == 1);
+	CHECK("options: a hook's refusal is the option's error",
+	      opt_set(&p, "hooked", "bad", &why) < 0 && strcmp(why, "the hook says no") == 0);
+	o_str = o_str2 = NULL;
+	CHECK("options: the supervisor takes its own entry of a shared name",
+	      opt_set(&p, "twice", "a", &why) == 0 && o_str && strcmp(o_str, "a") == 0 && !o_str2 &&
+		  p.pass_router.n == 0);
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+	opt_usage(&p, f);
+	fclose(f);
+	CHECK("options: help shows only the entry in force", text && strstr(text, "--twice SUP") &&
+							     !strstr(text, "--twice RTR"));
+	free(text);
+	opt_free(&p);
+	p = fresh(OPT_ROUTER);
+	o_str = o_str2 = NULL;
+	CHECK("options: the router takes its own entry of a shared name",
+	      opt_set(&p, "twice", "b", &why) == 0 && o_str2 && strcmp(o_str2, "b") == 0 && !o_str);
+	opt_free(&p);
+}
+
 void test_options(void)
 {
+	test_extensions();
 	test_values();
 	test_errors();
 	test_hand_over();
