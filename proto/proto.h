@@ -58,6 +58,17 @@ struct proto_worker {
 	void (*close)(struct session *s);
 };
 
+/*
+ * Plain HTTP, from a protocol's http op only (worker/http.c; the protocol's
+ * side of the seam, so declared here). Both return the
+ * status sent. session_http_reply sends a whole response with body (none for
+ * HEAD); session_http_file sends the file at a request path (percent-encoded,
+ * as in the request line) below dirfd, with ETag/If-None-Match, or 404/400.
+ */
+int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
+		       size_t len);
+int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
+
 struct proto_router {
 	const char *name;
 	size_t state_size; /* zeroed per-worker state, rworker_state() */

@@ -86,16 +86,6 @@ void session_set_timer(struct session *s, int64_t delay_ms);
 /* The connection's id on the bus, for logs. */
 uint64_t session_conn_id(const struct session *s);
 
-/*
- * Plain HTTP, from a protocol's http op only (worker/http.c). Both return the
- * status sent. session_http_reply sends a whole response with body (none for
- * HEAD); session_http_file sends the file at a request path (percent-encoded,
- * as in the request line) below dirfd, with ETag/If-None-Match, or 404/400.
- */
-int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
-		       size_t len);
-int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
-
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */
 int http_setup(const struct worker_config *cfg); /* every protocol's setup and the static files' */
