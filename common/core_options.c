@@ -99,6 +99,8 @@ static const struct opt core_table[] = {
 	 &core_opt.client_backlog, 1, 1LL << 40, NULL, NULL},
 	{"no-sandbox", OPT_FLAG, NULL, NULL, "do not enter the seccomp sandbox", W, &core_opt.no_sandbox, 0, 0,
 	 NULL, NULL},
+	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",
+	 W, &core_opt.static_dir, 0, 0, NULL, NULL},
 	{"bus-fd", OPT_INT, "FD", NULL, "ask the supervisor on FD for bus connections (it passes this)", W,
 	 &core_opt.bus_fd, 0, 0x7fffffff, NULL, NULL},
 	{"tap", OPT_STR, "URL", NULL, "PUB tap address, or \"none\" (default ipc://DIR/tap.ipc)", R,

@@ -25,6 +25,7 @@ struct core_options {
 	int ping_interval_ms, ping_timeout_ms, handshake_timeout_ms, close_timeout_ms;
 	bool no_sandbox;
 	long bus_fd; /* -1: the worker dials the bus itself */
+	const char *static_dir; /* plain GET/HEAD files (worker/http.c); NULL: none */
 	/* router */
 	const char *tap_url;
 	size_t worker_queue, router_memory;

@@ -18,9 +18,29 @@
 struct session; /* worker/session.h */
 struct router;  /* router/router.h */
 struct rworker;
+struct worker_config; /* worker/session.h */
 
 struct proto_worker {
 	const char *name;
+	/*
+	 * Runs once per worker process, before the first byte of the request is
+	 * read and so before the seccomp sandbox (which allows no open() and no
+	 * new sockets): open what the protocol will need later, e.g. sodium_init and its random source
+	 * (SaltyRTC) or a directory descriptor for static files (Galène, the
+	 * core --static-dir). Every protocol's setup runs, not only the one the
+	 * request will match: the request is not known yet, and a set-up that
+	 * fails is the operator's error, reported the same whatever the client
+	 * asks. Returns 0, or -1 after logging why (the worker then exits). May
+	 * be NULL.
+	 */
+	int (*setup)(const struct worker_config *cfg);
+	/*
+	 * A plain (non-upgrade) GET or HEAD: answer it with session_http_reply or
+	 * session_http_file and return the status sent, or return 0 to decline
+	 * (the next protocol, then the static files, then 404 or 426). It runs
+	 * before the sandbox (worker/http.c says why). May be NULL.
+	 */
+	int (*http)(struct session *s, const struct http_request *req);
 	/* Whether this protocol serves the request (usually by path). */
 	bool (*match)(const struct http_request *req);
 	/* Before the upgrade: 0 to go on, or an HTTP status with *why. May be NULL. */
@@ -38,6 +58,17 @@ struct proto_worker {
 	void (*on_register)(struct session *s);
 	void (*close)(struct session *s);
 };
+
+/*
+ * Plain HTTP, from a protocol's http op only (worker/http.c; the protocol's
+ * side of the seam, so declared here). Both return the
+ * status sent. session_http_reply sends a whole response with body (none for
+ * HEAD); session_http_file sends the file at a request path (percent-encoded,
+ * as in the request line) below dirfd, with ETag/If-None-Match, or 404/400.
+ */
+int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
+		       size_t len);
+int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
 
 struct proto_router {
 	const char *name;

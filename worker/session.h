@@ -12,6 +12,7 @@
 #include "../common/mp.h"
 #include "../common/sp.h"
 #include "../proto/proto.h"
+#include "../proto/websocket/static.h"
 #include "../proto/websocket/ws.h"
 
 struct worker_config {
@@ -29,9 +30,12 @@ struct worker_config {
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
 	int bus_ctl; /* --bus-fd: the supervisor dials the bus for us; -1: we dial */
+	const char *static_dir; /* --static-dir: plain files for GET/HEAD; NULL: none */
 };
 
-enum session_phase { PHASE_HANDSHAKE, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
+/* PHASE_HTTP: a plain-HTTP response body (a file) is going out; the next
+ * request waits in the client's socket until it is sent. */
+enum session_phase { PHASE_HANDSHAKE, PHASE_HTTP, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
 
 struct session {
 	const struct worker_config *cfg;
@@ -62,6 +66,13 @@ struct session {
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
 	uint64_t conn_id;
+
+	/* plain HTTP (worker/http.c) */
+	const struct http_request *http_req; /* the request being answered */
+	int http_served;     /* responses sent on this connection */
+	bool http_last;      /* the response going out is the connection's last */
+	struct static_file file; /* the body going out in PHASE_HTTP; fd -1: none */
+	int64_t http_progress_at; /* last time the client took some of it */
 };
 
 static inline void *session_state(struct session *s) { return s->state; }
@@ -74,6 +85,14 @@ msgpack_packer *session_bus(struct session *s);
 void session_set_timer(struct session *s, int64_t delay_ms);
 /* The connection's id on the bus, for logs. */
 uint64_t session_conn_id(const struct session *s);
+
+/* worker/http.c, for the loop */
+#define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */
+int http_setup(const struct worker_config *cfg); /* every protocol's setup and the static files' */
+/* A complete non-upgrade GET/HEAD of head_len bytes: answered (true) or not ours. */
+bool http_answer(struct session *s, const struct http_request *req, size_t head_len);
+/* Queues more of a file body: 1 once all of it is written, -1 on error, else 0. */
+int http_refill(struct session *s);
 
 /* worker/bus.c */
 void bus_start(struct session *s);

@@ -141,6 +141,18 @@ static void open_session(struct session *s, size_t head_len)
 	buf_free(&s->head);
 }
 
+static void try_handshake(struct session *s);
+
+/* A plain-HTTP response is out (or queued whole): close, or wait for the next request. */
+static void http_next(struct session *s)
+{
+	if (s->http_last)
+		return enter_linger(s);
+	s->handshake_deadline = clock_ms() + s->cfg->handshake_timeout_ms; /* idle keep-alive */
+	if (buf_used(&s->head) > 0)
+		try_handshake(s); /* pipelined; at most HTTP_MAX_REQUESTS deep */
+}
+
 /* Parses the request once complete; answers it one way or the other. */
 static void try_handshake(struct session *s)
 {
@@ -150,6 +162,11 @@ static void try_handshake(struct session *s)
 		return;
 	if (rc < 0)
 		return refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
+	if (http_answer(s, &req, (size_t)rc)) {
+		if (s->phase == PHASE_HANDSHAKE)
+			http_next(s);
+		return; /* a file body follows (PHASE_HTTP), or we linger */
+	}
 	const char *why = NULL;
 	s->proto = find_protocol(&req);
 	int status = ws_handshake_check(&req, &why);
@@ -185,7 +202,8 @@ static bool output_backlogged(const struct session *s)
 
 static bool must_pause(const struct session *s)
 {
-	return s->phase == PHASE_OPEN && (bus_backlogged(s) || output_backlogged(s));
+	/* a file going out: the next request waits in the socket until it is sent */
+	return s->phase == PHASE_HTTP || (s->phase == PHASE_OPEN && (bus_backlogged(s) || output_backlogged(s)));
 }
 
 static void read_client(struct session *s)
@@ -240,7 +258,34 @@ static void write_client(struct session *s)
 		}
 		buf_consume(&s->out, (size_t)w);
 	}
-	buf_shrink(&s->out, 16384);
+	if (s->phase != PHASE_HTTP) /* a file's chunks reuse the buffer: no malloc per chunk */
+		buf_shrink(&s->out, 16384);
+}
+
+/* Writes a file body a chunk at a time, so the worker never holds much of it. */
+static void http_turn(struct session *s)
+{
+	for (;;) {
+		int rc = s->client_eof ? -1 : http_refill(s);
+		if (rc < 0) {
+			static_close(&s->file);
+			s->phase = PHASE_DONE; /* the Content-Length sent cannot be kept */
+			return;
+		}
+		if (rc > 0) {
+			s->phase = PHASE_HANDSHAKE;
+			http_next(s); /* a pipelined request may start the next file */
+			if (s->phase != PHASE_HTTP)
+				return;
+			continue;
+		}
+		size_t before = buf_used(&s->out);
+		write_client(s);
+		if (buf_used(&s->out) < before)
+			s->http_progress_at = clock_ms();
+		if (buf_used(&s->out) > 0)
+			return; /* the socket is full: EPOLLOUT brings us back */
+	}
 }
 
 /* ---- timers ---- */
@@ -251,6 +296,8 @@ static int64_t next_deadline(const struct session *s)
 #define CONSIDER(x) do { if ((x) > 0 && (x) < t) t = (x); } while (0)
 	if (s->phase == PHASE_HANDSHAKE)
 		CONSIDER(s->handshake_deadline);
+	if (s->phase == PHASE_HTTP)
+		CONSIDER(s->http_progress_at + s->cfg->handshake_timeout_ms);
 	if (s->phase == PHASE_LINGER)
 		CONSIDER(s->linger_until);
 	if (s->phase == PHASE_OPEN) {
@@ -284,8 +331,16 @@ static void on_timers(struct session *s)
 	(void)r;
 	timer_armed_at = -1;
 	int64_t now = clock_ms();
-	if (s->phase == PHASE_HANDSHAKE && now >= s->handshake_deadline)
+	if (s->phase == PHASE_HANDSHAKE && now >= s->handshake_deadline) {
+		if (s->http_served > 0 && buf_used(&s->head) == 0)
+			return enter_linger(s); /* an idle keep-alive connection: just close */
 		return refuse(s, 408, "handshake not completed in time");
+	}
+	if (s->phase == PHASE_HTTP && now >= s->http_progress_at + s->cfg->handshake_timeout_ms) {
+		log_info("client took none of its file for %d ms, dropping it", s->cfg->handshake_timeout_ms);
+		s->phase = PHASE_DONE;
+		return;
+	}
 	if (s->phase == PHASE_LINGER && now >= s->linger_until) {
 		s->phase = PHASE_DONE;
 		return;
@@ -319,7 +374,7 @@ static void on_signal(struct session *s)
 	struct signalfd_siginfo si;
 	if (read(signal_fd, &si, sizeof si) != sizeof si)
 		return;
-	if (s->phase == PHASE_HANDSHAKE) {
+	if (s->phase == PHASE_HANDSHAKE || s->phase == PHASE_HTTP) {
 		s->phase = PHASE_DONE;
 	} else if (s->phase == PHASE_OPEN) {
 		session_close(s, 1001, "server shutting down");
@@ -384,6 +439,8 @@ static void after_turn(struct session *s)
 {
 	/* Write first: bus credit depends on how much is still unsent, and a
 	 * buffer drained here would otherwise never release held credit. */
+	if (s->phase == PHASE_HTTP)
+		http_turn(s);
 	write_client(s);
 	if (s->phase == PHASE_OPEN) {
 		if (s->ws.state == WS_CLOSED || s->client_eof)
@@ -402,8 +459,12 @@ static void after_turn(struct session *s)
 	/* a half-closed client may still read what is left for it */
 	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || shut_wr))
 		s->phase = PHASE_DONE;
-	if (s->phase == PHASE_HANDSHAKE && s->client_eof)
-		s->phase = PHASE_DONE; /* gone before finishing its request */
+	if (s->phase == PHASE_HANDSHAKE && s->client_eof) {
+		if (buf_used(&s->out) > 0)
+			enter_linger(s); /* a half-closed client still reads its last answer */
+		else
+			s->phase = PHASE_DONE; /* gone before finishing its request */
+	}
 }
 
 static int run(struct session *s)
@@ -510,6 +571,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.has_bus_key = o->has_bus_key,
 		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
+		.static_dir = o->static_dir,
 	};
 	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
@@ -529,6 +591,10 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &cfg);
 	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};
 	s.bus.fd = -1;
+	s.file.fd = -1;
+	/* before any byte of the request and before the sandbox (proto/proto.h) */
+	if (http_setup(&cfg) < 0)
+		return 1;
 	if (sp_addr_parse(cfg.router_url, &s.bus_addr) < 0) {
 		log_error("bad --router-url %s", cfg.router_url);
 		return 2;
@@ -538,6 +604,7 @@ int main(int argc, char **argv)
 	int rc = run(&s);
 	if (s.proto && s.proto->close && s.state)
 		s.proto->close(&s);
+	static_close(&s.file);
 	ws_conn_free(&s.ws);
 	sp_conn_free(&s.bus);
 	if (s.bus_wanted)

@@ -1,13 +1,14 @@
 /*
- * Plain files for GET and HEAD, from one directory, for a sandboxed worker.
+ * Plain files for GET and HEAD, from one directory, for the worker.
  *
  * The directory is opened once, before the sandbox; each request opens its
  * file with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) relative to that
  * descriptor, so the kernel itself refuses any path that would leave the
  * directory (`..`, absolute symlinks, symlinks pointing out), however it is
- * spelled. We chose this over serving before the sandbox because a file is
- * then read with the same filter as everything else, and the worker gets no
- * general file access: openat2 is allowed only with RESOLVE_BENEATH.
+ * spelled. The caller must not be inside the seccomp filter: seccomp cannot
+ * read openat2's struct open_how, so a filter that allowed openat2 would
+ * allow it without RESOLVE_BENEATH too. The worker therefore answers plain
+ * HTTP before it enters the sandbox (worker/http.c says more).
  */
 #ifndef SB_STATIC_H
 #define SB_STATIC_H
