@@ -21,13 +21,11 @@
  * at BUS_BATCH_TARGET (worker) or at the limit (router), and one envelope
  * that cannot fit alone is an error for its client (closed with 1009). So
  * that a client message always fits, with its envelope and the router's
- * JSON around it, --max-message is at most BUS_MAX_CLIENT_MESSAGE,
- * --messaging-max-size at most BUS_MAX_STORED_MESSAGE and --worker-queue
- * at most BUS_MAX_MESSAGE; the programs refuse to start otherwise.
+ * JSON around it, --max-message is at most BUS_MAX_CLIENT_MESSAGE and
+ * --worker-queue at most BUS_MAX_MESSAGE (protocols bound their own
+ * options the same way); the programs refuse to start otherwise.
  */
 #define BUS_MAX_CLIENT_MESSAGE (BUS_MAX_MESSAGE - (64u << 10))
-/* A Messaging backlog frame is up to 256 KiB of messages plus one more. */
-#define BUS_MAX_STORED_MESSAGE (BUS_MAX_CLIENT_MESSAGE / 2)
 
 /* core operations */
 #define OP_HELLO "hello"   /* w→r: conn, pid, proto, credit */

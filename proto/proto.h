@@ -1,8 +1,12 @@
 /*
  * A protocol is two tables of functions: its worker half (one client
  * connection, in switchboard-worker) and its router half (shared state, in
- * switchboard-router). Each lists itself in worker/protocols.c and
- * router/protocols.c respectively.
+ * switchboard-router), listed in registries generated from the Makefile's
+ * PROTOS. This header is the only thing a protocol includes from outside its
+ * folder (with what it includes from common/): the structs of a session, a
+ * router and a router's worker are opaque here, and the calls a protocol may
+ * make on them are declared below. The dependency runs one way: worker/ and
+ * router/ include proto/, proto/ includes common/.
  */
 #ifndef SB_PROTO_H
 #define SB_PROTO_H
@@ -13,12 +17,14 @@
 
 #include "../common/envelope.h"
 #include "storage.h"
+#include "websocket/frame.h"
 #include "websocket/http.h"
 
-struct session; /* worker/session.h */
-struct router;  /* router/router.h */
-struct rworker;
-struct worker_config; /* worker/session.h */
+struct session;       /* one client connection (worker/session.h) */
+struct worker_config; /* the worker's options (worker/session.h) */
+struct router;        /* the router (router/router.h) */
+struct rworker;       /* one worker as the router sees it (router/router.h) */
+struct hmap;          /* common/hmap.h */
 
 struct proto_worker {
 	const char *name;
@@ -70,6 +76,21 @@ int session_http_reply(struct session *s, int status, const char *content_type, 
 		       size_t len);
 int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
 
+/* ---- calls on a session, for worker halves (worker/worker.c, worker/bus.c) ---- */
+/* The protocol's zeroed per-session state (state_size bytes). */
+void *session_state(struct session *s);
+/* Queue a text (valid UTF-8) or binary message for the client. */
+int session_send_text(struct session *s, const void *p, size_t n);
+int session_send_binary(struct session *s, const void *p, size_t n);
+/* Start the close handshake with the client. */
+void session_close(struct session *s, uint16_t code, const char *reason);
+/* The packer to write one envelope into (start it with env_begin). */
+msgpack_packer *session_bus(struct session *s);
+/* Runs on_timer after delay_ms; a negative delay cancels. */
+void session_set_timer(struct session *s, int64_t delay_ms);
+/* The connection's id on the bus, for logs. */
+uint64_t session_conn_id(const struct session *s);
+
 struct proto_router {
 	const char *name;
 	size_t state_size; /* zeroed per-worker state, rworker_state() */
@@ -84,5 +105,33 @@ struct proto_router {
 	/* Its tables in the router's store (storage.h), or NULL: none. */
 	const struct proto_store *store;
 };
+
+/* ---- calls on the router, for router halves (router/workers.c) ---- */
+/* The protocol's zeroed per-worker state (state_size bytes). */
+void *rworker_state(struct rworker *w);
+/* The worker's process id, for logs. */
+int rworker_pid(const struct rworker *w);
+/* Bytes queued in the router for w (waiting for its credit). */
+size_t router_queued(const struct rworker *w);
+/* The worker serving a connection id, or NULL. */
+struct rworker *router_worker_by_conn(struct router *r, uint64_t conn);
+/* A fresh packer for one envelope, kept until the next router_packer call. */
+msgpack_packer *router_packer(struct router *r);
+/* Queues that envelope for w (packed once, so cheap to call for many). */
+void router_send_scratch(struct router *r, struct rworker *w);
+/*
+ * Fan-out: queues that envelope for every worker that is a value of set
+ * (e.g. a protocol's map of names or of a group's members to workers), but
+ * except (may be NULL).
+ */
+void router_fan_out(struct router *r, const struct hmap *set, const struct rworker *except);
+/* Queues one encoded envelope for w (goes out when w has credit). */
+void router_send(struct router *r, struct rworker *w, const void *env, size_t len);
+/* Queues "send this text frame to your client". */
+void router_send_text(struct router *r, struct rworker *w, const void *text, size_t len);
+/* Tells w's worker to close its client. */
+void router_close_client(struct router *r, struct rworker *w, int code, const char *reason);
+/* Drops a worker that broke the protocol's rules (logged and counted as rejected). */
+void router_drop_worker(struct router *r, struct rworker *w, const char *why);
 
 #endif

@@ -46,20 +46,10 @@ struct router {
 	struct router_stats stats;
 };
 
-static inline void *rworker_state(struct rworker *w) { return w->state; }
-static inline size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
 /* Bytes the router holds for workers: queues and pipes' output. */
 static inline size_t router_memory(const struct router *r) { return r->queued + r->bus.worker_out; }
 
-/* A fresh packer for one envelope; send it with router_send_scratch. */
-msgpack_packer *router_packer(struct router *r);
-void router_send_scratch(struct router *r, struct rworker *w);
-/* Queues one encoded envelope for w (goes out when w has credit). */
-void router_send(struct router *r, struct rworker *w, const void *env, size_t len);
-/* Queues "send this text frame to your client". */
-void router_send_text(struct router *r, struct rworker *w, const void *text, size_t len);
-/* Tells w's worker to close its client. */
-void router_close_client(struct router *r, struct rworker *w, int code, const char *reason);
+/* The calls protocols make on the router are declared in proto/proto.h. */
 
 /* router/workers.c */
 int workers_init(struct router *r);

@@ -40,6 +40,42 @@ void router_send_scratch(struct router *r, struct rworker *w)
 	router_send(r, w, r->scratch.sb.data, r->scratch.sb.size);
 }
 
+struct fan_out {
+	struct router *r;
+	const struct rworker *except;
+};
+
+static void fan_out_one(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)key;
+	(void)klen;
+	struct fan_out *f = arg;
+	if (value != f->except)
+		router_send_scratch(f->r, value);
+}
+
+void router_fan_out(struct router *r, const struct hmap *set, const struct rworker *except)
+{
+	struct fan_out f = {r, except};
+	hmap_each(set, fan_out_one, &f);
+}
+
+void *rworker_state(struct rworker *w) { return w->state; }
+int rworker_pid(const struct rworker *w) { return w->pid; }
+size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
+
+struct rworker *router_worker_by_conn(struct router *r, uint64_t conn)
+{
+	return hmap_get_u64(&r->conns, conn);
+}
+
+void router_drop_worker(struct router *r, struct rworker *w, const char *why)
+{
+	log_warn("%s: worker pid %d %s; disconnecting that worker", w->proto ? w->proto->name : "core", w->pid, why);
+	r->stats.rejected++;
+	bus_close(&r->bus, w->pipe); /* its protocol's on_worker_gone runs when the pipe is reaped */
+}
+
 /* Every change to a worker's queue goes through these two, for r->queued. */
 static void queue_append(struct router *r, struct rworker *w, const void *p, size_t n)
 {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every test suite and ends with one line: "N passed, N failed".
-# Suites: C unit tests (plain and ASan+UBSan), end-to-end tests with real
+# Suites: the protocol seam check (tests/check-seam.sh), C unit tests (plain and ASan+UBSan), end-to-end tests with real
 # clients against the real processes (plain build, then ASan build), and a
 # short smoke run of every libFuzzer target.
 cd "$(dirname "$0")/.." || exit 1
@@ -28,6 +28,7 @@ suite() { # name, command...
 	grep -E -c '^ok ' "$out/$name.log" | sed "s/^/   passed: /"
 }
 
+suite seam sh tests/check-seam.sh
 suite unit ./build/unit-tests
 suite unit-asan ./build/asan/unit-tests
 for f in tests/e2e/*.test.js; do

@@ -75,16 +75,7 @@ struct session {
 	int64_t http_progress_at; /* last time the client took some of it */
 };
 
-static inline void *session_state(struct session *s) { return s->state; }
-int session_send_text(struct session *s, const void *p, size_t n);
-int session_send_binary(struct session *s, const void *p, size_t n);
-void session_close(struct session *s, uint16_t code, const char *reason);
-/* The packer to write one envelope into (start it with env_begin); worker/bus.c. */
-msgpack_packer *session_bus(struct session *s);
-/* Runs on_timer after delay_ms; a negative delay cancels. */
-void session_set_timer(struct session *s, int64_t delay_ms);
-/* The connection's id on the bus, for logs. */
-uint64_t session_conn_id(const struct session *s);
+/* The calls protocols make on a session are declared in proto/proto.h. */
 
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */

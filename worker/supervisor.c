@@ -586,7 +586,7 @@ static void parse_options(int argc, char **argv)
 	core_key_reader = bus_key_read;
 	int rc = core_options_parse(&p, "switchboard", OPT_SUPERVISOR,
 				    "usage: switchboard [options]\n"
-				    "WebSocket messaging server: one isolated worker process per connection.\n"
+				    "WebSocket server for existing protocols: one isolated worker process per connection.\n"
 				    "Options marked [worker] or [router] are checked here and passed on.",
 				    argc, argv);
 	if (rc >= 0)

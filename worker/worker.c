@@ -40,6 +40,8 @@ static int64_t timer_armed_at = -1;
 
 /* ---- calls for protocols ---- */
 
+void *session_state(struct session *s) { return s->state; }
+
 int session_send_text(struct session *s, const void *p, size_t n)
 {
 	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_TEXT, p, n) : -1;

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "../../worker/session.h"
+#include "../proto.h"
 
 static bool echo_match(const struct http_request *req)
 {

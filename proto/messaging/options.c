@@ -8,6 +8,10 @@
 #include "../../common/bus.h"
 #include "../../common/options.h"
 
+/* A backlog frame is up to 256 KiB of messages plus one more, and must fit
+ * in one bus message with its envelope. */
+#define BUS_MAX_STORED_MESSAGE (BUS_MAX_CLIENT_MESSAGE / 2)
+
 struct messaging_options messaging_opt;
 
 static const struct opt table[] = {

@@ -7,10 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../common/hmap.h"
 #include "../../common/json.h"
 #include "../../common/log.h"
 #include "../../common/utf8.h"
-#include "../../router/router.h"
+#include "../proto.h"
 #include "messaging.h"
 #include "options.h"
 #include "queues.h"
@@ -160,7 +161,7 @@ static void on_attach(struct router *r, struct rworker *w, const char *client, s
 {
 	struct messaging_worker *st = rworker_state(w);
 	if (messaging_client_id_invalid(client, n)) {
-		log_warn("messaging: worker pid %d attached an invalid client_id", w->pid);
+		log_warn("messaging: worker pid %d attached an invalid client_id", rworker_pid(w));
 		return;
 	}
 	if (st->client_len) {
@@ -168,7 +169,7 @@ static void on_attach(struct router *r, struct rworker *w, const char *client, s
 			return; /* the same again: nothing changes */
 		/* One identity per connection: otherwise clients[old id] would keep
 		 * pointing at a worker that no longer answers for it. */
-		log_warn("messaging: worker pid %d (%.*s) tried to attach as another client_id; closing it", w->pid,
+		log_warn("messaging: worker pid %d (%.*s) tried to attach as another client_id; closing it", rworker_pid(w),
 			 (int)st->client_len, st->client);
 		stats.identity++;
 		if (hmap_get(&clients, st->client, st->client_len) == w)
@@ -263,7 +264,7 @@ static void on_send(struct router *r, struct rworker *w, const struct envelope *
 	const uint8_t *m;
 	size_t ml;
 	if (!mp_get_bin(e->map, "m", &m, &ml)) {
-		log_warn("messaging: malformed send from worker pid %d", w->pid);
+		log_warn("messaging: malformed send from worker pid %d", rworker_pid(w));
 		return;
 	}
 	if (ml > messaging_opt.max_size) {
@@ -303,7 +304,7 @@ static void on_read(struct rworker *w, const struct envelope *e)
 	const char *sid = NULL;
 	size_t kl, sl = 0;
 	if (!mp_get_bin(e->map, "key", &key, &kl) || (mp_get(e->map, "sid") && !mp_get_str(e->map, "sid", &sid, &sl))) {
-		log_warn("messaging: malformed read from worker pid %d", w->pid);
+		log_warn("messaging: malformed read from worker pid %d", rworker_pid(w));
 		return;
 	}
 	if (!st->client_len)
@@ -329,7 +330,7 @@ static void messaging_envelope(struct router *r, struct rworker *w, const struct
 	else if (env_op_is(e, MESSAGING_OP_END))
 		flush_errors(r, w);
 	else
-		log_warn("messaging: malformed %.*s from worker pid %d", (int)e->op_len, e->op, w->pid);
+		log_warn("messaging: malformed %.*s from worker pid %d", (int)e->op_len, e->op, rworker_pid(w));
 }
 
 /* A journal entry: the next length-prefixed part. */

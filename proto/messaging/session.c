@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../../common/log.h"
-#include "../../worker/session.h"
+#include "../proto.h"
 #include "messaging.h"
 
 struct messaging_state {

@@ -14,7 +14,8 @@
 #include "../../common/json.h"
 #include "../../common/log.h"
 #include "../../common/utf8.h"
-#include "../../router/router.h"
+#include "../../common/hmap.h"
+#include "../proto.h"
 #include "wschat.h"
 
 struct wschat_worker {
@@ -61,28 +62,13 @@ static void tell_name(struct router *r, struct rworker *w)
 	router_send_scratch(r, w);
 }
 
-struct fanout {
-	struct router *r;
-	struct rworker *except;
-};
-
-static void send_to_each(void *arg, const void *key, size_t klen, void *value)
-{
-	(void)key;
-	(void)klen;
-	struct fanout *f = arg;
-	if (value != f->except)
-		router_send(f->r, value, f->r->scratch.sb.data, f->r->scratch.sb.size);
-}
-
 /* Sends the composed text to every identified client but one. */
 static void fan_out_text(struct router *r, struct rworker *except)
 {
 	msgpack_packer *pk = router_packer(r);
 	env_begin(pk, ENV_CORE, "text", 1);
 	mp_kv_str(pk, "d", (const char *)buf_head(&text), buf_used(&text));
-	struct fanout f = {r, except};
-	hmap_each(&names, send_to_each, &f);
+	router_fan_out(r, &names, except);
 }
 
 static void release_name(struct router *r, struct rworker *w)
@@ -151,10 +137,10 @@ static bool valid_value(const uint8_t *m, size_t n)
 static void refuse_worker(struct router *r, struct rworker *w, const char *why)
 {
 	struct wschat_worker *st = rworker_state(w);
-	log_warn("wschat: worker pid %d sent %s; disconnecting that worker", w->pid, why);
+	char what[160];
+	snprintf(what, sizeof what, "sent %s", why);
 	st->refused = true;
-	r->stats.rejected++;
-	bus_close(&r->bus, w->pipe); /* its name is released when the pipe is reaped */
+	router_drop_worker(r, w, what); /* its name is released when the pipe is reaped */
 }
 
 /* To one client, or (to == NULL) to every identified client but the sender. */

@@ -8,7 +8,7 @@
 
 #include "../../common/json.h"
 #include "../../common/log.h"
-#include "../../worker/session.h"
+#include "../proto.h"
 #include "wschat.h"
 
 struct wschat_state {
