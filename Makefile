@@ -39,7 +39,7 @@ COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c
-WORKER   := worker/worker.c worker/http.c worker/bus.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+WORKER   := worker/worker.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \

@@ -76,7 +76,7 @@ int session_http_reply(struct session *s, int status, const char *content_type, 
 		       size_t len);
 int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
 
-/* ---- calls on a session, for worker halves (worker/worker.c, worker/bus.c) ---- */
+/* ---- calls on a session, for worker halves (worker/worker.c, worker/uplink.c) ---- */
 /* The protocol's zeroed per-session state (state_size bytes). */
 void *session_state(struct session *s);
 /* Queue a text (valid UTF-8) or binary message for the client. */

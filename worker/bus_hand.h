@@ -3,7 +3,7 @@
  * supervisor does not dial the router itself (its sandbox has no socket or
  * connect); it asks over a unix socketpair and gets a freshly dialled
  * connection back as an SCM_RIGHTS descriptor. The worker's side is in
- * worker/bus.c (bus_ask).
+ * worker/uplink.c (uplink_request).
  */
 #ifndef SB_BUS_HAND_H
 #define SB_BUS_HAND_H

@@ -61,7 +61,7 @@ struct session {
 	int bus_backoff_ms;
 	bool bus_asking; /* a request for a connection is out to the supervisor */
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
-	size_t batch_mark;   /* where the envelope packed last starts (worker/bus.c) */
+	size_t batch_mark;   /* where the envelope packed last starts (worker/uplink.c) */
 	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
@@ -85,14 +85,14 @@ bool http_answer(struct session *s, const struct http_request *req, size_t head_
 /* Queues more of a file body: 1 once all of it is written, -1 on error, else 0. */
 int http_refill(struct session *s);
 
-/* worker/bus.c */
-void bus_start(struct session *s);
-void bus_on_event(struct session *s, uint32_t events);
-void bus_after_turn(struct session *s);
-void bus_on_timer(struct session *s, int64_t now);
-int bus_fd(const struct session *s);
-bool bus_backlogged(const struct session *s);
-void bus_drain(struct session *s, int timeout_ms);
+/* worker/uplink.c */
+void uplink_start(struct session *s);
+void uplink_on_event(struct session *s, uint32_t events);
+void uplink_after_turn(struct session *s);
+void uplink_on_timer(struct session *s, int64_t now);
+int uplink_fd(const struct session *s);
+bool uplink_backlogged(const struct session *s);
+void uplink_drain(struct session *s, int timeout_ms);
 
 /* worker/sandbox.c: dial: the filter that lets the worker open its own bus
  * connections (no supervisor); without, socket and connect are refused. */

@@ -125,7 +125,7 @@ static const struct proto_worker *find_protocol(const struct http_request *req)
 static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
-		bus_start(s);
+		uplink_start(s);
 	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
 		log_error("cannot enter the sandbox");
 		exit(1);
@@ -205,7 +205,7 @@ static bool output_backlogged(const struct session *s)
 static bool must_pause(const struct session *s)
 {
 	/* a file going out: the next request waits in the socket until it is sent */
-	return s->phase == PHASE_HTTP || (s->phase == PHASE_OPEN && (bus_backlogged(s) || output_backlogged(s)));
+	return s->phase == PHASE_HTTP || (s->phase == PHASE_OPEN && (uplink_backlogged(s) || output_backlogged(s)));
 }
 
 static void read_client(struct session *s)
@@ -368,7 +368,7 @@ static void on_timers(struct session *s)
 		if (s->proto->on_timer)
 			s->proto->on_timer(s);
 	}
-	bus_on_timer(s, now);
+	uplink_on_timer(s, now);
 }
 
 static void on_signal(struct session *s)
@@ -447,7 +447,7 @@ static void after_turn(struct session *s)
 	if (s->phase == PHASE_OPEN) {
 		if (s->ws.state == WS_CLOSED || s->client_eof)
 			start_linger(s);
-		bus_after_turn(s);
+		uplink_after_turn(s);
 	}
 	if (s->phase == PHASE_LINGER && !shut_wr && buf_used(&s->out) == 0) {
 		/* We close TCP first (RFC 6455 7.1.1), then read until the peer's FIN
@@ -493,7 +493,7 @@ static int run(struct session *s)
 				write_client(s);
 				break;
 			case EV_BUS:
-				bus_on_event(s, e);
+				uplink_on_event(s, e);
 				break;
 			case EV_TIMER:
 				on_timers(s);
@@ -511,7 +511,7 @@ static int run(struct session *s)
 		after_turn(s);
 	}
 	if (s->bus_wanted)
-		bus_drain(s, 1000);
+		uplink_drain(s, 1000);
 	return 0;
 }
 

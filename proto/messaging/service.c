@@ -18,7 +18,7 @@
 
 #define BACKLOG_FRAME_BYTES (256u << 10) /* well under the worker queue and the client backlog */
 
-struct messaging_worker {
+struct messaging_peer {
 	char client[MESSAGING_MAX_ID];
 	size_t client_len; /* 0: not attached; then fixed for the connection's life */
 	bool refused;      /* tried to change its client_id: ignored from then on */
@@ -62,7 +62,7 @@ static void free_errors(void *arg, const void *key, size_t klen, void *value)
 	(void)arg;
 	(void)key;
 	(void)klen;
-	buf_free(&((struct messaging_worker *)rworker_state(value))->errors);
+	buf_free(&((struct messaging_peer *)rworker_state(value))->errors);
 }
 
 static void messaging_fini(struct router *r)
@@ -94,7 +94,7 @@ static void send_out(struct router *r, struct rworker *w, const void *text, size
 /* Sends w's pending errors section, with one log line for all of it. */
 static void flush_errors(struct router *r, struct rworker *w)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	if (!buf_used(&st->errors))
 		return;
 	buf_append_str(&st->errors, "]}");
@@ -110,7 +110,7 @@ static void flush_errors(struct router *r, struct rworker *w)
 static void refuse(struct router *r, struct rworker *w, const char *id, size_t il, const char *rid, size_t rl,
 		   const char *why)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	if (!st->nrefused++) {
 		st->first_why = why;
 		hmap_put(&pending, &w, sizeof w, w, NULL);
@@ -124,7 +124,7 @@ static void refuse(struct router *r, struct rworker *w, const char *id, size_t i
 /* Sends the next frames of w's backlog while its queue has room. */
 static void pump(struct router *r, struct rworker *w)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	while (st->cursor >= 0 && router_queued(w) < BACKLOG_FRAME_BYTES) {
 		sqlite3_stmt *q = mq_backlog(st->client, st->client_len, st->cursor, MESSAGING_FRAME_MAX);
 		buf_reset(&frame);
@@ -159,7 +159,7 @@ static void pump(struct router *r, struct rworker *w)
 
 static void on_attach(struct router *r, struct rworker *w, const char *client, size_t n)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	if (messaging_client_id_invalid(client, n)) {
 		log_warn("messaging: worker pid %d attached an invalid client_id", rworker_pid(w));
 		return;
@@ -181,7 +181,7 @@ static void on_attach(struct router *r, struct rworker *w, const char *client, s
 	}
 	struct rworker *old = hmap_get(&clients, client, n);
 	if (old && old != w) {
-		((struct messaging_worker *)rworker_state(old))->cursor = -1;
+		((struct messaging_peer *)rworker_state(old))->cursor = -1;
 		router_close_client(r, old, MESSAGING_CLOSE_SUPERSEDED, "superseded by a newer connection");
 	}
 	memcpy(st->client, client, n);
@@ -194,7 +194,7 @@ static void on_attach(struct router *r, struct rworker *w, const char *client, s
 static void deliver_live(struct router *r, const char *rid, size_t rl, const uint8_t *m, size_t ml)
 {
 	struct rworker *to = hmap_get(&clients, rid, rl);
-	if (!to || ((struct messaging_worker *)rworker_state(to))->cursor >= 0)
+	if (!to || ((struct messaging_peer *)rworker_state(to))->cursor >= 0)
 		return; /* offline, or its backlog (which will include this) is still going out */
 	buf_reset(&frame);
 	buf_append_str(&frame, "{\"messages\":[");
@@ -260,7 +260,7 @@ static uint64_t *counter_of(const char *why)
 
 static void on_send(struct router *r, struct rworker *w, const struct envelope *e)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	const uint8_t *m;
 	size_t ml;
 	if (!mp_get_bin(e->map, "m", &m, &ml)) {
@@ -299,7 +299,7 @@ static void on_send(struct router *r, struct rworker *w, const struct envelope *
 
 static void on_read(struct rworker *w, const struct envelope *e)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	const uint8_t *key;
 	const char *sid = NULL;
 	size_t kl, sl = 0;
@@ -316,7 +316,7 @@ static void on_read(struct rworker *w, const struct envelope *e)
 
 static void messaging_envelope(struct router *r, struct rworker *w, const struct envelope *e)
 {
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	const char *s;
 	size_t n;
 	if (st->refused)
@@ -348,7 +348,7 @@ static void rewind_cursor(void *arg, const void *key, size_t klen, void *value)
 {
 	(void)key;
 	(void)klen;
-	struct messaging_worker *st = rworker_state(value);
+	struct messaging_peer *st = rworker_state(value);
 	int64_t last = *(int64_t *)arg;
 	if (st->cursor > last)
 		st->cursor = last; /* rolled-back seqs will be reused */
@@ -397,14 +397,14 @@ static void on_commit(bool ok)
 
 static void messaging_drained(struct router *r, struct rworker *w)
 {
-	if (((struct messaging_worker *)rworker_state(w))->cursor >= 0)
+	if (((struct messaging_peer *)rworker_state(w))->cursor >= 0)
 		pump(r, w);
 }
 
 static void messaging_gone(struct router *r, struct rworker *w)
 {
 	(void)r;
-	struct messaging_worker *st = rworker_state(w);
+	struct messaging_peer *st = rworker_state(w);
 	if (st->client_len && hmap_get(&clients, st->client, st->client_len) == w)
 		hmap_del(&clients, st->client, st->client_len);
 	buf_free(&st->errors);
@@ -445,7 +445,7 @@ static const struct proto_store messaging_store = {
 
 const struct proto_router messaging_router = {
 	.name = MESSAGING_PROTO,
-	.state_size = sizeof(struct messaging_worker),
+	.state_size = sizeof(struct messaging_peer),
 	.init = messaging_init,
 	.on_envelope = messaging_envelope,
 	.on_drained = messaging_drained,

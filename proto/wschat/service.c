@@ -18,7 +18,7 @@
 #include "../proto.h"
 #include "wschat.h"
 
-struct wschat_worker {
+struct wschat_peer {
 	char name[WSCHAT_MAX_NAME];
 	size_t name_len; /* 0: not identified */
 	bool refused;    /* broke the rules: everything else it sends is ignored */
@@ -51,7 +51,7 @@ static void outcome(struct router *r, struct rworker *w, int code, const char *m
 
 static void tell_name(struct router *r, struct rworker *w)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	msgpack_packer *pk = router_packer(r);
 	env_begin(pk, WSCHAT_PROTO, WSCHAT_OP_NAMED, 1);
 	mp_cstr(pk, "name");
@@ -73,7 +73,7 @@ static void fan_out_text(struct router *r, struct rworker *except)
 
 static void release_name(struct router *r, struct rworker *w)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	if (!st->name_len)
 		return;
 	hmap_del(&names, st->name, st->name_len);
@@ -92,7 +92,7 @@ static bool valid_name(const char *name, size_t n)
 
 static void take_name(struct rworker *w, const char *name, size_t n)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	memcpy(st->name, name, n);
 	st->name_len = n;
 	hmap_put(&names, name, n, w, NULL);
@@ -100,7 +100,7 @@ static void take_name(struct rworker *w, const char *name, size_t n)
 
 static void on_identify(struct router *r, struct rworker *w, const char *name, size_t n, bool restore)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	struct rworker *holder = hmap_get(&names, name, n);
 	if (holder == w) {
 		if (!restore)
@@ -136,7 +136,7 @@ static bool valid_value(const uint8_t *m, size_t n)
 /* Disconnects a worker that sent what no real worker sends. */
 static void refuse_worker(struct router *r, struct rworker *w, const char *why)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	char what[160];
 	snprintf(what, sizeof what, "sent %s", why);
 	st->refused = true;
@@ -147,7 +147,7 @@ static void refuse_worker(struct router *r, struct rworker *w, const char *why)
 static void deliver(struct router *r, struct rworker *sender, struct rworker *to, const char *type,
 		    const uint8_t *m, size_t mlen)
 {
-	struct wschat_worker *st = rworker_state(sender);
+	struct wschat_peer *st = rworker_state(sender);
 	buf_reset(&text);
 	buf_printf(&text, "{\"type\":\"%s\",\"from\":", type);
 	json_put_string(&text, st->name, st->name_len);
@@ -192,7 +192,7 @@ static void on_broadcast(struct router *r, struct rworker *w, const struct envel
 
 static void wschat_envelope(struct router *r, struct rworker *w, const struct envelope *e)
 {
-	struct wschat_worker *st = rworker_state(w);
+	struct wschat_peer *st = rworker_state(w);
 	const char *name;
 	size_t n;
 	bool restore = env_op_is(e, WSCHAT_OP_RESTORE);
@@ -228,7 +228,7 @@ static void wschat_gone(struct router *r, struct rworker *w)
 
 const struct proto_router wschat_router = {
 	.name = WSCHAT_PROTO,
-	.state_size = sizeof(struct wschat_worker),
+	.state_size = sizeof(struct wschat_peer),
 	.init = wschat_init,
 	.on_envelope = wschat_envelope,
 	.on_worker_gone = wschat_gone,

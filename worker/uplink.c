@@ -1,4 +1,4 @@
-/* The worker's bus connection: registration, batching, credit, reconnects. */
+/* The worker's uplink: its end of the bus (registration, batching, credit, reconnects). */
 #include <errno.h>
 #include <string.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 #define BUS_BACKLOG (1u << 20) /* stop reading the client past this much unsent */
 #define BUS_CHALLENGE_WAIT_MS 10000 /* as long as the router waits for our handshake */
 
-static void bus_down(struct session *s, const char *why);
+static void uplink_down(struct session *s, const char *why);
 
 /* ---- batching ---- */
 
@@ -117,7 +117,7 @@ static int recv_answer(int ctl, int *fd)
 /* The bus socket is watched from the start, with EPOLLOUT to learn when the
  * connect completes; hello and the protocol's registration go first, before
  * anything queued earlier. */
-static void bus_opened(struct session *s)
+static void uplink_opened(struct session *s)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u32 = 2};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->bus.fd, &ev);
@@ -153,15 +153,15 @@ static bool answer_challenge(struct session *s, const uint8_t *p, size_t n)
  * a request is out), however long a busy supervisor takes: one request at a
  * time, so an answer always belongs to the last request.
  */
-static void bus_request(struct session *s)
+static void uplink_request(struct session *s)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 2};
 	if (write(s->cfg->bus_ctl, "d", 1) != 1 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->cfg->bus_ctl, &ev) < 0)
-		return bus_down(s, "no supervisor to dial for us");
+		return uplink_down(s, "no supervisor to dial for us");
 	s->bus_asking = true;
 }
 
-static void bus_on_answer(struct session *s)
+static void uplink_on_answer(struct session *s)
 {
 	int fd, rc = recv_answer(s->cfg->bus_ctl, &fd);
 	if (rc == 0)
@@ -169,25 +169,25 @@ static void bus_on_answer(struct session *s)
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, s->cfg->bus_ctl, NULL);
 	s->bus_asking = false;
 	if (rc < 0)
-		return bus_down(s, "the supervisor is gone");
+		return uplink_down(s, "the supervisor is gone");
 	if (fd < 0)
-		return bus_down(s, "connect failed");
+		return uplink_down(s, "connect failed");
 	sp_conn_adopt(&s->bus, fd);
 	s->bus.state = SP_CONNECTING; /* the supervisor's connect may still be under way */
-	bus_opened(s);
+	uplink_opened(s);
 }
 
-static void bus_connect(struct session *s)
+static void uplink_connect(struct session *s)
 {
 	s->bus_retry_at = 0;
 	if (s->cfg->bus_ctl >= 0)
-		return bus_request(s);
+		return uplink_request(s);
 	if (sp_conn_connect(&s->bus, &s->bus_addr) < 0)
-		return bus_down(s, "connect failed");
-	bus_opened(s);
+		return uplink_down(s, "connect failed");
+	uplink_opened(s);
 }
 
-void bus_start(struct session *s)
+void uplink_start(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
 		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
@@ -195,10 +195,10 @@ void bus_start(struct session *s)
 	mp_out_init(&s->batch);
 	s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	s->bus_wanted = true;
-	bus_connect(s);
+	uplink_connect(s);
 }
 
-static void bus_down(struct session *s, const char *why)
+static void uplink_down(struct session *s, const char *why)
 {
 	if (s->bus_refused) {
 		/* the router has closed this client: what is unsent would only be
@@ -225,17 +225,17 @@ static void bus_down(struct session *s, const char *why)
 		s->bus_backoff_ms = BUS_BACKOFF_MAX_MS;
 }
 
-void bus_on_timer(struct session *s, int64_t now)
+void uplink_on_timer(struct session *s, int64_t now)
 {
 	if (s->bus_auth_pending && s->bus.fd >= 0 && s->bus_retry_at && now >= s->bus_retry_at)
-		return bus_down(s, "no challenge from the router; does it have the --bus-key too?");
+		return uplink_down(s, "no challenge from the router; does it have the --bus-key too?");
 	if (s->bus_wanted && s->bus_retry_at && now >= s->bus_retry_at)
-		bus_connect(s);
+		uplink_connect(s);
 }
 
-int bus_fd(const struct session *s) { return s->bus.fd; }
+int uplink_fd(const struct session *s) { return s->bus.fd; }
 
-bool bus_backlogged(const struct session *s) { return sp_conn_pending(&s->bus) > BUS_BACKLOG; }
+bool uplink_backlogged(const struct session *s) { return sp_conn_pending(&s->bus) > BUS_BACKLOG; }
 
 /*
  * RFC 6455 text frames must be UTF-8, and a client (a browser) closes with
@@ -320,17 +320,17 @@ static void watch_writes(struct session *s)
 		s->bus_out_watched = want;
 }
 
-void bus_on_event(struct session *s, uint32_t events)
+void uplink_on_event(struct session *s, uint32_t events)
 {
 	if (s->bus_asking)
-		return bus_on_answer(s);
+		return uplink_on_answer(s);
 	if (s->bus.fd < 0)
 		return;
 	bool dead = false;
 	/* Finish the connect first: the router's handshake may already be here,
 	 * and with edge-triggered epoll this event is our only notice of it. */
 	if (s->bus.state == SP_CONNECTING && sp_conn_flush(&s->bus) < 0)
-		return bus_down(s, "connect failed");
+		return uplink_down(s, "connect failed");
 	int more = (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? 1 : 0;
 	while (more == 1) {
 		more = sp_conn_read(&s->bus);
@@ -341,7 +341,7 @@ void bus_on_event(struct session *s, uint32_t events)
 		while ((rc = sp_conn_next(&s->bus, &p, &n)) == 1) {
 			if (s->bus_auth_pending) { /* not a message that earns the router credit */
 				if (!answer_challenge(s, p, n))
-					return bus_down(s, "the router sent no challenge");
+					return uplink_down(s, "the router sent no challenge");
 				continue;
 			}
 			handle_batch(s, p, n);
@@ -354,21 +354,21 @@ void bus_on_event(struct session *s, uint32_t events)
 				s->credit_held++;
 		}
 		if (rc < 0)
-			return bus_down(s, "protocol error");
+			return uplink_down(s, "protocol error");
 	}
 	/* Edge-triggered: the router's FIN may sit behind the data just read, and
 	 * the short read that drained it says nothing of the FIN. */
 	if (dead || (s->bus.state != SP_CONNECTING && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))))
-		return bus_down(s, "closed by the router");
+		return uplink_down(s, "closed by the router");
 	/* with a key, a finished SP handshake says nothing yet: a wrong key is refused after it */
 	if (s->bus.state == SP_OPEN && !s->cfg->has_bus_key)
 		s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
 	if (sp_conn_flush(&s->bus) < 0)
-		return bus_down(s, "write failed");
+		return uplink_down(s, "write failed");
 	watch_writes(s);
 }
 
-void bus_after_turn(struct session *s)
+void uplink_after_turn(struct session *s)
 {
 	if (!s->bus_wanted)
 		return;
@@ -389,14 +389,14 @@ void bus_after_turn(struct session *s)
 	s->credit_due = 0;
 	batch_cut(s, true);
 	if (s->bus.fd >= 0 && sp_conn_wants_write(&s->bus) && sp_conn_flush(&s->bus) < 0)
-		return bus_down(s, "write failed");
+		return uplink_down(s, "write failed");
 	watch_writes(s);
 }
 
-void bus_drain(struct session *s, int timeout_ms)
+void uplink_drain(struct session *s, int timeout_ms)
 {
 	int64_t end = clock_ms() + timeout_ms;
-	bus_after_turn(s);
+	uplink_after_turn(s);
 	while (s->bus.fd >= 0 && s->bus.state == SP_OPEN && !s->bus.hold && sp_conn_pending(&s->bus) > 0) {
 		int64_t left = end - clock_ms();
 		if (left <= 0)
