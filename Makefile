@@ -34,7 +34,7 @@ O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
-COMMON_W := common/buf.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
+COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
@@ -42,7 +42,7 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
 WORKER   := worker/worker.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/log.c common/clock.c common/hmap.c \
+SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).

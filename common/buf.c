@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include "alloc.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +40,7 @@ int buf_reserve(struct buf *b, size_t n)
 			return -1;
 		cap *= 2;
 	}
-	uint8_t *p = realloc(b->data, cap);
-	if (!p)
-		return -1;
-	b->data = p;
+	b->data = xrealloc(b->data, cap); /* out of memory is fatal (alloc.h) */
 	b->cap = cap;
 	return 0;
 }

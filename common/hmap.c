@@ -1,5 +1,7 @@
 #include "hmap.h"
 
+#include "alloc.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@ int hmap_init(struct hmap *m)
 		return -1;
 	randombytes_buf(m->seed, sizeof m->seed);
 	m->nslots = 64;
-	m->slots = calloc(m->nslots, sizeof *m->slots);
+	m->slots = xcalloc(m->nslots, sizeof *m->slots);
 	return m->slots ? 0 : -1;
 }
 
@@ -57,7 +59,7 @@ void *hmap_get(const struct hmap *m, const void *key, size_t klen)
 static void grow(struct hmap *m)
 {
 	size_t n = m->nslots * 2;
-	struct hmap_entry **slots = calloc(n, sizeof *slots);
+	struct hmap_entry **slots = xcalloc(n, sizeof *slots);
 	if (!slots)
 		return; /* keep working with longer chains */
 	for (size_t i = 0; i < m->nslots; i++) {
@@ -84,7 +86,7 @@ int hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **o
 		(*pp)->value = value;
 		return 0;
 	}
-	struct hmap_entry *e = malloc(sizeof *e + klen);
+	struct hmap_entry *e = xmalloc(sizeof *e + klen);
 	if (!e)
 		return -1;
 	e->hash = h;

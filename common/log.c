@@ -206,6 +206,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	pthread_mutex_unlock(&log_lock);
 }
 
+_Noreturn void log_fatal(const char *fmt, ...)
+{
+	char line[LOG_LINE];
+	size_t len;
+	va_list ap;
+	va_start(ap, fmt);
+	pthread_mutex_lock(&log_lock);
+	format_line(line, &len, LOG_ERROR, NULL, fmt, ap); /* never rate-limited: the last word */
+	emit(line, len);
+	pthread_mutex_unlock(&log_lock);
+	va_end(ap);
+	exit(111);
+}
+
 void log_level_option(const char *name)
 {
 	int lvl = log_level_parse(name);

@@ -95,8 +95,7 @@ struct worker {
 
 static void die(const char *what)
 {
-	log_error("%s: %s", what, strerror(errno));
-	exit(1);
+	log_fatal("%s: %s", what, strerror(errno));
 }
 
 /* ---- listening ---- */
@@ -641,7 +640,7 @@ static void choose_users(void)
 	if (geteuid() != 0) {
 		if (S.user || S.worker_user) {
 			log_error("--user and --worker-user need the supervisor to start as root");
-			exit(1);
+			exit(1); /* the operator's error, not the system's */
 		}
 		log_info("not started as root: the router and the workers keep uid %u", (unsigned)getuid());
 		return;
@@ -654,7 +653,7 @@ static void choose_users(void)
 		exit(1);
 	if (worker_id.uid == 0) {
 		log_error("--worker-user %s is root: workers never run as root", wname);
-		exit(1);
+		exit(1); /* the operator's error, not the system's */
 	}
 	if (S.user) {
 		router_id.drop = true;
@@ -662,7 +661,7 @@ static void choose_users(void)
 			exit(1);
 		if (router_id.uid == worker_id.uid) {
 			log_error("the workers' user %s is the router's (--user): give another with --worker-user", wname);
-			exit(1);
+			exit(1); /* the operator's error, not the system's */
 		}
 	}
 	/* the state dir is the router's (the supervisor, root, dials bus.ipc) */

@@ -127,8 +127,7 @@ static void open_session(struct session *s, size_t head_len)
 	if (s->bus_wanted)
 		uplink_start(s);
 	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
-		log_error("cannot enter the sandbox");
-		exit(1);
+		log_fatal("cannot enter the sandbox");
 	}
 	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
 	s->phase = PHASE_OPEN;
