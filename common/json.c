@@ -5,6 +5,7 @@
 #include <jsmn.h>
 
 #include "json.h"
+#include "hex.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -308,22 +309,12 @@ void json_raw(const struct json_doc *d, int i, const char **p, size_t *n)
 	*n = (size_t)(t->end - t->start + 2 * quote);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static long read_u16hex(const char *p)
 {
 	long v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval(p[k]);
+		int h = hex_digit(p[k]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

@@ -1,5 +1,6 @@
 /* Typed JSON value reads for Galène's strict decoders (see jsonval.h). */
 #include "jsonval.h"
+#include "../../common/hex.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -119,16 +120,6 @@ bool jv_has_duplicate_keys(const struct json_doc *d, int obj)
 	return dup;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int jv_hex(const char *s, size_t n, unsigned char **out, size_t *len)
 {
@@ -138,7 +129,7 @@ int jv_hex(const char *s, size_t n, unsigned char **out, size_t *len)
 	if (!b)
 		return -1;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexdigit(s[i]), lo = hexdigit(s[i + 1]);
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(b);
 			return -1;

@@ -3,6 +3,7 @@
  * why openat2 with RESOLVE_BENEATH).
  */
 #include "static.h"
+#include "../../common/hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,16 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decodes p into out (NUL-terminated); returns the length or -status. */
 static int decode_path(const char *p, size_t n, char *out, size_t cap)
@@ -31,7 +22,7 @@ static int decode_path(const char *p, size_t n, char *out, size_t cap)
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(p[i + 1]) : -1, lo = i + 2 < n ? hexval(p[i + 2]) : -1;
+			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1, lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return -400;
 			c = (char)(hi << 4 | lo);

@@ -6,6 +6,7 @@
  * same).
  */
 #include "p2pkey.h"
+#include "../../common/hex.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -18,23 +19,13 @@
 
 #include "base58.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int p2p_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap)
 {
 	if (n % 2 || n / 2 > cap || n / 2 > INT32_MAX)
 		return P2P_BAD_HEX;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return P2P_BAD_HEX;
 		out[i / 2] = (uint8_t)(hi << 4 | lo);
