@@ -18,7 +18,8 @@ suite() { # name, command...
 	printf '== %s\n' "$name"
 	"$@" >"$out/$name.log" 2>&1
 	rc=$?
-	grep -E '^(ok|not ok) ' "$out/$name.log" | grep -v '^ok ' | head -50
+	# each failure with the first lines of its diagnostic, so a CI log says why
+	awk '/^not ok /{n=8; print; next} n>0 && /^  #/{print; n--; next} {n=0}' "$out/$name.log" | head -120
 	# a suite that crashed without reporting counts as one failure
 	if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$out/$name.log"; then
 		echo "not ok - $name exited with status $rc" >>"$out/$name.log"
@@ -50,7 +51,9 @@ for t in build/fuzz/fuzz_*; do
 		echo "ok - fuzz smoke $n (${FUZZ_SECONDS}s)" >>"$out/fuzz.log"
 	else
 		echo "not ok - fuzz smoke $n: see $out/$n.log" >>"$out/fuzz.log"
-		tail -30 "$out/$n.log"
+		# the sanitizer's report (its first lines name the fault) and the end
+		grep -E -m1 -A25 '^==[0-9]+==(ERROR|WARNING)|runtime error|deadly signal' "$out/$n.log"
+		tail -8 "$out/$n.log"
 	fi
 	rm -rf "$corpus"
 done

@@ -34,7 +34,8 @@ static void read_fields(const struct envelope *e)
 struct src {
 	const uint8_t *p;
 	size_t n, i;
-	size_t budget; /* body bytes still allowed, to keep runs fast */
+	size_t budget;   /* body bytes still allowed, to keep runs fast */
+	size_t elements; /* msgpack objects generated, for the decoder's element budget */
 };
 
 static uint8_t next8(struct src *s) { return s->i < s->n ? s->p[s->i++] : 0; }
@@ -69,6 +70,7 @@ static void gen(msgpack_packer *pk, struct src *s, int depth)
 {
 	uint8_t op = next8(s) % (depth < 20 ? 16 : 11);
 	size_t n;
+	s->elements++;
 	switch (op) {
 	case 0: msgpack_pack_nil(pk); break;
 	case 1: msgpack_pack_true(pk); break;
@@ -106,7 +108,7 @@ static void gen(msgpack_packer *pk, struct src *s, int depth)
 
 static void generated(const uint8_t *data, size_t size)
 {
-	struct src s = {data, size, 0, 300000};
+	struct src s = {data, size, 0, 300000, 0};
 	struct mp_out o;
 	mp_out_init(&o);
 	uint32_t nf = next8(&s) % 8;
@@ -118,8 +120,18 @@ static void generated(const uint8_t *data, size_t size)
 	}
 	size_t one = o.sb.size;
 	struct envelope e;
+	/* the map, its three fixed pairs, the nf keys, and what gen() made */
+	size_t elements = 1 + 6 + nf + s.elements;
+	if (elements > ENV_MAX_ELEMENTS + one / ENV_BYTES_PER_ELEMENT) {
+		/* over the element budget: refused whole and in a batch */
+		size_t off = 0;
+		if (env_decode(&e, o.sb.data, one) != -1 || e.map || env_next(&e, o.sb.data, one, &off) != -1)
+			abort();
+		mp_out_free(&o);
+		return;
+	}
 	if (env_decode(&e, o.sb.data, o.sb.size) != 0)
-		abort(); /* a valid envelope must never be refused */
+		abort(); /* a well-formed envelope within the budget must never be refused */
 	if (!env_op_is(&e, "gen") || !env_proto_is(&e, ENV_CORE))
 		abort();
 	env_free(&e);
