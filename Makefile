@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
-PROTOS   := echo wschat messaging
+PROTOS   := echo wschat messaging landing
 include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
 P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))

@@ -105,7 +105,11 @@ class Page {
 
   // A PNG of the page in build/test-logs/<name>.png; returns its path.
   async screenshot(name) {
-    const r = await this.send('Page.captureScreenshot', { format: 'png' });
+    // the whole page, not only the first screenful
+    const m = await this.send('Page.getLayoutMetrics');
+    const size = m.cssContentSize || m.contentSize;
+    const r = await this.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true,
+      clip: { x: 0, y: 0, width: Math.min(Math.ceil(size.width), 1600), height: Math.min(Math.ceil(size.height), 4000), scale: 1 } });
     fs.mkdirSync(LOG_DIR, { recursive: true });
     const file = path.join(LOG_DIR, `${name}.png`);
     fs.writeFileSync(file, Buffer.from(r.data, 'base64'));
