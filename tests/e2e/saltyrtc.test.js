@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test, run, assert, sleep, until } = require('./lib/harness');
 const { startServer } = require('./lib/server');
-const { load, WsTask, once, publicKeyOfSecretHex } = require('./lib/salty');
+const { load, WsTask, once, tls, publicKeyOfSecretHex } = require('./lib/salty');
 const { RawSalty, nonceOf, hex, nacl, msgpack } = require('./lib/saltyraw');
 const { RawWs } = require('./lib/rawws');
 
@@ -114,6 +114,49 @@ test('npm client with the relayed-data task (the server is task-agnostic)', asyn
   assert.deepEqual(got.i.map((d) => d[0]), [...Array(20).keys()]);
   p.ini.disconnect();
   p.res.disconnect();
+  await closeAll();
+});
+
+test('wss:// through stunnel (contrib/tls/stunnel.conf) with a self-signed certificate', async () => {
+  const { execFileSync, spawn } = require('node:child_process');
+  const { freePort, waitForPort, ROOT } = require('./lib/server');
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-tls-'));
+  const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+    '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const port = await freePort();
+  const conf = fs.readFileSync(path.join(ROOT, 'contrib/tls/stunnel.conf'), 'utf8')
+    .replace(/^accept = .*$/m, `accept = 127.0.0.1:${port}`)
+    .replace(/^connect = .*$/m, `connect = 127.0.0.1:${srv.port}`)
+    .replace(/^cert = .*$/m, `cert = ${cert}`)
+    .replace(/^key = .*$/m, `key = ${key}`);
+  fs.writeFileSync(path.join(dir, 'stunnel.conf'), conf);
+  const st = spawn('stunnel4', [path.join(dir, 'stunnel.conf')], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    tls.on = true;
+    tls.ca = fs.readFileSync(cert);
+    const p = await pair({ port, serverKey: serverKeyHex() });
+    await hundredEachWay(p);
+    p.ini.disconnect();
+    p.res.disconnect();
+    // and the certificate is checked: without the CA the client does not get through
+    tls.ca = null;
+    const { client: S } = await load();
+    const c = new S.SaltyRTCBuilder().connectTo('localhost', port).withKeyStore(new S.KeyStore())
+      .usingTasks([new WsTask()]).asInitiator();
+    const failed = new Promise((resolve) => c.on(['connection-error', 'connection-closed'], resolve));
+    c.connect();
+    await failed;
+    assert.notEqual(c.state, 'task');
+    c.disconnect();
+  } finally {
+    tls.on = false;
+    tls.ca = null;
+    st.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   await closeAll();
 });
 
