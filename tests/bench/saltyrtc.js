@@ -93,10 +93,27 @@ async function wschatRelay(port, size) {
   return res;
 }
 
+// PSS of the workers of n idle authenticated pairs, in KB per connection.
+async function idlePss(srv, base, n) {
+  const fs = require('node:fs');
+  const pairs = [];
+  for (let i = 0; i < n; i++) pairs.push(await saltyPair(base));
+  await new Promise((r) => setTimeout(r, 500));
+  let kb = 0;
+  const pids = srv.workerPids();
+  for (const pid of pids) {
+    const m = /Pss:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    kb += m ? Number(m[1]) : 0;
+  }
+  for (const [a, b] of pairs) { a.close(); b.close(); }
+  return kb / pids.length;
+}
+
 (async () => {
   const srv = await startServer({ args: ['--max-per-ip', '0', '--max-connections', '10000'] });
   const base = `ws://127.0.0.1:${srv.port}`;
   try {
+    const pss = await idlePss(srv, base, 10);
     const hs = await handshakes(base, 300, 10);
     const s256 = await saltyRelay(base, 256);
     const w256 = await wschatRelay(srv.port, 256);
@@ -104,6 +121,7 @@ async function wschatRelay(port, size) {
     const w64k = await wschatRelay(srv.port, 65536);
     const f = (x) => x.toFixed(0);
     console.log('| figure | SaltyRTC | WSChat direct | ratio |\n|---|---|---|---|');
+    console.log(`| idle PSS per authenticated connection (worker) | ${f(pss)} KB | - | - |`);
     console.log(`| handshakes/s (initiator+responder to server-auth) | ${f(hs)} | - | - |`);
     console.log(`| relayed msgs/s, 256 B, ${PAIRS} pairs | ${f(s256.msgs)} | ${f(w256.msgs)} | ${(s256.msgs / w256.msgs).toFixed(2)} |`);
     console.log(`| relayed MB/s, 64 KiB, ${PAIRS} pairs | ${s64k.mb.toFixed(1)} | ${w64k.mb.toFixed(1)} | ${(s64k.mb / w64k.mb).toFixed(2)} |`);

@@ -282,7 +282,8 @@ test('relay: whole packets untouched, CSNs unchecked (decreasing, repeated, 2^48
   }
   const n = r.relay(1, Buffer.from([1, 2, 3]));
   const p = await ini.packet();
-  assert.ok(p.equals(Buffer.concat([n, Buffer.from([1, 2, 3])])));
+  assert.ok(p.equals(Buffer.concat([n, Buffer.from([1, 2, 3])])),
+    `got ${p.toString('hex')} (${JSON.stringify(nonceOf(p))}) for ${n.toString('hex')}010203`);
   await closeAll();
 });
 
