@@ -36,6 +36,12 @@
 struct salty_client {
 	struct salty_path *path; /* NULL: not (or no longer) on a path */
 	int id;                  /* 1 initiator, 2..255 responder */
+	/* An auth (or restore) was taken. A worker may send auth twice: from
+	 * on_register when the bus comes up while its first copy still waits
+	 * in its queue, since it cannot know whether that copy reached a router
+	 * that then died. The first one counts; a dropped or replaced client
+	 * must not come back through the second. */
+	bool authed;
 };
 
 static struct hmap paths; /* initiator key → struct salty_path */
@@ -234,8 +240,11 @@ static void on_auth(struct router *r, struct rworker *w, const struct envelope *
 {
 	struct salty_client *c = rworker_state(w);
 	struct auth_req a;
-	if (c->path || !read_auth(e, &a))
-		return router_drop_worker(r, w, "a malformed or repeated auth");
+	if (!read_auth(e, &a))
+		return router_drop_worker(r, w, "a malformed auth");
+	if (c->authed)
+		return; /* the same auth again (see struct salty_client) */
+	c->authed = true;
 	int kidx = salty_keys.n > 0 ? 0 : -1;
 	if (a.yk && (kidx = salty_keys_find(&salty_keys, a.yk)) < 0)
 		return router_close_client(r, w, SALTY_CLOSE_INVALID_KEY, "");
@@ -262,7 +271,7 @@ static void on_restore(struct router *r, struct rworker *w, const struct envelop
 	struct salty_client *c = rworker_state(w);
 	const uint8_t *path, *key;
 	int64_t role, id;
-	if (c->path || !mp_get_int(e->map, "role", &role) || !mp_get_int(e->map, "id", &id) ||
+	if (c->authed || !mp_get_int(e->map, "role", &role) || !mp_get_int(e->map, "id", &id) ||
 	    !get_bin(e, "path", &path, SALTY_KEY) || !get_bin(e, "key", &key, SALTY_KEY) ||
 	    (role == SALTY_INITIATOR ? id != 1 || memcmp(path, key, SALTY_KEY) != 0
 				     : role != SALTY_FIRST_RESPONDER || id < 2 || id > 255))
@@ -278,6 +287,7 @@ static void on_restore(struct router *r, struct rworker *w, const struct envelop
 		p->initiator = w;
 	c->path = p;
 	c->id = (int)id;
+	c->authed = true;
 }
 
 static void on_relay(struct router *r, struct rworker *w, const struct envelope *e)

@@ -378,8 +378,11 @@ static void salty_timer(struct session *s)
 static void salty_register(struct session *s)
 {
 	struct salty_state *st = session_state(s);
+	/* the router restarted before it answered, or this is the first
+	 * registration and the auth waits behind it: the router takes the
+	 * first copy it gets and ignores a second */
 	if (st->phase == PH_AUTH_WAIT)
-		return send_auth(s); /* the router restarted before it answered */
+		return send_auth(s);
 	if (st->phase != PH_AUTHED)
 		return;
 	msgpack_packer *pk = session_bus(s);
