@@ -652,6 +652,13 @@ test('the default key: made in the state dir on first run (0600), its public key
   assert.equal(fs.statSync(path.join(srv.stateDir, 'saltyrtc.key')).mode & 0o777, 0o600);
 });
 
+// Last: no real worker broke the router's rules in all of the above (a
+// worker re-sending its auth at its first registration did, under load).
+test('the router never disconnected one of our workers', async () => {
+  for (const [name, s] of [['main', srv], ['timeouts', tsrv]])
+    assert.doesNotMatch(s.log, /saltyrtc: worker .*disconnecting that worker/, name);
+});
+
 run({
   before: async () => {
     srv = await startServer();
