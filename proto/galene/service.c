@@ -31,6 +31,7 @@ static struct gf_dir dir;
 static bool have_dir;
 static struct hmap groups;   /* name → struct ggroup */
 static struct hmap delayed;  /* rworker pointer → peer: a fail reply waiting */
+static struct hmap peers;    /* rworker pointer → rworker: every connection, for fini */
 static int timer_fd = -1;
 static int64_t next_scan;
 static unsigned char ticket_key[crypto_auth_KEYBYTES];
@@ -796,6 +797,8 @@ static void galene_envelope(struct router *r, struct rworker *w, const struct en
 {
 	(void)r;
 	struct galene_peer *p = rworker_state(w);
+	if (!p->w)
+		hmap_put(&peers, &w, sizeof w, w, NULL);
 	p->w = w;
 	if (env_op_is(e, GALENE_OP_MSG))
 		on_msg(p, e);
@@ -805,24 +808,31 @@ static void galene_envelope(struct router *r, struct rworker *w, const struct en
 		router_drop_worker(galene_R, w, "sent an unknown envelope");
 }
 
+static void peer_free(struct galene_peer *p)
+{
+	if (p->pending) {
+		pool_cancel(p->pending);
+		pending_free(p->pending);
+		p->pending = NULL;
+	}
+	free(p->username);
+	p->username = NULL;
+	buf_free(&p->data);
+	buf_free(&p->held);
+	buf_free(&p->fail);
+}
+
 static void galene_gone(struct router *r, struct rworker *w)
 {
 	(void)r;
 	struct galene_peer *p = rworker_state(w);
 	p->w = w;
 	p->doomed = true;
+	hmap_del(&peers, &w, sizeof w);
 	galene_leave(p);
-	if (p->pending) {
-		pool_cancel(p->pending);
-		pending_free(p->pending);
-		p->pending = NULL;
-	}
 	if (p->fail_at)
 		hmap_del(&delayed, &p->w, sizeof p->w);
-	free(p->username);
-	buf_free(&p->data);
-	buf_free(&p->held);
-	buf_free(&p->fail);
+	peer_free(p);
 }
 
 /* ---- the status the HTTP side reads (state.h) ---- */
@@ -920,7 +930,7 @@ static int load_key(const char *state_dir)
 static int galene_init(struct router *r)
 {
 	galene_R = r;
-	if (hmap_init(&groups) < 0 || hmap_init(&delayed) < 0 || load_key(router_state_dir(r)) < 0)
+	if (hmap_init(&groups) < 0 || hmap_init(&delayed) < 0 || hmap_init(&peers) < 0 || load_key(router_state_dir(r)) < 0)
 		return -1;
 	if (galene_opt.groups_dir) {
 		if (gf_dir_init(&dir, galene_opt.groups_dir) < 0)
@@ -956,10 +966,18 @@ static void free_group(void *arg, const void *key, size_t klen, void *value)
 	free(g);
 }
 
+static void free_peer(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)arg, (void)key, (void)klen;
+	peer_free(rworker_state(value));
+}
+
 static void galene_fini(struct router *r)
 {
 	(void)r;
 	pool_fini();
+	hmap_each(&peers, free_peer, NULL);
+	hmap_free(&peers);
 	tokens_fini();
 	hmap_each(&groups, free_group, NULL);
 	hmap_free(&groups);
