@@ -117,7 +117,8 @@ static struct ggroup *group_get(const char *name, size_t n, struct gf_group *des
 	struct ggroup *g = hmap_get(&groups, name, n);
 	if (g)
 		return g;
-	if (!(g = calloc(1, sizeof *g)) || !(g->name = malloc(n + 1)) || hmap_init(&g->members) < 0) {
+	if (!(g = calloc(1, sizeof *g)) || !(g->name = malloc(n + 1)) || hmap_init(&g->members) < 0 ||
+	    hmap_init(&g->ids) < 0) {
 		log_fatal("galene: out of memory");
 	}
 	memcpy(g->name, name, n);
@@ -139,6 +140,7 @@ static void group_maybe_free(struct ggroup *g)
 	hmap_del(&groups, g->name, g->name_len);
 	gf_unref(g->desc);
 	hmap_free(&g->members);
+	hmap_free(&g->ids);
 	free(g->name);
 	free(g->lock_message);
 	buf_free(&g->data);
@@ -147,10 +149,8 @@ static void group_maybe_free(struct ggroup *g)
 
 struct galene_peer *galene_peer_by_id(struct ggroup *g, const char *id, size_t n)
 {
-	for (struct galene_peer *q = g->first; q; q = q->next)
-		if (q->id_len == n && memcmp(q->id, id, n) == 0)
-			return q;
-	return NULL;
+	struct rworker *w = hmap_get(&g->ids, id, n);
+	return w ? rworker_state(w) : NULL;
 }
 
 static bool has_op(const struct ggroup *g)
@@ -191,6 +191,7 @@ static void member_add(struct ggroup *g, struct galene_peer *p)
 	g->last = p;
 	g->count++;
 	hmap_put(&g->members, &p->w, sizeof p->w, p->w, NULL);
+	hmap_put(&g->ids, p->id, p->id_len, p->w, NULL); /* ids are unique in a group (admit) */
 }
 
 void galene_check_ops(struct ggroup *g)
@@ -226,6 +227,7 @@ void galene_leave(struct galene_peer *p)
 	p->prev = p->next = NULL;
 	g->count--;
 	hmap_del(&g->members, &p->w, sizeof p->w);
+	hmap_del(&g->ids, p->id, p->id_len);
 	p->group = NULL;
 	out_user_delete(&galene_out, p);
 	galene_fan_out(g, &galene_out, NULL);
@@ -960,6 +962,7 @@ static void free_group(void *arg, const void *key, size_t klen, void *value)
 	struct ggroup *g = value;
 	gf_unref(g->desc);
 	hmap_free(&g->members);
+	hmap_free(&g->ids);
 	free(g->name);
 	free(g->lock_message);
 	buf_free(&g->data);

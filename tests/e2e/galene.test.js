@@ -546,4 +546,22 @@ test('usermessage filetransfer is relayed to its peer; clearchat of one user', a
   } finally { await stop(s); }
 });
 
+test('setdata: merged, null deletes, more than 64 KiB of data refused', async () => {
+  const s = await server();
+  try {
+    const id = newId();
+    const a = await joined(s, id, 'alice', 'alicepw');
+    await waitFor(a, (m) => m.type === 'user');
+    a.sendJSON({ type: 'useraction', kind: 'setdata', dest: id, value: { raisehand: true, x: 1 } });
+    assert.deepEqual((await waitFor(a, (m) => m.kind === 'change')).data, { raisehand: true, x: 1 });
+    a.sendJSON({ type: 'useraction', kind: 'setdata', dest: id, value: { raisehand: null } });
+    assert.deepEqual((await waitFor(a, (m) => m.kind === 'change')).data, { x: 1 });
+    a.sendJSON({ type: 'useraction', kind: 'setdata', dest: id, value: { big: 'x'.repeat(70000) } });
+    assert.equal((await waitFor(a, (m) => m.type === 'usermessage')).value, 'Bad value in setdata');
+    a.sendJSON({ type: 'groupaction', kind: 'setdata', value: { topic: 't' } });
+    assert.deepEqual((await waitFor(a, (m) => m.type === 'joined')).data, { topic: 't' });
+    a.terminate();
+  } finally { await stop(s); }
+});
+
 run({ after: async () => { for (const s of servers.splice(0)) await s.stop(); } });
