@@ -564,4 +564,29 @@ test('setdata: merged, null deletes, more than 64 KiB of data refused', async ()
   } finally { await stop(s); }
 });
 
+test('history: bounded by --galene-max-history and by max-history-age', async () => {
+  const s = await server({ args: ['--galene-max-history', '3'], groups: { 'short.json': { 'max-history-age': 2,
+    'wildcard-user': { password: 'w', permissions: 'message' } } } });
+  try {
+    const a = await joined(s, newId(), 'alice', 'alicepw');
+    for (let i = 0; i < 5; i++) a.sendJSON({ type: 'chat', value: `m${i}` });
+    await waitFor(a, (m) => m.value === 'm4');
+    const history = async (group, user, pw) => {
+      const c = await joined(s, newId(), user, pw, group);
+      const h = [];
+      for (;;) { const m = await c.nextJSON(); if (m.type !== 'chathistory') break; h.push(m.value); }
+      c.terminate();
+      return h;
+    };
+    assert.deepEqual(await history('test', 'bob', 'bobpw'), ['m2', 'm3', 'm4']);
+    const w = await joined(s, newId(), 'w', 'w', 'short');
+    w.sendJSON({ type: 'chat', value: 'soon gone' });
+    await waitFor(w, (m) => m.type === 'chat');
+    assert.deepEqual(await history('short', 'x', 'w'), ['soon gone']);
+    await sleep(2500);
+    assert.deepEqual(await history('short', 'y', 'w'), []);
+    for (const c of [a, w]) c.terminate();
+  } finally { await stop(s); }
+});
+
 run({ after: async () => { for (const s of servers.splice(0)) await s.stop(); } });
