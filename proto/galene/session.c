@@ -102,6 +102,10 @@ static void galene_message(struct session *s, uint8_t opcode, uint8_t *data, siz
 			session_close(s, 1002, "you must handshake first");
 		else
 			handshake(s, &m);
+	} else if (m.type == GM_HANDSHAKE) {
+		/* again: answered again; the client id stays the first one */
+		static const char reply[] = "{\"type\":\"handshake\",\"version\":[\"2\"]}";
+		session_send_text(s, reply, sizeof reply - 1);
 	} else if (m.type == GM_PING) {
 		static const char pong[] = "{\"type\":\"pong\"}";
 		session_send_text(s, pong, sizeof pong - 1);

@@ -513,6 +513,10 @@ test('keep-alive: JSON ping answered with pong; no handshake within 15 s closes 
     const c = await client(s, newId());
     c.sendJSON({ type: 'ping' });
     assert.deepEqual(await c.nextJSON(), { type: 'pong' });
+    c.sendJSON({ type: 'handshake', version: ['2'], id: 'another' }); // answered again, the id kept
+    assert.deepEqual(await c.nextJSON(), { type: 'handshake', version: ['2'] });
+    c.sendJSON({ type: 'chat', value: 'x' });
+    assert.equal((await c.nextJSON()).value, 'join a group first');
     c.terminate();
     const t0 = Date.now();
     const q = await connect(s.url('/ws'));
