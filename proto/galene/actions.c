@@ -5,6 +5,7 @@
  * answers (offers refused with abort, stray answers closed). Stream state
  * would live here (media): there is none yet.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../../common/json.h"
@@ -136,11 +137,24 @@ static void identify(struct galene_peer *p, struct galene_peer *t)
 {
 	struct buf *b = &galene_out;
 	buf_reset(b);
-	buf_append_str(b, "{\"type\":\"usermessage\",\"kind\":\"userinfo\",\"privileged\":true,\"value\":{\"id\":");
+	buf_append_str(b, "{\"type\":\"usermessage\",\"kind\":\"userinfo\",\"privileged\":true,\"value\":{");
+	if (t->addr[0]) {
+		buf_append_str(b, "\"address\":");
+		json_put_string(b, t->addr, strlen(t->addr));
+		buf_append_str(b, ",");
+	}
+	buf_append_str(b, "\"id\":");
 	json_put_string(b, t->id, t->id_len);
 	out_kv(b, "username", t->username, t->username_len);
 	buf_append_str(b, "}}");
 	galene_send(p, b);
+	if (!t->addr[0])
+		return;
+	char warn[600];
+	snprintf(warn, sizeof warn, "Your IP address has been communicated to user %.*s.", (int)p->username_len,
+		 p->username);
+	out_error(b, t->id, t->id_len, "warning", warn);
+	galene_send(t, b);
 }
 
 static void setdata(struct galene_peer *p, const struct gmsg *m)

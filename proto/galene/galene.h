@@ -13,7 +13,7 @@
 #define GALENE_MAX_DATA 65536    /* bytes of a member's or a group's data (setdata) */
 
 /* worker → router */
-#define GALENE_OP_HELLO "hello" /* id (str), t? (bin: re-join ticket after a router restart) */
+#define GALENE_OP_HELLO "hello" /* id, addr (str: "ip:port" or ""), t? (bin: re-join ticket after a router restart) */
 #define GALENE_OP_MSG "m"       /* d (bin): one client message, as the client sent it */
 /* router → worker */
 #define GALENE_OP_TICKET "ticket" /* t (bin): keep, send back in hello; nil: forget */

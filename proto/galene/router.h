@@ -25,6 +25,7 @@ struct galene_peer {
 	char id[GALENE_MAX_ID];
 	size_t id_len;
 	bool hello;         /* the worker told us the client's id */
+	char addr[64];      /* the client's address as its worker saw it, "" unknown */
 	bool busy;          /* a join is being checked off the loop: messages wait */
 	bool doomed;        /* told to close: nothing more is done for it */
 	struct ggroup *group; /* NULL: not joined */

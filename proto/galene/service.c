@@ -789,6 +789,12 @@ static void on_hello(struct galene_peer *p, const struct envelope *e)
 	memcpy(p->id, id, n);
 	p->id_len = n;
 	p->hello = true;
+	const char *addr;
+	size_t an;
+	if (mp_get_str(e->map, "addr", &addr, &an) && an < sizeof p->addr && utf8_valid((const uint8_t *)addr, an)) {
+		memcpy(p->addr, addr, an);
+		p->addr[an] = 0;
+	}
 	const uint8_t *t;
 	size_t tn;
 	if (mp_get_bin(e->map, "t", &t, &tn))

@@ -4,8 +4,12 @@
  * and hands every other message to the router as the client sent it; the
  * router decodes it again, since it trusts no worker, and answers.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "../../common/clock.h"
 #include "../../common/json.h"
@@ -20,6 +24,7 @@ struct galene_state {
 	size_t id_len;
 	int64_t last_rx; /* last message from the client */
 	bool ping_sent;
+	char addr[64];   /* the client's address, for identify ("" unknown) */
 	unsigned char *ticket; /* re-join ticket from the router, or NULL */
 	size_t ticket_len;
 };
@@ -27,6 +32,29 @@ struct galene_state {
 static bool galene_match(const struct http_request *req)
 {
 	return req->path_len == sizeof GALENE_PATH - 1 && memcmp(req->path, GALENE_PATH, req->path_len) == 0;
+}
+
+/* Before the sandbox: the client's address (fd 0 is its socket), which an
+ * op may ask for with identify. Not a socket (inetd pipes): unknown. */
+static int galene_accept(struct session *s, const struct http_request *req, const char **why)
+{
+	(void)req, (void)why;
+	struct galene_state *st = session_state(s);
+	struct sockaddr_storage ss;
+	socklen_t n = sizeof ss;
+	char ip[INET6_ADDRSTRLEN];
+	if (getpeername(0, (struct sockaddr *)&ss, &n) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip))
+			snprintf(st->addr, sizeof st->addr, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip))
+			snprintf(st->addr, sizeof st->addr, "[%s]:%u", ip, ntohs(a->sin6_port));
+	}
+	return 0;
 }
 
 static void galene_open(struct session *s)
@@ -40,8 +68,9 @@ static void send_hello(struct session *s)
 {
 	struct galene_state *st = session_state(s);
 	msgpack_packer *pk = session_bus(s);
-	env_begin(pk, GALENE_PROTO, GALENE_OP_HELLO, st->ticket ? 2 : 1);
+	env_begin(pk, GALENE_PROTO, GALENE_OP_HELLO, st->ticket ? 3 : 2);
 	mp_kv_str(pk, "id", st->id, st->id_len);
+	mp_kv_cstr(pk, "addr", st->addr);
 	if (st->ticket)
 		mp_kv_bin(pk, "t", st->ticket, st->ticket_len);
 }
@@ -165,6 +194,7 @@ static void galene_close(struct session *s)
 const struct proto_worker galene_worker = {
 	.name = GALENE_PROTO,
 	.match = galene_match,
+	.accept = galene_accept,
 	.same_origin = true,
 	.uses_bus = true,
 	.state_size = sizeof(struct galene_state),
