@@ -592,4 +592,26 @@ test('history: bounded by --galene-max-history and by max-history-age', async ()
   } finally { await stop(s); }
 });
 
+test('a forged re-join ticket is refused: a rogue bus peer cannot place itself in a group', async () => {
+  const { spClient, mp } = require('./lib/sp');
+  const s = await server();
+  try {
+    const aid = newId();
+    const a = await joined(s, aid, 'alice', 'alicepw');
+    await waitFor(a, (m) => m.type === 'user');
+    const part = (b) => { const l = Buffer.alloc(2); l.writeUInt16LE(b.length); return Buffer.concat([l, b]); };
+    const body = Buffer.concat([part(Buffer.from('test')), part(Buffer.from('mallory')), part(Buffer.from('rogue')), part(Buffer.from([0]))]);
+    const forged = Buffer.concat([body, crypto.randomBytes(32)]);
+    const f = await spClient(path.join(s.stateDir, 'bus.ipc'));
+    f.send(Buffer.concat([
+      mp({ v: 1, p: 'core', op: 'hello', conn: 4242, pid: 1, proto: 'galene', credit: 2 }),
+      mp({ v: 1, p: 'galene', op: 'hello', id: 'rogue', addr: '', t: forged }),
+      mp({ v: 1, p: 'galene', op: 'm', d: Buffer.from(JSON.stringify({ type: 'chat', value: 'forged' })) }),
+    ]));
+    await until(() => /galene: worker pid 1 sent a ticket we did not sign/.test(s.log), 10000, 'the log line');
+    await quiet(a, 300); // no chat from the rogue peer, no user add
+    a.terminate();
+  } finally { await stop(s); }
+});
+
 run({ after: async () => { for (const s of servers.splice(0)) await s.stop(); } });
