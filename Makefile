@@ -147,11 +147,15 @@ fuzz-long: fuzz
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind
+# xinetd, and openbsd-inetd's libraries: openbsd-inetd itself conflicts with
+# xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
+             xinetd libwrap0 libevent-2.1-7 libbsd0 curl
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@sh tests/unpack-deb.sh openbsd-inetd build/deps/openbsd-inetd
 	@# npm ci again whenever package-lock.json is newer than the installed tree
 	@cd tests/e2e && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 

@@ -59,6 +59,36 @@ static int set_log_level(unsigned self, const char *name, const char **why)
 	return 0;
 }
 
+static int set_log_to(unsigned self, const char *name, const char **why)
+{
+	(void)self;
+	if (log_set_sink(name) < 0) {
+		*why = "not one of auto, stderr, syslog, none";
+		return -1;
+	}
+	return 0;
+}
+
+static int set_log_socket(unsigned self, const char *path, const char **why)
+{
+	(void)self;
+	if (log_set_syslog_path(path) < 0) {
+		*why = "empty";
+		return -1;
+	}
+	return 0;
+}
+
+static int set_log_format(unsigned self, const char *name, const char **why)
+{
+	(void)self;
+	if (log_set_format(name) < 0) {
+		*why = "not one of text, json";
+		return -1;
+	}
+	return 0;
+}
+
 static const struct opt core_table[] = {
 	{"listen", OPT_LIST, "HOST:PORT", NULL, "listen address, repeatable; [::1]:8080 for IPv6 (default "
 	 "127.0.0.1:8080; systemd LISTEN_FDS are used when given)", S, &core_opt.listen, 0, 0, NULL, NULL},
@@ -120,6 +150,12 @@ static const struct opt core_table[] = {
 	 "tcp:// bus off loopback (worker: - for the key from the supervisor on --bus-fd)", OPT_ALL, &core_opt.bus_key_file, 0, 0, NULL, read_key},
 	{"log-level", OPT_STR, "LEVEL", NULL, "error, warn, info or debug (default info, or $SWITCHBOARD_LOG)", OPT_ALL, &core_opt.log_level, 0, 0,
 	 NULL, set_log_level},
+	{"log-to", OPT_STR, "SINK", "auto", "stderr, syslog or none; auto: stderr, unless stderr is a client's "
+	 "connection (inetd, xinetd), then syslog", OPT_ALL, &core_opt.log_to, 0, 0, NULL, set_log_to},
+	{"log-socket", OPT_STR, "PATH", "/dev/log", "the syslog socket for --log-to syslog", OPT_ALL,
+	 &core_opt.log_socket, 0, 0, NULL, set_log_socket},
+	{"log-format", OPT_STR, "FORMAT", "text", "text, or json: one object per line, for log shippers", OPT_ALL,
+	 &core_opt.log_format, 0, 0, NULL, set_log_format},
 	{.name = NULL},
 };
 static const struct opt_group core_group = {"core", core_table};

@@ -32,7 +32,7 @@ struct core_options {
 	long allow_uid, bus_group; /* -1: not given */
 	bool store_stats;
 	/* all */
-	const char *bus_key_file, *log_level;
+	const char *bus_key_file, *log_level, *log_to, *log_socket, *log_format;
 	bool has_bus_key; /* read from --bus-key FILE */
 	bool bus_key_from_ctl; /* worker, --bus-key -: the supervisor writes it first on --bus-fd */
 	uint8_t bus_key[BUS_KEY_LEN];

@@ -6,6 +6,7 @@
  * that drives it is worker/worker.c.
  */
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -70,12 +71,27 @@ void session_linger(struct session *s)
 	s->linger_until = clock_ms() + s->cfg->close_timeout_ms;
 }
 
-void session_refuse(struct session *s, int status, const char *why)
+/* The request's path, escaped by the logger, cut to fit. */
+static void keep_path(struct session *s, const struct http_request *req)
 {
-	log_info("refused with %d: %s", status, why);
+	size_t n = req->path_len < sizeof s->path - 1 ? req->path_len : sizeof s->path - 1;
+	memcpy(s->path, req->path, n);
+	s->path[n] = 0;
+}
+
+/* The refusal's line: the status, the reason, the path, and an origin refused. */
+static void refuse_with(struct session *s, int status, const char *why, const char *origin)
+{
+	char st[12];
+	snprintf(st, sizeof st, "%d", status);
+	struct log_kv kv[] = {{"status", st}, {"reason", why}, {"path", s->path[0] ? s->path : NULL},
+			      {"origin", origin}};
+	log_event(LOG_INFO, kv, 4, "refused");
 	http_error_response(&s->out, status, ws_refusal_headers(status), why);
 	session_linger(s);
 }
+
+void session_refuse(struct session *s, int status, const char *why) { refuse_with(s, status, why, NULL); }
 
 static bool origin_allowed(const struct session *s, const struct http_request *req)
 {
@@ -89,6 +105,29 @@ static bool origin_allowed(const struct session *s, const struct http_request *r
 		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
 			return true;
 	return false;
+}
+
+/* The connect line; its close line is session_log_close. */
+static void log_connect(struct session *s, const struct http_request *req)
+{
+	const struct http_header *o = http_header_find(req, "Origin");
+	char origin[160];
+	if (o)
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+	struct log_kv kv[] = {{"path", s->path}, {"protocol", s->proto->name}, {"origin", o ? origin : NULL}};
+	log_event(LOG_INFO, kv, 3, "connect");
+	s->opened_at = clock_ms();
+}
+
+void session_log_close(const struct session *s)
+{
+	if (!s->opened_at)
+		return;
+	char code[12], ms[24];
+	snprintf(code, sizeof code, "%u", (unsigned)s->ws.close_code);
+	snprintf(ms, sizeof ms, "%lld", (long long)(clock_ms() - s->opened_at));
+	struct log_kv kv[] = {{"path", s->path}, {"code", s->ws.close_code ? code : NULL}, {"duration_ms", ms}};
+	log_event(LOG_INFO, kv, 3, "close");
 }
 
 static const struct proto_worker *find_protocol(const struct http_request *req)
@@ -145,6 +184,7 @@ void session_request(struct session *s)
 		return; /* a file body follows (PHASE_HTTP), or we linger */
 	}
 	const char *why = NULL;
+	keep_path(s, &req);
 	s->proto = find_protocol(&req);
 	int status = ws_handshake_check(&req, &why);
 	if (status == 405 || !s->proto) {
@@ -154,8 +194,12 @@ void session_request(struct session *s)
 	}
 	if (status)
 		return session_refuse(s, status, why);
-	if (!origin_allowed(s, &req))
-		return session_refuse(s, 403, "origin not allowed");
+	if (!origin_allowed(s, &req)) {
+		const struct http_header *o = http_header_find(&req, "Origin");
+		char origin[160];
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+		return refuse_with(s, 403, "origin not allowed", origin);
+	}
 	s->state = calloc(1, s->proto->state_size ? s->proto->state_size : 1);
 	if (!s->state)
 		return session_refuse(s, 500, "out of memory");
@@ -166,5 +210,6 @@ void session_request(struct session *s)
 		sub = NULL;
 	ws_upgrade_response(&s->out, &req, sub);
 	s->bus_wanted = s->proto->uses_bus;
+	log_connect(s, &req);
 	open_session(s, (size_t)rc);
 }

@@ -65,7 +65,9 @@ struct session {
 	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
-	uint64_t conn_id;
+	uint64_t conn_id; /* made at start: in every log line and on the bus */
+	char path[128];   /* of the upgrade, for the close line ("" before) */
+	int64_t opened_at;
 
 	/* plain HTTP (worker/http.c) */
 	const struct http_request *http_req; /* the request being answered */
@@ -82,6 +84,7 @@ void session_request(struct session *s);   /* parse the head read so far; answer
 void session_http_next(struct session *s); /* a plain-HTTP answer is out: close or take the next request */
 void session_refuse(struct session *s, int status, const char *why); /* an HTTP error, then linger */
 void session_linger(struct session *s);    /* the last phase, bounded by --close-timeout */
+void session_log_close(const struct session *s); /* the close line of an upgraded connection */
 
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */

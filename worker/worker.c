@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -427,6 +429,32 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
 
+/* The connection's id and the client's address, in every line this worker logs. */
+static void log_identity(struct session *s)
+{
+	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
+		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
+	char id[20], peer[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN];
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->conn_id);
+	log_context("conn", id);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getpeername(s->in_fd, (struct sockaddr *)&ss, &len) < 0)
+		return; /* a pipe, or a client gone already */
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+		snprintf(peer, sizeof peer, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		snprintf(peer, sizeof peer, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+	} else {
+		return;
+	}
+	log_context("peer", peer);
+}
+
 int main(int argc, char **argv)
 {
 	log_init("switchboard-worker");
@@ -437,6 +465,7 @@ int main(int argc, char **argv)
 	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};
 	s.bus.fd = -1;
 	s.file.fd = -1;
+	log_identity(&s);
 	/* before any byte of the request and before the sandbox (proto/proto.h) */
 	if (http_setup(&cfg) < 0)
 		return 1;
@@ -447,6 +476,7 @@ int main(int argc, char **argv)
 	setup_fds(&s);
 	s.handshake_deadline = clock_ms() + cfg.handshake_timeout_ms;
 	int rc = run(&s);
+	session_log_close(&s);
 	if (s.proto && s.proto->close && s.state)
 		s.proto->close(&s);
 	static_close(&s.file);
