@@ -115,7 +115,7 @@ static const struct opt core_table[] = {
 	 0, 0, NULL, NULL},
 	{"max-message", OPT_SIZE, NULL, "1048576", "largest client message", W, &core_opt.max_message, 1,
 	 BUS_MAX_CLIENT_MESSAGE, BUS_NOTE, NULL},
-	{"allow-origin", OPT_LIST, "ORIGIN", NULL, "accept browsers only from ORIGIN (repeatable)", W,
+	{"allow-origin", OPT_LIST, "ORIGIN", NULL, "accept browsers from ORIGIN too, besides this host's own (repeatable; * for any)", W,
 	 &core_opt.origins, 0, 0, NULL, NULL},
 	{"ping-interval", OPT_SECONDS, NULL, "30", "keep-alive ping after this idle time (0: off)", W,
 	 &core_opt.ping_interval_ms, 0, 0, NULL, NULL},

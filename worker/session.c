@@ -14,6 +14,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../proto/websocket/handshake.h"
+#include "../proto/websocket/origin.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -93,18 +94,20 @@ static void refuse_with(struct session *s, int status, const char *why, const ch
 
 void session_refuse(struct session *s, int status, const char *why) { refuse_with(s, status, why, NULL); }
 
+/* No Origin (not a browser: Origin protects browsers from other sites), a
+ * listed one or "*", or the origin of this very host (Host). */
 static bool origin_allowed(const struct session *s, const struct http_request *req)
 {
-	if (s->cfg->norigins == 0)
-		return true;
 	const struct http_header *o = http_header_find(req, "Origin");
 	if (!o)
-		return true; /* not a browser: Origin protects browsers from other sites */
-	for (int i = 0; i < s->cfg->norigins; i++)
-		if (strlen(s->cfg->origins[i]) == o->value_len &&
-		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
+		return true;
+	for (int i = 0; i < s->cfg->norigins; i++) {
+		const char *a = s->cfg->origins[i];
+		if (strcmp(a, "*") == 0 || (strlen(a) == o->value_len && strncasecmp(a, o->value, o->value_len) == 0))
 			return true;
-	return false;
+	}
+	const struct http_header *h = http_header_find(req, "Host");
+	return h && origin_same_host(o->value, o->value_len, h->value, h->value_len);
 }
 
 /* The connect line; its close line is session_log_close. */
