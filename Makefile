@@ -101,7 +101,7 @@ $(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o $
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
 # libseccomp at build time rather than in every new worker.
-$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h
+$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h worker/sandbox_mode.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN $@"
 	@$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lseccomp
@@ -150,7 +150,7 @@ DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-
 # xinetd, and openbsd-inetd's libraries: openbsd-inetd itself conflicts with
 # xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
-             xinetd libwrap0 libevent-2.1-7 libbsd0 curl
+             xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:

@@ -129,6 +129,8 @@ static const struct opt core_table[] = {
 	 &core_opt.client_backlog, 1, 1LL << 40, NULL, NULL},
 	{"no-sandbox", OPT_FLAG, NULL, NULL, "do not enter the seccomp sandbox", W, &core_opt.no_sandbox, 0, 0,
 	 NULL, NULL},
+	{"sandbox-log", OPT_FLAG, NULL, NULL, "debugging: a system call the sandbox refuses is logged and fails "
+	 "with ENOSYS instead of killing the worker", W, &core_opt.sandbox_log, 0, 0, NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",
 	 W, &core_opt.static_dir, 0, 0, NULL, NULL},
 	{"bus-fd", OPT_INT, "FD", NULL, "ask the supervisor on FD for bus connections (it passes this)", W,

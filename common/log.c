@@ -395,14 +395,28 @@ static void put_field(struct line *l, const struct log_kv *kv)
 		puts_(l, "\"");
 }
 
+/*
+ * UTC from the epoch by arithmetic, not gmtime_r: glibc's first gmtime_r
+ * initialises the time zone, which opens /etc/localtime, and a worker in
+ * its sandbox is killed for an open. The civil date from a day count is
+ * Howard Hinnant's days-to-civil algorithm (eras of 400 years).
+ */
 static void put_time(struct line *l)
 {
 	struct timespec ts;
-	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	putf(l, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	long long secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+	long long doe = z - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+	putf(l, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ", y, m, d, rem / 3600, rem / 60 % 60, rem % 60,
+	     ts.tv_nsec / 1000000);
 }
 
 /* The start of a line: syslog's priority, the time, who, the level. */
@@ -581,6 +595,13 @@ void log_event(enum log_level level, const struct log_kv *kv, int n, const char 
 	va_start(ap, fmt);
 	log_v(level, kv, n, fmt, ap);
 	va_end(ap);
+}
+
+void log_from_signal(enum log_level level, const char *msg)
+{
+	struct line l;
+	compose_v(&l, level, NULL, "%s", msg);
+	emit(&l);
 }
 
 _Noreturn void log_fatal(const char *fmt, ...)

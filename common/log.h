@@ -47,6 +47,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_event(enum log_level level, const struct log_kv *kv, int n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* One line from a signal handler: no lock, no rate limit (the worker's
+ * --sandbox-log trap; the worker has one thread). */
+void log_from_signal(enum log_level level, const char *msg);
+
 /* Logs at error level and exits 111 (a system error, in skarnet's convention). */
 _Noreturn void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

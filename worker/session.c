@@ -145,7 +145,9 @@ static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
 		uplink_start(s);
-	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
+	enum sandbox_bus bus = s->cfg->bus_ctl >= 0 ? SANDBOX_HANDED
+			       : s->bus_addr.transport == SP_IPC ? SANDBOX_DIAL_UNIX : SANDBOX_DIAL_INET;
+	if (s->cfg->sandbox && sandbox_enter(bus, s->cfg->sandbox_log) < 0) {
 		log_fatal("cannot enter the sandbox");
 	}
 	malloc_trim(0); /* give back what set-up (seccomp filter building) used */

@@ -14,6 +14,7 @@
 #include "../proto/proto.h"
 #include "../proto/websocket/static.h"
 #include "../proto/websocket/ws.h"
+#include "sandbox_mode.h"
 
 struct worker_config {
 	const char *router_url;
@@ -26,6 +27,7 @@ struct worker_config {
 	int close_timeout_ms;
 	size_t client_backlog; /* output queued for a slow client before we hold credit back */
 	bool sandbox;
+	bool sandbox_log; /* --sandbox-log: trap and log instead of killing */
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
@@ -103,9 +105,10 @@ int uplink_fd(const struct session *s);
 bool uplink_backlogged(const struct session *s);
 void uplink_drain(struct session *s, int timeout_ms);
 
-/* worker/sandbox.c: dial: the filter that lets the worker open its own bus
- * connections (no supervisor); without, socket and connect are refused. */
-int sandbox_enter(bool dial);
+/* worker/sandbox.c: resource limits and the seccomp filter for how the bus
+ * connections come (sandbox_mode.h); log_only: a call off the list is logged
+ * and fails with ENOSYS instead of killing the worker (--sandbox-log). */
+int sandbox_enter(enum sandbox_bus bus, bool log_only);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

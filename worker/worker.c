@@ -415,6 +415,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.close_timeout_ms = o->close_timeout_ms,
 		.client_backlog = o->client_backlog,
 		.sandbox = !o->no_sandbox,
+		.sandbox_log = o->sandbox_log,
 		.has_bus_key = o->has_bus_key,
 		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
