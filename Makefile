@@ -38,7 +38,8 @@ COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
-            proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c
+            proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
+            proto/websocket/proxy.c
 WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)

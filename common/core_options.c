@@ -129,6 +129,9 @@ static const struct opt core_table[] = {
 	 &core_opt.client_backlog, 1, 1LL << 40, NULL, NULL},
 	{"no-sandbox", OPT_FLAG, NULL, NULL, "do not enter the seccomp sandbox", W, &core_opt.no_sandbox, 0, 0,
 	 NULL, NULL},
+	{"proxy-protocol", OPT_FLAG, NULL, NULL, "every connection starts with a PROXY protocol v1 or v2 header "
+	 "(haproxy, stunnel): the client's address is taken from it; without one it is closed", W,
+	 &core_opt.proxy_protocol, 0, 0, NULL, NULL},
 	{"sandbox-log", OPT_FLAG, NULL, NULL, "debugging: a system call the sandbox refuses is logged and fails "
 	 "with ENOSYS instead of killing the worker", W, &core_opt.sandbox_log, 0, 0, NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",

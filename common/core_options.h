@@ -23,7 +23,7 @@ struct core_options {
 	size_t max_message, client_backlog;
 	struct opt_list origins;
 	int ping_interval_ms, ping_timeout_ms, handshake_timeout_ms, close_timeout_ms;
-	bool no_sandbox, sandbox_log;
+	bool no_sandbox, sandbox_log, proxy_protocol;
 	long bus_fd; /* -1: the worker dials the bus itself */
 	const char *static_dir; /* plain GET/HEAD files (worker/http.c); NULL: none */
 	/* router */

@@ -6,6 +6,7 @@
  * that drives it is worker/worker.c.
  */
 #include <malloc.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "../common/log.h"
 #include "../proto/websocket/handshake.h"
 #include "../proto/websocket/origin.h"
+#include "../proto/websocket/proxy.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -174,9 +176,42 @@ void session_http_next(struct session *s)
 		session_request(s); /* pipelined; at most HTTP_MAX_REQUESTS deep */
 }
 
+/*
+ * --proxy-protocol: the front end's header, before the request. The client's
+ * address from it becomes the peer of every later line (the front end's is
+ * kept as proxy=). No valid header: the connection is closed without an
+ * answer, as the specification asks. false while the header is incomplete
+ * or after a refusal.
+ */
+static bool take_proxy_header(struct session *s)
+{
+	struct proxy_info pi;
+	int n = proxy_parse(buf_head(&s->head), buf_used(&s->head), &pi);
+	if (n == 0)
+		return false;
+	if (n < 0) {
+		struct log_kv kv[] = {{"reason", "no valid PROXY protocol header (--proxy-protocol)"}};
+		log_event(LOG_INFO, kv, 1, "refused");
+		buf_reset(&s->head);
+		session_linger(s);
+		return false;
+	}
+	s->proxied = true;
+	buf_consume(&s->head, (size_t)n);
+	if (pi.family) {
+		char peer[64];
+		snprintf(peer, sizeof peer, pi.family == AF_INET6 ? "[%s]:%u" : "%s:%u", pi.src, (unsigned)pi.src_port);
+		log_context("proxy", s->peer[0] ? s->peer : "?");
+		log_context("peer", peer);
+	}
+	return true;
+}
+
 /* Parses the request once complete; answers it one way or the other. */
 void session_request(struct session *s)
 {
+	if (s->cfg->proxy_protocol && !s->proxied && !take_proxy_header(s))
+		return;
 	struct http_request req;
 	int rc = http_parse_request((const char *)buf_head(&s->head), buf_used(&s->head), &req);
 	if (rc == 0)

@@ -28,6 +28,7 @@ struct worker_config {
 	size_t client_backlog; /* output queued for a slow client before we hold credit back */
 	bool sandbox;
 	bool sandbox_log; /* --sandbox-log: trap and log instead of killing */
+	bool proxy_protocol; /* --proxy-protocol: a PROXY v1/v2 header comes first */
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
@@ -69,6 +70,8 @@ struct session {
 	int credit_held;     /* held back while the client is slow */
 	uint64_t conn_id; /* made at start: in every log line and on the bus */
 	char path[128];   /* of the upgrade, for the close line ("" before) */
+	char peer[64];    /* the TCP peer as text ("" when not a TCP socket) */
+	bool proxied;     /* --proxy-protocol: the header is read */
 	int64_t opened_at;
 
 	/* plain HTTP (worker/http.c) */

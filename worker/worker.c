@@ -416,6 +416,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.client_backlog = o->client_backlog,
 		.sandbox = !o->no_sandbox,
 		.sandbox_log = o->sandbox_log,
+		.proxy_protocol = o->proxy_protocol,
 		.has_bus_key = o->has_bus_key,
 		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
@@ -435,7 +436,8 @@ static void log_identity(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
 		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	char id[20], peer[INET6_ADDRSTRLEN + 8], host[INET6_ADDRSTRLEN];
+	char id[20], *peer = s->peer, host[INET6_ADDRSTRLEN];
+	size_t peer_cap = sizeof s->peer;
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->conn_id);
 	log_context("conn", id);
 	struct sockaddr_storage ss;
@@ -445,11 +447,11 @@ static void log_identity(struct session *s)
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-		snprintf(peer, sizeof peer, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+		snprintf(peer, peer_cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-		snprintf(peer, sizeof peer, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
 	} else {
 		return;
 	}

@@ -176,4 +176,42 @@ test('--log-to none writes nothing; a bad --log-to or --log-format is a usage er
   }
 });
 
+// ---- the client's address from a front end (--proxy-protocol) ----
+
+const V2_SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+
+test('--proxy-protocol: v1 and v2 headers (as haproxy and stunnel send) give the client\'s address to the log lines; no header is closed unanswered', async () => {
+  const srv = await startServer({ args: ['--proxy-protocol'] });
+  try {
+    let r = await exchange(srv.port, `PROXY TCP4 203.0.113.7 127.0.0.1 4242 ${srv.port}\r\n${upgradeRequest('/echo')}`, 1000);
+    assert.equal(status(r.data), 101);
+    const v2 = Buffer.concat([V2_SIG, Buffer.from([0x21, 0x21, 0, 36]),
+      Buffer.from('20010db8000000000000000000000009', 'hex'), Buffer.alloc(15), Buffer.from([1]),
+      Buffer.from([0x1f, 0x41, 0x1f, 0x90]), Buffer.from(upgradeRequest('/echo'))]);
+    r = await exchange(srv.port, v2, 1000);
+    assert.equal(status(r.data), 101);
+    await until(() => (srv.log.match(/ info: connect /g) || []).length >= 2, 10000, 'the connect lines');
+    const lines = srv.log.split('\n').filter((l) => / info: connect /.test(l)).map((l) => fields(TEXT.exec(l)[5]));
+    assert.equal(lines[0].peer, '203.0.113.7:4242');
+    assert.match(lines[0].proxy, /^127\.0\.0\.1:\d+$/);
+    assert.equal(lines[1].peer, '[2001:db8::9]:8001');
+    // a connection without the header (or with a broken one) gets nothing and is closed
+    for (const bad of [upgradeRequest('/echo'), 'PROXY TCP4 1.2.3.4 1.2.3.4 99999 1\r\n\r\n']) {
+      r = await exchange(srv.port, bad, 5000);
+      assert.ok(r.closed, bad);
+      assert.equal(r.data.length, 0, r.data.toString());
+    }
+    await until(() => /refused .*reason="no valid PROXY protocol header/.test(srv.log), 10000, 'the refusal line');
+  } finally { await srv.stop(); }
+});
+
+test('without --proxy-protocol a PROXY line from a client is not believed: 400', async () => {
+  const srv = await startServer();
+  try {
+    const r = await exchange(srv.port, `PROXY TCP4 203.0.113.7 127.0.0.1 4242 80\r\n${upgradeRequest('/echo')}`);
+    assert.equal(status(r.data), 400);
+    assert.doesNotMatch(srv.log, /203\.0\.113\.7/);
+  } finally { await srv.stop(); }
+});
+
 run();
