@@ -31,7 +31,8 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+# (forwarded.c: --trust-proxy is checked by the supervisor too)
+OPTS     := common/options.c common/core_options.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
@@ -51,7 +52,7 @@ PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
@@ -129,7 +130,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"

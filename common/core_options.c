@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../proto/websocket/forwarded.h"
 #include "bus.h"
 #include "log.h"
 
@@ -89,6 +90,17 @@ static int set_log_format(unsigned self, const char *name, const char **why)
 	return 0;
 }
 
+static int check_cidr(unsigned self, const char *value, const char **why)
+{
+	(void)self;
+	struct cidr c;
+	if (cidr_parse(value, &c) < 0) {
+		*why = "not an address or ADDR/BITS";
+		return -1;
+	}
+	return 0;
+}
+
 static const struct opt core_table[] = {
 	{"listen", OPT_LIST, "HOST:PORT", NULL, "listen address, repeatable; [::1]:8080 for IPv6 (default "
 	 "127.0.0.1:8080; systemd LISTEN_FDS are used when given)", S, &core_opt.listen, 0, 0, NULL, NULL},
@@ -132,6 +144,8 @@ static const struct opt core_table[] = {
 	{"proxy-protocol", OPT_FLAG, NULL, NULL, "every connection starts with a PROXY protocol v1 or v2 header "
 	 "(haproxy, stunnel): the client's address is taken from it; without one it is closed", W,
 	 &core_opt.proxy_protocol, 0, 0, NULL, NULL},
+	{"trust-proxy", OPT_LIST, "ADDR[/BITS]", NULL, "front ends whose X-Forwarded-For gives the client's address "
+	 "(repeatable)", S | W, &core_opt.trust_proxy, 0, 0, NULL, check_cidr},
 	{"sandbox-log", OPT_FLAG, NULL, NULL, "debugging: a system call the sandbox refuses is logged and fails "
 	 "with ENOSYS instead of killing the worker", W, &core_opt.sandbox_log, 0, 0, NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",

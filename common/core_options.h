@@ -21,7 +21,7 @@ struct core_options {
 	long max_connections, max_per_ip;
 	/* worker */
 	size_t max_message, client_backlog;
-	struct opt_list origins;
+	struct opt_list origins, trust_proxy;
 	int ping_interval_ms, ping_timeout_ms, handshake_timeout_ms, close_timeout_ms;
 	bool no_sandbox, sandbox_log, proxy_protocol;
 	long bus_fd; /* -1: the worker dials the bus itself */

@@ -5,6 +5,7 @@
  * or upgraded and handed to the protocol that matches its path. The loop
  * that drives it is worker/worker.c.
  */
+#include <arpa/inet.h>
 #include <malloc.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -203,8 +204,22 @@ static bool take_proxy_header(struct session *s)
 		snprintf(peer, sizeof peer, pi.family == AF_INET6 ? "[%s]:%u" : "%s:%u", pi.src, (unsigned)pi.src_port);
 		log_context("proxy", s->peer[0] ? s->peer : "?");
 		log_context("peer", peer);
+		if (inet_pton(pi.family, pi.src, s->peer_addr) == 1)
+			s->peer_family = pi.family;
 	}
 	return true;
+}
+
+/* --trust-proxy: from a trusted front end, the client is in X-Forwarded-For. */
+static void take_forwarded(struct session *s, const struct http_request *req)
+{
+	const struct http_header *h = http_header_find(req, "X-Forwarded-For");
+	char client[48];
+	if (!h || !s->peer_family || !cidr_match(s->cfg->trusted, s->cfg->ntrusted, s->peer_family, s->peer_addr) ||
+	    forwarded_client(h->value, h->value_len, s->cfg->trusted, s->cfg->ntrusted, client, sizeof client) < 0)
+		return;
+	log_context("proxy", s->peer[0] ? s->peer : "?");
+	log_context("peer", client);
 }
 
 /* Parses the request once complete; answers it one way or the other. */
@@ -225,6 +240,8 @@ void session_request(struct session *s)
 	}
 	const char *why = NULL;
 	keep_path(s, &req);
+	if (s->cfg->ntrusted)
+		take_forwarded(s, &req);
 	s->proto = find_protocol(&req);
 	int status = ws_handshake_check(&req, &why);
 	if (status == 405 || !s->proto) {

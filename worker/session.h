@@ -13,6 +13,7 @@
 #include "../common/sp.h"
 #include "../proto/proto.h"
 #include "../proto/websocket/static.h"
+#include "../proto/websocket/forwarded.h"
 #include "../proto/websocket/ws.h"
 #include "sandbox_mode.h"
 
@@ -29,6 +30,8 @@ struct worker_config {
 	bool sandbox;
 	bool sandbox_log; /* --sandbox-log: trap and log instead of killing */
 	bool proxy_protocol; /* --proxy-protocol: a PROXY v1/v2 header comes first */
+	const struct cidr *trusted; /* --trust-proxy: X-Forwarded-For believed from these */
+	int ntrusted;
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
@@ -71,6 +74,8 @@ struct session {
 	uint64_t conn_id; /* made at start: in every log line and on the bus */
 	char path[128];   /* of the upgrade, for the close line ("" before) */
 	char peer[64];    /* the TCP peer as text ("" when not a TCP socket) */
+	int peer_family;  /* of peer_addr: AF_INET, AF_INET6, or 0 */
+	uint8_t peer_addr[16]; /* the peer's address (after a PROXY header), for --trust-proxy */
 	bool proxied;     /* --proxy-protocol: the header is read */
 	int64_t opened_at;
 

@@ -389,6 +389,20 @@ static void key_from_supervisor(struct worker_config *cfg)
 	cfg->has_bus_key = true;
 }
 
+/* --trust-proxy blocks, checked already by the option's hook. */
+static void trusted_proxies(struct worker_config *cfg)
+{
+	int n = core_opt.trust_proxy.n;
+	struct cidr *c = n ? calloc((size_t)n, sizeof *c) : NULL;
+	if (n && !c)
+		exit(111);
+	for (int i = 0; i < n; i++)
+		if (cidr_parse(core_opt.trust_proxy.v[i], &c[i]) < 0)
+			exit(2);
+	cfg->trusted = c;
+	cfg->ntrusted = n;
+}
+
 /* Options from the tables (common/core_options.c, each protocol's options.c). */
 static void parse_options(int argc, char **argv, struct worker_config *cfg)
 {
@@ -423,6 +437,7 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.static_dir = o->static_dir,
 	};
 	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
+	trusted_proxies(cfg);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
 	if (cfg->bus_key_from_ctl)
@@ -447,10 +462,18 @@ static void log_identity(struct session *s)
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+		s->peer_family = AF_INET;
+		memcpy(s->peer_addr, &a->sin_addr, 4);
 		snprintf(peer, peer_cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		s->peer_family = AF_INET6;
+		memcpy(s->peer_addr, &a->sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* a dual-stack listener's IPv4 client */
+			s->peer_family = AF_INET;
+			memcpy(s->peer_addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+		}
 		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
 	} else {
 		return;
@@ -491,5 +514,6 @@ int main(int argc, char **argv)
 	buf_free(&s.head);
 	free(s.state);
 	free(core_opt.origins.v);
+	free((void *)cfg.trusted);
 	return rc;
 }

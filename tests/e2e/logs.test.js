@@ -205,6 +205,26 @@ test('--proxy-protocol: v1 and v2 headers (as haproxy and stunnel send) give the
   } finally { await srv.stop(); }
 });
 
+test('--trust-proxy: X-Forwarded-For from a trusted front end gives the client\'s address; from anyone else it is ignored', async () => {
+  const xff = { 'X-Forwarded-For': '198.51.100.1, 203.0.113.9' }; // the client wrote the first one
+  const trusting = await startServer({ args: ['--trust-proxy', '127.0.0.0/8'] });
+  const other = await startServer({ args: ['--trust-proxy', '192.0.2.0/24'] });
+  try {
+    for (const s of [trusting, other]) {
+      assert.equal(status((await exchange(s.port, upgradeRequest('/echo', xff), 1000)).data), 101);
+      await until(() => / info: connect /.test(s.log), 10000, 'the connect line');
+    }
+    const line = (s) => fields(TEXT.exec(s.log.split('\n').find((l) => / info: connect /.test(l)))[5]);
+    assert.equal(line(trusting).peer, '203.0.113.9');
+    assert.match(line(trusting).proxy, /^127\.0\.0\.1:\d+$/);
+    assert.match(line(other).peer, /^127\.0\.0\.1:\d+$/);
+    assert.equal(line(other).proxy, undefined);
+  } finally { await trusting.stop(); await other.stop(); }
+  const r = require('node:child_process').spawnSync(bin('switchboard'), ['--trust-proxy', '10.0.0.0/99'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--trust-proxy/);
+});
+
 test('without --proxy-protocol a PROXY line from a client is not believed: 400', async () => {
   const srv = await startServer();
   try {
