@@ -233,15 +233,15 @@ void session_request(struct session *s)
 		return;
 	if (rc < 0)
 		return session_refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
+	keep_path(s, &req);
+	if (s->cfg->ntrusted)
+		take_forwarded(s, &req);
 	if (http_answer(s, &req, (size_t)rc)) {
 		if (s->phase == PHASE_HANDSHAKE)
 			session_http_next(s);
 		return; /* a file body follows (PHASE_HTTP), or we linger */
 	}
 	const char *why = NULL;
-	keep_path(s, &req);
-	if (s->cfg->ntrusted)
-		take_forwarded(s, &req);
 	s->proto = find_protocol(&req);
 	int status = ws_handshake_check(&req, &why);
 	if (status == 405 || !s->proto) {
