@@ -31,14 +31,16 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+# (forwarded.c: --trust-proxy is checked by the supervisor too)
+OPTS     := common/options.c common/core_options.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
-            proto/websocket/handshake.c proto/websocket/static.c
+            proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
+            proto/websocket/proxy.c
 WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
@@ -54,7 +56,7 @@ P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 # (<name>_UNIT, with <name>_UNIT_LIBS).
 P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
@@ -105,7 +107,7 @@ $(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o $
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
 # libseccomp at build time rather than in every new worker.
-$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h
+$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h worker/sandbox_mode.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN $@"
 	@$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lseccomp
@@ -132,7 +134,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB) $(P_UNIT)
+FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
@@ -151,11 +153,15 @@ fuzz-long: fuzz
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind chromium nginx-light haproxy stunnel4
+# xinetd, and openbsd-inetd's libraries: openbsd-inetd itself conflicts with
+# xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
+             xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@sh tests/unpack-deb.sh openbsd-inetd build/deps/openbsd-inetd
 	@# npm ci again whenever package-lock.json is newer than the installed tree
 	@cd tests/e2e && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 

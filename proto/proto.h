@@ -59,9 +59,6 @@ struct proto_worker {
 	int (*accept)(struct session *s, const struct http_request *req, const char **why);
 	/* Offered by the client → echoed in the 101; never sent otherwise. */
 	const char *subprotocol;
-	/* A browser's Origin must name the Host it asks (or be an --allow-origin
-	 * entry) even when no --allow-origin is given (Galène's rule). */
-	bool same_origin;
 	bool uses_bus;
 	size_t state_size; /* zeroed per-session state, session_state() */
 	void (*open)(struct session *s);

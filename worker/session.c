@@ -5,7 +5,10 @@
  * or upgraded and handed to the protocol that matches its path. The loop
  * that drives it is worker/worker.c.
  */
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <sys/socket.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +16,8 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../proto/websocket/handshake.h"
+#include "../proto/websocket/origin.h"
+#include "../proto/websocket/proxy.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -81,37 +86,65 @@ void session_linger(struct session *s)
 	s->linger_until = clock_ms() + s->cfg->close_timeout_ms;
 }
 
-void session_refuse(struct session *s, int status, const char *why)
+/* The request's path, escaped by the logger, cut to fit. */
+static void keep_path(struct session *s, const struct http_request *req)
 {
-	log_info("refused with %d: %s", status, why);
+	size_t n = req->path_len < sizeof s->path - 1 ? req->path_len : sizeof s->path - 1;
+	memcpy(s->path, req->path, n);
+	s->path[n] = 0;
+}
+
+/* The refusal's line: the status, the reason, the path, and an origin refused. */
+static void refuse_with(struct session *s, int status, const char *why, const char *origin)
+{
+	char st[12];
+	snprintf(st, sizeof st, "%d", status);
+	struct log_kv kv[] = {{"status", st}, {"reason", why}, {"path", s->path[0] ? s->path : NULL},
+			      {"origin", origin}};
+	log_event(LOG_INFO, kv, 4, "refused");
 	http_error_response(&s->out, status, ws_refusal_headers(status), why);
 	session_linger(s);
 }
 
-/* The Origin's host[:port] (after "scheme://") is the request's Host. */
-static bool origin_is_host(const struct http_header *o, const struct http_request *req)
-{
-	const struct http_header *h = http_header_find(req, "Host");
-	const char *sep = memmem(o->value, o->value_len, "://", 3);
-	if (!h || !sep)
-		return false;
-	size_t off = (size_t)(sep + 3 - o->value);
-	return o->value_len - off == h->value_len && strncasecmp(o->value + off, h->value, h->value_len) == 0;
-}
+void session_refuse(struct session *s, int status, const char *why) { refuse_with(s, status, why, NULL); }
 
+/* No Origin (not a browser: Origin protects browsers from other sites), a
+ * listed one or "*", or the origin of this very host (Host). */
 static bool origin_allowed(const struct session *s, const struct http_request *req)
 {
 	const struct http_header *o = http_header_find(req, "Origin");
 	if (!o)
-		return true; /* not a browser: Origin protects browsers from other sites */
-	for (int i = 0; i < s->cfg->norigins; i++)
-		if (strlen(s->cfg->origins[i]) == o->value_len &&
-		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
+		return true;
+	for (int i = 0; i < s->cfg->norigins; i++) {
+		const char *a = s->cfg->origins[i];
+		if (strcmp(a, "*") == 0 || (strlen(a) == o->value_len && strncasecmp(a, o->value, o->value_len) == 0))
 			return true;
-	bool ok = s->proto->same_origin ? origin_is_host(o, req) : s->cfg->norigins == 0;
-	if (!ok)
-		log_info("origin %.*s refused", (int)(o->value_len > 200 ? 200 : o->value_len), o->value);
-	return ok;
+	}
+	const struct http_header *h = http_header_find(req, "Host");
+	return h && origin_same_host(o->value, o->value_len, h->value, h->value_len);
+}
+
+/* The connect line; its close line is session_log_close. */
+static void log_connect(struct session *s, const struct http_request *req)
+{
+	const struct http_header *o = http_header_find(req, "Origin");
+	char origin[160];
+	if (o)
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+	struct log_kv kv[] = {{"path", s->path}, {"protocol", s->proto->name}, {"origin", o ? origin : NULL}};
+	log_event(LOG_INFO, kv, 3, "connect");
+	s->opened_at = clock_ms();
+}
+
+void session_log_close(const struct session *s)
+{
+	if (!s->opened_at)
+		return;
+	char code[12], ms[24];
+	snprintf(code, sizeof code, "%u", (unsigned)s->ws.close_code);
+	snprintf(ms, sizeof ms, "%lld", (long long)(clock_ms() - s->opened_at));
+	struct log_kv kv[] = {{"path", s->path}, {"code", s->ws.close_code ? code : NULL}, {"duration_ms", ms}};
+	log_event(LOG_INFO, kv, 3, "close");
 }
 
 static const struct proto_worker *find_protocol(const struct http_request *req)
@@ -126,7 +159,9 @@ static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
 		uplink_start(s);
-	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
+	enum sandbox_bus bus = s->cfg->bus_ctl >= 0 ? SANDBOX_HANDED
+			       : s->bus_addr.transport == SP_IPC ? SANDBOX_DIAL_UNIX : SANDBOX_DIAL_INET;
+	if (s->cfg->sandbox && sandbox_enter(bus, s->cfg->sandbox_log) < 0) {
 		log_fatal("cannot enter the sandbox");
 	}
 	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
@@ -153,15 +188,65 @@ void session_http_next(struct session *s)
 		session_request(s); /* pipelined; at most HTTP_MAX_REQUESTS deep */
 }
 
+/*
+ * --proxy-protocol: the front end's header, before the request. The client's
+ * address from it becomes the peer of every later line (the front end's is
+ * kept as proxy=). No valid header: the connection is closed without an
+ * answer, as the specification asks. false while the header is incomplete
+ * or after a refusal.
+ */
+static bool take_proxy_header(struct session *s)
+{
+	struct proxy_info pi;
+	int n = proxy_parse(buf_head(&s->head), buf_used(&s->head), &pi);
+	if (n == 0)
+		return false;
+	if (n < 0) {
+		struct log_kv kv[] = {{"reason", "no valid PROXY protocol header (--proxy-protocol)"}};
+		log_event(LOG_INFO, kv, 1, "refused");
+		buf_reset(&s->head);
+		session_linger(s);
+		return false;
+	}
+	s->proxied = true;
+	buf_consume(&s->head, (size_t)n);
+	if (pi.family) {
+		char peer[64];
+		snprintf(peer, sizeof peer, pi.family == AF_INET6 ? "[%s]:%u" : "%s:%u", pi.src, (unsigned)pi.src_port);
+		log_context("proxy", s->peer[0] ? s->peer : "?");
+		log_context("peer", peer);
+		if (inet_pton(pi.family, pi.src, s->peer_addr) == 1)
+			s->peer_family = pi.family;
+	}
+	return true;
+}
+
+/* --trust-proxy: from a trusted front end, the client is in X-Forwarded-For. */
+static void take_forwarded(struct session *s, const struct http_request *req)
+{
+	const struct http_header *h = http_header_find(req, "X-Forwarded-For");
+	char client[48];
+	if (!h || !s->peer_family || !cidr_match(s->cfg->trusted, s->cfg->ntrusted, s->peer_family, s->peer_addr) ||
+	    forwarded_client(h->value, h->value_len, s->cfg->trusted, s->cfg->ntrusted, client, sizeof client) < 0)
+		return;
+	log_context("proxy", s->peer[0] ? s->peer : "?");
+	log_context("peer", client);
+}
+
 /* Parses the request once complete; answers it one way or the other. */
 void session_request(struct session *s)
 {
+	if (s->cfg->proxy_protocol && !s->proxied && !take_proxy_header(s))
+		return;
 	struct http_request req;
 	int rc = http_parse_request((const char *)buf_head(&s->head), buf_used(&s->head), &req);
 	if (rc == 0)
 		return;
 	if (rc < 0)
 		return session_refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
+	keep_path(s, &req);
+	if (s->cfg->ntrusted)
+		take_forwarded(s, &req);
 	if (http_answer(s, &req, (size_t)rc)) {
 		if (s->phase == PHASE_HANDSHAKE)
 			session_http_next(s);
@@ -177,8 +262,12 @@ void session_request(struct session *s)
 	}
 	if (status)
 		return session_refuse(s, status, why);
-	if (!origin_allowed(s, &req))
-		return session_refuse(s, 403, "origin not allowed");
+	if (!origin_allowed(s, &req)) {
+		const struct http_header *o = http_header_find(&req, "Origin");
+		char origin[160];
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+		return refuse_with(s, 403, "origin not allowed", origin);
+	}
 	s->state = calloc(1, s->proto->state_size ? s->proto->state_size : 1);
 	if (!s->state)
 		return session_refuse(s, 500, "out of memory");
@@ -189,5 +278,6 @@ void session_request(struct session *s)
 		sub = NULL;
 	ws_upgrade_response(&s->out, &req, sub);
 	s->bus_wanted = s->proto->uses_bus;
+	log_connect(s, &req);
 	open_session(s, (size_t)rc);
 }

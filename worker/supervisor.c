@@ -177,17 +177,20 @@ static bool refusal_logged(void)
 /* Checks the caps; false when fd was refused (and closed). */
 static bool admit(int fd, struct peer_key *k)
 {
+	char who[80];
+	peer_key_format(k, who, sizeof who);
 	if (S.live >= S.max_connections) {
+		struct log_kv kv[] = {{"status", "503"}, {"reason", "too many connections"}, {"peer", who}};
 		if (refusal_logged())
-			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
+			log_event(LOG_WARN, kv, 3, "at --max-connections %d: refusing with 503", S.max_connections);
 		refuse(fd, "503 Service Unavailable", "too many connections\n");
 		return false;
 	}
 	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
-		char who[80];
-		peer_key_format(k, who, sizeof who);
+		struct log_kv kv[] = {{"status", "429"}, {"reason", "too many connections from one address"},
+				      {"peer", who}};
 		if (refusal_logged())
-			log_warn("%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
+			log_event(LOG_WARN, kv, 3, "%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
 		refuse(fd, "429 Too Many Requests", "too many connections from your address\n");
 		return false;
 	}

@@ -195,7 +195,6 @@ const struct proto_worker galene_worker = {
 	.name = GALENE_PROTO,
 	.match = galene_match,
 	.accept = galene_accept,
-	.same_origin = true,
 	.uses_bus = true,
 	.state_size = sizeof(struct galene_state),
 	.open = galene_open,
