@@ -44,6 +44,13 @@ ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/stor
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
+# The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
+# unit tests and fuzz targets) and the CLI switchboard-salty around it.
+SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
+             proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c
+SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/client_ws.c proto/saltyrtc/client_json.c $(SALTY_LIB) \
+             common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
+             proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := galene wsstar
@@ -52,7 +59,7 @@ P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
-            $(P_SHARED) $(P_LIB)
+            $(P_SHARED) $(P_LIB) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -128,7 +135,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB) $(SALTY_LIB)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
