@@ -48,7 +48,7 @@ SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/alloc.c 
 # unit tests and fuzz targets) and the CLI switchboard-salty around it.
 SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
              proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c
-SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/client_ws.c proto/saltyrtc/client_json.c $(SALTY_LIB) \
+SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c proto/saltyrtc/client_json.c $(SALTY_LIB) \
              common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
              proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
@@ -77,7 +77,7 @@ LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
+PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router $(B)/switchboard-salty
 
 all: $(PROGS) $(B)/unit-tests
 
@@ -122,6 +122,9 @@ $(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o $
 $(B)/switchboard: $(call obj,$(SUPER)) $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_S)
+$(B)/switchboard-salty: $(call obj,$(SALTY_CLI))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ -lsodium -lmsgpackc -lssl -lcrypto -lm
 $(B)/unit-tests: $(call obj,$(UNIT))
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_U)
