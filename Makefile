@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
-PROTOS   := echo wschat messaging
+PROTOS   := echo wschat messaging saltyrtc
 include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
 P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
@@ -59,7 +59,7 @@ P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
-            $(P_SHARED) $(P_LIB) $(SALTY_LIB)
+            $(P_SHARED) $(P_LIB) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -157,7 +157,7 @@ fuzz-long: fuzz
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind stunnel4
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:

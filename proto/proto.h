@@ -90,6 +90,10 @@ msgpack_packer *session_bus(struct session *s);
 void session_set_timer(struct session *s, int64_t delay_ms);
 /* The connection's id on the bus, for logs. */
 uint64_t session_conn_id(const struct session *s);
+/* A protocol's own keep-alive (the core's --ping-interval runs as well):
+ * sends a ping now; and when the client's last pong came (clock_ms), 0: none. */
+int session_send_ping(struct session *s);
+int64_t session_last_pong(const struct session *s);
 
 struct proto_router {
 	const char *name;

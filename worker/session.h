@@ -48,6 +48,7 @@ struct session {
 	struct ws_conn ws;
 	int64_t last_rx, ping_sent_at, close_started, linger_until, handshake_deadline;
 	int64_t proto_timer_at; /* 0: none */
+	int64_t last_pong;      /* 0: none yet */
 	int ep; /* epoll */
 	bool client_eof;
 

@@ -67,6 +67,13 @@ void session_set_timer(struct session *s, int64_t delay_ms)
 
 uint64_t session_conn_id(const struct session *s) { return s->conn_id; }
 
+int session_send_ping(struct session *s)
+{
+	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_PING, "", 0) : -1;
+}
+
+int64_t session_last_pong(const struct session *s) { return s->last_pong; }
+
 /* ---- client I/O ---- */
 
 static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
@@ -75,7 +82,11 @@ static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
 	s->proto->on_message(s, opcode, data, len);
 }
 
-static void on_ws_pong(void *ctx) { (void)ctx; }
+static void on_ws_pong(void *ctx)
+{
+	struct session *s = ctx;
+	s->last_pong = clock_ms();
+}
 static void on_ws_close(void *ctx, uint16_t code)
 {
 	struct session *s = ctx;
