@@ -47,8 +47,8 @@ SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/alloc.c 
 # The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
 # unit tests and fuzz targets) and the CLI switchboard-salty around it.
 SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
-             proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c
-SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c proto/saltyrtc/client_json.c $(SALTY_LIB) \
+             proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c proto/saltyrtc/client_json.c
+SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c $(SALTY_LIB) \
              common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
              proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their

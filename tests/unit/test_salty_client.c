@@ -14,6 +14,7 @@
 
 #include "../../common/mp.h"
 #include "../../proto/saltyrtc/client_int.h"
+#include "../../proto/saltyrtc/client_json.h"
 #include "check.h"
 
 #define MAXQ 512
@@ -408,7 +409,7 @@ static void test_bad_packets(void)
 	struct pair k;
 	pair_keys(&k);
 	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
-	uint8_t p[64] = {0};
+	uint8_t p[128] = {0};
 	CHECK("salty client: a 24-byte packet is refused with 3001",
 	      salty_receive(ini_c->c, p, 24) < 0 && ini_c->close_code == 3001 && ini_c->end == SALTY_END_PROTOCOL);
 	t_free(ini_c);
@@ -448,6 +449,56 @@ static void test_bad_packets(void)
 	ini_c = NULL;
 }
 
+/* JSON text -> MessagePack -> JSON text again. */
+static bool json_round(const char *in, const char *want)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	const char *why;
+	bool ok = false;
+	if (salty_json_to_mp(in, strlen(in), &o.pk, &why) == 0) {
+		msgpack_unpacked up;
+		msgpack_unpacked_init(&up);
+		size_t off = 0;
+		struct buf b = {0};
+		if (msgpack_unpack_next(&up, o.sb.data, o.sb.size, &off) == MSGPACK_UNPACK_SUCCESS &&
+		    salty_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0)
+			ok = strcmp((char *)buf_head(&b), want) == 0;
+		if (!ok && buf_used(&b))
+			printf("# got %.*s\n", (int)buf_used(&b), (char *)buf_head(&b));
+		buf_free(&b);
+		msgpack_unpacked_destroy(&up);
+	}
+	mp_out_free(&o);
+	return ok;
+}
+
+static void test_json(void)
+{
+	CHECK("salty json: scalars and nesting round-trip",
+	      json_round("{\"type\":\"m\",\"a\":[1,-2,1.5,true,false,null,\"x\\u00e9\\n\"],\"o\":{}}",
+			 "{\"type\":\"m\",\"a\":[1,-2,1.5,true,false,null,\"x\xc3\xa9\\n\"],\"o\":{}}"));
+	CHECK("salty json: 64-bit integers stay integers",
+	      json_round("[18446744073709551615,-9223372036854775808,1e3]", "[18446744073709551615,-9223372036854775808,1000]"));
+	CHECK("salty json: $bin and $ext both ways",
+	      json_round("{\"$bin\":\"AAH/\"}", "{\"$bin\":\"AAH/\"}") &&
+		  json_round("{\"$ext\":[5,\"AQI=\"]}", "{\"$ext\":[5,\"AQI=\"]}"));
+	CHECK("salty json: bad $bin refused, bad JSON refused",
+	      !json_round("{\"$bin\":\"!!\"}", "") && !json_round("{\"a\":}", "") && !json_round("{\"a\":\"\\ud800\"}", ""));
+	/* non-str keys and non-UTF-8 str, from MessagePack */
+	const uint8_t mp[] = {0x82, 0x01, 0xa1, 'x', 0xa2, 'k', 'v', 0xa2, 0xff, 0xfe};
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	size_t off = 0;
+	struct buf b = {0};
+	bool ok = msgpack_unpack_next(&up, (const char *)mp, sizeof mp, &off) == MSGPACK_UNPACK_SUCCESS &&
+		  salty_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0 &&
+		  strcmp((char *)buf_head(&b), "{\"1\":\"x\",\"kv\":{\"$bin\":\"//4=\"}}") == 0;
+	CHECK("salty json: an int key becomes a string, a non-UTF-8 str becomes $bin", ok);
+	buf_free(&b);
+	msgpack_unpacked_destroy(&up);
+}
+
 void test_salty_client(void)
 {
 	if (sodium_init() < 0) {
@@ -462,4 +513,5 @@ void test_salty_client(void)
 	test_replay_and_application();
 	test_peer_lost();
 	test_bad_packets();
+	test_json();
 }
