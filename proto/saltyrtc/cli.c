@@ -81,7 +81,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	if (argc < 3)
 		return die_usage("a role and a URL are needed", NULL);
-	o->role = strcmp(argv[1], "initiator") == 0 ? SALTY_INITIATOR : strcmp(argv[1], "responder") == 0 ? SALTY_RESPONDER : 0;
+	o->role = strcmp(argv[1], "initiator") == 0 ? SALTYC_INITIATOR : strcmp(argv[1], "responder") == 0 ? SALTYC_RESPONDER : 0;
 	if (!o->role)
 		return die_usage("unknown command", argv[1]);
 	o->url = argv[2];
@@ -105,7 +105,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		if (*end || *num < 0 || *num > 86400 * 365)
 			return die_usage("not a number of seconds", v);
 	}
-	if (o->role == SALTY_RESPONDER && (!o->initiator_key || !o->token))
+	if (o->role == SALTYC_RESPONDER && (!o->initiator_key || !o->token))
 		return die_usage("a responder needs --initiator-key and --token", NULL);
 	return 0;
 }
@@ -151,7 +151,7 @@ static int keygen(const char *path)
 }
 
 /* The session's configuration from the options; prints key and token for an initiator. */
-static int make_config(const struct opts *o, struct salty_config *cfg)
+static int make_config(const struct opts *o, struct saltyc_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->role = o->role;
@@ -161,16 +161,16 @@ static int make_config(const struct opts *o, struct salty_config *cfg)
 		return EXIT_USAGE;
 	if (o->token ? parse_hex32(o->token, cfg->token) < 0 : (randombytes_buf(cfg->token, 32), 0))
 		return die_usage("--token wants 64 hex characters", o->token);
-	if (o->role == SALTY_RESPONDER && parse_hex32(o->initiator_key, cfg->peer_key) < 0)
+	if (o->role == SALTYC_RESPONDER && parse_hex32(o->initiator_key, cfg->peer_key) < 0)
 		return die_usage("--initiator-key wants 64 hex characters", o->initiator_key);
 	if (o->server_key) {
 		if (parse_hex32(o->server_key, cfg->server_key) < 0)
 			return die_usage("--server-key wants 64 hex characters", o->server_key);
 		cfg->has_server_key = true;
 	}
-	if (o->role == SALTY_INITIATOR) {
+	if (o->role == SALTYC_INITIATOR) {
 		uint8_t pk[32];
-		salty_public_key(cfg->secret_key, pk);
+		saltyc_public_key(cfg->secret_key, pk);
 		print_key("key", pk);
 		print_key("token", cfg->token);
 		fflush(stderr);
@@ -194,11 +194,11 @@ int main(int argc, char **argv)
 	int rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc;
-	struct salty_config cfg;
+	struct saltyc_config cfg;
 	if ((rc = make_config(&o, &cfg)) != 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
-	rc = salty_cli_run(&o, &cfg);
+	rc = saltyc_cli_run(&o, &cfg);
 	sodium_memzero(&cfg, sizeof cfg);
 	return rc;
 }

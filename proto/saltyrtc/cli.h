@@ -6,12 +6,12 @@
 enum { EXIT_USAGE = 1, EXIT_CONNECT = 2, EXIT_TIMEOUT = 9 };
 
 struct opts {
-	enum salty_role role;
+	enum saltyc_role role;
 	const char *url, *key_file, *token, *initiator_key, *server_key, *ca;
 	long ping, wait;
 };
 
 /* Connects and runs the session to its end; returns the exit status. */
-int salty_cli_run(const struct opts *o, const struct salty_config *cfg);
+int saltyc_cli_run(const struct opts *o, const struct saltyc_config *cfg);
 
 #endif

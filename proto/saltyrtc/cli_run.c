@@ -21,7 +21,7 @@
 
 struct run {
 	struct wsc *ws;
-	struct salty_client *c;
+	struct saltyc_client *c;
 	bool closing;     /* the library ended the session: close sent or to send */
 	int close_code, status;
 	bool paired, stdin_open;
@@ -72,47 +72,47 @@ static void print_message(struct run *r, const uint8_t *p, size_t n)
 	size_t off = 0;
 	buf_reset(&r->line);
 	if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
-	    salty_mp_to_json(&up.data, &r->line) < 0 || buf_append(&r->line, "\n", 1) < 0) {
+	    saltyc_mp_to_json(&up.data, &r->line) < 0 || buf_append(&r->line, "\n", 1) < 0) {
 		fputs("switchboard-salty: a received message could not be written as JSON\n", stderr);
 	} else if (fwrite(buf_head(&r->line), 1, buf_used(&r->line), stdout) != buf_used(&r->line) ||
 		   fflush(stdout) != 0) {
 		fprintf(stderr, "switchboard-salty: stdout: %s; closing\n", strerror(errno));
-		salty_close(r->c, 1001);
+		saltyc_close(r->c, 1001);
 	}
 	msgpack_unpacked_destroy(&up);
 }
 
-static void on_event(void *ctx, const struct salty_event *ev)
+static void on_event(void *ctx, const struct saltyc_event *ev)
 {
 	struct run *r = ctx;
 	switch (ev->type) {
-	case SALTY_EV_SERVER_READY:
+	case SALTYC_EV_SERVER_READY:
 		fprintf(stderr, "switchboard-salty: server handshake done, address 0x%02x\n", ev->a);
 		break;
-	case SALTY_EV_DROPPED:
+	case SALTYC_EV_DROPPED:
 		fprintf(stderr, "switchboard-salty: dropped responder 0x%02x (%d): %s\n", ev->a, ev->b, ev->text);
 		break;
-	case SALTY_EV_PEER_READY:
+	case SALTYC_EV_PEER_READY:
 		r->paired = true;
 		fprintf(stderr, "switchboard-salty: paired with %s 0x%02x\n", ev->a == 1 ? "initiator" : "responder", ev->a);
 		break;
-	case SALTY_EV_MESSAGE:
+	case SALTYC_EV_MESSAGE:
 		print_message(r, ev->data, ev->len);
 		break;
-	case SALTY_EV_PEER_LOST:
+	case SALTYC_EV_PEER_LOST:
 		fprintf(stderr, "switchboard-salty: peer lost: %s\n", ev->text);
-		r->status = SALTY_END_PEER_LOST;
-		salty_close(r->c, 1001); /* nothing to send it to: just ends the client */
+		r->status = SALTYC_END_PEER_LOST;
+		saltyc_close(r->c, 1001); /* nothing to send it to: just ends the client */
 		break;
-	case SALTY_EV_PEER_CLOSE:
+	case SALTYC_EV_PEER_CLOSE:
 		fprintf(stderr, "switchboard-salty: the peer closed the session (%d: %s)\n", ev->a, close_meaning(ev->a));
 		break;
-	case SALTY_EV_NOTE:
+	case SALTYC_EV_NOTE:
 		break;
-	case SALTY_EV_CLOSE:
+	case SALTYC_EV_CLOSE:
 		if (!r->closing && r->status == 0)
 			r->status = ev->b;
-		if (ev->b != SALTY_END_NORMAL && r->status != SALTY_END_PEER_LOST)
+		if (ev->b != SALTYC_END_NORMAL && r->status != SALTYC_END_PEER_LOST)
 			fprintf(stderr, "switchboard-salty: %s\n", ev->text);
 		r->closing = true;
 		r->close_code = ev->a;
@@ -124,7 +124,7 @@ static void on_ws_message(void *ctx, const uint8_t *p, size_t n)
 {
 	struct run *r = ctx;
 	if (!r->closing)
-		salty_receive(r->c, p, n);
+		saltyc_receive(r->c, p, n);
 }
 
 /* The server closed first: what that means depends on where we were. */
@@ -135,13 +135,13 @@ static int server_closed(struct run *r, uint16_t code, const char *detail)
 	else
 		fprintf(stderr, "switchboard-salty: the server closed the connection with %u (%s)\n", code, close_meaning(code));
 	if (code == 3007)
-		return SALTY_END_SERVER_KEY;
-	if ((code == 3004 || code == 3005) && salty_phase(r->c) == SALTY_PH_PEER && !r->paired) {
+		return SALTYC_END_SERVER_KEY;
+	if ((code == 3004 || code == 3005) && saltyc_phase(r->c) == SALTYC_PH_PEER && !r->paired) {
 		if (code == 3005)
 			fputs("switchboard-salty: wrong token (or wrong initiator key)?\n", stderr);
-		return SALTY_END_HANDSHAKE;
+		return SALTYC_END_HANDSHAKE;
 	}
-	return SALTY_END_SERVER;
+	return SALTYC_END_SERVER;
 }
 
 /* One line of stdin: JSON to MessagePack to the peer. */
@@ -155,8 +155,8 @@ static void send_line(struct run *r, const char *s, size_t n)
 	struct mp_out o;
 	mp_out_init(&o);
 	const char *why;
-	if (salty_json_to_mp(s, n, &o.pk, &why) < 0 ||
-	    salty_send_task(r->c, (const uint8_t *)o.sb.data, o.sb.size, &why) < 0)
+	if (saltyc_json_to_mp(s, n, &o.pk, &why) < 0 ||
+	    saltyc_send_task(r->c, (const uint8_t *)o.sb.data, o.sb.size, &why) < 0)
 		fprintf(stderr, "switchboard-salty: stdin line %lu not sent: %s\n", r->line_no, why);
 	mp_out_free(&o);
 }
@@ -184,7 +184,7 @@ static void read_stdin(struct run *r)
 		if (buf_used(&r->in) && !r->closing)
 			send_line(r, (const char *)buf_head(&r->in), buf_used(&r->in));
 		r->stdin_open = false;
-		salty_close(r->c, 1001);
+		saltyc_close(r->c, 1001);
 	}
 }
 
@@ -226,7 +226,7 @@ static int loop(struct run *r, const struct opts *o)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "switchboard-salty: poll: %s\n", strerror(errno));
-			return SALTY_END_PROTOCOL;
+			return SALTYC_END_PROTOCOL;
 		}
 		if (wsc_pending(r->ws) || p[0].revents) {
 			uint16_t code = 0;
@@ -236,7 +236,7 @@ static int loop(struct run *r, const struct opts *o)
 			if (st == WSC_ERROR) {
 				fprintf(stderr, "switchboard-salty: %s\n", err);
 				wsc_send_close(r->ws, code);
-				return SALTY_END_PROTOCOL;
+				return SALTYC_END_PROTOCOL;
 			}
 			if (st == WSC_CLOSED)
 				return r->status;
@@ -248,25 +248,25 @@ static int loop(struct run *r, const struct opts *o)
 	return r->status;
 }
 
-int salty_cli_run(const struct opts *o, const struct salty_config *cfg)
+int saltyc_cli_run(const struct opts *o, const struct saltyc_config *cfg)
 {
-	char err[512], path[2 + 2 * SALTY_KEY_LEN];
-	uint8_t ini_pk[SALTY_KEY_LEN];
-	if (cfg->role == SALTY_INITIATOR)
-		salty_public_key(cfg->secret_key, ini_pk);
+	char err[512], path[2 + 2 * SALTYC_KEY_LEN];
+	uint8_t ini_pk[SALTYC_KEY_LEN];
+	if (cfg->role == SALTYC_INITIATOR)
+		saltyc_public_key(cfg->secret_key, ini_pk);
 	else
-		memcpy(ini_pk, cfg->peer_key, SALTY_KEY_LEN);
-	salty_path(ini_pk, path);
+		memcpy(ini_pk, cfg->peer_key, SALTYC_KEY_LEN);
+	saltyc_path(ini_pk, path);
 	struct run r = {.stdin_open = true};
-	r.ws = wsc_connect(o->url, path + 1, SALTY_SUBPROTOCOL, o->ca, err, sizeof err);
+	r.ws = wsc_connect(o->url, path + 1, SALTYC_SUBPROTOCOL, o->ca, err, sizeof err);
 	if (!r.ws) {
 		fprintf(stderr, "switchboard-salty: %s\n", err);
 		return EXIT_CONNECT;
 	}
-	struct salty_io io = {.ctx = &r, .send = ws_send, .event = on_event};
-	r.c = salty_new(cfg, &io);
+	struct saltyc_io io = {.ctx = &r, .send = ws_send, .event = on_event};
+	r.c = saltyc_new(cfg, &io);
 	int rc = r.c ? loop(&r, o) : EXIT_USAGE;
-	salty_free(r.c);
+	saltyc_free(r.c);
 	wsc_free(r.ws);
 	buf_free(&r.in);
 	buf_free(&r.line);

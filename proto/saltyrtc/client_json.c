@@ -156,11 +156,11 @@ static int pack_value(const struct json_doc *d, int i, msgpack_packer *pk, const
 	}
 }
 
-int salty_json_to_mp(const char *js, size_t len, msgpack_packer *pk, const char **why)
+int saltyc_json_to_mp(const char *js, size_t len, msgpack_packer *pk, const char **why)
 {
 	struct json_doc d;
 	*why = NULL;
-	int rc = json_parse(&d, js, len, SALTY_JSON_MAX_TOKENS);
+	int rc = json_parse(&d, js, len, SALTYC_JSON_MAX_TOKENS);
 	if (rc != JSON_OK) {
 		*why = rc == JSON_TOO_BIG ? "JSON too big" : "not valid JSON";
 		return -1;
@@ -217,13 +217,13 @@ static int put_scalar(const msgpack_object *o, struct buf *out)
 	}
 }
 
-int salty_mp_to_json(const msgpack_object *o, struct buf *out)
+int saltyc_mp_to_json(const msgpack_object *o, struct buf *out)
 {
 	if (o->type == MSGPACK_OBJECT_ARRAY) {
 		if (buf_append_str(out, "[") < 0)
 			return -1;
 		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if ((i && buf_append_str(out, ",") < 0) || salty_mp_to_json(&o->via.array.ptr[i], out) < 0)
+			if ((i && buf_append_str(out, ",") < 0) || saltyc_mp_to_json(&o->via.array.ptr[i], out) < 0)
 				return -1;
 		return buf_append_str(out, "]");
 	}
@@ -240,13 +240,13 @@ int salty_mp_to_json(const msgpack_object *o, struct buf *out)
 				return -1;
 		} else { /* a key JSON cannot have: its JSON text as the key */
 			struct buf kb = {0};
-			int rc = salty_mp_to_json(k, &kb);
+			int rc = saltyc_mp_to_json(k, &kb);
 			rc = rc < 0 ? rc : json_put_string(out, (const char *)buf_head(&kb), buf_used(&kb));
 			buf_free(&kb);
 			if (rc < 0)
 				return -1;
 		}
-		if (buf_append_str(out, ":") < 0 || salty_mp_to_json(&o->via.map.ptr[i].val, out) < 0)
+		if (buf_append_str(out, ":") < 0 || saltyc_mp_to_json(&o->via.map.ptr[i].val, out) < 0)
 			return -1;
 	}
 	return buf_append_str(out, "}");

@@ -13,11 +13,11 @@
 
 #include "../../common/buf.h"
 
-#define SALTY_JSON_MAX_TOKENS 65536
+#define SALTYC_JSON_MAX_TOKENS 65536
 
 /* Packs the JSON text into pk. 0, or -1 with *why. */
-int salty_json_to_mp(const char *js, size_t len, msgpack_packer *pk, const char **why);
+int saltyc_json_to_mp(const char *js, size_t len, msgpack_packer *pk, const char **why);
 /* Appends o as JSON (one line, no newline) to out. */
-int salty_mp_to_json(const msgpack_object *o, struct buf *out);
+int saltyc_mp_to_json(const msgpack_object *o, struct buf *out);
 
 #endif

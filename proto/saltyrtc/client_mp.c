@@ -74,7 +74,7 @@ static bool plausible(const uint8_t *p, size_t n)
 	return i == n;
 }
 
-int salty_unpack(const uint8_t *p, size_t n, msgpack_unpacked *up, const msgpack_object **map)
+int saltyc_unpack(const uint8_t *p, size_t n, msgpack_unpacked *up, const msgpack_object **map)
 {
 	msgpack_unpacked_init(up);
 	size_t off = 0;
@@ -89,17 +89,17 @@ int salty_unpack(const uint8_t *p, size_t n, msgpack_unpacked *up, const msgpack
 	return 0;
 }
 
-bool salty_type_is(const msgpack_object *map, const char *type)
+bool saltyc_type_is(const msgpack_object *map, const char *type)
 {
 	const msgpack_object *t = mp_get(map, "type");
 	return t && mp_str_eq(t, type);
 }
 
-const uint8_t *salty_get_key(const msgpack_object *map, const char *name)
+const uint8_t *saltyc_get_key(const msgpack_object *map, const char *name)
 {
 	const uint8_t *p;
 	size_t n;
-	if (!mp_get_bin(map, name, &p, &n) || n != SALTY_KEY_LEN)
+	if (!mp_get_bin(map, name, &p, &n) || n != SALTYC_KEY_LEN)
 		return NULL;
 	return p;
 }

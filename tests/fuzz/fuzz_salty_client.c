@@ -46,7 +46,7 @@ static struct randombytes_implementation rng = {
 
 /* The other side: server and peer. */
 struct h {
-	struct salty_client *c;
+	struct saltyc_client *c;
 	bool closed;
 	uint8_t s_pk[32], s_sk[32], sp_pk[32], sp_sk[32], s_cookie[16];
 	uint64_t s_csn;
@@ -66,14 +66,14 @@ static int h_send(void *ctx, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void h_event(void *ctx, const struct salty_event *ev)
+static void h_event(void *ctx, const struct saltyc_event *ev)
 {
 	struct h *h = ctx;
 	if (h->closed)
 		abort(); /* nothing after CLOSE */
-	if (ev->type == SALTY_EV_CLOSE)
+	if (ev->type == SALTYC_EV_CLOSE)
 		h->closed = true;
-	if (ev->type == SALTY_EV_SERVER_READY)
+	if (ev->type == SALTYC_EV_SERVER_READY)
 		h->addr = (uint8_t)ev->a;
 }
 
@@ -111,7 +111,7 @@ static void deliver(struct h *h, const uint8_t *m, size_t n, int seal, uint8_t s
 		if (rc == 0)
 			rc = crypto_box_easy_afternm(pkt + 24, m, n, pkt, k);
 	}
-	if (rc == 0 && salty_receive(h->c, pkt, 24 + len) == 0 && h->closed)
+	if (rc == 0 && saltyc_receive(h->c, pkt, 24 + len) == 0 && h->closed)
 		abort(); /* closed, yet the packet was taken */
 	free(pkt);
 }
@@ -122,7 +122,7 @@ static void server_helper(struct h *h, const uint8_t *d, size_t n)
 	mp_out_init(&o);
 	msgpack_packer *pk = &o.pk;
 	int kind = n ? d[0] % 6 : 0, id = n > 1 ? d[1] : 2;
-	bool ini = h->c->cfg.role == SALTY_INITIATOR;
+	bool ini = h->c->cfg.role == SALTYC_INITIATOR;
 	if (kind == 0) {
 		msgpack_pack_map(pk, 2);
 		mp_kv_cstr(pk, "type", "server-hello");
@@ -165,11 +165,11 @@ static void server_helper(struct h *h, const uint8_t *d, size_t n)
 /* The correct next handshake message from the peer, by the client's state. */
 static void peer_helper(struct h *h)
 {
-	struct salty_peer *p = &h->c->peers[h->peer_addr];
+	struct saltyc_peer *p = &h->c->peers[h->peer_addr];
 	struct mp_out o;
 	mp_out_init(&o);
 	msgpack_packer *pk = &o.pk;
-	bool ini = h->c->cfg.role == SALTY_INITIATOR;
+	bool ini = h->c->cfg.role == SALTYC_INITIATOR;
 	int seal;
 	if (ini && p->hs == HS_NEW) {
 		msgpack_pack_map(pk, 2);
@@ -190,10 +190,10 @@ static void peer_helper(struct h *h)
 			msgpack_pack_array(pk, 1);
 		} else
 			mp_cstr(pk, "task");
-		mp_cstr(pk, SALTY_TASK);
+		mp_cstr(pk, SALTYC_TASK);
 		mp_cstr(pk, "data");
 		msgpack_pack_map(pk, 1);
-		mp_cstr(pk, SALTY_TASK);
+		mp_cstr(pk, SALTYC_TASK);
 		msgpack_pack_nil(pk);
 		seal = 4;
 	}
@@ -204,10 +204,10 @@ static void peer_helper(struct h *h)
 static void record(struct h *h, uint8_t kind, const uint8_t *d, size_t n)
 {
 	const char *why;
-	bool srv_plain = salty_phase(h->c) == SALTY_PH_SERVER_HELLO;
+	bool srv_plain = saltyc_phase(h->c) == SALTYC_PH_SERVER_HELLO;
 	switch (kind) {
 	case 'R':
-		if (salty_receive(h->c, d, n) == 0 && h->closed)
+		if (saltyc_receive(h->c, d, n) == 0 && h->closed)
 			abort();
 		break;
 	case 'S':
@@ -224,11 +224,11 @@ static void record(struct h *h, uint8_t kind, const uint8_t *d, size_t n)
 		peer_helper(h);
 		break;
 	case 'T':
-		if (salty_send_task(h->c, d, n, &why) == 0 && salty_phase(h->c) != SALTY_PH_TASK)
+		if (saltyc_send_task(h->c, d, n, &why) == 0 && saltyc_phase(h->c) != SALTYC_PH_TASK)
 			abort();
 		break;
 	case 'C':
-		salty_close(h->c, 1001);
+		saltyc_close(h->c, 1001);
 		break;
 	}
 }
@@ -255,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	randombytes_buf(h.token, 32);
 	h.s_csn = 0xfffffffe;
 	h.p_csn = 7;
-	struct salty_config cfg = {.role = data[0] & 1 ? SALTY_INITIATOR : SALTY_RESPONDER, .has_token = true};
+	struct saltyc_config cfg = {.role = data[0] & 1 ? SALTYC_INITIATOR : SALTYC_RESPONDER, .has_token = true};
 	randombytes_buf(cfg.secret_key, 32);
 	memcpy(cfg.token, h.token, 32);
 	memcpy(cfg.peer_key, h.p_pk, 32); /* the responder's path: our peer is the initiator */
@@ -263,9 +263,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.has_server_key = true;
 		memcpy(cfg.server_key, h.sp_pk, 32);
 	}
-	h.peer_addr = cfg.role == SALTY_INITIATOR ? 2 : 1;
-	struct salty_io io = {.ctx = &h, .send = h_send, .event = h_event};
-	h.c = salty_new(&cfg, &io);
+	h.peer_addr = cfg.role == SALTYC_INITIATOR ? 2 : 1;
+	struct saltyc_io io = {.ctx = &h, .send = h_send, .event = h_event};
+	h.c = saltyc_new(&cfg, &io);
 	size_t i = 1;
 	while (i + 3 <= size) {
 		uint8_t kind = data[i];
@@ -276,6 +276,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		record(&h, kind, data + i, n);
 		i += n;
 	}
-	salty_free(h.c);
+	saltyc_free(h.c);
 	return 0;
 }

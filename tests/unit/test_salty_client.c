@@ -20,7 +20,7 @@
 #define MAXQ 512
 
 struct tcl {
-	struct salty_client *c;
+	struct saltyc_client *c;
 	uint8_t *q[MAXQ];
 	size_t qn[MAXQ];
 	int nq;
@@ -50,26 +50,26 @@ static int t_send(void *ctx, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void t_event(void *ctx, const struct salty_event *ev)
+static void t_event(void *ctx, const struct saltyc_event *ev)
 {
 	struct tcl *t = ctx;
 	switch (ev->type) {
-	case SALTY_EV_CLOSE:
+	case SALTYC_EV_CLOSE:
 		t->closed++, t->close_code = ev->a, t->end = ev->b;
 		break;
-	case SALTY_EV_PEER_READY:
+	case SALTYC_EV_PEER_READY:
 		t->ready++;
 		break;
-	case SALTY_EV_PEER_LOST:
+	case SALTYC_EV_PEER_LOST:
 		t->lost++;
 		break;
-	case SALTY_EV_PEER_CLOSE:
+	case SALTYC_EV_PEER_CLOSE:
 		t->peer_close = ev->a;
 		break;
-	case SALTY_EV_DROPPED:
+	case SALTYC_EV_DROPPED:
 		t->dropped++, t->drop_code = ev->b;
 		break;
-	case SALTY_EV_MESSAGE:
+	case SALTYC_EV_MESSAGE:
 		t->nmsg++;
 		t->last_len = ev->len < sizeof t->last_msg ? ev->len : sizeof t->last_msg;
 		memcpy(t->last_msg, ev->data, t->last_len);
@@ -79,11 +79,11 @@ static void t_event(void *ctx, const struct salty_event *ev)
 	}
 }
 
-static struct tcl *t_new(enum salty_role role, const uint8_t *sk, const uint8_t *token, const uint8_t *peer_key,
+static struct tcl *t_new(enum saltyc_role role, const uint8_t *sk, const uint8_t *token, const uint8_t *peer_key,
 			 const uint8_t *server_key)
 {
 	struct tcl *t = calloc(1, sizeof *t);
-	struct salty_config cfg = {.role = role, .has_token = token != NULL};
+	struct saltyc_config cfg = {.role = role, .has_token = token != NULL};
 	memcpy(cfg.secret_key, sk, 32);
 	if (token)
 		memcpy(cfg.token, token, 32);
@@ -93,8 +93,8 @@ static struct tcl *t_new(enum salty_role role, const uint8_t *sk, const uint8_t 
 		cfg.has_server_key = true;
 		memcpy(cfg.server_key, server_key, 32);
 	}
-	struct salty_io io = {.ctx = t, .send = t_send, .event = t_event};
-	t->c = salty_new(&cfg, &io);
+	struct saltyc_io io = {.ctx = t, .send = t_send, .event = t_event};
+	t->c = saltyc_new(&cfg, &io);
 	crypto_box_keypair(t->s_pk, t->s_sk);
 	randombytes_buf(t->cookie, 16);
 	t->csn = 0xffffffff; /* the server's CSN crosses the 32-bit boundary at once */
@@ -105,7 +105,7 @@ static void t_free(struct tcl *t)
 {
 	for (int i = 0; i < t->nq; i++)
 		free(t->q[i]);
-	salty_free(t->c);
+	saltyc_free(t->c);
 	free(t);
 }
 
@@ -130,7 +130,7 @@ static void srv_send(struct tcl *t, struct mp_out *o, bool plain)
 	else
 		if (crypto_box_easy(pkt + 24, (uint8_t *)o->sb.data, n, pkt, t->client_pk, t->s_sk) != 0)
 			abort();
-	salty_receive(t->c, pkt, 24 + n + (plain ? 0 : 16));
+	saltyc_receive(t->c, pkt, 24 + n + (plain ? 0 : 16));
 	free(pkt);
 }
 
@@ -197,24 +197,24 @@ static void srv_handle(struct tcl *t, const uint8_t *p, size_t n)
 {
 	msgpack_unpacked up;
 	const msgpack_object *m;
-	if (!t->hello_seen && t != ini_c && salty_unpack(p + 24, n - 24, &up, &m) == 0 &&
-	    salty_type_is(m, "client-hello")) {
-		memcpy(t->client_pk, salty_get_key(m, "key"), 32);
+	if (!t->hello_seen && t != ini_c && saltyc_unpack(p + 24, n - 24, &up, &m) == 0 &&
+	    saltyc_type_is(m, "client-hello")) {
+		memcpy(t->client_pk, saltyc_get_key(m, "key"), 32);
 		t->hello_seen = true;
 		msgpack_unpacked_destroy(&up);
 		return;
 	}
 	if (t == ini_c && !t->authed)
-		salty_public_key(t->c->cfg.secret_key, t->client_pk); /* the path */
+		saltyc_public_key(t->c->cfg.secret_key, t->client_pk); /* the path */
 	uint8_t plain[256];
 	if (n - 24 < 16 || n - 24 - 16 > sizeof plain ||
 	    crypto_box_open_easy(plain, p + 24, n - 24, p, t->client_pk, t->s_sk) != 0)
 		return;
-	if (salty_unpack(plain, n - 40, &up, &m) == 0) {
+	if (saltyc_unpack(plain, n - 40, &up, &m) == 0) {
 		int64_t reason = 0, id = 0;
-		if (salty_type_is(m, "client-auth"))
+		if (saltyc_type_is(m, "client-auth"))
 			srv_auth(t);
-		else if (salty_type_is(m, "drop-responder") && mp_get_int(m, "id", &id) && id == 2 && res_c) {
+		else if (saltyc_type_is(m, "drop-responder") && mp_get_int(m, "id", &id) && id == 2 && res_c) {
 			mp_get_int(m, "reason", &reason);
 			res_c->srv_drop_reason = (int)reason;
 			res_c->gone = true;
@@ -237,9 +237,9 @@ static void pump(void)
 		else {
 			struct tcl *to = t == ini_c ? res_c : ini_c;
 			if (to && to->authed && !to->gone) {
-				salty_receive(to->c, p, n);
+				saltyc_receive(to->c, p, n);
 				if (dup_next_relay && !(dup_next_relay = 0))
-					salty_receive(to->c, p, n);
+					saltyc_receive(to->c, p, n);
 			}
 		}
 		free(t->q[0]);
@@ -284,7 +284,7 @@ static int send_map(struct tcl *t, const char *type, const char *text)
 	mp_kv_cstr(&o.pk, "type", type);
 	mp_kv_cstr(&o.pk, "text", text);
 	const char *why;
-	int rc = salty_send_task(t->c, (uint8_t *)o.sb.data, o.sb.size, &why);
+	int rc = saltyc_send_task(t->c, (uint8_t *)o.sb.data, o.sb.size, &why);
 	mp_out_free(&o);
 	return rc;
 }
@@ -293,13 +293,13 @@ static void test_pairing(bool initiator_first)
 {
 	struct pair k;
 	pair_keys(&k);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, srv_perm_pk);
-	res_c = t_new(SALTY_RESPONDER, k.res_sk, k.token, k.ini_pk, srv_perm_pk);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, srv_perm_pk);
+	res_c = t_new(SALTYC_RESPONDER, k.res_sk, k.token, k.ini_pk, srv_perm_pk);
 	connect_both(initiator_first);
 	const char *order = initiator_first ? "initiator first" : "responder first";
 	char name[128];
 	snprintf(name, sizeof name, "salty client: handshake, %s, pinned server key", order);
-	CHECK(name, salty_phase(ini_c->c) == SALTY_PH_TASK && salty_phase(res_c->c) == SALTY_PH_TASK &&
+	CHECK(name, saltyc_phase(ini_c->c) == SALTYC_PH_TASK && saltyc_phase(res_c->c) == SALTYC_PH_TASK &&
 			    ini_c->ready == 1 && res_c->ready == 1 && !ini_c->closed && !res_c->closed);
 	CHECK("salty client: addresses from server-auth", ini_c->c->addr == 1 && res_c->c->addr == 2);
 	int ok = 1;
@@ -315,15 +315,15 @@ static void test_pairing(bool initiator_first)
 	      send_map(ini_c, "close", "x") < 0 && send_map(ini_c, "application", "x") < 0 && ini_c->nq == 0);
 	const char *why;
 	CHECK("salty client: a non-map task message is refused",
-	      salty_send_task(ini_c->c, (const uint8_t *)"\x93\x01\x02\x03", 4, &why) < 0 &&
-		  salty_send_task(ini_c->c, (const uint8_t *)"\x81\xa4type\x01", 7, &why) < 0);
+	      saltyc_send_task(ini_c->c, (const uint8_t *)"\x93\x01\x02\x03", 4, &why) < 0 &&
+		  saltyc_send_task(ini_c->c, (const uint8_t *)"\x81\xa4type\x01", 7, &why) < 0);
 	/* both close orders: the first pairing closes from the initiator, the second from the responder */
 	struct tcl *closer = initiator_first ? ini_c : res_c, *other = initiator_first ? res_c : ini_c;
-	salty_close(closer->c, 1001);
+	saltyc_close(closer->c, 1001);
 	pump();
 	snprintf(name, sizeof name, "salty client: close from the %s reaches the peer", initiator_first ? "initiator" : "responder");
-	CHECK(name, closer->closed == 1 && closer->end == SALTY_END_NORMAL && other->peer_close == 1001 &&
-			    other->closed == 1 && other->end == SALTY_END_NORMAL);
+	CHECK(name, closer->closed == 1 && closer->end == SALTYC_END_NORMAL && other->peer_close == 1001 &&
+			    other->closed == 1 && other->end == SALTYC_END_NORMAL);
 	teardown();
 }
 
@@ -333,12 +333,12 @@ static void test_wrong_token(void)
 	pair_keys(&k);
 	uint8_t bad[32];
 	randombytes_buf(bad, 32);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
-	res_c = t_new(SALTY_RESPONDER, k.res_sk, bad, k.ini_pk, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	res_c = t_new(SALTYC_RESPONDER, k.res_sk, bad, k.ini_pk, NULL);
 	connect_both(true);
 	CHECK("salty client: a wrong token gets the responder dropped with 3005",
 	      ini_c->dropped == 1 && ini_c->drop_code == 3005 && res_c->srv_drop_reason == 3005 &&
-		  salty_phase(ini_c->c) == SALTY_PH_PEER && !ini_c->closed);
+		  saltyc_phase(ini_c->c) == SALTYC_PH_PEER && !ini_c->closed);
 	teardown();
 }
 
@@ -348,12 +348,12 @@ static void test_wrong_server_key(void)
 	pair_keys(&k);
 	uint8_t other_pk[32], other_sk[32];
 	crypto_box_keypair(other_pk, other_sk);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, other_pk);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, other_pk);
 	res_c = NULL;
 	srv_hello(ini_c);
 	pump();
 	CHECK("salty client: signed_keys that do not verify with the pinned key end it",
-	      ini_c->closed == 1 && ini_c->end == SALTY_END_SERVER_KEY && salty_phase(ini_c->c) == SALTY_PH_CLOSED);
+	      ini_c->closed == 1 && ini_c->end == SALTYC_END_SERVER_KEY && saltyc_phase(ini_c->c) == SALTYC_PH_CLOSED);
 	t_free(ini_c);
 	ini_c = NULL;
 }
@@ -362,8 +362,8 @@ static struct pair paired_up(void)
 {
 	struct pair k;
 	pair_keys(&k);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
-	res_c = t_new(SALTY_RESPONDER, k.res_sk, k.token, k.ini_pk, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	res_c = t_new(SALTYC_RESPONDER, k.res_sk, k.token, k.ini_pk, NULL);
 	connect_both(true);
 	return k;
 }
@@ -375,20 +375,20 @@ static void test_replay_and_application(void)
 	send_map(res_c, "chat", "once");
 	pump();
 	CHECK("salty client: a replayed packet (same CSN) ends the session as a protocol error",
-	      ini_c->nmsg == 1 && ini_c->closed == 1 && ini_c->end == SALTY_END_PROTOCOL &&
-		  res_c->peer_close == 3001 && res_c->end == SALTY_END_PEER_ERROR);
+	      ini_c->nmsg == 1 && ini_c->closed == 1 && ini_c->end == SALTYC_END_PROTOCOL &&
+		  res_c->peer_close == 3001 && res_c->end == SALTYC_END_PEER_ERROR);
 	teardown();
 
 	paired_up();
-	struct salty_client *r = res_c->c;
+	struct saltyc_client *r = res_c->c;
 	mp_out_reset(&r->out);
 	msgpack_pack_map(&r->out.pk, 2);
 	mp_kv_cstr(&r->out.pk, "type", "application");
 	mp_kv_cstr(&r->out.pk, "data", "x");
-	salty_send_out(r, &r->peers[1].n, 1, SEAL_SESS, &r->peers[1]);
+	saltyc_send_out(r, &r->peers[1].n, 1, SEAL_SESS, &r->peers[1]);
 	pump();
 	CHECK("salty client: an application message from the peer is a protocol error",
-	      ini_c->nmsg == 0 && ini_c->end == SALTY_END_PROTOCOL && res_c->peer_close == 3001);
+	      ini_c->nmsg == 0 && ini_c->end == SALTYC_END_PROTOCOL && res_c->peer_close == 3001);
 	teardown();
 }
 
@@ -397,10 +397,10 @@ static void test_peer_lost(void)
 	paired_up();
 	srv_simple(ini_c, "disconnected", 2);
 	CHECK("salty client: disconnected for the paired responder is a lost peer",
-	      ini_c->lost == 1 && !ini_c->closed && salty_phase(ini_c->c) == SALTY_PH_PEER);
+	      ini_c->lost == 1 && !ini_c->closed && saltyc_phase(ini_c->c) == SALTYC_PH_PEER);
 	srv_simple(res_c, "disconnected", 1);
 	CHECK("salty client: disconnected for the initiator is a lost peer",
-	      res_c->lost == 1 && !res_c->closed && salty_phase(res_c->c) == SALTY_PH_PEER);
+	      res_c->lost == 1 && !res_c->closed && saltyc_phase(res_c->c) == SALTYC_PH_PEER);
 	teardown();
 }
 
@@ -408,43 +408,43 @@ static void test_bad_packets(void)
 {
 	struct pair k;
 	pair_keys(&k);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	uint8_t p[128] = {0};
 	CHECK("salty client: a 24-byte packet is refused with 3001",
-	      salty_receive(ini_c->c, p, 24) < 0 && ini_c->close_code == 3001 && ini_c->end == SALTY_END_PROTOCOL);
+	      saltyc_receive(ini_c->c, p, 24) < 0 && ini_c->close_code == 3001 && ini_c->end == SALTYC_END_PROTOCOL);
 	t_free(ini_c);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	p[16] = 1; /* from the initiator address during the server handshake */
 	CHECK("salty client: a client source before server-auth is refused",
-	      salty_receive(ini_c->c, p, 40) < 0 && ini_c->close_code == 3001);
+	      saltyc_receive(ini_c->c, p, 40) < 0 && ini_c->close_code == 3001);
 	t_free(ini_c);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	p[16] = 0;
 	p[18] = 1; /* overflow 1 in the first message */
 	memcpy(p + 24, "\x82\xa4type\xacserver-hello\xa3key\xc4\x20", 25);
 	CHECK("salty client: a first server message with overflow 1 is refused",
-	      salty_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTY_END_PROTOCOL);
+	      saltyc_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTYC_END_PROTOCOL);
 	t_free(ini_c);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	memset(p + 18, 0, 6);
 	memcpy(p + 24, "\x82\xa4type\xacserver-hello\xa3key\xc4\x20", 25);
 	uint8_t ssk[32];
 	crypto_box_keypair(p + 49, ssk);
 	CHECK("salty client: a well-formed server-hello is answered with client-auth",
-	      salty_receive(ini_c->c, p, 24 + 25 + 32) == 0 && ini_c->nq == 1 &&
-		  salty_phase(ini_c->c) == SALTY_PH_SERVER_AUTH);
+	      saltyc_receive(ini_c->c, p, 24 + 25 + 32) == 0 && ini_c->nq == 1 &&
+		  saltyc_phase(ini_c->c) == SALTYC_PH_SERVER_AUTH);
 	CHECK("salty client: a second packet with the same CSN is refused",
-	      salty_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTY_END_PROTOCOL);
+	      saltyc_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTYC_END_PROTOCOL);
 	t_free(ini_c);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	memcpy(p + 24, "\x82\xa4type\xacserver-hello\xa3key\xd9\x20", 25); /* str, not bin */
 	CHECK("salty client: server-hello with a str key is refused",
-	      salty_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTY_END_PROTOCOL);
+	      saltyc_receive(ini_c->c, p, 24 + 25 + 32) < 0 && ini_c->end == SALTYC_END_PROTOCOL);
 	t_free(ini_c);
-	ini_c = t_new(SALTY_INITIATOR, k.ini_sk, k.token, NULL, NULL);
+	ini_c = t_new(SALTYC_INITIATOR, k.ini_sk, k.token, NULL, NULL);
 	memcpy(p + 24, "\xdf\xff\xff\xff\xff", 5); /* a map announcing 2^32-1 entries */
 	CHECK("salty client: a map announcing more entries than bytes is refused",
-	      salty_receive(ini_c->c, p, 24 + 5) < 0 && ini_c->end == SALTY_END_PROTOCOL);
+	      saltyc_receive(ini_c->c, p, 24 + 5) < 0 && ini_c->end == SALTYC_END_PROTOCOL);
 	t_free(ini_c);
 	ini_c = NULL;
 }
@@ -456,13 +456,13 @@ static bool json_round(const char *in, const char *want)
 	mp_out_init(&o);
 	const char *why;
 	bool ok = false;
-	if (salty_json_to_mp(in, strlen(in), &o.pk, &why) == 0) {
+	if (saltyc_json_to_mp(in, strlen(in), &o.pk, &why) == 0) {
 		msgpack_unpacked up;
 		msgpack_unpacked_init(&up);
 		size_t off = 0;
 		struct buf b = {0};
 		if (msgpack_unpack_next(&up, o.sb.data, o.sb.size, &off) == MSGPACK_UNPACK_SUCCESS &&
-		    salty_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0)
+		    saltyc_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0)
 			ok = strcmp((char *)buf_head(&b), want) == 0;
 		if (!ok && buf_used(&b))
 			printf("# got %.*s\n", (int)buf_used(&b), (char *)buf_head(&b));
@@ -492,7 +492,7 @@ static void test_json(void)
 	size_t off = 0;
 	struct buf b = {0};
 	bool ok = msgpack_unpack_next(&up, (const char *)mp, sizeof mp, &off) == MSGPACK_UNPACK_SUCCESS &&
-		  salty_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0 &&
+		  saltyc_mp_to_json(&up.data, &b) == 0 && buf_append(&b, "", 1) == 0 &&
 		  strcmp((char *)buf_head(&b), "{\"1\":\"x\",\"kv\":{\"$bin\":\"//4=\"}}") == 0;
 	CHECK("salty json: an int key becomes a string, a non-UTF-8 str becomes $bin", ok);
 	buf_free(&b);
