@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -117,6 +118,16 @@ static int parse_url(const char *url, const char *suffix, struct url *u, char *e
 	return 0;
 }
 
+/* Bounds connect, the TLS handshake and the upgrade (SO_SNDTIMEO bounds
+ * connect on Linux); 0 seconds: blocking again, as the session runs. */
+static void set_timeouts(int fd, int seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+	/* best effort: without them a silent server only makes us wait */
+	(void)!setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	(void)!setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 static int tcp_connect(const struct url *u, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC}, *res, *ai;
@@ -126,6 +137,8 @@ static int tcp_connect(const struct url *u, char *err, size_t errlen)
 	int fd = -1, saved = 0;
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd >= 0)
+			set_timeouts(fd, WSC_CONNECT_TIMEOUT);
 		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		saved = errno;
@@ -241,6 +254,8 @@ static int ws_handshake(struct wsc *w, const struct url *u, const char *subproto
 		if (got == sizeof head - 1)
 			return snprintf(err, errlen, "WebSocket upgrade: response head too long"), -1;
 		ssize_t k = io_read(w, head + got, sizeof head - 1 - got);
+		if (k < 0 && !w->ssl && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return snprintf(err, errlen, "no answer to the WebSocket upgrade within %d s", WSC_CONNECT_TIMEOUT), -1;
 		if (k <= 0)
 			return snprintf(err, errlen, "the server closed the connection during the upgrade"), -1;
 		got += (size_t)k;
@@ -271,6 +286,7 @@ struct wsc *wsc_connect(const char *url, const char *path_suffix, const char *su
 		wsc_free(w);
 		return NULL;
 	}
+	set_timeouts(w->fd, 0);
 	return w;
 }
 

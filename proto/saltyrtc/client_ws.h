@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define WSC_CONNECT_TIMEOUT 30 /* seconds for connect, TLS and the upgrade each */
 #define WSC_MAX_MESSAGE (4u << 20) /* larger messages from the server: close 1009 */
 
 struct wsc;

@@ -144,6 +144,22 @@ test('C: --wait gives up when no peer comes (exit 9); --key FILE is the path', a
   await cleanup();
 });
 
+test('C: --ping-interval 1: the server pings, we answer (pong timeout 2 s), still paired later', async () => {
+  const ini = new Cli(['initiator', base(), '--ping-interval', '1']);
+  const { key, token } = await ini.keyToken();
+  await ini.stderr(/server handshake done/);
+  await new Promise((r) => setTimeout(r, 4500)); // past the 2 s pong timeout several pings over
+  assert.equal(ini.p.exitCode, null, ini.err);
+  const res = new Cli(['responder', base(), '--initiator-key', key, '--token', token, '--ping-interval', '1']);
+  await ini.stderr(/paired with responder/);
+  res.send({ type: 'msg', after: 'pings' });
+  assert.deepEqual(await ini.waitLines(1), [{ type: 'msg', after: 'pings' }]);
+  res.end();
+  assert.equal(await res.exit(), 0);
+  assert.equal(await ini.exit(), 0);
+  await cleanup();
+});
+
 // ---------- against the npm client ----------
 
 async function npmClient(role, opts) {
@@ -260,6 +276,6 @@ test('C with C over wss:// (stunnel): verified against --ca; refused without it 
 });
 
 run({
-  before: async () => { srv = await startServer(); },
+  before: async () => { srv = await startServer({ args: ['--saltyrtc-pong-timeout', '2'] }); },
   after: async () => { for (const c of procs) c.kill(); if (srv) await srv.stop(); },
 });
