@@ -27,6 +27,7 @@ struct run {
 	bool paired, stdin_open;
 	struct buf in;    /* stdin bytes not yet a whole line */
 	unsigned long line_no;
+	bool skipping;    /* dropping the rest of an over-long line */
 	struct buf line;  /* scratch for one stdout line */
 };
 
@@ -173,15 +174,21 @@ static void read_stdin(struct run *r)
 	uint8_t *nl;
 	while (!r->closing && (nl = memchr(buf_head(&r->in), '\n', buf_used(&r->in)))) {
 		size_t n = (size_t)(nl - buf_head(&r->in));
-		send_line(r, (const char *)buf_head(&r->in), n);
+		if (r->skipping) { /* the rest of a line too long to send */
+			r->skipping = false;
+			r->line_no++;
+		} else
+			send_line(r, (const char *)buf_head(&r->in), n);
 		buf_consume(&r->in, n + 1);
 	}
 	if (buf_used(&r->in) > MAX_LINE) {
-		fprintf(stderr, "switchboard-salty: stdin line over %u bytes dropped\n", MAX_LINE);
+		if (!r->skipping)
+			fprintf(stderr, "switchboard-salty: stdin line %lu not sent: over %u bytes\n", r->line_no + 1, MAX_LINE);
+		r->skipping = true;
 		buf_reset(&r->in);
 	}
 	if (k <= 0) { /* end of stdin (or an error): the last line, then close */
-		if (buf_used(&r->in) && !r->closing)
+		if (buf_used(&r->in) && !r->closing && !r->skipping)
 			send_line(r, (const char *)buf_head(&r->in), buf_used(&r->in));
 		r->stdin_open = false;
 		saltyc_close(r->c, 1001);

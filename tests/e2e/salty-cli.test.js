@@ -91,13 +91,15 @@ test('C with C: pinned server key, 100 messages each way, initiator closes first
   await cleanup();
 });
 
-test('C with C: responder closes first; bad stdin lines are refused and the session goes on', async () => {
+test('C with C: responder closes first; bad or over-long stdin lines are refused and the session goes on', async () => {
   const { ini, res } = await cPair();
   res.p.stdin.write('not json\n{"type":"close"}\n[1,2]\n{"no":"type"}\n');
+  res.p.stdin.write(`{"type":"msg","big":"${'x'.repeat(1.1 * 2 ** 20)}"}\n`);
   res.send({ type: 'msg', n: 1 });
   const got = await ini.waitLines(1);
   assert.deepEqual(got, [{ type: 'msg', n: 1 }]);
   await res.stderr(/stdin line 4 not sent/);
+  assert.match(res.err, /stdin line 5 not sent: over 1048576 bytes/);
   assert.match(res.err, /stdin line 1 not sent: not valid JSON/);
   assert.match(res.err, /stdin line 2 not sent: types "application" and "close" are reserved/);
   res.end();
