@@ -100,9 +100,9 @@ void salty_hex(char out[2 * SALTY_KEY + 1], const uint8_t key[SALTY_KEY])
 	sodium_bin2hex(out, 2 * SALTY_KEY + 1, key, SALTY_KEY);
 }
 
-int salty_key_generate(const char *path, uint8_t pk[SALTY_KEY], const char **why)
+int salty_key_generate(const char *path, uint8_t pk_out[SALTY_KEY], const char **why)
 {
-	uint8_t sk[SALTY_KEY];
+	uint8_t sk[SALTY_KEY], pk[SALTY_KEY];
 	char line[2 * SALTY_KEY + 2];
 	crypto_box_keypair(pk, sk);
 	salty_hex(line, sk);
@@ -122,5 +122,6 @@ int salty_key_generate(const char *path, uint8_t pk[SALTY_KEY], const char **why
 		unlink(path);
 		return -1;
 	}
+	memcpy(pk_out, pk, SALTY_KEY);
 	return 0;
 }

@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test, run, assert, sleep, until } = require('./lib/harness');
 const { startServer } = require('./lib/server');
-const { load, WsTask, once, publicKeyOfSecretHex } = require('./lib/salty');
+const { load, WsTask, once, tls, publicKeyOfSecretHex } = require('./lib/salty');
 const { RawSalty, nonceOf, hex, nacl, msgpack } = require('./lib/saltyraw');
 const { RawWs } = require('./lib/rawws');
 
@@ -114,6 +114,49 @@ test('npm client with the relayed-data task (the server is task-agnostic)', asyn
   assert.deepEqual(got.i.map((d) => d[0]), [...Array(20).keys()]);
   p.ini.disconnect();
   p.res.disconnect();
+  await closeAll();
+});
+
+test('wss:// through stunnel (contrib/tls/stunnel.conf) with a self-signed certificate', async () => {
+  const { execFileSync, spawn } = require('node:child_process');
+  const { freePort, waitForPort, ROOT } = require('./lib/server');
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-tls-'));
+  const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
+    '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const port = await freePort();
+  const conf = fs.readFileSync(path.join(ROOT, 'contrib/tls/stunnel.conf'), 'utf8')
+    .replace(/^accept = .*$/m, `accept = 127.0.0.1:${port}`)
+    .replace(/^connect = .*$/m, `connect = 127.0.0.1:${srv.port}`)
+    .replace(/^cert = .*$/m, `cert = ${cert}`)
+    .replace(/^key = .*$/m, `key = ${key}`);
+  fs.writeFileSync(path.join(dir, 'stunnel.conf'), conf);
+  const st = spawn('stunnel4', [path.join(dir, 'stunnel.conf')], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    tls.on = true;
+    tls.ca = fs.readFileSync(cert);
+    const p = await pair({ port, serverKey: serverKeyHex() });
+    await hundredEachWay(p);
+    p.ini.disconnect();
+    p.res.disconnect();
+    // and the certificate is checked: without the CA the client does not get through
+    tls.ca = null;
+    const { client: S } = await load();
+    const c = new S.SaltyRTCBuilder().connectTo('localhost', port).withKeyStore(new S.KeyStore())
+      .usingTasks([new WsTask()]).asInitiator();
+    const failed = new Promise((resolve) => c.on(['connection-error', 'connection-closed'], resolve));
+    c.connect();
+    await failed;
+    assert.notEqual(c.state, 'task');
+    c.disconnect();
+  } finally {
+    tls.on = false;
+    tls.ca = null;
+    st.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   await closeAll();
 });
 
@@ -516,6 +559,91 @@ test('router restart mid-session: clients stay connected, the path comes back', 
   assert.equal(r2.src, 3);
   await closeAll();
 }, { timeout: 60000 });
+
+// ---------- keys and options ----------
+
+const { execFileSync: runSync, spawnSync } = require('node:child_process');
+const { bin } = require('./lib/server');
+
+function keygen(file) {
+  return runSync(bin('switchboard-router'), ['--saltyrtc-keygen', file]).toString().trim();
+}
+
+test('switchboard-router --saltyrtc-keygen writes a 0600 key and prints its public key; never over a file', async () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-keys-'));
+  const f = path.join(dir, 'a.key');
+  const pk = keygen(f);
+  assert.match(pk, /^[0-9a-f]{64}$/);
+  assert.equal(fs.statSync(f).mode & 0o777, 0o600);
+  assert.match(fs.readFileSync(f, 'utf8'), /^[0-9a-f]{64}\n$/);
+  assert.equal(publicKeyOfSecretHex(fs.readFileSync(f, 'utf8')), pk);
+  const again = spawnSync(bin('switchboard-router'), ['--saltyrtc-keygen', f]);
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr.toString(), /a\.key: File exists/);
+  assert.equal(publicKeyOfSecretHex(fs.readFileSync(f, 'utf8')), pk, 'the old key is still there');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('--saltyrtc-key: a missing, malformed or duplicate key file stops the start, naming the file', async () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-keys-'));
+  const good = path.join(dir, 'good.key'), bad = path.join(dir, 'bad.key'), copy = path.join(dir, 'copy.key');
+  keygen(good);
+  fs.copyFileSync(good, copy);
+  fs.writeFileSync(bad, 'abc\n');
+  const cases = [
+    [['--saltyrtc-key', path.join(dir, 'none.key')], /none\.key: No such file/],
+    [['--saltyrtc-key', bad], /bad\.key: not a key file/],
+    [['--saltyrtc-key', good, '--saltyrtc-key', copy], /copy\.key: the same key is given twice/],
+  ];
+  for (const [args, re] of cases) {
+    const r = spawnSync(bin('switchboard'), ['--listen', '127.0.0.1:0', '--state-dir', dir, ...args], { timeout: 10000 });
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr.toString(), re);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('two --saltyrtc-key files: the first is primary, your_key picks the other; keyless: no signed_keys, 3007', async () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sb-keys-'));
+  const a = path.join(dir, 'a.key'), b = path.join(dir, 'b.key');
+  const pa = Buffer.from(keygen(a), 'hex'), pb = Buffer.from(keygen(b), 'hex');
+  const two = await startServer({ args: ['--saltyrtc-key', a, '--saltyrtc-key', b] });
+  const keyless = await startServer({ args: ['--saltyrtc-keyless'] });
+  const signedBy = async (port, extra) => {
+    const c = new RawSalty(`ws://127.0.0.1:${port}`, null);
+    await c.hello();
+    c.sendBoxed(c.authMessage(extra));
+    const p = await c.packet();
+    const m = msgpack.decode(Buffer.from(nacl.box.open(p.subarray(24), p.subarray(0, 24), c.serverKey, c.keys.secretKey)));
+    c.close();
+    if (!m.signed_keys) return null;
+    for (const [name, k] of [['a', pa], ['b', pb]])
+      if (nacl.box.open(m.signed_keys, p.subarray(0, 24), k, c.keys.secretKey)) return name;
+    return '?';
+  };
+  try {
+    assert.equal(await signedBy(two.port, {}), 'a');
+    assert.equal(await signedBy(two.port, { your_key: pb }), 'b');
+    assert.equal(await signedBy(two.port, { your_key: pa }), 'a');
+    assert.equal(await signedBy(keyless.port, {}), null);
+    const c = new RawSalty(`ws://127.0.0.1:${keyless.port}`, null);
+    await c.hello();
+    c.sendBoxed(c.authMessage({ your_key: pa }));
+    assert.equal(await c.closedWith(), 3007);
+    assert.ok(!fs.existsSync(path.join(keyless.stateDir, 'saltyrtc.key')));
+    assert.match(two.log, new RegExp(`server public key ${pa.toString('hex')} \\(primary\\)`));
+  } finally {
+    await two.stop();
+    await keyless.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the default key: made in the state dir on first run (0600), its public key logged', async () => {
+  const pk = serverKeyHex();
+  assert.match(srv.log, new RegExp(`server public key ${pk} \\(primary\\)`));
+  assert.equal(fs.statSync(path.join(srv.stateDir, 'saltyrtc.key')).mode & 0o777, 0o600);
+});
 
 run({
   before: async () => {
