@@ -25,6 +25,7 @@ struct run {
 	bool closing;     /* the library ended the session: close sent or to send */
 	int close_code, status;
 	bool paired, stdin_open;
+	enum saltyc_role role;
 	struct buf in;    /* stdin bytes not yet a whole line */
 	unsigned long line_no;
 	bool skipping;    /* dropping the rest of an over-long line */
@@ -134,10 +135,12 @@ static int server_closed(struct run *r, uint16_t code, const char *detail)
 	if (code == 1006)
 		fprintf(stderr, "switchboard-salty: %s\n", detail);
 	else
-		fprintf(stderr, "switchboard-salty: the server closed the connection with %u (%s)\n", code, close_meaning(code));
+		fprintf(stderr, "switchboard-salty: the server closed the connection with %u (%s)\n", code,
+			code == 3004 && r->role == SALTYC_INITIATOR ? "replaced: another initiator with our key came"
+								    : close_meaning(code));
 	if (code == 3007)
 		return SALTYC_END_SERVER_KEY;
-	if ((code == 3004 || code == 3005) && saltyc_phase(r->c) == SALTYC_PH_PEER && !r->paired) {
+	if ((code == 3004 || code == 3005) && r->role == SALTYC_RESPONDER && !r->paired) {
 		if (code == 3005)
 			fputs("switchboard-salty: wrong token (or wrong initiator key)?\n", stderr);
 		return SALTYC_END_HANDSHAKE;
@@ -264,7 +267,7 @@ int saltyc_cli_run(const struct opts *o, const struct saltyc_config *cfg)
 	else
 		memcpy(ini_pk, cfg->peer_key, SALTYC_KEY_LEN);
 	saltyc_path(ini_pk, path);
-	struct run r = {.stdin_open = true};
+	struct run r = {.stdin_open = true, .role = cfg->role};
 	r.ws = wsc_connect(o->url, path + 1, SALTYC_SUBPROTOCOL, o->ca, err, sizeof err);
 	if (!r.ws) {
 		fprintf(stderr, "switchboard-salty: %s\n", err);

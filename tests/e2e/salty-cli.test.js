@@ -162,6 +162,19 @@ test('C: --ping-interval 1: the server pings, we answer (pong timeout 2 s), stil
   await cleanup();
 });
 
+test('C: an initiator replaced by another with its key is told so (3004, exit 3)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-salty-'));
+  const kf = path.join(dir, 'k');
+  assert.equal(await new Cli(['keygen', kf]).exit(), 0);
+  const a = new Cli(['initiator', base(), '--key', kf]);
+  await a.stderr(/server handshake done/);
+  const b = new Cli(['initiator', base(), '--key', kf]);
+  assert.equal(await a.exit(), 3, a.err);
+  assert.match(a.err, /closed the connection with 3004 \(replaced: another initiator with our key came\)/);
+  await b.stderr(/server handshake done/);
+  await cleanup();
+});
+
 // ---------- against the npm client ----------
 
 async function npmClient(role, opts) {
