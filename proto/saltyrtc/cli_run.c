@@ -201,7 +201,8 @@ static void read_stdin(struct run *r)
 /* After our close frame: wait (briefly) for the server's, then stop. */
 static void finish_close(struct run *r)
 {
-	wsc_send_close(r->ws, (uint16_t)r->close_code);
+	if (wsc_send_close(r->ws, (uint16_t)r->close_code) < 0)
+		return; /* the connection is gone: nothing to wait for */
 	int64_t until = now_ms() + 3000;
 	char err[256];
 	for (;;) {
@@ -245,7 +246,7 @@ static int loop(struct run *r, const struct opts *o)
 				return server_closed(r, code, err);
 			if (st == WSC_ERROR) {
 				fprintf(stderr, "switchboard-salty: %s\n", err);
-				wsc_send_close(r->ws, code);
+				(void)wsc_send_close(r->ws, code); /* ending either way */
 				return SALTYC_END_PROTOCOL;
 			}
 			if (st == WSC_CLOSED)

@@ -102,7 +102,7 @@ int saltyc_task_msg(struct saltyc_client *c, const struct saltyc_nonce *nc, cons
 	uint8_t *plain;
 	size_t len;
 	if (saltyc_open(c, p, n, SEAL_SESS, peer, &plain, &len) < 0) {
-		saltyc_send_close(c, nc->src, 3001);
+		(void)saltyc_send_close(c, nc->src, 3001); /* best effort: we end either way */
 		return saltyc_fail(c, 1000, SALTYC_END_PROTOCOL, "could not decrypt a message from the peer");
 	}
 	nonces_commit(&peer->n, nc);
@@ -111,7 +111,7 @@ int saltyc_task_msg(struct saltyc_client *c, const struct saltyc_nonce *nc, cons
 	int64_t reason = 0;
 	int rc = 0;
 	if (saltyc_unpack(plain, len, &up, &m) < 0 || saltyc_type_is(m, "application")) {
-		saltyc_send_close(c, nc->src, 3001);
+		(void)saltyc_send_close(c, nc->src, 3001); /* best effort: we end either way */
 		rc = saltyc_fail(c, 1000, SALTYC_END_PROTOCOL, "the peer sent a malformed or application message");
 	} else if (saltyc_type_is(m, "close")) {
 		if (!mp_get_int(m, "reason", &reason) || reason < 0 || reason > 4999)

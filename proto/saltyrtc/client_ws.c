@@ -361,7 +361,7 @@ static enum wsc_status on_control(struct wsc *w, uint8_t opcode, struct rd *r)
 	/* Answer with the same code (RFC 6455 5.5.1), unless ours went first. */
 	if (!w->close_sent) {
 		w->close_sent = true;
-		send_frame(w, WS_CLOSE, w->ctl, w->ctl_len >= 2 ? 2 : 0);
+		(void)send_frame(w, WS_CLOSE, w->ctl, w->ctl_len >= 2 ? 2 : 0); /* closed either way */
 	}
 	return WSC_CLOSED;
 }
