@@ -4,27 +4,33 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { test, run, assert, sleep, until } = require('./lib/harness');
+const { test: htest, run, assert, sleep, until } = require('./lib/harness');
+// loaded CI machines and ASan: a minute per test unless it says otherwise; a
+// test that overran would otherwise go on closing the next test's clients
+const test = (name, fn, opts = {}) => htest(name, fn, { timeout: 60000, ...opts });
 const { startServer } = require('./lib/server');
 const { load, WsTask, once, tls, publicKeyOfSecretHex } = require('./lib/salty');
 const { RawSalty, nonceOf, hex, nacl, msgpack } = require('./lib/saltyraw');
 const { RawWs } = require('./lib/rawws');
 
-let srv; // the main server: a key made in its state dir, short timeouts
+let srv; // the main server: a key made in its state dir
+let tsrv; // one with 2 s handshake and pong timeouts
 const open = [];
 const base = () => `ws://127.0.0.1:${srv.port}`;
 const serverKeyHex = () => publicKeyOfSecretHex(fs.readFileSync(path.join(srv.stateDir, 'saltyrtc.key'), 'utf8'));
 
-function raw(pathKey, opts) {
-  const c = new RawSalty(base(), pathKey, opts);
+function raw(pathKey, opts = {}) {
+  const c = new RawSalty(opts.base || base(), pathKey, opts);
   open.push(c);
   return c;
 }
 
 async function closeAll() {
   for (const c of open.splice(0)) c.close();
-  await until(() => srv.workerPids().length === 0, 30000, 'workers of closed clients to exit');
+  await until(() => srv.workerPids().length === 0 && tsrv.workerPids().length === 0, 60000,
+    'workers of closed clients to exit');
 }
+const short = () => ({ base: `ws://127.0.0.1:${tsrv.port}` });
 
 // An initiator and n responders, all authenticated.
 async function onPath(n = 1, opts = {}) {
@@ -451,7 +457,7 @@ test('drop-responder: each valid reason closes the responder with it, no reason 
     assert.ok(Buffer.from(m.id).equals(n.subarray(16, 24)));
     await closeAll();
   }
-});
+}, { timeout: 90000 });
 
 test('drop-responder: an invalid reason or id closes the initiator with 3001; an absent responder is ignored', async () => {
   for (const msg of [{ reason: 3000 }, { reason: 1001 }, { reason: 'x' }, { id: 1 }, { id: 256 }]) {
@@ -468,7 +474,7 @@ test('drop-responder: an invalid reason or id closes the initiator with 3001; an
   assert.equal(m.type, 'send-error'); // still connected, still served
   assert.ok(Buffer.from(m.id).equals(n.subarray(16, 24)));
   await closeAll();
-});
+}, { timeout: 90000 });
 
 // ---------- path limits ----------
 
@@ -502,12 +508,12 @@ test('254 responders fill a path; the 255th is closed with 3000', async () => {
   extra.sendBoxed(extra.authMessage());
   assert.equal(await extra.closedWith(), 3000);
   await closeAll();
-}, { timeout: 120000 });
+}, { timeout: 240000 });
 
 // ---------- timeouts and the router ----------
 
 test('a missing pong closes with 3008 (ping_interval 1)', async () => {
-  const c = raw(null, { autoPong: false });
+  const c = raw(null, { ...short(), autoPong: false });
   let pinged = false;
   c.ws.on('ping', () => { pinged = true; });
   await c.handshake('initiator', { ping_interval: 1 });
@@ -517,7 +523,7 @@ test('a missing pong closes with 3008 (ping_interval 1)', async () => {
 });
 
 test('pongs keep a client with ping_interval 1 connected', async () => {
-  const c = raw();
+  const c = raw(null, short());
   let pings = 0;
   c.ws.on('ping', () => { pings++; });
   await c.handshake('initiator', { ping_interval: 1 });
@@ -527,10 +533,10 @@ test('pongs keep a client with ping_interval 1 connected', async () => {
 });
 
 test('a handshake not completed in time closes with 3008', async () => {
-  const c = raw();
+  const c = raw(null, short());
   await c.hello();
   assert.equal(await c.closedWith(10000), 3008);
-  const d = raw(nacl.box.keyPair().publicKey);
+  const d = raw(nacl.box.keyPair().publicKey, short());
   await d.hello();
   d.sendPlain({ type: 'client-hello', key: Buffer.from(d.keys.publicKey) });
   assert.equal(await d.closedWith(10000), 3008);
@@ -647,7 +653,12 @@ test('the default key: made in the state dir on first run (0600), its public key
 
 run({
   before: async () => {
-    srv = await startServer({ args: ['--saltyrtc-handshake-timeout', '2', '--saltyrtc-pong-timeout', '2'] });
+    srv = await startServer();
+    tsrv = await startServer({ args: ['--saltyrtc-handshake-timeout', '2', '--saltyrtc-pong-timeout', '2'] });
   },
-  after: async () => { for (const c of open) c.close(); if (srv) await srv.stop(); },
+  after: async () => {
+    for (const c of open) c.close();
+    if (srv) await srv.stop();
+    if (tsrv) await tsrv.stop();
+  },
 });
