@@ -11,7 +11,10 @@
  *   'P' the bytes as a message from the peer, correctly numbered, sealed
  *       with the token, permanent or session keys (first byte);
  *   'K' the correct next peer handshake message (token, key, auth);
- *   'T' the bytes as a task message to send; 'C' close.
+ *   'T' the bytes as a task message to send; 'C' close;
+ *   'J' the bytes as a line of stdin for switchboard-salty: JSON to
+ *       MessagePack (client_json.c), which must unpack and print as JSON
+ *       again; every task message received is printed as JSON too.
  * So fuzzed MessagePack reaches every handler behind the crypto. Random
  * bytes are deterministic (a fixed-seed libsodium generator). The client
  * must never crash or leak, and once it has closed it takes nothing more.
@@ -22,6 +25,7 @@
 
 #include "../../common/mp.h"
 #include "../../proto/saltyrtc/client_int.h"
+#include "../../proto/saltyrtc/client_json.h"
 
 static uint64_t rng_counter;
 static const char *rng_name(void) { return "fuzz"; }
@@ -66,6 +70,32 @@ static int h_send(void *ctx, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* MessagePack that must unpack and print as JSON (what the CLI does with it). */
+static void print_json(const uint8_t *p, size_t n)
+{
+	msgpack_unpacked up;
+	msgpack_unpacked_init(&up);
+	size_t off = 0;
+	struct buf b = {0};
+	if (msgpack_unpack_next(&up, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    saltyc_mp_to_json(&up.data, &b) < 0)
+		abort();
+	buf_free(&b);
+	msgpack_unpacked_destroy(&up);
+}
+
+static void json_line(const uint8_t *d, size_t n)
+{
+	struct mp_out o;
+	mp_out_init(&o);
+	const char *why;
+	if (saltyc_json_to_mp((const char *)d, n, &o.pk, &why) == 0)
+		print_json((const uint8_t *)o.sb.data, o.sb.size);
+	else if (!why)
+		abort(); /* a refusal says why */
+	mp_out_free(&o);
+}
+
 static void h_event(void *ctx, const struct saltyc_event *ev)
 {
 	struct h *h = ctx;
@@ -75,6 +105,8 @@ static void h_event(void *ctx, const struct saltyc_event *ev)
 		h->closed = true;
 	if (ev->type == SALTYC_EV_SERVER_READY)
 		h->addr = (uint8_t)ev->a;
+	if (ev->type == SALTYC_EV_MESSAGE)
+		print_json(ev->data, ev->len);
 }
 
 static void nonce(uint8_t out[24], const uint8_t cookie[16], uint8_t src, uint8_t dst, uint64_t *csn)
@@ -229,6 +261,9 @@ static void record(struct h *h, uint8_t kind, const uint8_t *d, size_t n)
 		break;
 	case 'C':
 		saltyc_close(h->c, 1001);
+		break;
+	case 'J':
+		json_line(d, n);
 		break;
 	}
 }
