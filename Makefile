@@ -46,6 +46,13 @@ ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router
             router/metrics.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
+# The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
+# unit tests and fuzz targets) and the CLI switchboard-salty around it.
+SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
+             proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c proto/saltyrtc/client_json.c
+SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c $(SALTY_LIB) \
+             common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
+             proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
 PARTS    := wsstar
@@ -58,7 +65,7 @@ P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
-            $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+            $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -76,7 +83,7 @@ LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
+PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router $(B)/switchboard-salty
 
 all: $(PROGS) $(B)/unit-tests
 
@@ -121,6 +128,9 @@ $(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o $
 $(B)/switchboard: $(call obj,$(SUPER)) $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_S)
+$(B)/switchboard-salty: $(call obj,$(SALTY_CLI))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ -lsodium -lmsgpackc -lssl -lcrypto -lm
 $(B)/unit-tests: $(call obj,$(UNIT))
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_U)
@@ -134,7 +144,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT)
+FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT) $(SALTY_LIB)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
