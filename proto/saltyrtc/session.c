@@ -119,7 +119,8 @@ static void send_server(struct session *s, bool plain)
 		memcpy(p + SALTY_NONCE, out.sb.data, n);
 	else
 		crypto_box_easy_afternm(p + SALTY_NONCE, (const uint8_t *)out.sb.data, n, nonce, st->shared);
-	session_send_binary(s, p, total);
+	if (session_send_binary(s, p, total) < 0)
+		log_debug("saltyrtc: a server message after the close began; not sent");
 }
 
 static msgpack_packer *begin(const char *type, uint32_t nfields)
@@ -363,7 +364,8 @@ static void salty_timer(struct session *s)
 		return;
 	int64_t now = clock_ms();
 	if (!st->ping_sent) {
-		session_send_ping(s);
+		if (session_send_ping(s) < 0)
+			return; /* closing already */
 		st->ping_sent = now;
 		return session_set_timer(s, salty_opt.pong_timeout_ms);
 	}
