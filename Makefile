@@ -31,7 +31,7 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+OPTS     := common/options.c common/options_doc.c common/config.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
@@ -50,7 +50,7 @@ PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
@@ -72,7 +72,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
 
-all: $(PROGS) $(B)/unit-tests
+all: $(PROGS) $(B)/unit-tests $(MANS)
 
 # Header dependencies come from the compiler (-MMD -MP), per object.
 $(B)/obj/%.o: %.c
@@ -123,12 +123,28 @@ $(B)/unit-tests: $(call obj,$(UNIT))
 asan:
 	$(MAKE) --no-print-directory B=build/asan CC=clang CFLAGS="$(SAN_FLAGS)" WORKER_LDFLAGS= all
 
+# ---- manual pages and the example configuration file ----
+# Each page is man/<program>.1.in, hand-written, with its OPTIONS section put
+# in at the '.\" @OPTIONS@' line from the program's option tables
+# (--help-man), so that the pages list what --help lists.
+MANS := $(patsubst man/%.1.in,$(B)/man/%.1,$(wildcard man/*.1.in))
+$(B)/man/%.1: man/%.1.in $(B)/%
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	@./$(B)/$* --help-man >$@.opts
+	@sed -e 's/@VERSION@/$(VERSION)/' -e '/^\.\\" @OPTIONS@$$/{r $@.opts' -e 'd;}' $< >$@.tmp
+	@rm -f $@.opts && mv $@.tmp $@
+# contrib/switchboard.conf is generated from the tables too; a test checks
+# that it is current (tests/e2e/config.test.js). After changing an option:
+config-example: $(B)/switchboard
+	./$(B)/switchboard --help-config >contrib/switchboard.conf
+
 # ---- fuzzing ----
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) common/options.c common/options_doc.c common/config.c $(WS) $(P_SHARED) $(P_LIB)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
@@ -168,4 +184,6 @@ bench: deps all test-deps
 clean:
 	rm -rf build
 
-.PHONY: all asan fuzz fuzz-long deps test-deps run test bench clean
+include contrib/install.mk
+
+.PHONY: config-example install uninstall all asan fuzz fuzz-long deps test-deps run test bench clean

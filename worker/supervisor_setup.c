@@ -21,6 +21,7 @@
 
 #include "../common/bus.h"
 #include "../common/busauth.h"
+#include "../common/config.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
 #include "bus_hand.h"
@@ -229,6 +230,13 @@ void supervisor_options(int argc, char **argv)
 		S.router_url = u;
 	}
 	build_argv(&p);
+	if (core_opt.check_config) {
+		if (config_path)
+			printf("switchboard: %s: ok\n", config_path);
+		else
+			printf("switchboard: no configuration file; the options are valid\n");
+		exit(0);
+	}
 }
 
 #define WORKER_USER_DEFAULT "switchboard-worker"
