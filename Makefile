@@ -41,8 +41,8 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
             proto/websocket/handshake.c proto/websocket/static.c
 WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
-            router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
+            router/metrics.c common/ready.c $(P_ROUTER) $(COMMON_R)
+SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
@@ -71,6 +71,7 @@ LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
+MANS  := $(patsubst man/%.1.in,$(B)/man/%.1,$(wildcard man/*.1.in))
 
 all: $(PROGS) $(B)/unit-tests $(MANS)
 
@@ -127,7 +128,6 @@ asan:
 # Each page is man/<program>.1.in, hand-written, with its OPTIONS section put
 # in at the '.\" @OPTIONS@' line from the program's option tables
 # (--help-man), so that the pages list what --help lists.
-MANS := $(patsubst man/%.1.in,$(B)/man/%.1,$(wildcard man/*.1.in))
 $(B)/man/%.1: man/%.1.in $(B)/%
 	@mkdir -p $(dir $@)
 	@echo "  MAN $@"

@@ -27,6 +27,7 @@
 #include "../common/core_options.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
+#include "../common/ready.h"
 #include "peers.h"
 #include "../common/busauth.h"
 #include "bus_hand.h"
@@ -379,6 +380,7 @@ static void run(void)
 int main(int argc, char **argv)
 {
 	log_init("switchboard");
+	ready_init();
 	supervisor_options(argc, argv);
 	if (mkdir(S.state_dir, 0750) < 0 && errno != EEXIST)
 		die(S.state_dir);
@@ -417,6 +419,9 @@ int main(int argc, char **argv)
 	S.router_backoff_ms = 100;
 	if (S.embedded_router)
 		start_router();
+	/* serving: connections are accepted from here on (a worker whose
+	 * router is not up yet waits for it) */
+	ready_notify((int)core_opt.ready_fd);
 	run();
 	return 0;
 }
