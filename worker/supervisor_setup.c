@@ -215,6 +215,9 @@ static void build_argv(const struct opt_parse *p)
 	push(S.router_argv, &S.router_argc, S.state_dir);
 	push(S.router_argv, &S.router_argc, "--listen");
 	push(S.router_argv, &S.router_argc, S.router_url);
+	/* the router says on fd 3 when its bus listens (start_router's pipe) */
+	push(S.router_argv, &S.router_argc, "--ready-fd");
+	push(S.router_argv, &S.router_argc, "3");
 	for (int i = 0; i < p->pass_router.n; i++)
 		push(S.router_argv, &S.router_argc, p->pass_router.v[i]);
 }

@@ -239,7 +239,9 @@ test('readiness: READY=1 only once the supervisor serves; --ready-fd gets one ne
     assert.equal(ready, '\n', 'one newline on --ready-fd, then closed');
     await until(() => notify.datagrams().length > 0, 10000, 'READY=1');
     assert.deepEqual(notify.datagrams(), ["'READY=1\\n'"]);
-    // by then it accepts
+    // by then it accepts, and its router listens
+    assert.ok(fs.existsSync(path.join(state, 'bus.ipc')), 'the router\'s bus is up when the supervisor is ready');
+    assert.match(sup.log, /router ready \(pid \d+\)[^]*ready: told NOTIFY_SOCKET/);
     await waitForPort(port, '127.0.0.1', 2000);
     const [router] = pidsOf('switchboard-rou', state);
     assert.ok(router, 'the router runs');

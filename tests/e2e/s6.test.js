@@ -64,6 +64,7 @@ test('s6-svscan brings the services up and s6-svwait -U returns on their readine
   // ready means serving: the supervisor accepts, the router's bus is there
   await waitForPort(ports[0], '127.0.0.1', 2000);
   assert.ok(fs.existsSync(path.join(tmp, 'state-alone/bus.ipc')), 'bus.ipc exists once the router is up');
+  assert.ok(fs.existsSync(path.join(tmp, 'state-sup/bus.ipc')), 'the supervisor is ready once its router is');
   const st = sh('s6-svstat', [path.join(scan, 'switchboard')]);
   assert.match(st.out, /^up .*ready/, st.out);
   // the run scripts made the state dirs, owned by the router's user, 0750
