@@ -225,7 +225,7 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* The file argv names with --config, default_path for the supervisor, or NULL. */
+/* The file argv names with --config, else default_path if it exists, or NULL. */
 static const char *which_file(const struct opt_parse *p, int argc, char **argv, const char *default_path)
 {
 	static const char *const printing[] = {"--help", "--version", "--help-man", "--help-config", NULL};
@@ -243,7 +243,7 @@ static const char *which_file(const struct opt_parse *p, int argc, char **argv, 
 		}
 		i += span;
 	}
-	if (p->self == OPT_SUPERVISOR && default_path && access(default_path, F_OK) == 0)
+	if (default_path && access(default_path, F_OK) == 0)
 		return default_path;
 	return NULL;
 }

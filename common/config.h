@@ -1,12 +1,13 @@
 /*
- * The configuration file (--config FILE; the supervisor reads
+ * The configuration file (--config FILE, else
  * /etc/switchboard/switchboard.conf when it exists): one option a line,
  * "name value" or "name = value", a flag alone (or "name yes"/"name no"),
  * "#" comment lines. Every option of the tables (options.h) may be set
  * there but the few that are commands (config_allowed). The file is read as
  * the supervisor reads it, whichever process reads it, so one file serves
  * all three: a process skips the options of the others, and the supervisor
- * passes its children's on as it does flags. Flags override the file: an
+ * passes its children's on as it does flags (and gives them --config
+ * none, so that they do not read it again). Flags override the file: an
  * option given on the command line ignores every line of it in the file.
  */
 #ifndef SB_CONFIG_H
@@ -48,7 +49,7 @@ int config_apply(struct opt_parse *p, const struct config *c, int argc, char **a
 		 size_t whycap);
 /*
  * For core_options_parse: reads the file of --config FILE in argv, else
- * default_path for the supervisor when it exists ("--config none": no
+ * default_path when it exists ("--config none": no
  * file), and applies it. -1 to go on, or 2 after printing FILE:LINE: reason.
  * Skipped for --help, --version and the other printing options.
  */

@@ -126,7 +126,8 @@ static const struct opt core_table[] = {
 	 * readiness descriptor is one process's */
 	{"config", OPT_STR, "FILE", NULL, "read options from FILE (default " CONFIG_DEFAULT_PATH " when it exists; "
 	 "none: no file); flags override it", S, &core_opt.config_file, 0, 0, NULL, NULL},
-	{"config", OPT_STR, "FILE", NULL, "read this program's options from FILE; flags override it", W | R,
+	{"config", OPT_STR, "FILE", NULL, "read this program's options from FILE (default " CONFIG_DEFAULT_PATH
+	 " when it exists; none: no file); flags override it", W | R,
 	 &core_opt.config_file, 0, 0, NULL, NULL},
 	{"check-config", OPT_FLAG, NULL, NULL, "check the configuration file and the flags, every program's "
 	 "options, and exit (0, or 2 with the file, line and reason)", S, &core_opt.check_config, 0, 0, NULL, NULL},

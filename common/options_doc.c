@@ -132,10 +132,10 @@ void config_example(const struct opt_parse *p, FILE *f)
 	      "# One option a line: \"name value\" or \"name = value\", as --name value on the\n"
 	      "# command line; a flag as \"name yes\" (or alone), \"name no\" to leave it off.\n"
 	      "# Lines starting with # are comments. Options given on the command line\n"
-	      "# override every line of the same option here. switchboard reads\n"
-	      "# " CONFIG_DEFAULT_PATH " when it exists, or --config FILE;\n"
-	      "# switchboard-worker and switchboard-router read a file only with --config FILE,\n"
-	      "# taking their own options from it and skipping the others'.\n", f);
+	      "# override every line of the same option here. Each program reads\n"
+	      "# " CONFIG_DEFAULT_PATH " when it exists, or --config FILE,\n"
+	      "# taking its own options and skipping the others' (switchboard passes its\n"
+	      "# children theirs), so that one file serves every layout.\n", f);
 	for (int g = 0; p->groups[g]; g++) {
 		bool titled = false;
 		for (const struct opt *o = p->groups[g]->opts; o->name; o++) {

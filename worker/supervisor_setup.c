@@ -201,6 +201,9 @@ static void build_argv(const struct opt_parse *p)
 	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
 	push(S.worker_argv, &S.worker_argc, "--bus-fd");
 	push(S.worker_argv, &S.worker_argc, "3");
+	/* the configuration file's options come as flags, below: not twice */
+	push(S.worker_argv, &S.worker_argc, "--config");
+	push(S.worker_argv, &S.worker_argc, "none");
 	for (int i = 0; i < p->pass_worker.n; i++) {
 		push(S.worker_argv, &S.worker_argc, p->pass_worker.v[i]);
 		/* the workers may not read the key file: they get the key from us
@@ -218,6 +221,8 @@ static void build_argv(const struct opt_parse *p)
 	/* the router says on fd 3 when its bus listens (start_router's pipe) */
 	push(S.router_argv, &S.router_argc, "--ready-fd");
 	push(S.router_argv, &S.router_argc, "3");
+	push(S.router_argv, &S.router_argc, "--config");
+	push(S.router_argv, &S.router_argc, "none");
 	for (int i = 0; i < p->pass_router.n; i++)
 		push(S.router_argv, &S.router_argc, p->pass_router.v[i]);
 }

@@ -28,7 +28,7 @@ test('contrib/switchboard.conf is what the option tables generate (switchboard -
   const r = runProg('switchboard', ['--help-config']);
   assert.equal(r.code, 0, r.err);
   const shipped = fs.readFileSync(path.join(ROOT, 'contrib/switchboard.conf'), 'utf8');
-  assert.equal(shipped, r.out, 'contrib/switchboard.conf is stale: regenerate it with "make contrib/switchboard.conf"');
+  assert.equal(shipped, r.out, 'contrib/switchboard.conf is stale: regenerate it with "make config-example"');
   for (const name of ['listen', 'max-message', 'worker-queue', 'messaging-max-queue', 'log-level'])
     assert.match(r.out, new RegExp(`\\n#${name} `), `the example has ${name}`);
 });
@@ -76,6 +76,9 @@ test('options from the file take effect in the supervisor, the workers and the r
     assert.equal((await ws.closed).code, 1009, 'max-message 100 from the file reached the worker');
     assert.ok(!fs.existsSync(path.join(srv.stateDir, 'tap.ipc')), 'tap none from the file reached the router');
     assert.match(srv.log, /bus listening on/);
+    // the router gets the file's options as flags, and no file of its own to read again
+    const argv = fs.readFileSync(`/proc/${srv.routerPid()}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.join(' ').includes('--config none --tap none'), argv.join(' '));
     await until(() => srv.workerPids().length === 0, 15000, 'the closed client\'s worker to exit');
     const a = await connect(srv.url('/echo')), b = await connect(srv.url('/echo'));
     await assert.rejects(connect(srv.url('/echo')), (e) => e.status === 503, 'max-connections 2 from the file');

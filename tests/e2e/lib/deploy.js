@@ -33,7 +33,8 @@ async function notifySocket(file) {
   const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\n'
     + 'print("bound",flush=True)\nwhile True:\n  print(repr(s.recv(4096).decode()),flush=True)\n';
   const p = started('python3', ['-c', py, file]);
-  await until(() => p.log.includes('bound'), 10000, 'the notify socket');
+  await until(() => p.log.includes('bound') || p.exitCode !== null, 20000, 'the notify socket');
+  if (!p.log.includes('bound')) throw new Error(`python3 could not bind ${file}: ${p.log}`);
   p.datagrams = () => p.log.split('\n').slice(1).filter(Boolean);
   return p;
 }
