@@ -26,7 +26,10 @@ function sh(cmd, args, opts = {}) {
 }
 
 function make(...args) {
-  const r = sh('make', ['-s', '-C', ROOT, ...args]);
+  // not the jobserver or variables of a make that runs this suite (make test)
+  const env = { ...process.env };
+  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) delete env[k];
+  const r = sh('make', ['-s', '-C', ROOT, ...args], { env });
   assert.equal(r.code, 0, `make ${args.join(' ')}: ${r.out}${r.err}`);
   return r;
 }
