@@ -16,6 +16,7 @@ const { bin, BUILD, ROOT, freePort, waitForPort } = require('./lib/server');
 const { started, notifySocket, chatPair, delivers, pidsOf, skip } = require('./lib/deploy');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-deploy-'));
+fs.chmodSync(tmp, 0o755); // for the users the servers drop to
 const PLAIN = BUILD === path.join(ROOT, 'build');
 const PROGS = ['switchboard', 'switchboard-worker', 'switchboard-router'];
 const UNITS = fs.readdirSync(path.join(ROOT, 'contrib/systemd')).sort();
@@ -153,6 +154,42 @@ installTests('systemd-analyze security --offline=yes: worker unit <= 4.0, superv
   assert.match(sock, /^TriggerLimitBurst=10000$/m);
   assert.match(fs.readFileSync(path.join(dir, 'switchboard.service'), 'utf8'), /^TasksMax=16384$/m);
 });
+
+// The supervisor unit's CapabilityBoundingSet is all it needs: run it with
+// only those (setpriv), as root, with the router as another user.
+const capTest = process.getuid() === 0 ? test : (name) => skip(name, 'needs root');
+capTest('switchboard serves and stops with only the capabilities its unit leaves it (setpriv --bounding-set)', async () => {
+  const unit = fs.readFileSync(path.join(ROOT, 'contrib/systemd/switchboard.service'), 'utf8');
+  const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)[1].trim().split(/\s+/)
+    .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
+  const port = await freePort();
+  const base = fs.mkdtempSync(path.join(tmp, 'caps-'));
+  fs.chmodSync(base, 0o755);
+  const state = path.join(base, 'state');
+  const sup = started('setpriv', ['--bounding-set', ['-all', ...caps].join(','), '--inh-caps=-all', '--no-new-privs',
+    bin('switchboard'), '--listen', `127.0.0.1:${port}`, '--state-dir', state, '--user', 'daemon', '--max-per-ip', '0']);
+  try {
+    await until(() => /router ready/.test(sup.log), 20000, 'the router');
+    const [a, b] = await chatPair(`ws://127.0.0.1:${port}/wschat`, 'caps');
+    await delivers(a, b, 'caps', 'with the unit\'s capabilities');
+    assert.equal(fs.statSync(state).uid, 1, 'the state dir is the router user\'s (CAP_CHOWN)');
+    assert.equal(fs.statSync(state).mode & 0o777, 0o750, 'and 0750 (CAP_FOWNER)');
+    assert.doesNotMatch(sup.log, /error|not permitted|denied/i, 'nothing refused');
+    // SIGTERM: the workers (another uid: CAP_KILL) close their clients with 1001
+    const t0 = Date.now();
+    sup.kill('SIGTERM');
+    assert.equal((await a.closed).code, 1001);
+    assert.ok(Date.now() - t0 < 5000, 'closed at once, not at the stop deadline');
+    assert.equal((await sup.exited).code, 0);
+  } catch (e) {
+    throw new Error(`${e.stack}\n${sup.log.slice(-3000)}`);
+  } finally {
+    await sup.stop();
+    // a supervisor that could not stop them leaves its children: not ours to keep
+    for (const c of ['switchboard-rou', 'switchboard-wor'])
+      for (const p of pidsOf(c, base)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  }
+}, { timeout: 60000 });
 
 // ---- systemd-socket-activate ----
 
