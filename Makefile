@@ -144,7 +144,13 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) common/options.c common/options_doc.c common/config.c $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+# the configuration file's parser needs only the option code
+CONFIG_SRC := common/config.c common/options.c common/options_doc.c
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ $@"
+	@clang $(FUZZ_FLAGS) $< $(CONFIG_SRC) -o $@
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
