@@ -123,8 +123,9 @@ static int store(const struct opt *o, const char *value, bool mine, const char *
 	case OPT_SECONDS: {
 		errno = 0;
 		double d = strtod(value, &end);
-		if (end == value || *end || errno || d != d || !in_range(o, (long long)d) || d > 2e6 ||
-		    (d < 0))
+		/* bounded before the conversion to an integer, which past the
+		 * range of long long is undefined (fuzz_config found it) */
+		if (end == value || *end || errno || d != d || d < 0 || d > 2e6 || !in_range(o, (long long)d))
 			break;
 		if (mine)
 			*(int *)o->dst = (int)(d * 1000 + 0.5);

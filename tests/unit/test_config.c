@@ -12,6 +12,7 @@ static bool c_flag;
 static const char *c_name;
 static struct opt_list c_list;
 static long w_count;
+static int c_ms;
 static const char *r_name, *s_listen;
 
 static const struct opt opts[] = {
@@ -23,6 +24,7 @@ static const struct opt opts[] = {
 	{"listen", OPT_STR, "HOST:PORT", NULL, "the supervisor's", OPT_SUPERVISOR, &s_listen, 0, 0, NULL, NULL},
 	{"listen", OPT_STR, "URL", NULL, "the router's", OPT_ROUTER, &r_name, 0, 0, NULL, NULL},
 	{"config", OPT_STR, "FILE", NULL, "a file", OPT_SUPERVISOR, &c_name, 0, 0, NULL, NULL},
+	{"secs", OPT_SECONDS, NULL, "1", "a time", OPT_SUPERVISOR, &c_ms, 0, 3600, NULL, NULL},
 	{.name = NULL},
 };
 static const struct opt_group group = {"core", opts};
@@ -113,6 +115,10 @@ static void test_values(void)
 	CHECK("config: a value out of range gives the bounds",
 	      fails_at(OPT_SUPERVISOR, "\n\ncount 101\n", why, sizeof why) == 3 && strstr(why, "from 1 to 100"));
 	CHECK("config: a malformed value is refused", fails_at(OPT_SUPERVISOR, "count 5x\n", why, sizeof why) == 1);
+	/* past the range of long long: refused before any conversion (UBSan) */
+	CHECK("config: a huge number of seconds is refused",
+	      fails_at(OPT_SUPERVISOR, "secs 777777777777777777777777777775.5\n", why, sizeof why) == 1 &&
+		  strstr(why, "from 0 to 3600"));
 	CHECK("config: a missing value is refused",
 	      fails_at(OPT_SUPERVISOR, "name\n", why, sizeof why) == 1 && strstr(why, "needs a value"));
 	CHECK("config: a flag takes yes or no only",
