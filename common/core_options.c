@@ -11,13 +11,14 @@
 
 #include "../proto/websocket/forwarded.h"
 #include "bus.h"
+#include "config.h"
 #include "log.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
 #endif
 
-struct core_options core_opt = {.bus_fd = -1, .allow_uid = -1, .bus_group = -1};
+struct core_options core_opt = {.bus_fd = -1, .allow_uid = -1, .bus_group = -1, .ready_fd = -1};
 
 #define S OPT_SUPERVISOR
 #define W OPT_WORKER
@@ -175,6 +176,20 @@ static const struct opt core_table[] = {
 	 &core_opt.log_socket, 0, 0, NULL, set_log_socket},
 	{"log-format", OPT_STR, "FORMAT", "text", "text, or json: one object per line, for log shippers", OPT_ALL,
 	 &core_opt.log_format, 0, 0, NULL, set_log_format},
+	/* one entry per owner, so that the supervisor keeps these and does not
+	 * pass them on: its children get the file's options as flags, and a
+	 * readiness descriptor is one process's */
+	{"config", OPT_STR, "FILE", NULL, "read options from FILE (default " CONFIG_DEFAULT_PATH " when it exists; "
+	 "none: no file); flags override it", S, &core_opt.config_file, 0, 0, NULL, NULL},
+	{"config", OPT_STR, "FILE", NULL, "read this program's options from FILE (default " CONFIG_DEFAULT_PATH
+	 " when it exists; none: no file); flags override it", W | R,
+	 &core_opt.config_file, 0, 0, NULL, NULL},
+	{"check-config", OPT_FLAG, NULL, NULL, "check the configuration file and the flags, every program's "
+	 "options, and exit (0, or 2 with the file, line and reason)", S, &core_opt.check_config, 0, 0, NULL, NULL},
+	{"ready-fd", OPT_INT, "FD", NULL, "once serving, write a newline to FD and close it (s6's notification-fd)",
+	 S, &core_opt.ready_fd, 0, 0x7fffffff, NULL, NULL},
+	{"ready-fd", OPT_INT, "FD", NULL, "once serving, write a newline to FD and close it (s6's notification-fd)",
+	 R, &core_opt.ready_fd, 0, 0x7fffffff, NULL, NULL},
 	{.name = NULL},
 };
 static const struct opt_group core_group = {"core", core_table};
@@ -194,5 +209,18 @@ int core_options_parse(struct opt_parse *p, const char *prog, unsigned self, con
 				.version = SWITCHBOARD_VERSION};
 	if (opt_defaults(p) < 0)
 		return 2;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help-man") == 0) {
+			opt_man(p, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help-config") == 0) {
+			config_example(p, stdout);
+			return 0;
+		}
+	}
+	int rc = config_load(p, argc, argv, CONFIG_DEFAULT_PATH);
+	if (rc >= 0)
+		return rc;
 	return opt_parse_argv(p, argc, argv);
 }

@@ -33,6 +33,9 @@ struct core_options {
 	bool store_stats;
 	/* all */
 	const char *bus_key_file, *log_level, *log_to, *log_socket, *log_format;
+	const char *config_file; /* --config; read before the flags (common/config.c) */
+	bool check_config;       /* supervisor: check the options and exit */
+	long ready_fd;           /* supervisor, router: -1, or s6's notification-fd */
 	bool has_bus_key; /* read from --bus-key FILE */
 	bool bus_key_from_ctl; /* worker, --bus-key -: the supervisor writes it first on --bus-fd */
 	uint8_t bus_key[BUS_KEY_LEN];

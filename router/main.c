@@ -19,6 +19,7 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
+#include "../common/ready.h"
 #include "router.h"
 #include "store.h"
 
@@ -55,8 +56,12 @@ static int open_bus(const struct router_config *cfg, int ep)
 			return -1;
 		log_info("bus listening on %s", cfg->listen[i]);
 	}
-	if (strcmp(cfg->tap_url, "none") != 0 && bus_listen(&R.bus, cfg->tap_url, BUS_TAP) < 0)
+	if (strcmp(cfg->tap_url, "none") == 0)
+		log_info("no tap (--tap none)");
+	else if (bus_listen(&R.bus, cfg->tap_url, BUS_TAP) < 0)
 		log_warn("running without a tap");
+	else
+		log_info("tap on %s", cfg->tap_url);
 	return 0;
 }
 
@@ -183,8 +188,13 @@ static int run(int ep, int sig_fd)
 int main(int argc, char **argv)
 {
 	log_init("switchboard-router");
+	ready_init();
 	struct router_config cfg;
 	parse_options(argc, argv, &cfg);
+	if (core_opt.ready_fd >= 0 && fcntl((int)core_opt.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "switchboard-router: --ready-fd %ld: %s\n", core_opt.ready_fd, strerror(errno));
+		return 2;
+	}
 	if (cfg.store_stats) {
 		int rc = store_print_stats(cfg.state_dir, router_protocols);
 		free(cfg.owned[0]);
@@ -221,6 +231,7 @@ int main(int argc, char **argv)
 		}
 	if (open_bus(&cfg, ep) < 0)
 		return 1;
+	ready_notify((int)core_opt.ready_fd);
 	int rc = run(ep, sig_fd);
 	metrics_write(&R);
 	bus_fini(&R.bus);
