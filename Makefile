@@ -31,7 +31,7 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+OPTS     := common/options.c common/core_options.c common/cidr.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
@@ -39,9 +39,9 @@ COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c
-WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+WORKER   := worker/worker.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
-            router/metrics.c $(P_ROUTER) $(COMMON_R)
+            router/metrics.c router/http.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
@@ -50,7 +50,7 @@ PARTS    := galene wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/cidr.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)

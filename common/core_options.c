@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "cidr.h"
 #include "log.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -59,6 +60,17 @@ static int set_log_level(unsigned self, const char *name, const char **why)
 	return 0;
 }
 
+static int check_cidr(unsigned self, const char *value, const char **why)
+{
+	(void)self;
+	struct cidr c;
+	if (cidr_parse(value, &c) < 0) {
+		*why = "not an address range (ADDR or ADDR/BITS, IPv4 or IPv6)";
+		return -1;
+	}
+	return 0;
+}
+
 static const struct opt core_table[] = {
 	{"listen", OPT_LIST, "HOST:PORT", NULL, "listen address, repeatable; [::1]:8080 for IPv6 (default "
 	 "127.0.0.1:8080; systemd LISTEN_FDS are used when given)", S, &core_opt.listen, 0, 0, NULL, NULL},
@@ -101,6 +113,12 @@ static const struct opt core_table[] = {
 	 NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",
 	 W, &core_opt.static_dir, 0, 0, NULL, NULL},
+	{"metrics-allow", OPT_LIST, "CIDR", NULL, "addresses that may GET /metrics, repeatable (default 127.0.0.0/8 "
+	 "and ::1; others get 403)", S | W, &core_opt.metrics_allow, 0, 0, NULL, check_cidr},
+	{"trusted-proxy", OPT_LIST, "CIDR", NULL, "a proxy in front whose X-Forwarded-Proto and X-Forwarded-For are "
+	 "believed, repeatable (default: none)", S | W, &core_opt.trusted_proxies, 0, 0, NULL, check_cidr},
+	{"http-router-timeout", OPT_SECONDS, NULL, "5", "wait this long for the router's answer to a plain HTTP "
+	 "request (then 504)", W, &core_opt.http_router_timeout_ms, 0, 600, NULL, NULL},
 	{"bus-fd", OPT_INT, "FD", NULL, "ask the supervisor on FD for bus connections (it passes this)", W,
 	 &core_opt.bus_fd, 0, 0x7fffffff, NULL, NULL},
 	{"tap", OPT_STR, "URL", NULL, "PUB tap address, or \"none\" (default ipc://DIR/tap.ipc)", R,

@@ -1,7 +1,8 @@
 /*
  * Plain HTTP in the worker: non-upgrade GET and HEAD requests, answered by a
  * protocol's http op or from the --static-dir files, with keep-alive for up
- * to HTTP_MAX_REQUESTS requests; and the per-protocol set-up hooks.
+ * to HTTP_MAX_REQUESTS requests; and the per-protocol set-up hooks. Requests
+ * answered by the router are worker/http_ask.c.
  *
  * Where the sandbox stands: these requests are answered before the worker
  * enters seccomp, as the unprivileged worker user, with the request-head
@@ -72,24 +73,30 @@ int http_setup(const struct worker_config *cfg)
 
 /* ---- replies ---- */
 
-int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
-		       size_t len)
+int http_write_reply(struct session *s, bool head, int status, const char *content_type, const char *extra,
+		     const void *body, size_t len)
 {
-	const struct http_request *req = s->http_req;
-	if (!req)
-		return -1; /* only while answering a request */
 	int rc = buf_printf(&s->out,
 			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
+			    "%sX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
 			    status, http_status_text(status), content_type, len,
-			    s->http_last ? "close" : "keep-alive");
-	if (rc >= 0 && !is_method(req, "HEAD") && len > 0)
+			    extra ? extra : "Cache-Control: no-cache\r\n", s->http_last ? "close" : "keep-alive");
+	if (rc >= 0 && !head && len > 0)
 		rc = buf_append(&s->out, body, len);
 	if (rc < 0) {
 		s->http_last = true; /* the response is cut: nothing more can follow it */
 		return 500;
 	}
 	return status;
+}
+
+int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
+		       size_t len)
+{
+	const struct http_request *req = s->http_req;
+	if (!req)
+		return -1; /* only while answering a request */
+	return http_write_reply(s, is_method(req, "HEAD"), status, content_type, NULL, body, len);
 }
 
 static int reply_text(struct session *s, int status, const char *text)
@@ -144,7 +151,7 @@ static bool is_websocket_endpoint(const struct http_request *req)
 /* Offers the request to every protocol's http op, then the files; 0: nobody took it. */
 static int dispatch(struct session *s, const struct http_request *req)
 {
-	int status = 0;
+	int status = http_ask_core(s, req); /* /metrics, /healthz */
 	for (int i = 0; worker_protocols[i] && !status; i++)
 		if (worker_protocols[i]->http)
 			status = worker_protocols[i]->http(s, req);
@@ -168,8 +175,12 @@ bool http_answer(struct session *s, const struct http_request *req, size_t head_
 	s->http_req = NULL;
 	if (!status)
 		return false;
-	log_debug("plain HTTP %.*s %.*s: %d", (int)req->method_len, req->method, (int)req->path_len,
-		  req->path, status);
+	if (status == HTTP_ASKED)
+		log_debug("plain HTTP %.*s %.*s: asked the router", (int)req->method_len, req->method,
+			  (int)req->path_len, req->path);
+	else
+		log_debug("plain HTTP %.*s %.*s: %d", (int)req->method_len, req->method, (int)req->path_len,
+			  req->path, status);
 	s->http_served++;
 	buf_consume(&s->head, head_len); /* req points into it: not used from here on */
 	return true;

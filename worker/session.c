@@ -165,6 +165,8 @@ void session_request(struct session *s)
 	if (sub && !ws_client_offers_subprotocol(&req, sub))
 		sub = NULL;
 	ws_upgrade_response(&s->out, &req, sub);
+	if (s->bus_http)
+		uplink_stop(s); /* the bus of earlier plain requests: a session says its own hello */
 	s->bus_wanted = s->proto->uses_bus;
 	open_session(s, (size_t)rc);
 }
