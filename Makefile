@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
-PROTOS   := echo wschat messaging
+PROTOS   := echo wschat messaging galene
 include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
 P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
@@ -46,13 +46,17 @@ SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
-PARTS    := galene wsstar
+PARTS    := wsstar
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
+# Pure pieces of served protocols that the unit tests and fuzz targets link
+# (<name>_UNIT, with <name>_UNIT_LIBS).
+P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
+P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
 UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/cidr.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
-            $(P_SHARED) $(P_LIB)
+            $(P_SHARED) $(P_LIB) $(P_UNIT)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -128,7 +132,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB) $(P_UNIT)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"

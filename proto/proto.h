@@ -56,6 +56,9 @@ struct proto_worker {
 	int (*accept)(struct session *s, const struct http_request *req, const char **why);
 	/* Offered by the client → echoed in the 101; never sent otherwise. */
 	const char *subprotocol;
+	/* A browser's Origin must name the Host it asks (or be an --allow-origin
+	 * entry) even when no --allow-origin is given (Galène's rule). */
+	bool same_origin;
 	bool uses_bus;
 	size_t state_size; /* zeroed per-session state, session_state() */
 	void (*open)(struct session *s);
@@ -154,6 +157,8 @@ void router_http_reply(struct router *r, const struct router_http_req *q, int st
 /* ---- calls on the router, for router halves (router/workers.c) ---- */
 /* The protocol's zeroed per-worker state (state_size bytes). */
 void *rworker_state(struct rworker *w);
+/* The router's state directory (--state-dir), for a protocol's own files. */
+const char *router_state_dir(const struct router *r);
 /* The worker's process id, for logs. */
 int rworker_pid(const struct rworker *w);
 /* Bytes queued in the router for w (waiting for its credit). */
@@ -178,5 +183,11 @@ void router_send_text(struct router *r, struct rworker *w, const void *text, siz
 void router_close_client(struct router *r, struct rworker *w, int code, const char *reason);
 /* Drops a worker that broke the protocol's rules (logged and counted as rejected). */
 void router_drop_worker(struct router *r, struct rworker *w, const char *why);
+/*
+ * Calls fn(r, arg) from the router's loop whenever fd (the protocol's own:
+ * an eventfd its threads signal, a timerfd) is readable; level-triggered,
+ * so fn must read it. From init on; at most 8 in all. 0, or -1.
+ */
+int router_watch_fd(struct router *r, int fd, void (*fn)(struct router *r, void *arg), void *arg);
 
 #endif

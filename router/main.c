@@ -102,6 +102,25 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 }
 
 #define TAG_SIGNAL 0
+#define TAG_WATCH (4ull << 32) /* | index: a protocol's descriptor (router_watch_fd) */
+#define MAX_WATCH 8
+
+static int loop_ep = -1;
+static struct watch {
+	void (*fn)(struct router *r, void *arg);
+	void *arg;
+} watches[MAX_WATCH];
+static int nwatches;
+
+int router_watch_fd(struct router *r, int fd, void (*fn)(struct router *r, void *arg), void *arg)
+{
+	(void)r;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_WATCH | (uint64_t)nwatches};
+	if (nwatches == MAX_WATCH || loop_ep < 0 || epoll_ctl(loop_ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	watches[nwatches++] = (struct watch){fn, arg};
+	return 0;
+}
 
 /* One descriptor per worker: the soft limit (often 1024) goes up to the hard one. */
 static void raise_fd_limit(void)
@@ -143,6 +162,11 @@ static int run(int ep, int sig_fd)
 				if (read(sig_fd, &si, sizeof si) == sizeof si)
 					log_info("signal %u: stopping", si.ssi_signo);
 				return 0;
+			}
+			if ((evs[i].data.u64 & BUS_TAG_MASK) == TAG_WATCH) {
+				struct watch *wt = &watches[(uint32_t)evs[i].data.u64];
+				wt->fn(&R, wt->arg);
+				continue;
 			}
 			bus_on_event(&R.bus, evs[i].data.u64, evs[i].events);
 		}
@@ -187,6 +211,7 @@ int main(int argc, char **argv)
 		log_error("cannot set up the loop: %s", strerror(errno));
 		return 1;
 	}
+	loop_ep = ep;
 	if (store_open(cfg.state_dir, router_protocols) < 0)
 		return 1;
 	for (int i = 0; router_protocols[i]; i++)

@@ -62,6 +62,7 @@ void router_fan_out(struct router *r, const struct hmap *set, const struct rwork
 
 void *rworker_state(struct rworker *w) { return w->state; }
 int rworker_pid(const struct rworker *w) { return w->pid; }
+const char *router_state_dir(const struct router *r) { return r->state_dir; }
 size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
 
 struct rworker *router_worker_by_conn(struct router *r, uint64_t conn)

@@ -77,10 +77,19 @@ void session_refuse(struct session *s, int status, const char *why)
 	session_linger(s);
 }
 
+/* The Origin's host[:port] (after "scheme://") is the request's Host. */
+static bool origin_is_host(const struct http_header *o, const struct http_request *req)
+{
+	const struct http_header *h = http_header_find(req, "Host");
+	const char *sep = memmem(o->value, o->value_len, "://", 3);
+	if (!h || !sep)
+		return false;
+	size_t off = (size_t)(sep + 3 - o->value);
+	return o->value_len - off == h->value_len && strncasecmp(o->value + off, h->value, h->value_len) == 0;
+}
+
 static bool origin_allowed(const struct session *s, const struct http_request *req)
 {
-	if (s->cfg->norigins == 0)
-		return true;
 	const struct http_header *o = http_header_find(req, "Origin");
 	if (!o)
 		return true; /* not a browser: Origin protects browsers from other sites */
@@ -88,7 +97,10 @@ static bool origin_allowed(const struct session *s, const struct http_request *r
 		if (strlen(s->cfg->origins[i]) == o->value_len &&
 		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
 			return true;
-	return false;
+	bool ok = s->proto->same_origin ? origin_is_host(o, req) : s->cfg->norigins == 0;
+	if (!ok)
+		log_info("origin %.*s refused", (int)(o->value_len > 200 ? 200 : o->value_len), o->value);
+	return ok;
 }
 
 static const struct proto_worker *find_protocol(const struct http_request *req)
