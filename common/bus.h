@@ -37,7 +37,8 @@
  * a plain HTTP request for a router half (proto/proto.h, router_http_req).
  * A worker that only asks such questions says hello with proto "core". */
 #define OP_HTTP "http"
-/* r→w: id, status, type, headers (array: name, value, ...), body (bin) */
+/* r→w: id, status, type, headers (array: name, value, ...), body (bin);
+ * or id, file (a path below the directory the worker asked with), headers */
 #define OP_HTTP_REPLY "http-reply"
 
 #endif

@@ -81,15 +81,21 @@ struct proto_worker {
 int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
 		       size_t len);
 int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
+/* session_http_file with the protocol's header lines (NULL-terminated
+ * name/value pairs, e.g. {"Cache-Control", "max-age=1800", NULL}) in place
+ * of Cache-Control: no-cache. */
+int session_http_file_with(struct session *s, int dirfd, const char *path, size_t len, const char *const *headers);
 /*
  * Hands the request being answered to the router half of protocol `to`
  * (its proto_router.http op, below), for answers that need the router's
  * state or secrets. Returns HTTP_ASKED (return it from the http op): the
  * worker sends the router's answer when it comes, 503 when the router
  * cannot be reached, 504 after --http-router-timeout (worker/http_ask.c).
+ * dirfd (or -1): where a file the router names (router_http_file) is
+ * served from, as session_http_file would.
  */
 #define HTTP_ASKED 1
-int session_http_ask_router(struct session *s, const char *to);
+int session_http_ask_router(struct session *s, const char *to, int dirfd);
 
 /* ---- calls on a session, for worker halves (worker/worker.c, worker/uplink.c) ---- */
 /* The protocol's zeroed per-session state (state_size bytes). */
@@ -153,6 +159,10 @@ struct router_http_req {
  */
 void router_http_reply(struct router *r, const struct router_http_req *q, int status, const char *content_type,
 		       const char *const *headers, const void *body, size_t len);
+/* Answers q with a file below the directory the worker asked with (path as
+ * for session_http_file: percent-encoded, from "/"), headers as above. */
+void router_http_file(struct router *r, const struct router_http_req *q, const char *path,
+		      const char *const *headers);
 
 /* ---- calls on the router, for router halves (router/workers.c) ---- */
 /* The protocol's zeroed per-worker state (state_size bytes). */

@@ -54,6 +54,23 @@ void router_http_reply(struct router *r, const struct router_http_req *q, int st
 	router_send_scratch(r, q->w);
 }
 
+void router_http_file(struct router *r, const struct router_http_req *q, const char *path,
+		      const char *const *headers)
+{
+	uint32_t nh = 0;
+	while (headers && headers[nh] && headers[nh + 1])
+		nh += 2;
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, ENV_CORE, OP_HTTP_REPLY, 3);
+	mp_kv_int(pk, "id", (int64_t)q->id);
+	mp_kv_cstr(pk, "file", path);
+	mp_cstr(pk, "headers");
+	msgpack_pack_array(pk, nh);
+	for (uint32_t i = 0; i < nh; i++)
+		mp_cstr(pk, headers[i]);
+	router_send_scratch(r, q->w);
+}
+
 static void reply_text(struct router *r, const struct router_http_req *q, int status, const char *text)
 {
 	router_http_reply(r, q, status, "text/plain; charset=utf-8", NULL, text, strlen(text));

@@ -99,17 +99,17 @@ int session_http_reply(struct session *s, int status, const char *content_type, 
 	return http_write_reply(s, is_method(req, "HEAD"), status, content_type, NULL, body, len);
 }
 
-static int reply_text(struct session *s, int status, const char *text)
+int reply_text(struct session *s, int status, const char *text)
 {
 	if (status == 400)
 		s->http_last = true; /* we cannot trust where the next request starts */
-	return session_http_reply(s, status, "text/plain; charset=utf-8", text, strlen(text));
+	bool head = s->http_req ? is_method(s->http_req, "HEAD") : s->ask_head;
+	return http_write_reply(s, head, status, "text/plain; charset=utf-8", NULL, text, strlen(text));
 }
 
-int session_http_file(struct session *s, int dirfd, const char *path, size_t len)
+int http_serve_file(struct session *s, int dirfd, const char *path, size_t len, const struct http_request *req,
+		    const char *extra)
 {
-	if (!s->http_req)
-		return -1;
 	struct static_file f;
 	int status = static_open(dirfd, path, len, &f);
 	if (status == 404)
@@ -117,7 +117,7 @@ int session_http_file(struct session *s, int dirfd, const char *path, size_t len
 	if (status)
 		return reply_text(s, status, "bad file path\n");
 	bool body = false;
-	status = static_head(&s->out, &f, s->http_req, !s->http_last, &body);
+	status = static_head_with(&s->out, &f, req, !s->http_last, extra, &body);
 	if (status == 500)
 		s->http_last = true;
 	if (!body) {
@@ -127,6 +127,26 @@ int session_http_file(struct session *s, int dirfd, const char *path, size_t len
 	s->file = f;
 	s->phase = PHASE_HTTP;
 	s->http_progress_at = clock_ms();
+	return status;
+}
+
+int session_http_file(struct session *s, int dirfd, const char *path, size_t len)
+{
+	return s->http_req ? http_serve_file(s, dirfd, path, len, s->http_req, NULL) : -1;
+}
+
+int session_http_file_with(struct session *s, int dirfd, const char *path, size_t len, const char *const *headers)
+{
+	if (!s->http_req)
+		return -1;
+	struct buf lines = {0};
+	if (http_header_lines(headers, &lines) < 0) {
+		buf_free(&lines);
+		log_error("a protocol gave bad header lines for %.*s", (int)len, path);
+		return reply_text(s, 500, "internal error\n");
+	}
+	int status = http_serve_file(s, dirfd, path, len, s->http_req, (const char *)buf_head(&lines));
+	buf_free(&lines);
 	return status;
 }
 

@@ -92,7 +92,18 @@ static void pack_str(msgpack_packer *pk, const char *key, const char *p, size_t 
 	mp_kv_str(pk, key, p ? p : "", p ? n : 0);
 }
 
-int session_http_ask_router(struct session *s, const char *to)
+/* If-None-Match, kept for a file the router may name; "" when absent or too long. */
+static void keep_inm(struct session *s, const struct http_request *req)
+{
+	const struct http_header *h = http_header_find(req, "If-None-Match");
+	s->ask_inm[0] = 0;
+	if (h && h->value_len < sizeof s->ask_inm) {
+		memcpy(s->ask_inm, h->value, h->value_len);
+		s->ask_inm[h->value_len] = 0;
+	}
+}
+
+int session_http_ask_router(struct session *s, const char *to, int dirfd)
 {
 	const struct http_request *req = s->http_req;
 	if (!req || s->phase != PHASE_HANDSHAKE)
@@ -102,6 +113,8 @@ int session_http_ask_router(struct session *s, const char *to)
 	client_of(s, req, peer, &tls);
 	s->phase = PHASE_ASK;
 	s->ask_down = false;
+	s->ask_dirfd = dirfd;
+	keep_inm(s, req);
 	uplink_ensure(s);
 	const struct http_header *host = http_header_find(req, "Host");
 	s->ask_id++;
@@ -140,7 +153,7 @@ static bool path_is(const struct http_request *req, const char *p)
 int http_ask_core(struct session *s, const struct http_request *req)
 {
 	if (path_is(req, "/healthz"))
-		return session_http_ask_router(s, ENV_CORE);
+		return session_http_ask_router(s, ENV_CORE, -1);
 	if (!path_is(req, "/metrics"))
 		return 0;
 	if (!allowed(s, req)) {
@@ -148,7 +161,7 @@ int http_ask_core(struct session *s, const struct http_request *req)
 		static const char text[] = "/metrics is not open to this address\n";
 		return session_http_reply(s, 403, "text/plain; charset=utf-8", text, sizeof text - 1);
 	}
-	return session_http_ask_router(s, ENV_CORE);
+	return session_http_ask_router(s, ENV_CORE, -1);
 }
 
 /* The answer is out (or queued whole): on to the next request, or close. */
@@ -204,6 +217,26 @@ static bool header_ok(const char *name, size_t nl, const char *value, size_t vl)
 	return true;
 }
 
+static bool is_cache_control(const char *name, size_t n)
+{
+	return n == 13 && strncasecmp(name, "cache-control", 13) == 0;
+}
+
+int http_header_lines(const char *const *pairs, struct buf *lines)
+{
+	bool cache = false;
+	for (int i = 0; pairs && pairs[i]; i += 2) {
+		if (!pairs[i + 1] || !header_ok(pairs[i], strlen(pairs[i]), pairs[i + 1], strlen(pairs[i + 1])))
+			return -1;
+		cache |= is_cache_control(pairs[i], strlen(pairs[i]));
+		if (buf_printf(lines, "%s: %s\r\n", pairs[i], pairs[i + 1]) < 0)
+			return -1;
+	}
+	if (!cache && buf_printf(lines, "Cache-Control: no-cache\r\n") < 0)
+		return -1;
+	return buf_append(lines, "", 1);
+}
+
 /* The router's header pairs as lines; false when one is not acceptable. */
 static bool header_lines(const msgpack_object *h, struct buf *lines)
 {
@@ -215,36 +248,61 @@ static bool header_lines(const msgpack_object *h, struct buf *lines)
 		if (!v || n->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR ||
 		    !header_ok(n->via.str.ptr, n->via.str.size, v->via.str.ptr, v->via.str.size))
 			return false;
-		cache |= n->via.str.size == 13 && strncasecmp(n->via.str.ptr, "cache-control", 13) == 0;
+		cache |= is_cache_control(n->via.str.ptr, n->via.str.size);
 		if (buf_printf(lines, "%.*s: %.*s\r\n", (int)n->via.str.size, n->via.str.ptr, (int)v->via.str.size,
 			       v->via.str.ptr) < 0)
 			return false;
 	}
-	return cache || buf_printf(lines, "Cache-Control: no-cache\r\n") >= 0;
+	return (cache || buf_printf(lines, "Cache-Control: no-cache\r\n") >= 0) && buf_append(lines, "", 1) == 0;
+}
+
+/* The router named a file below the directory we asked with: served as session_http_file would. */
+static void answer_file(struct session *s, const char *path, size_t len, const char *extra)
+{
+	struct http_request req = {.method = s->ask_head ? "HEAD" : "GET", .method_len = s->ask_head ? 4 : 3,
+				   .version_minor = 1};
+	if (s->ask_inm[0])
+		req.headers[req.nheaders++] = (struct http_header){"If-None-Match", 13, s->ask_inm, strlen(s->ask_inm)};
+	s->phase = PHASE_HANDSHAKE;
+	s->ask_deadline = 0;
+	if (s->ask_dirfd < 0) /* the protocol has no directory configured */
+		reply_text(s, 404, "no such file\n");
+	else
+		http_serve_file(s, s->ask_dirfd, path, len, &req, extra);
+	if (s->phase == PHASE_HANDSHAKE) /* else a body goes out first (PHASE_HTTP) */
+		session_http_next(s);
 }
 
 void http_ask_reply(struct session *s, const struct envelope *env)
 {
-	int64_t id, status;
-	const char *type;
-	size_t tlen, blen = 0;
+	int64_t id, status = 0;
+	const char *type = NULL, *file = NULL;
+	size_t tlen = 0, blen = 0, flen = 0;
 	const uint8_t *body = NULL;
 	if (!mp_get_int(env->map, "id", &id) || s->phase != PHASE_ASK || (uint64_t)id != s->ask_id)
 		return (void)log_debug("a late or stray answer from the router ignored");
 	mp_get_bin(env->map, "body", &body, &blen);
+	bool is_file = mp_get_str(env->map, "file", &file, &flen);
 	struct buf lines = {0};
 	char ctype[128];
-	bool ok = mp_get_int(env->map, "status", &status) && status >= 200 && status <= 599 &&
-		  mp_get_str(env->map, "type", &type, &tlen) && tlen > 0 && tlen < sizeof ctype &&
-		  header_ok("x", 1, type, tlen) && blen <= HTTP_REPLY_MAX &&
-		  header_lines(mp_get(env->map, "headers"), &lines) && buf_append(&lines, "", 1) == 0;
+	bool ok = header_lines(mp_get(env->map, "headers"), &lines);
+	if (is_file)
+		ok = ok && flen > 0 && file[0] == '/';
+	else
+		ok = ok && mp_get_int(env->map, "status", &status) && status >= 200 && status <= 599 &&
+		     mp_get_str(env->map, "type", &type, &tlen) && tlen > 0 && tlen < sizeof ctype &&
+		     header_ok("x", 1, type, tlen) && blen <= HTTP_REPLY_MAX;
 	if (!ok) {
 		buf_free(&lines);
 		log_warn("a malformed HTTP answer from the router; answering 502");
 		return answer_error(s, 502, "bad answer from the router\n");
 	}
-	memcpy(ctype, type, tlen);
-	ctype[tlen] = 0;
-	answered(s, (int)status, ctype, (const char *)buf_head(&lines), body, blen);
+	if (is_file) {
+		answer_file(s, file, flen, (const char *)buf_head(&lines));
+	} else {
+		memcpy(ctype, type, tlen);
+		ctype[tlen] = 0;
+		answered(s, (int)status, ctype, (const char *)buf_head(&lines), body, blen);
+	}
 	buf_free(&lines);
 }

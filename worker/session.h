@@ -85,6 +85,8 @@ struct session {
 	uint64_t ask_id;     /* the plain request waiting for the router (PHASE_ASK), by number */
 	bool ask_head;       /* it is a HEAD */
 	bool ask_down;       /* the bus went while it waited: 503 at the end of the turn */
+	int ask_dirfd;       /* where a file the router names comes from; -1: none */
+	char ask_inm[128];   /* its If-None-Match ("" when absent or longer) */
 	int64_t ask_deadline;
 };
 
@@ -107,6 +109,11 @@ int http_refill(struct session *s);
 int http_write_reply(struct session *s, bool head, int status, const char *content_type, const char *extra,
 		     const void *body, size_t len);
 
+/* A file below dirfd, with header lines in place of no-cache (NULL: no-cache) */
+int http_serve_file(struct session *s, int dirfd, const char *path, size_t len, const struct http_request *req,
+		    const char *extra);
+int reply_text(struct session *s, int status, const char *text); /* text/plain; a 400 closes */
+
 /* worker/http_ask.c: plain requests the router answers (session_http_ask_router) */
 /* The core's own: /metrics and /healthz; 0 for any other path. */
 int http_ask_core(struct session *s, const struct http_request *req);
@@ -114,6 +121,9 @@ void http_ask_reply(struct session *s, const struct envelope *env); /* the route
 void http_ask_bus_down(struct session *s);  /* the bus is gone: a request waiting gets 503 ... */
 void http_ask_turn(struct session *s);      /* ... here, at the end of the loop's turn */
 void http_ask_timeout(struct session *s);   /* --http-router-timeout passed: 504 */
+/* Name/value pairs (NULL-terminated) as header lines, NUL-terminated, with
+ * Cache-Control: no-cache unless one is given; -1 if one is not a header. */
+int http_header_lines(const char *const *pairs, struct buf *lines);
 
 /* worker/uplink.c */
 void uplink_start(struct session *s);
