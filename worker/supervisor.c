@@ -37,6 +37,7 @@
 #endif
 
 #define ACCEPT_REST_MS 100
+#define ROUTER_EARLY_MS 10000 /* a router that fails sooner is not restarted (router_ended) */
 
 extern char **environ;
 
@@ -258,6 +259,28 @@ static void accept_all(int lfd)
 	}
 }
 
+static void begin_stop(void);
+
+/*
+ * A router that exits with status 0 did what it was asked and ended (e.g.
+ * --store-stats); one that exits with 1 or 2 (the operator's error: a bad
+ * option or file) within its first seconds would only fail again. Either
+ * way restarting it would loop, so the supervisor stops with that status.
+ */
+static bool router_ended(int status)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code != 0 && !((code == 1 || code == 2) && clock_ms() - S.router_started < ROUTER_EARLY_MS))
+		return false;
+	if (code == 0)
+		log_info("router ended (status 0): stopping");
+	else
+		log_error("router refused to start (status %d, see above): stopping", code);
+	S.exit_status = code;
+	begin_stop();
+	return true;
+}
+
 static void reap(void)
 {
 	int status;
@@ -265,9 +288,9 @@ static void reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == S.router_pid) {
 			S.router_pid = 0;
-			if (S.stopping)
+			if (S.stopping || router_ended(status))
 				continue;
-			if (clock_ms() - S.router_started > 10000)
+			if (clock_ms() - S.router_started > ROUTER_EARLY_MS)
 				S.router_backoff_ms = 100;
 			log_error("router exited (%s %d); restarting in %d ms",
 				  WIFSIGNALED(status) ? "signal" : "status",
@@ -321,7 +344,7 @@ static void finish_stop(void)
 			usleep(10000);
 	}
 	log_info("stopped");
-	exit(0);
+	exit(S.exit_status);
 }
 
 /* ---- loop ---- */

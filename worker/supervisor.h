@@ -45,6 +45,7 @@ struct supervisor {
 	int64_t router_started, router_restart_at;
 	int router_backoff_ms;
 	bool stopping;
+	int exit_status; /* the supervisor's, once stopped: the router's when it ended first */
 	int64_t stop_deadline;
 };
 
