@@ -8,13 +8,12 @@
  *   /group/<name>/            galene.html from the worker's --galene-static
  *                             (308 to the clean path with its slash, 308 to
  *                             the group's redirect, 404 for no such group)
- * The path is percent-decoded and cleaned as Go's path.Clean does.
+ * The path is percent-decoded and cleaned as Go's path.Clean does (http_path.c).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "../../common/buf.h"
-#include "../../common/hex.h"
 #include "../../common/json.h"
 #include "../../common/log.h"
 #include "groups.h"
@@ -22,67 +21,6 @@
 #include "state.h"
 
 #define PATH_MAX_DECODED (GF_MAX_NAME + 64)
-
-size_t galene_path_clean(char *p)
-{
-	size_t out = 0, i = 0, n = strlen(p);
-	while (i < n) {
-		while (i < n && p[i] == '/')
-			i++;
-		size_t start = i;
-		while (i < n && p[i] != '/')
-			i++;
-		size_t len = i - start;
-		if (len == 0 || (len == 1 && p[start] == '.'))
-			continue;
-		if (len == 2 && p[start] == '.' && p[start + 1] == '.') {
-			while (out > 0 && p[--out] != '/')
-				;
-			continue;
-		}
-		p[out++] = '/';
-		memmove(p + out, p + start, len);
-		out += len;
-	}
-	if (out == 0)
-		p[out++] = '/';
-	p[out] = 0;
-	return out;
-}
-
-/* Percent-decodes src into out; -1 for a bad escape, a NUL, or too long. */
-static int decode(const char *src, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; src[i]; i++) {
-		int c = (unsigned char)src[i];
-		if (c == '%') {
-			int hi = hex_digit(src[i + 1]), lo = hi < 0 ? -1 : hex_digit(src[i + 2]);
-			if (lo < 0)
-				return -1;
-			c = hi << 4 | lo;
-			i += 2;
-		}
-		if (c == 0 || o + 1 >= cap)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = 0;
-	return 0;
-}
-
-/* A group name for a URL: unreserved bytes and '/' as they are, the rest %XX. */
-static int put_escaped(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			     strchr("-._~/", c);
-		if ((plain ? buf_append(b, s, 1) : buf_printf(b, "%%%02X", c)) < 0)
-			return -1;
-	}
-	return 0;
-}
 
 static int not_found(struct router *r, const struct router_http_req *q)
 {
@@ -114,7 +52,7 @@ static int redirect(struct router *r, const struct router_http_req *q, const cha
 /* "/group/<name>/" + suffix, escaped, as a NUL-terminated buffer. */
 static void group_url(struct buf *b, const char *name, const char *suffix)
 {
-	if (buf_append_str(b, "/group/") < 0 || put_escaped(b, name) < 0 || buf_printf(b, "/%s", suffix) < 0 ||
+	if (buf_append_str(b, "/group/") < 0 || galene_url_escape(b, name) < 0 || buf_printf(b, "/%s", suffix) < 0 ||
 	    buf_append(b, "", 1) < 0)
 		log_fatal("out of memory");
 }
@@ -216,7 +154,7 @@ static bool ends_with(const char *s, const char *suffix)
 int galene_http_router(struct router *r, const struct router_http_req *q)
 {
 	char path[PATH_MAX_DECODED], work[PATH_MAX_DECODED];
-	if (decode(q->path, path, sizeof path) < 0) {
+	if (galene_path_decode(q->path, path, sizeof path) < 0) {
 		static const char text[] = "bad path\n";
 		router_http_reply(r, q, 400, "text/plain; charset=utf-8", NULL, text, sizeof text - 1);
 		return 400;
@@ -230,7 +168,7 @@ int galene_http_router(struct router *r, const struct router_http_req *q)
 	if (ends_with(rest, "/.status.json")) {
 		rest[strlen(rest) - 5] = 0; /* ".json" */
 		struct buf url = {0};
-		if (buf_append_str(&url, "/group/") < 0 || put_escaped(&url, rest) < 0 || buf_append(&url, "", 1) < 0)
+		if (buf_append_str(&url, "/group/") < 0 || galene_url_escape(&url, rest) < 0 || buf_append(&url, "", 1) < 0)
 			log_fatal("out of memory");
 		redirect(r, q, (const char *)buf_head(&url));
 		buf_free(&url);
