@@ -10,6 +10,7 @@
 #define GALENE_TICK_MS 10000      /* keep-alive check period */
 #define GALENE_PING_AFTER_MS 20000 /* silent this long: we send a JSON ping */
 #define GALENE_DEAD_AFTER_MS 45000 /* silent this long: dropped */
+#define GALENE_MAX_DATA 65536    /* bytes of a member's or a group's data (setdata) */
 
 /* worker → router */
 #define GALENE_OP_HELLO "hello" /* id (str), t? (bin: re-join ticket after a router restart) */

@@ -227,6 +227,10 @@ int json_merge(struct buf *base, const char *patch, size_t plen)
 		buf_append(&nb, kv[i].v, kv[i].vn);
 	}
 	buf_append_str(&nb, "}");
+	if (buf_used(&nb) > GALENE_MAX_DATA) {
+		buf_free(&nb);
+		goto out;
+	}
 	if (n == 0)
 		buf_reset(&nb);
 	buf_free(base);

@@ -46,6 +46,7 @@ struct ggroup {
 	struct gf_group *desc;  /* the description in force (a reference) */
 	bool subgroup;          /* an auto-subgroup: no description, never public */
 	struct hmap members;    /* rworker pointer → rworker, for fan-out */
+	struct hmap ids;        /* client id → rworker */
 	struct galene_peer *first, *last;
 	int count;
 	bool locked;
@@ -110,7 +111,8 @@ void out_kv(struct buf *b, const char *key, const char *s, size_t n);
 /* 11 characters of base64url from 8 random bytes (chat ids, tokens). */
 void out_random_id(char out[12]);
 /* Merges JSON object text patch into object text base (a null deletes a
- * key): -1 when patch is no object. Result replaces base. */
+ * key): -1 when patch is no object, or the result would have more than 256
+ * members or GALENE_MAX_DATA bytes. Result replaces base. */
 int json_merge(struct buf *base, const char *patch, size_t plen);
 
 /* history.c */

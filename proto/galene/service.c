@@ -32,6 +32,7 @@ static struct gf_dir dir;
 static bool have_dir;
 static struct hmap groups;   /* name → struct ggroup */
 static struct hmap delayed;  /* rworker pointer → peer: a fail reply waiting */
+static struct hmap peers;    /* rworker pointer → rworker: every connection, for fini */
 static int timer_fd = -1;
 static int64_t next_scan;
 static unsigned char ticket_key[crypto_auth_KEYBYTES];
@@ -117,7 +118,8 @@ static struct ggroup *group_get(const char *name, size_t n, struct gf_group *des
 	struct ggroup *g = hmap_get(&groups, name, n);
 	if (g)
 		return g;
-	if (!(g = calloc(1, sizeof *g)) || !(g->name = malloc(n + 1)) || hmap_init(&g->members) < 0) {
+	if (!(g = calloc(1, sizeof *g)) || !(g->name = malloc(n + 1)) || hmap_init(&g->members) < 0 ||
+	    hmap_init(&g->ids) < 0) {
 		log_fatal("galene: out of memory");
 	}
 	memcpy(g->name, name, n);
@@ -139,6 +141,7 @@ static void group_maybe_free(struct ggroup *g)
 	hmap_del(&groups, g->name, g->name_len);
 	gf_unref(g->desc);
 	hmap_free(&g->members);
+	hmap_free(&g->ids);
 	free(g->name);
 	free(g->lock_message);
 	buf_free(&g->data);
@@ -147,10 +150,8 @@ static void group_maybe_free(struct ggroup *g)
 
 struct galene_peer *galene_peer_by_id(struct ggroup *g, const char *id, size_t n)
 {
-	for (struct galene_peer *q = g->first; q; q = q->next)
-		if (q->id_len == n && memcmp(q->id, id, n) == 0)
-			return q;
-	return NULL;
+	struct rworker *w = hmap_get(&g->ids, id, n);
+	return w ? rworker_state(w) : NULL;
 }
 
 static bool has_op(const struct ggroup *g)
@@ -191,6 +192,7 @@ static void member_add(struct ggroup *g, struct galene_peer *p)
 	g->last = p;
 	g->count++;
 	hmap_put(&g->members, &p->w, sizeof p->w, p->w, NULL);
+	hmap_put(&g->ids, p->id, p->id_len, p->w, NULL); /* ids are unique in a group (admit) */
 }
 
 void galene_check_ops(struct ggroup *g)
@@ -226,6 +228,7 @@ void galene_leave(struct galene_peer *p)
 	p->prev = p->next = NULL;
 	g->count--;
 	hmap_del(&g->members, &p->w, sizeof p->w);
+	hmap_del(&g->ids, p->id, p->id_len);
 	p->group = NULL;
 	out_user_delete(&galene_out, p);
 	galene_fan_out(g, &galene_out, NULL);
@@ -797,6 +800,8 @@ static void galene_envelope(struct router *r, struct rworker *w, const struct en
 {
 	(void)r;
 	struct galene_peer *p = rworker_state(w);
+	if (!p->w)
+		hmap_put(&peers, &w, sizeof w, w, NULL);
 	p->w = w;
 	if (env_op_is(e, GALENE_OP_MSG))
 		on_msg(p, e);
@@ -806,24 +811,31 @@ static void galene_envelope(struct router *r, struct rworker *w, const struct en
 		router_drop_worker(galene_R, w, "sent an unknown envelope");
 }
 
+static void peer_free(struct galene_peer *p)
+{
+	if (p->pending) {
+		pool_cancel(p->pending);
+		pending_free(p->pending);
+		p->pending = NULL;
+	}
+	free(p->username);
+	p->username = NULL;
+	buf_free(&p->data);
+	buf_free(&p->held);
+	buf_free(&p->fail);
+}
+
 static void galene_gone(struct router *r, struct rworker *w)
 {
 	(void)r;
 	struct galene_peer *p = rworker_state(w);
 	p->w = w;
 	p->doomed = true;
+	hmap_del(&peers, &w, sizeof w);
 	galene_leave(p);
-	if (p->pending) {
-		pool_cancel(p->pending);
-		pending_free(p->pending);
-		p->pending = NULL;
-	}
 	if (p->fail_at)
 		hmap_del(&delayed, &p->w, sizeof p->w);
-	free(p->username);
-	buf_free(&p->data);
-	buf_free(&p->held);
-	buf_free(&p->fail);
+	peer_free(p);
 }
 
 /* ---- the status the HTTP side reads (state.h) ---- */
@@ -921,7 +933,7 @@ static int load_key(const char *state_dir)
 static int galene_init(struct router *r)
 {
 	galene_R = r;
-	if (hmap_init(&groups) < 0 || hmap_init(&delayed) < 0 || load_key(router_state_dir(r)) < 0)
+	if (hmap_init(&groups) < 0 || hmap_init(&delayed) < 0 || hmap_init(&peers) < 0 || load_key(router_state_dir(r)) < 0)
 		return -1;
 	if (galene_opt.groups_dir) {
 		if (gf_dir_init(&dir, galene_opt.groups_dir) < 0)
@@ -951,16 +963,25 @@ static void free_group(void *arg, const void *key, size_t klen, void *value)
 	struct ggroup *g = value;
 	gf_unref(g->desc);
 	hmap_free(&g->members);
+	hmap_free(&g->ids);
 	free(g->name);
 	free(g->lock_message);
 	buf_free(&g->data);
 	free(g);
 }
 
+static void free_peer(void *arg, const void *key, size_t klen, void *value)
+{
+	(void)arg, (void)key, (void)klen;
+	peer_free(rworker_state(value));
+}
+
 static void galene_fini(struct router *r)
 {
 	(void)r;
 	pool_fini();
+	hmap_each(&peers, free_peer, NULL);
+	hmap_free(&peers);
 	tokens_fini();
 	hmap_each(&groups, free_group, NULL);
 	hmap_free(&groups);
