@@ -31,8 +31,8 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-# (forwarded.c: --trust-proxy is checked by the supervisor too)
-OPTS     := common/options.c common/options_doc.c common/config.c common/core_options.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+# (forwarded.c and cidr.c: --trust-proxy is checked by the supervisor too)
+OPTS     := common/options.c common/options_doc.c common/config.c common/core_options.c common/cidr.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
@@ -41,9 +41,9 @@ COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
             proto/websocket/proxy.c
-WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+WORKER   := worker/worker.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
-            router/metrics.c common/ready.c $(P_ROUTER) $(COMMON_R)
+            router/metrics.c router/http.c common/ready.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
@@ -63,7 +63,7 @@ P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 # (<name>_UNIT, with <name>_UNIT_LIBS).
 P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
@@ -160,7 +160,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuz
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT) $(SALTY_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) common/cidr.c proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT) $(SALTY_LIB)
 # the configuration file's parser needs only the option code
 CONFIG_SRC := common/config.c common/options.c common/options_doc.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(HEADERS)

@@ -33,5 +33,12 @@
 #define OP_TEXT "text"     /* r→w: d — send to the client as a text frame */
 #define OP_BINARY "binary" /* r→w: d — send as a binary frame */
 #define OP_CLOSE "close"   /* r→w: code, reason — close the client */
+/* w→r: id, to (a protocol, or "core"), head, tls, path, query, host, peer —
+ * a plain HTTP request for a router half (proto/proto.h, router_http_req).
+ * A worker that only asks such questions says hello with proto "core". */
+#define OP_HTTP "http"
+/* r→w: id, status, type, headers (array: name, value, ...), body (bin);
+ * or id, file (a path below the directory the worker asked with), headers */
+#define OP_HTTP_REPLY "http-reply"
 
 #endif

@@ -12,6 +12,7 @@
 #include "../proto/websocket/forwarded.h"
 #include "bus.h"
 #include "config.h"
+#include "cidr.h"
 #include "log.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -96,7 +97,7 @@ static int check_cidr(unsigned self, const char *value, const char **why)
 	(void)self;
 	struct cidr c;
 	if (cidr_parse(value, &c) < 0) {
-		*why = "not an address or ADDR/BITS";
+		*why = "not an address range (ADDR or ADDR/BITS, IPv4 or IPv6)";
 		return -1;
 	}
 	return 0;
@@ -145,12 +146,16 @@ static const struct opt core_table[] = {
 	{"proxy-protocol", OPT_FLAG, NULL, NULL, "every connection starts with a PROXY protocol v1 or v2 header "
 	 "(haproxy, stunnel): the client's address is taken from it; without one it is closed", W,
 	 &core_opt.proxy_protocol, 0, 0, NULL, NULL},
-	{"trust-proxy", OPT_LIST, "ADDR[/BITS]", NULL, "front ends whose X-Forwarded-For gives the client's address "
-	 "(repeatable)", S | W, &core_opt.trust_proxy, 0, 0, NULL, check_cidr},
+	{"trust-proxy", OPT_LIST, "ADDR[/BITS]", NULL, "front ends whose X-Forwarded-For (the client's address) and "
+	 "X-Forwarded-Proto (https) are believed (repeatable)", S | W, &core_opt.trust_proxy, 0, 0, NULL, check_cidr},
 	{"sandbox-log", OPT_FLAG, NULL, NULL, "debugging: a system call the sandbox refuses is logged and fails "
 	 "with ENOSYS instead of killing the worker", W, &core_opt.sandbox_log, 0, 0, NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",
 	 W, &core_opt.static_dir, 0, 0, NULL, NULL},
+	{"metrics-allow", OPT_LIST, "CIDR", NULL, "addresses that may GET /metrics, repeatable (default 127.0.0.0/8 "
+	 "and ::1; others get 403)", S | W, &core_opt.metrics_allow, 0, 0, NULL, check_cidr},
+	{"http-router-timeout", OPT_SECONDS, NULL, "5", "wait this long for the router's answer to a plain HTTP "
+	 "request (then 504)", W, &core_opt.http_router_timeout_ms, 0, 600, NULL, NULL},
 	{"bus-fd", OPT_INT, "FD", NULL, "ask the supervisor on FD for bus connections (it passes this)", W,
 	 &core_opt.bus_fd, 0, 0x7fffffff, NULL, NULL},
 	{"tap", OPT_STR, "URL", NULL, "PUB tap address, or \"none\" (default ipc://DIR/tap.ipc)", R,

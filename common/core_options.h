@@ -26,6 +26,8 @@ struct core_options {
 	bool no_sandbox, sandbox_log, proxy_protocol;
 	long bus_fd; /* -1: the worker dials the bus itself */
 	const char *static_dir; /* plain GET/HEAD files (worker/http.c); NULL: none */
+	struct opt_list metrics_allow; /* CIDR ranges (common/cidr.h) */
+	int http_router_timeout_ms;
 	/* router */
 	const char *tap_url;
 	size_t worker_queue, router_memory;

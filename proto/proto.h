@@ -25,6 +25,7 @@ struct worker_config; /* the worker's options (worker/session.h) */
 struct router;        /* the router (router/router.h) */
 struct rworker;       /* one worker as the router sees it (router/router.h) */
 struct hmap;          /* common/hmap.h */
+struct router_http_req;
 
 struct proto_worker {
 	const char *name;
@@ -42,9 +43,11 @@ struct proto_worker {
 	int (*setup)(const struct worker_config *cfg);
 	/*
 	 * A plain (non-upgrade) GET or HEAD: answer it with session_http_reply or
-	 * session_http_file and return the status sent, or return 0 to decline
-	 * (the next protocol, then the static files, then 404 or 426). It runs
-	 * before the sandbox (worker/http.c says why). May be NULL.
+	 * session_http_file and return the status sent, or hand it to the
+	 * router half with session_http_ask_router and return what that
+	 * returns, or return 0 to decline (the next protocol, then the static
+	 * files, then 404 or 426). It runs before the sandbox (worker/http.c
+	 * says why). May be NULL.
 	 */
 	int (*http)(struct session *s, const struct http_request *req);
 	/*
@@ -81,6 +84,21 @@ struct proto_worker {
 int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
 		       size_t len);
 int session_http_file(struct session *s, int dirfd, const char *path, size_t len);
+/* session_http_file with the protocol's header lines (NULL-terminated
+ * name/value pairs, e.g. {"Cache-Control", "max-age=1800", NULL}) in place
+ * of Cache-Control: no-cache. */
+int session_http_file_with(struct session *s, int dirfd, const char *path, size_t len, const char *const *headers);
+/*
+ * Hands the request being answered to the router half of protocol `to`
+ * (its proto_router.http op, below), for answers that need the router's
+ * state or secrets. Returns HTTP_ASKED (return it from the http op): the
+ * worker sends the router's answer when it comes, 503 when the router
+ * cannot be reached, 504 after --http-router-timeout (worker/http_ask.c).
+ * dirfd (or -1): where a file the router names (router_http_file) is
+ * served from, as session_http_file would.
+ */
+#define HTTP_ASKED 1
+int session_http_ask_router(struct session *s, const char *to, int dirfd);
 
 /* ---- calls on a session, for worker halves (worker/worker.c, worker/uplink.c) ---- */
 /* The protocol's zeroed per-session state (state_size bytes). */
@@ -114,7 +132,44 @@ struct proto_router {
 	void (*metrics)(FILE *f);
 	/* Its tables in the router's store (storage.h), or NULL: none. */
 	const struct proto_store *store;
+	/*
+	 * A plain GET/HEAD its worker half handed over (session_http_ask_router):
+	 * answer with router_http_reply, now or later (copy q's fields: they
+	 * live only for this call), and return the status, or 0 to have the
+	 * core answer 404. May be NULL.
+	 */
+	int (*http)(struct router *r, const struct router_http_req *q);
 };
+
+/*
+ * A plain request as the router half sees it. Strings are NUL-terminated;
+ * path is as in the request line (still percent-encoded), without the
+ * query; query is "" when absent.
+ */
+struct router_http_req {
+	struct rworker *w; /* the asking worker: where the answer goes */
+	uint64_t id;       /* which request of its connection */
+	bool head;         /* HEAD: the answer's body is not sent, its length is */
+	bool tls;          /* the client came over TLS (X-Forwarded-Proto https from a --trust-proxy) */
+	const char *path, *query;
+	const char *host;  /* the Host header, "" when absent */
+	const char *peer;  /* the client's address (X-Forwarded-For from a --trust-proxy) */
+};
+
+#define HTTP_REPLY_MAX (4u << 20) /* bytes of a router's HTTP answer body */
+/*
+ * Answers q: status, Content-Type, and extra header lines as NULL-terminated
+ * name/value pairs (e.g. {"Cache-Control", "max-age=60", "Location", "/x/",
+ * NULL}; may be NULL). Without a Cache-Control the answer gets no-cache.
+ * A body over HTTP_REPLY_MAX becomes a 500. Content-Length and Connection
+ * are the worker's.
+ */
+void router_http_reply(struct router *r, const struct router_http_req *q, int status, const char *content_type,
+		       const char *const *headers, const void *body, size_t len);
+/* Answers q with a file below the directory the worker asked with (path as
+ * for session_http_file: percent-encoded, from "/"), headers as above. */
+void router_http_file(struct router *r, const struct router_http_req *q, const char *path,
+		      const char *const *headers);
 
 /* ---- calls on the router, for router halves (router/workers.c) ---- */
 /* The protocol's zeroed per-worker state (state_size bytes). */

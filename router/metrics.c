@@ -1,7 +1,8 @@
 /*
  * Metrics: once a second the router rewrites STATE/metrics.prom in the
  * Prometheus text format (for node_exporter's textfile collector, or cat).
- * Written to a temporary file and renamed, so readers never see half.
+ * Written to a temporary file and renamed, so readers never see half. The
+ * same text answers GET /metrics (router/http.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +23,15 @@ static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 		name, (unsigned long long)v);
 }
 
-void metrics_write(struct router *r)
+#ifndef SWITCHBOARD_VERSION
+#define SWITCHBOARD_VERSION "0.1.0"
+#endif
+
+void metrics_print(struct router *r, FILE *f)
 {
-	char path[4096], tmp[4200];
-	snprintf(path, sizeof path, "%s/metrics.prom", r->state_dir);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return;
 	const struct router_stats *s = &r->stats;
+	fprintf(f, "# HELP switchboard_build_info The version running.\n# TYPE switchboard_build_info gauge\n"
+		   "switchboard_build_info{version=\"%s\"} 1\n", SWITCHBOARD_VERSION);
 	counter(f, "envelopes_in_total", "Envelopes received from workers.", s->envelopes_in);
 	counter(f, "envelopes_out_total", "Envelopes queued for workers.", s->envelopes_out);
 	counter(f, "bus_messages_out_total", "Bus messages (batches) sent to workers.", s->bus_messages_out);
@@ -45,6 +46,8 @@ void metrics_write(struct router *r)
 	counter(f, "bus_too_big_total", "Envelopes for a worker that could not fit in a bus message.", s->too_big);
 	counter(f, "bus_refused_frames_total", "Bus messages from workers refused: over the limit or malformed.",
 		s->refused_frames);
+	counter(f, "http_router_requests_total", "Plain HTTP requests answered by the router (/metrics included).",
+		s->http_requests);
 	counter(f, "store_failed_commits_total", "Group commits of the store that failed (their writes lost).",
 		store_failed_commits());
 	fprintf(f, "# HELP switchboard_router_queued_bytes Bytes queued for workers, their pipes included.\n"
@@ -55,6 +58,17 @@ void metrics_write(struct router *r)
 	for (int i = 0; router_protocols[i]; i++)
 		if (router_protocols[i]->metrics)
 			router_protocols[i]->metrics(f);
+}
+
+void metrics_write(struct router *r)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof path, "%s/metrics.prom", r->state_dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	metrics_print(r, f);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 }

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stdio.h>
+
 #include "../common/buf.h"
 #include "../common/hmap.h"
 #include "../common/mp.h"
@@ -31,6 +33,7 @@ struct router_stats {
 	uint64_t bus_dropped;    /* workers dropped for not reading their bus pipe */
 	uint64_t too_big;        /* envelopes that could not fit in a bus message */
 	uint64_t refused_frames; /* bus messages refused: over the limit or malformed */
+	uint64_t http_requests;  /* plain HTTP requests workers handed over (router/http.c) */
 };
 
 struct router {
@@ -67,10 +70,16 @@ void tap_raw(struct router *r, const char *dir, const struct rworker *w, const v
 static inline bool tap_wanted(struct router *r) { return r->bus.tap_readers > 0; }
 
 /* router/metrics.c */
+void metrics_print(struct router *r, FILE *f); /* the Prometheus text */
 void metrics_write(struct router *r);
 /* Rewrites the metrics file when a period has passed; metrics_due says when. */
 void metrics_tick(struct router *r);
 int64_t metrics_due(void);
+
+/* router/http.c */
+extern const struct proto_router router_http_only; /* a worker that only asks plain requests */
+/* A core "http" envelope: answered; false when it is malformed. */
+bool router_http_request(struct router *r, struct rworker *w, const struct envelope *e);
 
 /* router/protocols.c */
 extern const struct proto_router *const router_protocols[];

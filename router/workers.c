@@ -317,7 +317,9 @@ static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct en
 	const struct proto_router *proto;
 	if (!conn || conn->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !mp_get_int(e->map, "pid", &pid) ||
 	    !mp_get_int(e->map, "credit", &credit) || credit < 1 ||
-	    !mp_get_str(e->map, "proto", &pname, &plen) || !(proto = router_protocol(pname, plen))) {
+	    !mp_get_str(e->map, "proto", &pname, &plen) ||
+	    !(proto = plen == strlen(ENV_CORE) && memcmp(pname, ENV_CORE, plen) == 0 ? &router_http_only
+										 : router_protocol(pname, plen))) {
 		reject(r, pipe, "malformed hello");
 		return NULL;
 	}
@@ -382,6 +384,13 @@ static bool dispatch(struct router *r, uint32_t pipe, struct rworker **wp, const
 			w->credit = BUS_CREDIT_WINDOW; /* never trust more than the window */
 		if (buf_used(&w->queue) > 0)
 			mark_dirty(r, w);
+		return true;
+	}
+	if (env_proto_is(e, ENV_CORE) && env_op_is(e, OP_HTTP)) {
+		if (!router_http_request(r, w, e)) {
+			reject(r, pipe, "malformed http request");
+			return false;
+		}
 		return true;
 	}
 	if (!env_proto_is(e, w->proto->name)) {

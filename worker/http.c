@@ -1,7 +1,8 @@
 /*
  * Plain HTTP in the worker: non-upgrade GET and HEAD requests, answered by a
  * protocol's http op or from the --static-dir files, with keep-alive for up
- * to HTTP_MAX_REQUESTS requests; and the per-protocol set-up hooks.
+ * to HTTP_MAX_REQUESTS requests; and the per-protocol set-up hooks. Requests
+ * answered by the router are worker/http_ask.c.
  *
  * Where the sandbox stands: these requests are answered before the worker
  * enters seccomp, as the unprivileged worker user, with the request-head
@@ -73,18 +74,15 @@ int http_setup(const struct worker_config *cfg)
 
 /* ---- replies ---- */
 
-int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
-		       size_t len)
+int http_write_reply(struct session *s, bool head, int status, const char *content_type, const char *extra,
+		     const void *body, size_t len)
 {
-	const struct http_request *req = s->http_req;
-	if (!req)
-		return -1; /* only while answering a request */
 	int rc = buf_printf(&s->out,
 			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			    "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
+			    "%sX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
 			    status, http_status_text(status), content_type, len,
-			    s->http_last ? "close" : "keep-alive");
-	if (rc >= 0 && !is_method(req, "HEAD") && len > 0)
+			    extra ? extra : "Cache-Control: no-cache\r\n", s->http_last ? "close" : "keep-alive");
+	if (rc >= 0 && !head && len > 0)
 		rc = buf_append(&s->out, body, len);
 	if (rc < 0) {
 		s->http_last = true; /* the response is cut: nothing more can follow it */
@@ -93,17 +91,26 @@ int session_http_reply(struct session *s, int status, const char *content_type, 
 	return status;
 }
 
-static int reply_text(struct session *s, int status, const char *text)
+int session_http_reply(struct session *s, int status, const char *content_type, const void *body,
+		       size_t len)
+{
+	const struct http_request *req = s->http_req;
+	if (!req)
+		return -1; /* only while answering a request */
+	return http_write_reply(s, is_method(req, "HEAD"), status, content_type, NULL, body, len);
+}
+
+int reply_text(struct session *s, int status, const char *text)
 {
 	if (status == 400)
 		s->http_last = true; /* we cannot trust where the next request starts */
-	return session_http_reply(s, status, "text/plain; charset=utf-8", text, strlen(text));
+	bool head = s->http_req ? is_method(s->http_req, "HEAD") : s->ask_head;
+	return http_write_reply(s, head, status, "text/plain; charset=utf-8", NULL, text, strlen(text));
 }
 
-int session_http_file(struct session *s, int dirfd, const char *path, size_t len)
+int http_serve_file(struct session *s, int dirfd, const char *path, size_t len, const struct http_request *req,
+		    const char *extra)
 {
-	if (!s->http_req)
-		return -1;
 	struct static_file f;
 	int status = static_open(dirfd, path, len, &f);
 	if (status == 404)
@@ -111,7 +118,7 @@ int session_http_file(struct session *s, int dirfd, const char *path, size_t len
 	if (status)
 		return reply_text(s, status, "bad file path\n");
 	bool body = false;
-	status = static_head(&s->out, &f, s->http_req, !s->http_last, &body);
+	status = static_head_with(&s->out, &f, req, !s->http_last, extra, &body);
 	if (status == 500)
 		s->http_last = true;
 	if (!body) {
@@ -121,6 +128,26 @@ int session_http_file(struct session *s, int dirfd, const char *path, size_t len
 	s->file = f;
 	s->phase = PHASE_HTTP;
 	s->http_progress_at = clock_ms();
+	return status;
+}
+
+int session_http_file(struct session *s, int dirfd, const char *path, size_t len)
+{
+	return s->http_req ? http_serve_file(s, dirfd, path, len, s->http_req, NULL) : -1;
+}
+
+int session_http_file_with(struct session *s, int dirfd, const char *path, size_t len, const char *const *headers)
+{
+	if (!s->http_req)
+		return -1;
+	struct buf lines = {0};
+	if (http_header_lines(headers, &lines) < 0) {
+		buf_free(&lines);
+		log_error("a protocol gave bad header lines for %.*s", (int)len, path);
+		return reply_text(s, 500, "internal error\n");
+	}
+	int status = http_serve_file(s, dirfd, path, len, s->http_req, (const char *)buf_head(&lines));
+	buf_free(&lines);
 	return status;
 }
 
@@ -158,7 +185,7 @@ static bool files_have(const struct http_request *req)
  * fallbacks; 0: nobody took it. */
 static int dispatch(struct session *s, const struct http_request *req)
 {
-	int status = 0;
+	int status = http_ask_core(s, req); /* /metrics, /healthz */
 	for (int i = 0; worker_protocols[i] && !status; i++)
 		if (worker_protocols[i]->http)
 			status = worker_protocols[i]->http(s, req);
@@ -185,7 +212,10 @@ bool http_answer(struct session *s, const struct http_request *req, size_t head_
 	s->http_req = NULL;
 	if (!status)
 		return false;
-	if (status >= 400) { /* a refusal gets its line, as an upgrade's does */
+	if (status == HTTP_ASKED) {
+		log_debug("plain HTTP %.*s %.*s: asked the router", (int)req->method_len, req->method,
+			  (int)req->path_len, req->path);
+	} else if (status >= 400) { /* a refusal gets its line, as an upgrade's does */
 		char st[12], path[128], method[16];
 		snprintf(st, sizeof st, "%d", status);
 		snprintf(path, sizeof path, "%.*s", (int)(req->path_len < 127 ? req->path_len : 127), req->path);

@@ -226,7 +226,7 @@ static void take_forwarded(struct session *s, const struct http_request *req)
 {
 	const struct http_header *h = http_header_find(req, "X-Forwarded-For");
 	char client[48];
-	if (!h || !s->peer_family || !cidr_match(s->cfg->trusted, s->cfg->ntrusted, s->peer_family, s->peer_addr) ||
+	if (!h || !s->peer_family || !cidr_any(s->cfg->trusted, s->cfg->ntrusted, s->peer_family, s->peer_addr) ||
 	    forwarded_client(h->value, h->value_len, s->cfg->trusted, s->cfg->ntrusted, client, sizeof client) < 0)
 		return;
 	log_context("proxy", s->peer[0] ? s->peer : "?");
@@ -277,6 +277,8 @@ void session_request(struct session *s)
 	if (sub && !ws_client_offers_subprotocol(&req, sub))
 		sub = NULL;
 	ws_upgrade_response(&s->out, &req, sub);
+	if (s->bus_http)
+		uplink_stop(s); /* the bus of earlier plain requests: a session says its own hello */
 	s->bus_wanted = s->proto->uses_bus;
 	log_connect(s, &req);
 	open_session(s, (size_t)rc);

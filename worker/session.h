@@ -9,6 +9,7 @@
 
 #include "../common/buf.h"
 #include "../common/busauth.h"
+#include "../common/cidr.h"
 #include "../common/mp.h"
 #include "../common/sp.h"
 #include "../proto/proto.h"
@@ -30,18 +31,23 @@ struct worker_config {
 	bool sandbox;
 	bool sandbox_log; /* --sandbox-log: trap and log instead of killing */
 	bool proxy_protocol; /* --proxy-protocol: a PROXY v1/v2 header comes first */
-	const struct cidr *trusted; /* --trust-proxy: X-Forwarded-For believed from these */
+	struct cidr *trusted; /* --trust-proxy: X-Forwarded-For and -Proto believed from these */
 	int ntrusted;
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
 	int bus_ctl; /* --bus-fd: the supervisor dials the bus for us; -1: we dial */
 	const char *static_dir; /* --static-dir: plain files for GET/HEAD; NULL: none */
+	struct cidr *metrics_allow; /* --metrics-allow: who may GET /metrics */
+	int nmetrics_allow;
+	int http_router_timeout_ms; /* --http-router-timeout: the router's answer to a plain request */
 };
 
 /* PHASE_HTTP: a plain-HTTP response body (a file) is going out; the next
- * request waits in the client's socket until it is sent. */
-enum session_phase { PHASE_HANDSHAKE, PHASE_HTTP, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
+ * request waits in the client's socket until it is sent. PHASE_ASK: a plain
+ * request waits for the router's answer (worker/http_ask.c), the next one
+ * in the socket too. */
+enum session_phase { PHASE_HANDSHAKE, PHASE_HTTP, PHASE_ASK, PHASE_OPEN, PHASE_LINGER, PHASE_DONE };
 
 struct session {
 	const struct worker_config *cfg;
@@ -86,6 +92,13 @@ struct session {
 	bool http_last;      /* the response going out is the connection's last */
 	struct static_file file; /* the body going out in PHASE_HTTP; fd -1: none */
 	int64_t http_progress_at; /* last time the client took some of it */
+	bool bus_http;       /* the bus is up for plain-HTTP answers only (hello with proto "core") */
+	uint64_t ask_id;     /* the plain request waiting for the router (PHASE_ASK), by number */
+	bool ask_head;       /* it is a HEAD */
+	bool ask_down;       /* the bus went while it waited: 503 at the end of the turn */
+	int ask_dirfd;       /* where a file the router names comes from; -1: none */
+	char ask_inm[128];   /* its If-None-Match ("" when absent or longer) */
+	int64_t ask_deadline;
 };
 
 /* The calls protocols make on a session are declared in proto/proto.h. */
@@ -104,9 +117,30 @@ int http_setup(const struct worker_config *cfg); /* every protocol's setup and t
 bool http_answer(struct session *s, const struct http_request *req, size_t head_len);
 /* Queues more of a file body: 1 once all of it is written, -1 on error, else 0. */
 int http_refill(struct session *s);
+/* A whole response; extra: header lines ("Name: value\r\n"...), NULL for no-cache. */
+int http_write_reply(struct session *s, bool head, int status, const char *content_type, const char *extra,
+		     const void *body, size_t len);
+
+/* A file below dirfd, with header lines in place of no-cache (NULL: no-cache) */
+int http_serve_file(struct session *s, int dirfd, const char *path, size_t len, const struct http_request *req,
+		    const char *extra);
+int reply_text(struct session *s, int status, const char *text); /* text/plain; a 400 closes */
+
+/* worker/http_ask.c: plain requests the router answers (session_http_ask_router) */
+/* The core's own: /metrics and /healthz; 0 for any other path. */
+int http_ask_core(struct session *s, const struct http_request *req);
+void http_ask_reply(struct session *s, const struct envelope *env); /* the router's answer */
+void http_ask_bus_down(struct session *s);  /* the bus is gone: a request waiting gets 503 ... */
+void http_ask_turn(struct session *s);      /* ... here, at the end of the loop's turn */
+void http_ask_timeout(struct session *s);   /* --http-router-timeout passed: 504 */
+/* Name/value pairs (NULL-terminated) as header lines, NUL-terminated, with
+ * Cache-Control: no-cache unless one is given; -1 if one is not a header. */
+int http_header_lines(const char *const *pairs, struct buf *lines);
 
 /* worker/uplink.c */
 void uplink_start(struct session *s);
+void uplink_ensure(struct session *s); /* for plain-HTTP asks: start, or redial a bus that went */
+void uplink_stop(struct session *s);   /* closes that bus before an upgrade */
 void uplink_on_event(struct session *s, uint32_t events);
 void uplink_after_turn(struct session *s);
 void uplink_on_timer(struct session *s, int64_t now);

@@ -75,7 +75,7 @@ static void pack_hello(struct session *s, const uint8_t *tag)
 	mp_cstr(pk, "conn");
 	msgpack_pack_uint64(pk, s->conn_id);
 	mp_kv_int(pk, "pid", getpid());
-	mp_kv_cstr(pk, "proto", s->proto->name);
+	mp_kv_cstr(pk, "proto", s->bus_http ? ENV_CORE : s->proto->name);
 	mp_kv_int(pk, "credit", BUS_CREDIT_WINDOW);
 }
 
@@ -85,7 +85,7 @@ static void queue_registration(struct session *s, const uint8_t *tag)
 	/* what this turn has batched so far goes after what was queued before */
 	batch_cut(s, true);
 	pack_hello(s, tag);
-	if (s->proto->on_register)
+	if (!s->bus_http && s->proto->on_register)
 		s->proto->on_register(s);
 	if (sp_conn_queue_front(&s->bus, s->batch.sb.data, s->batch.sb.size) < 0)
 		log_error("out of memory queueing for the bus");
@@ -186,6 +186,38 @@ static void uplink_connect(struct session *s)
 	uplink_opened(s);
 }
 
+void uplink_ensure(struct session *s)
+{
+	if (!s->bus_wanted) {
+		s->bus_http = true;
+		return uplink_start(s);
+	}
+	if (s->bus.fd < 0 && !s->bus_asking)
+		uplink_connect(s);
+}
+
+void uplink_stop(struct session *s)
+{
+	if (s->bus.fd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
+	if (s->bus_asking) {
+		/* one request at a time: its answer is awaited here, or it would
+		 * be taken for the answer to the session's own request */
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->cfg->bus_ctl, NULL);
+		struct pollfd pfd = {.fd = s->cfg->bus_ctl, .events = POLLIN};
+		int fd = -1;
+		if (poll(&pfd, 1, 2000) == 1 && recv_answer(s->cfg->bus_ctl, &fd) == 1 && fd >= 0)
+			close(fd);
+	}
+	sp_conn_free(&s->bus);
+	mp_out_free(&s->batch);
+	s->bus_wanted = s->bus_http = s->bus_asking = s->bus_auth_pending = s->bus_out_watched = false;
+	s->bus_refused = false;
+	s->bus_retry_at = 0;
+	s->batch_mark = 0;
+	s->credit_due = s->credit_held = 0;
+}
+
 void uplink_start(struct session *s)
 {
 	sp_conn_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE + 4 /* hop count */);
@@ -195,8 +227,26 @@ void uplink_start(struct session *s)
 	uplink_connect(s);
 }
 
+/* A bus for plain-HTTP answers is not redialled: the request waiting gets
+ * 503, and the next one dials again. What was queued is dropped with it. */
+static void uplink_http_down(struct session *s, const char *why)
+{
+	log_info("bus to %s lost (%s)", s->cfg->router_url, why);
+	if (s->bus.fd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
+	sp_conn_disconnect(&s->bus);
+	buf_reset(&s->bus.out);
+	mp_out_reset(&s->batch);
+	s->batch_mark = 0;
+	s->bus_auth_pending = s->bus_refused = false;
+	s->bus_retry_at = 0;
+	http_ask_bus_down(s);
+}
+
 static void uplink_down(struct session *s, const char *why)
 {
+	if (s->bus_http)
+		return uplink_http_down(s, why);
 	if (s->bus_refused) {
 		/* the router has closed this client: what is unsent would only be
 		 * refused again, so it is dropped and the bus not dialled again */
@@ -260,6 +310,8 @@ static void handle_core(struct session *s, const struct envelope *e)
 		send_checked_text(s, b, n);
 	} else if (env_op_is(e, OP_BINARY) && mp_get_bin(e->map, "d", &b, &n)) {
 		session_send_binary(s, b, n);
+	} else if (env_op_is(e, OP_HTTP_REPLY)) {
+		http_ask_reply(s, e);
 	} else if (env_op_is(e, OP_CHALLENGE)) {
 		log_error("the router wants a bus key: start the worker with --bus-key FILE");
 	} else if (env_op_is(e, OP_CLOSE)) {
@@ -292,7 +344,7 @@ static void handle_batch(struct session *s, const uint8_t *p, size_t n)
 	while ((rc = env_next(&e, p, n, &off)) == 1) {
 		if (env_proto_is(&e, ENV_CORE))
 			handle_core(s, &e);
-		else if (env_proto_is(&e, s->proto->name) && s->proto->on_bus)
+		else if (s->proto && env_proto_is(&e, s->proto->name) && s->proto->on_bus)
 			s->proto->on_bus(s, &e);
 		else
 			log_warn("envelope for protocol %.*s ignored", (int)e.proto_len, e.proto);

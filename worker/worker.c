@@ -50,7 +50,7 @@ static bool output_backlogged(const struct session *s)
 static bool must_pause(const struct session *s)
 {
 	/* a file going out: the next request waits in the socket until it is sent */
-	return s->phase == PHASE_HTTP || (s->phase == PHASE_OPEN && (uplink_backlogged(s) || output_backlogged(s)));
+	return s->phase == PHASE_HTTP || s->phase == PHASE_ASK || (s->phase == PHASE_OPEN && (uplink_backlogged(s) || output_backlogged(s)));
 }
 
 static void read_client(struct session *s)
@@ -145,6 +145,8 @@ static int64_t next_deadline(const struct session *s)
 		CONSIDER(s->handshake_deadline);
 	if (s->phase == PHASE_HTTP)
 		CONSIDER(s->http_progress_at + s->cfg->handshake_timeout_ms);
+	if (s->phase == PHASE_ASK)
+		CONSIDER(s->ask_deadline);
 	if (s->phase == PHASE_LINGER)
 		CONSIDER(s->linger_until);
 	if (s->phase == PHASE_OPEN) {
@@ -188,6 +190,8 @@ static void on_timers(struct session *s)
 		s->phase = PHASE_DONE;
 		return;
 	}
+	if (s->phase == PHASE_ASK && now >= s->ask_deadline)
+		return http_ask_timeout(s);
 	if (s->phase == PHASE_LINGER && now >= s->linger_until) {
 		s->phase = PHASE_DONE;
 		return;
@@ -221,7 +225,7 @@ static void on_signal(struct session *s)
 	struct signalfd_siginfo si;
 	if (read(signal_fd, &si, sizeof si) != sizeof si)
 		return;
-	if (s->phase == PHASE_HANDSHAKE || s->phase == PHASE_HTTP) {
+	if (s->phase == PHASE_HANDSHAKE || s->phase == PHASE_HTTP || s->phase == PHASE_ASK) {
 		s->phase = PHASE_DONE;
 	} else if (s->phase == PHASE_OPEN) {
 		session_close(s, 1001, "server shutting down");
@@ -284,6 +288,10 @@ static void start_linger(struct session *s)
 
 static void after_turn(struct session *s)
 {
+	if (s->bus_http) { /* plain requests the router answers (worker/http_ask.c) */
+		uplink_after_turn(s);
+		http_ask_turn(s);
+	}
 	/* Write first: bus credit depends on how much is still unsent, and a
 	 * buffer drained here would otherwise never release held credit. */
 	if (s->phase == PHASE_HTTP)
@@ -389,18 +397,22 @@ static void key_from_supervisor(struct worker_config *cfg)
 	cfg->has_bus_key = true;
 }
 
-/* --trust-proxy blocks, checked already by the option's hook. */
-static void trusted_proxies(struct worker_config *cfg)
+static const char *const metrics_default[] = {"127.0.0.0/8", "::1", NULL};
+
+/* The ranges of an address option (checked when parsed), or def when none is given. */
+static void cidr_list(const struct opt_list *l, struct cidr **out, int *n, const char *const *def)
 {
-	int n = core_opt.trust_proxy.n;
-	struct cidr *c = n ? calloc((size_t)n, sizeof *c) : NULL;
-	if (n && !c)
-		exit(111);
-	for (int i = 0; i < n; i++)
-		if (cidr_parse(core_opt.trust_proxy.v[i], &c[i]) < 0)
-			exit(2);
-	cfg->trusted = c;
-	cfg->ntrusted = n;
+	int count = l->n;
+	if (count == 0 && def)
+		while (def[count])
+			count++;
+	*n = 0;
+	*out = count ? calloc((size_t)count, sizeof **out) : NULL;
+	if (count && !*out)
+		log_fatal("out of memory");
+	for (int i = 0; i < count; i++)
+		if (cidr_parse(l->n ? l->v[i] : def[i], &(*out)[*n]) == 0)
+			(*n)++;
 }
 
 /* Options from the tables (common/core_options.c, each protocol's options.c). */
@@ -435,9 +447,11 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
 		.static_dir = o->static_dir,
+		.http_router_timeout_ms = o->http_router_timeout_ms,
 	};
+	cidr_list(&o->metrics_allow, &cfg->metrics_allow, &cfg->nmetrics_allow, metrics_default);
+	cidr_list(&o->trust_proxy, &cfg->trusted, &cfg->ntrusted, NULL);
 	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
-	trusted_proxies(cfg);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
 	if (cfg->bus_key_from_ctl)
@@ -515,5 +529,7 @@ int main(int argc, char **argv)
 	free(s.state);
 	free(core_opt.origins.v);
 	free((void *)cfg.trusted);
+	free(core_opt.metrics_allow.v);
+	free(cfg.metrics_allow);
 	return rc;
 }

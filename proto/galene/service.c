@@ -18,6 +18,7 @@
 #include "../../common/log.h"
 #include "../../common/utf8.h"
 #include "groups.h"
+#include "http.h"
 #include "jwt.h"
 #include "options.h"
 #include "router.h"
@@ -1006,6 +1007,7 @@ const struct proto_router galene_router = {
 	.on_worker_gone = galene_gone,
 	.fini = galene_fini,
 	.store = &galene_store,
+	.http = galene_http_router, /* HTTP: http_router.c */
 };
 
 void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg)

@@ -16,6 +16,7 @@
 #include "../../common/log.h"
 #include "../proto.h"
 #include "galene.h"
+#include "http.h"
 #include "msg.h"
 
 struct galene_state {
@@ -193,6 +194,8 @@ static void galene_close(struct session *s)
 
 const struct proto_worker galene_worker = {
 	.name = GALENE_PROTO,
+	.setup = galene_http_setup, /* HTTP: http.c */
+	.http = galene_http,
 	.match = galene_match,
 	.accept = galene_accept,
 	.uses_bus = true,

@@ -33,43 +33,6 @@ static bool parse_ip(const char *s, size_t n, int *family, uint8_t *addr)
 	return false;
 }
 
-int cidr_parse(const char *s, struct cidr *out)
-{
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	if (!parse_ip(s, n, &out->family, out->addr))
-		return -1;
-	int max = out->family == AF_INET ? 32 : 128;
-	out->bits = max;
-	if (slash) {
-		char *end;
-		long b = strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || b < 0 || b > max)
-			return -1;
-		out->bits = (int)b;
-	}
-	return 0;
-}
-
-static bool in_block(const struct cidr *c, int family, const uint8_t *addr)
-{
-	if (c->family != family)
-		return false;
-	int full = c->bits / 8, rest = c->bits % 8;
-	if (memcmp(c->addr, addr, (size_t)full) != 0)
-		return false;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return rest == 0 || (c->addr[full] & mask) == (addr[full] & mask);
-}
-
-bool cidr_match(const struct cidr *blocks, int n, int family, const uint8_t *addr)
-{
-	for (int i = 0; i < n; i++)
-		if (in_block(&blocks[i], family, addr))
-			return true;
-	return false;
-}
-
 /* One entry without its spaces; an IPv4 "a.b.c.d:port" loses the port. */
 static bool entry_ip(const char *s, size_t n, int *family, uint8_t *addr)
 {
@@ -97,7 +60,7 @@ int forwarded_client(const char *value, size_t n, const struct cidr *trusted, in
 		uint8_t addr[16];
 		if (!entry_ip(value + start, end - start, &family, addr))
 			return -1;
-		if (!cidr_match(trusted, ntrusted, family, addr))
+		if (!cidr_any(trusted, ntrusted, family, addr))
 			return inet_ntop(family, addr, out, (socklen_t)cap) ? 0 : -1;
 		if (start == 0)
 			return -1; /* every address is a front end's */

@@ -10,16 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cidr {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	int bits;
-};
-
-/* "192.0.2.0/24", "2001:db8::/32", or an address alone (all its bits); -1 when malformed. */
-int cidr_parse(const char *s, struct cidr *out);
-/* Whether addr (4 or 16 bytes, by family) is in one of the blocks. */
-bool cidr_match(const struct cidr *blocks, int n, int family, const uint8_t *addr);
+#include "../../common/cidr.h" /* the address blocks (--trust-proxy) */
 
 /*
  * The client in an X-Forwarded-For value, read from the right: each front

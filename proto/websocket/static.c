@@ -132,21 +132,27 @@ static bool etag_matches(const struct http_request *req, const char *etag)
 int static_head(struct buf *out, const struct static_file *f, const struct http_request *req,
 		bool keep_alive, bool *body)
 {
+	return static_head_with(out, f, req, keep_alive, NULL, body);
+}
+
+int static_head_with(struct buf *out, const struct static_file *f, const struct http_request *req,
+		     bool keep_alive, const char *extra, bool *body)
+{
 	bool head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
 	bool fresh = etag_matches(req, f->etag);
 	const char *conn = keep_alive ? "keep-alive" : "close";
 	int rc;
 	/* no-cache: clients keep the file but revalidate it (a cheap 304) before each use */
+	if (!extra)
+		extra = "Cache-Control: no-cache\r\n";
 	if (fresh)
-		rc = buf_printf(out,
-				"HTTP/1.1 304 Not Modified\r\nETag: %s\r\nCache-Control: no-cache\r\n"
-				"Connection: %s\r\n\r\n",
-				f->etag, conn);
+		rc = buf_printf(out, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\n%sConnection: %s\r\n\r\n", f->etag,
+				extra, conn);
 	else
 		rc = buf_printf(out,
 				"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\nETag: %s\r\n"
-				"Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
-				f->type, (long long)f->size, f->etag, conn);
+				"%sX-Content-Type-Options: nosniff\r\nConnection: %s\r\n\r\n",
+				f->type, (long long)f->size, f->etag, extra, conn);
 	*body = rc >= 0 && !fresh && !head;
 	return rc < 0 ? 500 : fresh ? 304 : 200;
 }

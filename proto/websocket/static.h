@@ -47,6 +47,9 @@ void static_close(struct static_file *f);
  */
 int static_head(struct buf *out, const struct static_file *f, const struct http_request *req,
 		bool keep_alive, bool *body);
+/* The same with header lines ("Name: value\r\n"...) in place of Cache-Control: no-cache. */
+int static_head_with(struct buf *out, const struct static_file *f, const struct http_request *req,
+		     bool keep_alive, const char *extra, bool *body);
 
 /* Appends up to max more body bytes; returns bytes added, 0 at the end, -1 on error. */
 ssize_t static_read(struct static_file *f, struct buf *out, size_t max);

@@ -157,7 +157,10 @@ async function launch({ args = [], ms = 30000 } = {}) {
       ws.close();
       proc.kill('SIGTERM');
       await new Promise((r) => { if (proc.exitCode !== null) r(); else { proc.once('exit', r); setTimeout(() => { proc.kill('SIGKILL'); r(); }, 5000); } });
-      fs.rmSync(profile, { recursive: true, force: true });
+      // Chromium's helper processes may still be writing the profile as they exit
+      try { fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); } catch (e) {
+        console.log(`# left ${profile}: ${e.message}`);
+      }
     },
   };
 }

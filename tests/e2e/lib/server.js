@@ -78,7 +78,7 @@ class Server {
     this.proc.stderr.on('data', keep);
     try {
       await waitForPort(this.port);
-      await this.waitForRouter();
+      if (!this.opts.noRouter) await this.waitForRouter(); // --no-router: one runs elsewhere, or none
     } catch (e) {
       this.proc.kill('SIGKILL');
       throw new Error(`${e.message}\n${this.log}`);

@@ -23,8 +23,11 @@ function mpValue(v) {
     return Buffer.concat([h, v]);
   }
   if (v instanceof RawStr) return mpStr(v.bytes);
+  if (Array.isArray(v) && v.length < 16) return Buffer.concat([Buffer.from([0x90 | v.length]), ...v.map(mpValue)]);
+  if (v === true || v === false) return Buffer.from([v ? 0xc3 : 0xc2]);
   if (typeof v === 'string') return mpStr(Buffer.from(v));
   if (Number.isInteger(v) && v >= 0 && v < 128) return Buffer.from([v]);
+  if (Number.isInteger(v) && v >= 0 && v < 65536) { const b = Buffer.alloc(3); b[0] = 0xcd; b.writeUInt16BE(v, 1); return b; }
   if (Number.isInteger(v) && v >= 0) { const b = Buffer.alloc(9); b[0] = 0xcf; b.writeBigUInt64BE(BigInt(v), 1); return b; }
   throw new Error('unsupported value ' + v);
 }
