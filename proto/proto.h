@@ -102,6 +102,12 @@ struct proto_router {
 	void (*fini)(struct router *r);
 	/* Appends the protocol's counters in the Prometheus text format. */
 	void (*metrics)(FILE *f);
+	/*
+	 * A timer of the router's loop (e.g. periodic announcements): runs once
+	 * right after init, then whenever clock_ms() reaches the time it last
+	 * returned (clock_ms scale); returning 0 stops it. May be NULL.
+	 */
+	int64_t (*tick)(struct router *r, int64_t now);
 	/* Its tables in the router's store (storage.h), or NULL: none. */
 	const struct proto_store *store;
 };
