@@ -154,16 +154,26 @@ void relay_open(struct router *r, struct rworker *dialer, struct rworker *listen
 	router_send_scratch(r, listener);
 }
 
-/* false (after refusing the worker) when the value is not one small JSON value */
+/* false (after refusing the worker) when the value is not one small JSON
+ * value. Checked inside brackets: the parser takes no bare scalar. */
 static bool valid_json(struct router *r, struct rworker *w, const char *p, size_t n)
 {
+	char wrapped[WSSTAR_MAX_ERROR_JSON + 2];
 	struct json_doc doc;
-	if (n > WSSTAR_MAX_ERROR_JSON || json_parse(&doc, p, n, WSSTAR_MAX_TOKENS) != JSON_OK) {
-		wsstar_refuse(r, w, "an invalid JSON value");
-		return false;
-	}
+	if (n > WSSTAR_MAX_ERROR_JSON)
+		goto bad;
+	wrapped[0] = '[';
+	memcpy(wrapped + 1, p, n);
+	wrapped[n + 1] = ']';
+	if (json_parse(&doc, wrapped, n + 2, WSSTAR_MAX_TOKENS) != JSON_OK)
+		goto bad;
+	bool one = doc.ntok > 0 && json_size(&doc, 0) == 1;
 	json_free(&doc);
-	return true;
+	if (one)
+		return true;
+bad:
+	wsstar_refuse(r, w, "an invalid JSON value");
+	return false;
 }
 
 /* The first argument of the listener's ack, truthy as in JavaScript. */
@@ -273,7 +283,9 @@ static void on_end(struct router *r, struct rworker *w, struct dial *d, int dir,
 	struct half *h = &d->half[dir];
 	const char *v;
 	size_t n;
-	if (!mp_get_str(e->map, "v", &v, &n) || !valid_json(r, w, v, n))
+	if (!mp_get_str(e->map, "val", &v, &n))
+		return wsstar_refuse(r, w, "an invalid stream end");
+	if (!valid_json(r, w, v, n))
 		return;
 	if (writer(d, dir) != w || h->ended)
 		return;
@@ -299,6 +311,8 @@ void relay_envelope(struct router *r, struct rworker *w, const struct envelope *
 	    (!inack && (!mp_get_int(e->map, "dir", &dir) || dir < 0 || dir > 1)))
 		return wsstar_refuse(r, w, "an invalid stream operation");
 	struct dial *d = hmap_get(&wsstar_peer_of(w)->dials, id, n);
+	log_debug("wsstar: %.*s on dial %.*s dir %d: %s", (int)e->op_len, e->op, (int)n, id, (int)dir,
+		  d ? "known" : "unknown");
 	if (!d)
 		return; /* a dial that ended, or never was: its events are ignored */
 	if (inack)

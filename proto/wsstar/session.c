@@ -292,7 +292,7 @@ static void on_stream(struct session *s, const struct sio_rx *rx, const char *wh
 		}
 		msgpack_packer *pk = session_bus(s);
 		stream_op(pk, WSSTAR_OP_END, 1, id, id_len, dir);
-		mp_kv_str(pk, "v", raw, n);
+		mp_kv_str(pk, "val", raw, n);
 	}
 }
 

@@ -44,7 +44,7 @@ enum wsstar_dir { WSSTAR_DIALER = 0, WSSTAR_LISTENER = 1 };
 #define WSSTAR_OP_INACK "inack"     /* id, err?: raw JSON of the listener's first ack argument */
 #define WSSTAR_OP_ACCEPT "accept"   /* id, dir */
 #define WSSTAR_OP_CHUNK "chunk"     /* id, dir, b */
-#define WSSTAR_OP_END "end"         /* id, dir, v: raw JSON */
+#define WSSTAR_OP_END "end"         /* id, dir, val: raw JSON ("v" is the envelope version) */
 #define WSSTAR_OP_RESTORE "restore" /* l: addresses this connection held, after a router restart */
 /* router → worker (acks and plain events come as core text) */
 #define WSSTAR_OP_INCOMING "incoming" /* id, from: emit ss-incomming with an ack id of ours */
