@@ -141,6 +141,22 @@ test('a reconnecting peer takes its address back and is dialable again', async (
   await closeAll();
 }, { timeout: 60000 });
 
+test('a newer connection takes an address over; the older one going does not remove it', async () => {
+  const maB = maOf(srv, ids.ed), maA = maOf(srv, ids.rsa);
+  const old = await sio(srv), fresh = await sio(srv), a = await sio(srv);
+  assert.equal((await join(old, ids.ed, maB))[0], null);
+  assert.equal((await join(fresh, ids.ed, maB))[0], null);
+  assert.equal((await join(a, ids.rsa, maA))[0], null);
+  // the old connection no longer holds it
+  assert.deepEqual(await ask(old, 'ss-dial', maB, maA, 'o1'), ['Not authorized for this address']);
+  const gone = until(() => srv.workerPids().length === 2, 10000, 'the old worker to exit');
+  old.close();
+  await gone;
+  fresh.once('ss-incomming', (id, from, cb) => cb('fresh here'));
+  assert.deepEqual(await ask(a, 'ss-dial', maA, maB, 'o2'), ['fresh here']);
+  await closeAll();
+});
+
 // ---- Engine.IO / Socket.IO ----
 
 test('open packet, then 40; ping answered with pong; other namespaces refused', async () => {
