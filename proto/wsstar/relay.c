@@ -93,9 +93,22 @@ static void half_clear(struct dial *d, int dir)
 	h->end_json = NULL;
 }
 
-/* Forgets the dial in both peers' maps and frees it. */
-static void dial_free(struct dial *d)
+/* Tells a participant's worker that a dial began or ended, so that it can
+ * end the dial's streams for its client if the router restarts. */
+static void tell_dial(struct router *r, struct rworker *w, const char *op, const struct dial *d)
 {
+	msgpack_packer *pk = router_packer(r);
+	env_begin(pk, WSSTAR_PROTO, op, 1);
+	mp_kv_str(pk, "id", d->id, d->id_len);
+	router_send_scratch(r, w);
+}
+
+/* Forgets the dial in both peers' maps and frees it. */
+static void dial_free(struct router *r, struct dial *d)
+{
+	tell_dial(r, d->dialer, WSSTAR_OP_DIALEND, d);
+	if (d->listener != d->dialer)
+		tell_dial(r, d->listener, WSSTAR_OP_DIALEND, d);
 	for (int dir = 0; dir < 2; dir++)
 		half_clear(d, dir);
 	hmap_del(&wsstar_peer_of(d->dialer)->dials, d->id, d->id_len);
@@ -112,7 +125,7 @@ static void dial_end(struct router *r, struct dial *d, const char *raw, size_t r
 	for (int dir = 0; dir < 2; dir++)
 		if (!d->half[dir].told)
 			stream_event(r, reader(d, dir), "error", d, dir, raw, raw_len);
-	dial_free(d);
+	dial_free(r, d);
 }
 
 static void overflow(struct router *r, struct dial *d, int dir)
@@ -146,6 +159,9 @@ void relay_open(struct router *r, struct rworker *dialer, struct rworker *listen
 	hmap_put(&ds->dials, id, id_len, d, NULL);
 	hmap_put(&ls->dials, id, id_len, d, NULL);
 	wsstar_stats.dials++;
+	tell_dial(r, dialer, WSSTAR_OP_DIALOPEN, d);
+	if (listener != dialer)
+		tell_dial(r, listener, WSSTAR_OP_DIALOPEN, d);
 	stream_event(r, dialer, "accept", d, WSSTAR_DIALER, NULL, 0);
 	msgpack_packer *pk = router_packer(r);
 	env_begin(pk, WSSTAR_PROTO, WSSTAR_OP_INCOMING, 2);
@@ -207,7 +223,7 @@ static void on_inack(struct router *r, struct rworker *w, struct dial *d, const 
 			wsstar_text(r, d->dialer, &text);
 		wsstar_stats.dial_errors++;
 		d->answered = true;
-		return dial_free(d);
+		return dial_free(r, d);
 	}
 	d->answered = true;
 	stream_event(r, w, "accept", d, WSSTAR_LISTENER, NULL, 0);
@@ -217,10 +233,10 @@ static void on_inack(struct router *r, struct rworker *w, struct dial *d, const 
 }
 
 /* Both directions told their end: the dial is over. */
-static void maybe_done(struct dial *d)
+static void maybe_done(struct router *r, struct dial *d)
 {
 	if (d->half[0].told && d->half[1].told)
-		dial_free(d);
+		dial_free(r, d);
 }
 
 static void deliver_end(struct router *r, struct dial *d, int dir)
@@ -230,7 +246,7 @@ static void deliver_end(struct router *r, struct dial *d, int dir)
 	h->told = true;
 	free(h->end_json);
 	h->end_json = NULL;
-	maybe_done(d);
+	maybe_done(r, d);
 }
 
 static void on_accept(struct router *r, struct rworker *w, struct dial *d, int dir)
@@ -348,6 +364,7 @@ static void end_for_other(void *arg, const void *key, size_t klen, void *value)
 			wsstar_ack_error(g->r, d->dialer, d->ack, "Peer disconnected");
 		if (!d->half[dir].told)
 			stream_event(g->r, other, "error", d, dir, "true", 4);
+		tell_dial(g->r, other, WSSTAR_OP_DIALEND, d);
 		hmap_del(&wsstar_peer_of(other)->dials, d->id, d->id_len);
 	}
 	wsstar_stats.relay_ended_by_disconnect++;

@@ -43,6 +43,9 @@ struct wsstar_state {
 	int nown;
 	struct buf peers; /* the router's address list: [u16 length][bytes]... */
 	int64_t peers_gen;
+	struct buf dials; /* ids of the dials this connection is in: [u8 length][bytes]... */
+	int ndials;
+	bool registered; /* the bus has been up before: a new registration is a router restart */
 };
 
 static struct buf out; /* scratch: one message for the client */
@@ -531,6 +534,63 @@ static void on_relay(struct session *s, const struct envelope *e)
 	buf_shrink(&out, 65536);
 }
 
+/* Finds a dial id in st->dials: its offset, or -1. */
+static long dial_find(const struct wsstar_state *st, const char *id, size_t n)
+{
+	for (size_t off = 0; off < buf_used(&st->dials);) {
+		size_t len = buf_head(&st->dials)[off];
+		if (len == n && memcmp(buf_head(&st->dials) + off + 1, id, n) == 0)
+			return (long)off;
+		off += 1 + len;
+	}
+	return -1;
+}
+
+static void on_dial_state(struct wsstar_state *st, const struct envelope *e, bool open)
+{
+	const char *id;
+	size_t n;
+	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID)
+		return;
+	long at = dial_find(st, id, n);
+	if (open && at < 0 && st->ndials < WSSTAR_MAX_DIALS) {
+		uint8_t len = (uint8_t)n;
+		buf_append(&st->dials, &len, 1);
+		buf_append(&st->dials, id, n);
+		st->ndials++;
+	} else if (!open && at >= 0) {
+		uint8_t *p = buf_head(&st->dials);
+		size_t cut = 1 + n, used = buf_used(&st->dials);
+		memmove(p + at, p + at + cut, used - (size_t)at - cut);
+		st->dials.len -= cut;
+		st->ndials--;
+	}
+}
+
+/* The router restarted and forgot every dial: both streams of each end for the client. */
+static void end_dials(struct session *s)
+{
+	struct wsstar_state *st = session_state(s);
+	for (size_t off = 0; off < buf_used(&st->dials);) {
+		size_t len = buf_head(&st->dials)[off];
+		const char *id = (const char *)buf_head(&st->dials) + off + 1;
+		off += 1 + len;
+		for (int dir = 0; dir < 2; dir++) {
+			char name[64 + WSSTAR_MAX_DIAL_ID];
+			int nl = snprintf(name, sizeof name, "socket.io-pull-stream.error.%.*s.%s", (int)len, id,
+					  dir == WSSTAR_DIALER ? "dialer" : "listener");
+			struct sio_out o;
+			buf_reset(&out);
+			sio_out_event(&o, &out, name, (size_t)nl, -1, 0);
+			sio_out_string(&o, "relay lost", 10);
+			if (sio_out_end(&o) == 0)
+				send_out(s);
+		}
+	}
+	buf_reset(&st->dials);
+	st->ndials = 0;
+}
+
 static void wsstar_bus(struct session *s, const struct envelope *e)
 {
 	struct wsstar_state *st = session_state(s);
@@ -546,12 +606,17 @@ static void wsstar_bus(struct session *s, const struct envelope *e)
 		on_joined(st, ma, n, true);
 	else if (env_op_is(e, WSSTAR_OP_LEFT) && mp_get_str(e->map, "ma", &ma, &n))
 		on_joined(st, ma, n, false);
+	else if (env_op_is(e, WSSTAR_OP_DIALOPEN) || env_op_is(e, WSSTAR_OP_DIALEND))
+		on_dial_state(st, e, env_op_is(e, WSSTAR_OP_DIALOPEN));
 }
 
-/* The router restarted: the addresses come back (dials and challenges do not). */
+/* The router restarted: the addresses come back; dials and challenges do not. */
 static void wsstar_register(struct session *s)
 {
 	struct wsstar_state *st = session_state(s);
+	if (st->registered)
+		end_dials(s);
+	st->registered = true;
 	st->nin = 0;
 	if (st->nown == 0)
 		return;
@@ -571,6 +636,7 @@ static void wsstar_close(struct session *s)
 		free(st->own[i]);
 	st->nown = 0;
 	buf_free(&st->peers);
+	buf_free(&st->dials);
 	buf_free(&out);
 }
 

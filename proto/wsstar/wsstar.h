@@ -52,5 +52,7 @@ enum wsstar_dir { WSSTAR_DIALER = 0, WSSTAR_LISTENER = 1 };
 #define WSSTAR_OP_JOINED "joined"     /* ma: now registered to this connection */
 #define WSSTAR_OP_LEFT "left"         /* ma: no longer */
 #define WSSTAR_OP_ANNOUNCE "announce" /* gen, l?: every registered address (l only when gen changed) */
+#define WSSTAR_OP_DIALOPEN "dialopen" /* id: a dial this connection takes part in now exists */
+#define WSSTAR_OP_DIALEND "dialend"   /* id: that dial is over */
 
 #endif

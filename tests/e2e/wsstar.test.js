@@ -343,9 +343,22 @@ test('router restart: clients stay connected, peers and announcements come back'
   let dropped = 0;
   a.listener.io.on('disconnect', () => dropped++);
   b.listener.io.on('disconnect', () => dropped++);
+  // a dial open across the restart: the router forgets it, and both peers are told
+  const S = 'socket.io-pull-stream.';
+  const x = await sio(srv), y = await sio(srv);
+  const maX = maOf(srv, ids.secp, '/ws/p2p-websocket-star'), maY = `/ip4/127.0.0.1/tcp/${srv.port}/ws/p2p-websocket-star/ipfs/${ids.rsa2.toB58String()}`;
+  assert.equal((await join(x, ids.secp, maX))[0], null);
+  assert.equal((await join(y, ids.rsa2, maY))[0], null);
+  y.once('ss-incomming', (id, from, cb) => cb());
+  assert.deepEqual(await ask(x, 'ss-dial', maX, maY, 'r1'), []);
+  const lostX = nextEvent(x, S + 'error.r1.listener'), lostY = nextEvent(y, S + 'error.r1.dialer');
   const old = srv.routerPid();
   process.kill(old, 'SIGKILL');
   await until(() => srv.routerPid() && srv.routerPid() !== old, 15000, 'router restart');
+  assert.deepEqual(await lostX, ['relay lost']);
+  assert.deepEqual(await lostY, ['relay lost']);
+  x.close();
+  y.close();
   // a newcomer sees both in its join ack once they have registered again
   let c;
   await until(async () => {
@@ -363,7 +376,8 @@ test('router restart: clients stay connected, peers and announcements come back'
 
 run({
   before: async () => {
-    [ids.rsa, ids.ed, ids.secp] = await Promise.all([mkId('RSA', 2048), mkId('Ed25519', 256), mkId('secp256k1', 256)]);
+    [ids.rsa, ids.ed, ids.secp, ids.rsa2] = await Promise.all([mkId('RSA', 2048), mkId('Ed25519', 256),
+      mkId('secp256k1', 256), mkId('RSA', 1024)]);
     srv = await startServer({ args: ['--wsstar-announce-interval', '1000'] });
     loose = await startServer({ args: ['--wsstar-no-strict-multiaddr'] });
   },
