@@ -5,9 +5,11 @@
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
 const { test, run, assert, until, sleep } = require('./lib/harness');
-const { startServer } = require('./lib/server');
+const { startServer, ROOT } = require('./lib/server');
 const { connect } = require('./lib/client');
 
 const WStar = require('libp2p-websocket-star');
@@ -68,7 +70,11 @@ async function peer(s, id) {
   t.found = new Set();
   t.discovery.on('peer', (pi) => pi.multiaddrs.toArray().forEach((m) => t.found.add(String(m))));
   // every incoming connection echoes what it reads, prefixed
-  t.listener = t.createListener((conn) => pull(conn, pull.map((b) => Buffer.concat([Buffer.from('echo:'), b])), conn));
+  t.received = [];
+  t.listener = t.createListener((conn) => pull(conn, pull.map((b) => {
+    t.received.push(b.toString());
+    return Buffer.concat([Buffer.from('echo:'), b]);
+  }), conn));
   await new Promise((r, j) => t.listener.listen(ma, (e) => (e ? j(e) : r())));
   t.ma = ma;
   cleanup.push(() => new Promise((r) => t.listener.close(r)));
@@ -373,6 +379,53 @@ test('router restart: clients stay connected, peers and announcements come back'
   assert.equal(dropped, 0, 'the clients stayed connected');
   await closeAll();
 }, { timeout: 60000 });
+
+// ---- headless Chromium ----
+
+// The page's bundle (browserify, from node_modules: no network), made once
+// and kept in build/ while the page and the lock file are unchanged.
+function bundle() {
+  const page = path.join(__dirname, 'browser/wsstar-page.js');
+  const out = path.join(ROOT, 'build/e2e-cache/wsstar-page.bundle.js');
+  const newest = Math.max(fs.statSync(page).mtimeMs, fs.statSync(path.join(__dirname, 'package-lock.json')).mtimeMs);
+  if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < newest) {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    execFileSync(path.join(__dirname, 'node_modules/.bin/browserify'), [page, '-o', out + '.tmp'], { cwd: __dirname });
+    fs.renameSync(out + '.tmp', out);
+  }
+  return out;
+}
+
+// A directory the workers (nobody) can read, with the page and its bundle.
+function pageDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-wsstar-page-'));
+  fs.chmodSync(dir, 0o755);
+  fs.copyFileSync(bundle(), path.join(dir, 'bundle.js'));
+  fs.writeFileSync(path.join(dir, 'index.html'),
+    '<!doctype html><meta charset="utf-8"><title>wsstar</title><script src="bundle.js"></script>\n');
+  for (const f of ['bundle.js', 'index.html']) fs.chmodSync(path.join(dir, f), 0o644);
+  return dir;
+}
+
+function openPage(url) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
+  const p = spawn('chromium', ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`,
+    '--remote-debugging-port=0', url], { stdio: 'ignore' });
+  return () => { p.kill('SIGKILL'); fs.rmSync(profile, { recursive: true, force: true }); };
+}
+
+test('libp2p-websocket-star in headless Chromium and a Node peer dial each other through the server', async () => {
+  const dir = pageDir();
+  const web = await startServer({ args: ['--static-dir', dir, '--wsstar-announce-interval', '1000'] });
+  cleanup.push(() => web.stop(), () => fs.rmSync(dir, { recursive: true, force: true }));
+  const node = await peer(web, ids.rsa);
+  cleanup.push(openPage(`http://127.0.0.1:${web.port}/index.html?peer=${encodeURIComponent(String(node.ma))}`));
+  let browserMa;
+  await until(() => (browserMa = [...node.found].find((m) => m !== String(node.ma))), 30000, 'the browser peer to join');
+  await until(() => node.received.includes('hello from chromium'), 15000, 'the browser to dial us');
+  assert.equal(await exchange(node, { ma: multiaddr(browserMa) }, ['hello from node']), 'browser echo:hello from node');
+  await closeAll();
+}, { timeout: 90000 });
 
 run({
   before: async () => {
