@@ -119,6 +119,9 @@ void *rworker_state(struct rworker *w);
 int rworker_pid(const struct rworker *w);
 /* Bytes queued in the router for w (waiting for its credit). */
 size_t router_queued(const struct rworker *w);
+/* Bytes the router holds for w in all: its queue and what its pipe has not
+ * written yet (what --worker-queue bounds). */
+size_t router_held(struct router *r, const struct rworker *w);
 /* The worker serving a connection id, or NULL. */
 struct rworker *router_worker_by_conn(struct router *r, uint64_t conn);
 /* A fresh packer for one envelope, kept until the next router_packer call. */

@@ -63,6 +63,10 @@ void router_fan_out(struct router *r, const struct hmap *set, const struct rwork
 void *rworker_state(struct rworker *w) { return w->state; }
 int rworker_pid(const struct rworker *w) { return w->pid; }
 size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
+size_t router_held(struct router *r, const struct rworker *w)
+{
+	return buf_used(&w->queue) + bus_pending(&r->bus, w->pipe);
+}
 
 struct rworker *router_worker_by_conn(struct router *r, uint64_t conn)
 {

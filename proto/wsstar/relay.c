@@ -289,7 +289,7 @@ static void on_chunk(struct router *r, struct rworker *w, struct dial *d, int di
 		st->pending += n;
 		return;
 	}
-	if (router_queued(reader(d, dir)) + n > WSSTAR_READER_QUEUE_MAX)
+	if (router_held(r, reader(d, dir)) + n > WSSTAR_READER_QUEUE_MAX)
 		return overflow(r, d, dir);
 	forward_chunk(r, d, dir, p, n);
 }

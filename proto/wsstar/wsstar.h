@@ -32,7 +32,9 @@
  */
 #define WSSTAR_STREAM_PENDING_MAX (1u << 20)
 #define WSSTAR_CONN_PENDING_MAX (4u << 20)
-#define WSSTAR_READER_QUEUE_MAX (4u << 20)
+/* Half of --worker-queue's default, so that a slow reader's dial ends
+ * before the router closes the reader as too slow. */
+#define WSSTAR_READER_QUEUE_MAX (2u << 20)
 
 /* Stream directions: <dialId>.dialer (dialer writes), <dialId>.listener. */
 enum wsstar_dir { WSSTAR_DIALER = 0, WSSTAR_LISTENER = 1 };

@@ -342,6 +342,30 @@ test('past the relay bound the stream ends with an error to both peers, and is c
   await closeAll();
 });
 
+test('a reader that does not read: its dial ends at the router bound, both peers told', async () => {
+  const { a, b, maA, maB } = await pair();
+  const S = 'socket.io-pull-stream.';
+  const before = metric(srv, 'relay_overflows_total') || 0;
+  b.once('ss-incomming', (id, from, cb) => { b.emit(S + 'accept.d8.dialer'); cb(); });
+  assert.deepEqual(await ask(a, 'ss-dial', maA, maB, 'd8'), []);
+  const toA = nextEvent(a, S + 'error.d8.listener', 30000), toB = nextEvent(b, S + 'error.d8.dialer', 30000);
+  const tcp = b.io.engine.transport.ws._socket;
+  tcp.pause(); // B's client stops reading: its worker holds credit back, and the router's queue for it grows
+  let over = false;
+  toA.then(() => { over = true; });
+  const chunk = Buffer.alloc(512 * 1024, 1);
+  for (let i = 0; i < 400 && !over; i++) {
+    a.emit(S + 'queue.d8.dialer', chunk);
+    await sleep(10);
+  }
+  assert.deepEqual(await toA, ['relay limit exceeded']);
+  tcp.resume();
+  assert.deepEqual(await toB, ['relay limit exceeded']);
+  await until(() => metric(srv, 'relay_overflows_total') === before + 1, 5000, 'the overflow in metrics.prom');
+  assert.ok(b.connected, 'the slow reader is not closed as too slow');
+  await closeAll();
+}, { timeout: 60000 });
+
 // ---- router restart ----
 
 test('router restart: clients stay connected, peers and announcements come back', async () => {
