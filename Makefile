@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
-PROTOS   := echo wschat messaging wsstar
+PROTOS   := echo wschat messaging wsstar landing
 include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
 P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
@@ -39,10 +39,10 @@ COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c
-WORKER   := worker/worker.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/bus.c router/workers.c router/tap.c router/store.c router/store_schema.c \
+WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
+SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS); a
@@ -51,7 +51,7 @@ PARTS    := galene
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
 P_LIB    := $(foreach p,$(PARTS) $(PROTOS),$($(p)_LIB))
 P_LIBS   := $(foreach p,$(PARTS) $(PROTOS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/bus.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)

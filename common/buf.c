@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include "alloc.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,14 +33,11 @@ int buf_reserve(struct buf *b, size_t n)
 		return 0;
 	}
 	size_t need = b->len + n;
-	if (need < n)
-		return -1;
+	if (need < n || need > SIZE_MAX / 2)
+		log_fatal("a buffer of %zu bytes cannot grow by %zu", b->len, n); /* as out of memory */
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need) {
-		if (cap > SIZE_MAX / 2)
-			return -1;
+	while (cap < need)
 		cap *= 2;
-	}
 	b->data = xrealloc(b->data, cap); /* out of memory is fatal (alloc.h) */
 	b->cap = cap;
 	return 0;

@@ -12,6 +12,11 @@ struct buf {
 };
 
 void buf_free(struct buf *b);
+/*
+ * These never fail: out of memory, or a size past SIZE_MAX, ends the process
+ * (common/alloc.h: worker and router are restarted cleanly), so nothing is
+ * ever half-appended and lost silently. Their int result is always 0.
+ */
 /* Make room for n more bytes after len; compacts first when worthwhile. */
 int buf_reserve(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -86,9 +86,7 @@ int hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **o
 		(*pp)->value = value;
 		return 0;
 	}
-	struct hmap_entry *e = xmalloc(sizeof *e + klen);
-	if (!e)
-		return -1;
+	struct hmap_entry *e = xmalloc(sizeof *e + klen); /* never NULL: out of memory is fatal */
 	e->hash = h;
 	e->value = value;
 	e->klen = klen;

@@ -26,7 +26,8 @@ struct hmap {
 int hmap_init(struct hmap *m);
 void hmap_free(struct hmap *m); /* values are the caller's */
 void *hmap_get(const struct hmap *m, const void *key, size_t klen);
-/* Sets or replaces; returns the previous value or NULL. */
+/* Sets or replaces, *old (if not NULL) getting the previous value or NULL.
+ * Never fails (out of memory is fatal, alloc.h): the result is always 0. */
 int hmap_put(struct hmap *m, const void *key, size_t klen, void *value, void **old);
 void *hmap_del(struct hmap *m, const void *key, size_t klen);
 /* Calls fn for every entry; fn must not change the map. */

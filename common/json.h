@@ -47,7 +47,7 @@ int json_str(const struct json_doc *d, int i, char *out, size_t cap, size_t *out
 /* Compares the unescaped string value with a literal. */
 bool json_str_eq(const struct json_doc *d, int i, const char *lit);
 
-/* Appends s as a quoted, escaped JSON string. */
+/* Appends s as a quoted, escaped JSON string; never fails (common/buf.h): 0. */
 int json_put_string(struct buf *b, const char *s, size_t n);
 
 #endif

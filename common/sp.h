@@ -2,7 +2,7 @@
  * nng's SP wire protocol spoken by hand over ipc:// and tcp://, for both ends
  * of the bus and for the tap. The worker does not link libnng because libnng
  * starts a pool of threads per process (14 on 2 CPUs) and costs megabytes per
- * worker; the router does not either, see router/bus.c for why. This is the
+ * worker; the router does not either, see router/listener.c for why. This is the
  * whole of what a pair1 peer (and a pub0 publisher) needs.
  *
  * Handshake, both ways: 00 'S' 'P' 00, protocol id u16be (pair1 = 0x0011),

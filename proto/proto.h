@@ -47,6 +47,12 @@ struct proto_worker {
 	 * before the sandbox (worker/http.c says why). May be NULL.
 	 */
 	int (*http)(struct session *s, const struct http_request *req);
+	/*
+	 * Like http, but asked last: when no protocol's http op and no
+	 * --static-dir file has the path (the landing page at /, which an
+	 * operator's own index.html replaces). May be NULL.
+	 */
+	int (*http_fallback)(struct session *s, const struct http_request *req);
 	/* Whether this protocol serves the request (usually by path). */
 	bool (*match)(const struct http_request *req);
 	/* Before the upgrade: 0 to go on, or an HTTP status with *why. May be NULL. */

@@ -1,6 +1,6 @@
 /*
  * switchboard-router: one process, one epoll loop, all shared state. Workers
- * reach it over SP pair1 listeners (router/bus.c); the only other thread is
+ * reach it over SP pair1 listeners (router/listener.c); the only other thread is
  * the store's checkpointer.
  */
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include "../common/hmap.h"
 #include "../common/mp.h"
 #include "../proto/proto.h"
-#include "bus.h"
+#include "listener.h"
 
 struct rworker {
 	uint32_t pipe;

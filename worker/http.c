@@ -141,7 +141,20 @@ static bool is_websocket_endpoint(const struct http_request *req)
 	return false;
 }
 
-/* Offers the request to every protocol's http op, then the files; 0: nobody took it. */
+/* Whether --static-dir answers the path with something other than 404. */
+static bool files_have(const struct http_request *req)
+{
+	if (files_dirfd < 0)
+		return false;
+	struct static_file f;
+	int status = static_open(files_dirfd, req->path, req->path_len, &f);
+	if (status == 0)
+		static_close(&f);
+	return status != 404;
+}
+
+/* Offers the request to every protocol's http op, then the files, then the
+ * fallbacks; 0: nobody took it. */
 static int dispatch(struct session *s, const struct http_request *req)
 {
 	int status = 0;
@@ -150,9 +163,12 @@ static int dispatch(struct session *s, const struct http_request *req)
 			status = worker_protocols[i]->http(s, req);
 	if (status || is_websocket_endpoint(req))
 		return status; /* a WebSocket endpoint answers 426 to the rest (worker.c) */
-	if ((status = files_worker.http(s, req)) != 0)
+	if (files_have(req) && (status = files_worker.http(s, req)) != 0)
 		return status;
-	return reply_text(s, 404, "nothing at this path\n");
+	for (int i = 0; worker_protocols[i] && !status; i++)
+		if (worker_protocols[i]->http_fallback)
+			status = worker_protocols[i]->http_fallback(s, req);
+	return status ? status : reply_text(s, 404, "nothing at this path\n");
 }
 
 bool http_answer(struct session *s, const struct http_request *req, size_t head_len)

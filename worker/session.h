@@ -77,6 +77,12 @@ struct session {
 
 /* The calls protocols make on a session are declared in proto/proto.h. */
 
+/* worker/session.c, for the loop */
+void session_request(struct session *s);   /* parse the head read so far; answer it once complete */
+void session_http_next(struct session *s); /* a plain-HTTP answer is out: close or take the next request */
+void session_refuse(struct session *s, int status, const char *why); /* an HTTP error, then linger */
+void session_linger(struct session *s);    /* the last phase, bounded by --close-timeout */
+
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */
 int http_setup(const struct worker_config *cfg); /* every protocol's setup and the static files' */

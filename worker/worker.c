@@ -2,6 +2,7 @@
  * switchboard-worker: one WebSocket client on fd 0/1, one thread, one epoll
  * loop over {client, bus, timer, signals}. Runs under the supervisor, inetd,
  * tcpserver, s6 or systemd Accept=yes alike.
+ * The session and its request handling are worker/session.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -23,7 +23,6 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
-#include "../proto/websocket/handshake.h"
 #include "session.h"
 
 #ifndef SWITCHBOARD_VERSION
@@ -37,161 +36,6 @@ static bool read_paused; /* client reads stopped while the bus or the client's o
 static bool client_hup;  /* epoll saw the client's FIN: read until EOF */
 static bool shut_wr;     /* our FIN is sent: linger only until the peer's */
 static int64_t timer_armed_at = -1;
-
-/* ---- calls for protocols ---- */
-
-void *session_state(struct session *s) { return s->state; }
-
-int session_send_text(struct session *s, const void *p, size_t n)
-{
-	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_TEXT, p, n) : -1;
-}
-
-int session_send_binary(struct session *s, const void *p, size_t n)
-{
-	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_BINARY, p, n) : -1;
-}
-
-void session_close(struct session *s, uint16_t code, const char *reason)
-{
-	if (s->phase != PHASE_OPEN || s->ws.state != WS_OPEN)
-		return;
-	ws_close(&s->ws, code, reason);
-	s->close_started = clock_ms();
-}
-
-void session_set_timer(struct session *s, int64_t delay_ms)
-{
-	s->proto_timer_at = delay_ms < 0 ? 0 : clock_ms() + delay_ms;
-}
-
-uint64_t session_conn_id(const struct session *s) { return s->conn_id; }
-
-/* ---- client I/O ---- */
-
-static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
-{
-	struct session *s = ctx;
-	s->proto->on_message(s, opcode, data, len);
-}
-
-static void on_ws_pong(void *ctx) { (void)ctx; }
-static void on_ws_close(void *ctx, uint16_t code)
-{
-	struct session *s = ctx;
-	log_debug("client closed with %u", code);
-	(void)s;
-}
-
-static const struct ws_handlers ws_handlers = {on_ws_message, on_ws_pong, on_ws_close};
-
-/* The last phase is bounded whatever the client does: a client that never
- * reads would otherwise keep its output, its worker and its slot forever. */
-static void enter_linger(struct session *s)
-{
-	s->phase = PHASE_LINGER;
-	s->linger_until = clock_ms() + s->cfg->close_timeout_ms;
-}
-
-static void refuse(struct session *s, int status, const char *why)
-{
-	log_info("refused with %d: %s", status, why);
-	http_error_response(&s->out, status, ws_refusal_headers(status), why);
-	enter_linger(s);
-}
-
-static bool origin_allowed(const struct session *s, const struct http_request *req)
-{
-	if (s->cfg->norigins == 0)
-		return true;
-	const struct http_header *o = http_header_find(req, "Origin");
-	if (!o)
-		return true; /* not a browser: Origin protects browsers from other sites */
-	for (int i = 0; i < s->cfg->norigins; i++)
-		if (strlen(s->cfg->origins[i]) == o->value_len &&
-		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
-			return true;
-	return false;
-}
-
-static const struct proto_worker *find_protocol(const struct http_request *req)
-{
-	for (int i = 0; worker_protocols[i]; i++)
-		if (worker_protocols[i]->match(req))
-			return worker_protocols[i];
-	return NULL;
-}
-
-static void open_session(struct session *s, size_t head_len)
-{
-	if (s->bus_wanted)
-		uplink_start(s);
-	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
-		log_fatal("cannot enter the sandbox");
-	}
-	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
-	s->phase = PHASE_OPEN;
-	ws_conn_init(&s->ws, &s->out, s->cfg->max_message, &ws_handlers, s);
-	s->last_rx = clock_ms();
-	if (s->proto->open)
-		s->proto->open(s);
-	/* bytes the client sent right behind its request are frames already */
-	size_t extra = buf_used(&s->head) - head_len;
-	if (extra > 0 && s->phase == PHASE_OPEN)
-		ws_conn_feed(&s->ws, buf_head(&s->head) + head_len, extra);
-	buf_free(&s->head);
-}
-
-static void try_handshake(struct session *s);
-
-/* A plain-HTTP response is out (or queued whole): close, or wait for the next request. */
-static void http_next(struct session *s)
-{
-	if (s->http_last)
-		return enter_linger(s);
-	s->handshake_deadline = clock_ms() + s->cfg->handshake_timeout_ms; /* idle keep-alive */
-	if (buf_used(&s->head) > 0)
-		try_handshake(s); /* pipelined; at most HTTP_MAX_REQUESTS deep */
-}
-
-/* Parses the request once complete; answers it one way or the other. */
-static void try_handshake(struct session *s)
-{
-	struct http_request req;
-	int rc = http_parse_request((const char *)buf_head(&s->head), buf_used(&s->head), &req);
-	if (rc == 0)
-		return;
-	if (rc < 0)
-		return refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
-	if (http_answer(s, &req, (size_t)rc)) {
-		if (s->phase == PHASE_HANDSHAKE)
-			http_next(s);
-		return; /* a file body follows (PHASE_HTTP), or we linger */
-	}
-	const char *why = NULL;
-	s->proto = find_protocol(&req);
-	int status = ws_handshake_check(&req, &why);
-	if (status == 405 || !s->proto) {
-		if (!s->proto)
-			return refuse(s, 404, "no WebSocket endpoint at this path");
-		return refuse(s, status, why);
-	}
-	if (status)
-		return refuse(s, status, why);
-	if (!origin_allowed(s, &req))
-		return refuse(s, 403, "origin not allowed");
-	s->state = calloc(1, s->proto->state_size ? s->proto->state_size : 1);
-	if (!s->state)
-		return refuse(s, 500, "out of memory");
-	if (s->proto->accept && (status = s->proto->accept(s, &req, &why)) != 0)
-		return refuse(s, status, why);
-	const char *sub = s->proto->subprotocol;
-	if (sub && !ws_client_offers_subprotocol(&req, sub))
-		sub = NULL;
-	ws_upgrade_response(&s->out, &req, sub);
-	s->bus_wanted = s->proto->uses_bus;
-	open_session(s, (size_t)rc);
-}
 
 /* Echoes, pongs and answers to a client that does not read pile up in its
  * output; past --client-backlog we stop reading it, so its own TCP window
@@ -230,7 +74,7 @@ static void read_client(struct session *s)
 		switch (s->phase) {
 		case PHASE_HANDSHAKE:
 			buf_append(&s->head, chunk, (size_t)r);
-			try_handshake(s);
+			session_request(s);
 			break;
 		case PHASE_OPEN:
 			ws_conn_feed(&s->ws, chunk, (size_t)r);
@@ -275,7 +119,7 @@ static void http_turn(struct session *s)
 		}
 		if (rc > 0) {
 			s->phase = PHASE_HANDSHAKE;
-			http_next(s); /* a pipelined request may start the next file */
+			session_http_next(s); /* a pipelined request may start the next file */
 			if (s->phase != PHASE_HTTP)
 				return;
 			continue;
@@ -334,8 +178,8 @@ static void on_timers(struct session *s)
 	int64_t now = clock_ms();
 	if (s->phase == PHASE_HANDSHAKE && now >= s->handshake_deadline) {
 		if (s->http_served > 0 && buf_used(&s->head) == 0)
-			return enter_linger(s); /* an idle keep-alive connection: just close */
-		return refuse(s, 408, "handshake not completed in time");
+			return session_linger(s); /* an idle keep-alive connection: just close */
+		return session_refuse(s, 408, "handshake not completed in time");
 	}
 	if (s->phase == PHASE_HTTP && now >= s->http_progress_at + s->cfg->handshake_timeout_ms) {
 		log_info("client took none of its file for %d ms, dropping it", s->cfg->handshake_timeout_ms);
@@ -433,7 +277,7 @@ static void start_linger(struct session *s)
 		s->proto->close(s);
 		s->proto = NULL;
 	}
-	enter_linger(s);
+	session_linger(s);
 }
 
 static void after_turn(struct session *s)
@@ -462,7 +306,7 @@ static void after_turn(struct session *s)
 		s->phase = PHASE_DONE;
 	if (s->phase == PHASE_HANDSHAKE && s->client_eof) {
 		if (buf_used(&s->out) > 0)
-			enter_linger(s); /* a half-closed client still reads its last answer */
+			session_linger(s); /* a half-closed client still reads its last answer */
 		else
 			s->phase = PHASE_DONE; /* gone before finishing its request */
 	}

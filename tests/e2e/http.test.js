@@ -259,6 +259,35 @@ test('WebSocket endpoints still work next to the files', async () => {
   e.close();
 });
 
+test('the landing page: GET / without --static-dir is the page, HEAD its headers, --no-landing a 404', async () => {
+  const plain = await startServer();
+  const off = await startServer({ args: ['--no-landing'] });
+  try {
+    const r = await exchange(plain.port, get('/', 'Connection: close\r\n') , 5000);
+    const { responses } = parseResponses(r.data, ['GET']);
+    assert.match(r.data.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(responses[0].headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(responses[0].body.toString(), /<title>switchboard<\/title>/);
+    assert.match(responses[0].body.toString(), /\/messaging\?client_id=ID/);
+    const h = parseResponses((await exchange(plain.port, get('/', 'Connection: close\r\n', 'HEAD'), 5000)).data, ['HEAD']);
+    assert.equal(h.responses[0].status, 200);
+    assert.equal(h.responses[0].headers['content-length'], String(responses[0].body.length));
+    assert.equal(h.rest.length, 0, 'no body after HEAD');
+    // only / is the page
+    assert.equal(status((await exchange(plain.port, get('/other', 'Connection: close\r\n'), 5000)).data), 404);
+    assert.equal(status((await exchange(off.port, get('/', 'Connection: close\r\n'), 5000)).data), 404);
+  } finally {
+    await plain.stop();
+    await off.stop();
+  }
+});
+
+test('the landing page gives way to an index.html in --static-dir', async () => {
+  const { responses } = await onOne([{ path: '/', extra: 'Connection: close\r\n' }]);
+  assert.equal(responses[0].status, 200);
+  assert.equal(responses[0].body.toString(), fs.readFileSync(path.join(www, 'index.html'), 'utf8'));
+});
+
 run({
   before: async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-http-'));

@@ -99,6 +99,40 @@ function prlimit(pid, n) {
     (e, so, se) => (e ? reject(new Error(se || e.message)) : resolve())));
 }
 
+// Runs switchboard to its end; its status, output and log.
+function runToEnd(args, ms = 20000) {
+  return new Promise((resolve) => {
+    const p = execFile(bin('switchboard'), args, { timeout: ms }, (e, so, se) =>
+      resolve({ code: e ? e.code : 0, sig: e && e.signal, so, se }));
+    p.stdin && p.stdin.end();
+  });
+}
+
+test('a router that ends (--store-stats) or refuses its options at start stops the supervisor, not a restart loop', async () => {
+  const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'sb-sup-'));
+  try {
+    const first = await startServer({ stateDir: dir }); // makes the store
+    await first.stop();
+    const port = await require('./lib/server').freePort();
+    const stats = await runToEnd(['--listen', `127.0.0.1:${port}`, '--state-dir', dir, '--store-stats']);
+    assert.equal(stats.sig, null, `killed by ${stats.sig} (looping?): ${stats.se}`);
+    assert.equal(stats.code, 0, stats.se);
+    assert.match(stats.so, /\[messaging\]/);
+    assert.equal((stats.se.match(/router started/g) || []).length, 1, stats.se);
+    // a store the router cannot open (exit 1 at start): the supervisor stops with 1
+    const broken = require('node:path').join(dir, 'broken');
+    fs.mkdirSync(require('node:path').join(broken, 'store.db'), { recursive: true });
+    const bad = await runToEnd(['--listen', `127.0.0.1:${port}`, '--state-dir', broken]);
+    assert.equal(bad.sig, null, `killed by ${bad.sig} (looping?): ${bad.se}`);
+    assert.equal(bad.code, 1, bad.se);
+    assert.match(bad.se, /store/);
+    assert.match(bad.se, /router refused to start \(status 1, see above\): stopping/);
+    assert.equal((bad.se.match(/router started/g) || []).length, 1, bad.se);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, { timeout: 60000 });
+
 test('out of descriptors, the supervisor rests its listener instead of spinning, then serves again', async () => {
   const s = await startServer();
   const pid = s.proc.pid;

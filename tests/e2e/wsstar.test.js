@@ -7,10 +7,11 @@ const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const { test, run, assert, until, sleep } = require('./lib/harness');
 const { startServer, ROOT } = require('./lib/server');
 const { connect } = require('./lib/client');
+const { launch } = require('./lib/chromium');
 
 const WStar = require('libp2p-websocket-star');
 const PeerId = require('peer-id');
@@ -431,23 +432,26 @@ function pageDir() {
   return dir;
 }
 
-function openPage(url) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
-  const p = spawn('chromium', ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`,
-    '--remote-debugging-port=0', url], { stdio: 'ignore' });
-  return () => { p.kill('SIGKILL'); fs.rmSync(profile, { recursive: true, force: true }); };
-}
-
 test('libp2p-websocket-star in headless Chromium and a Node peer dial each other through the server', async () => {
   const dir = pageDir();
   const web = await startServer({ args: ['--static-dir', dir, '--wsstar-announce-interval', '1000'] });
   cleanup.push(() => web.stop(), () => fs.rmSync(dir, { recursive: true, force: true }));
   const node = await peer(web, ids.rsa);
-  cleanup.push(openPage(`http://127.0.0.1:${web.port}/index.html?peer=${encodeURIComponent(String(node.ma))}`));
-  let browserMa;
-  await until(() => (browserMa = [...node.found].find((m) => m !== String(node.ma))), 30000, 'the browser peer to join');
-  await until(() => node.received.includes('hello from chromium'), 15000, 'the browser to dial us');
-  assert.equal(await exchange(node, { ma: multiaddr(browserMa) }, ['hello from node']), 'browser echo:hello from node');
+  const browser = await launch();
+  cleanup.push(() => browser.close());
+  const page = await browser.open(`http://127.0.0.1:${web.port}/index.html?peer=${encodeURIComponent(String(node.ma))}`);
+  const state = 'JSON.stringify(window.wsstarTest)';
+  // the browser joined with the challenge (Ed25519 id, WebCrypto) and found us
+  await page.waitFor('window.wsstarTest && (window.wsstarTest.error || window.wsstarTest.step === "done")', 40000,
+    'the browser peer to dial us');
+  const st = JSON.parse(await page.evaluate(state));
+  assert.equal(st.error, null, st.error);
+  assert.equal(st.reply, 'echo:hello from chromium');
+  assert.ok(node.received.includes('hello from chromium'));
+  // and the other way: we dial the browser
+  await until(() => node.found.has(st.ma), 10000, 'us to discover the browser peer');
+  assert.equal(await exchange(node, { ma: multiaddr(st.ma) }, ['hello from node']), 'browser echo:hello from node');
+  await page.screenshot('wsstar-chromium');
   await closeAll();
 }, { timeout: 90000 });
 

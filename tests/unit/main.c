@@ -5,7 +5,7 @@
 
 int check_passed, check_failed;
 
-#define GROUPS(X) X(utf8) X(http) X(frame) X(ws) X(json) X(mp) X(buf) X(sp) X(sandbox) X(bus_hand) X(bus) \
+#define GROUPS(X) X(utf8) X(http) X(frame) X(ws) X(json) X(mp) X(buf) X(sp) X(sandbox) X(bus_hand) X(listener) \
 	X(static) X(options) X(store) \
 	X(galene_password) X(galene_groupfile) X(galene_jwt) \
 	X(eio) X(p2pkey) X(peers)

@@ -12,6 +12,9 @@ const multiaddr = require('multiaddr');
 const pull = require('pull-stream');
 
 const state = window.wsstarTest = { step: 'start', error: null, ma: null, reply: null };
+// what the screenshot shows
+const show = () => { if (document.body) document.body.textContent = JSON.stringify(state, null, 1); };
+setInterval(show, 200);
 const want = new URLSearchParams(location.search).get('peer');
 
 function createId() {

@@ -3,8 +3,8 @@
  * tcp://, one pipe per accepted connection, all on the router's one epoll
  * loop. Workers' pipes speak pair1; tap pipes are pub0 → sub0 (nngcat --sub).
  */
-#ifndef SB_ROUTER_BUS_H
-#define SB_ROUTER_BUS_H
+#ifndef SB_ROUTER_LISTENER_H
+#define SB_ROUTER_LISTENER_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * router/bus: our SP listener against real libnng peers (pair1 workers, a
+ * router/listener: our SP listener against real libnng peers (pair1 workers, a
  * sub0 tap reader), against raw sockets that misbehave, and the regression
  * for nng#1518: peers that die in the handshake must not stop the listener
  * from taking the next worker.
@@ -32,7 +32,7 @@
 #include "../../common/clock.h"
 #include "../../common/envelope.h"
 #include "../../common/log.h"
-#include "../../router/bus.h"
+#include "../../router/listener.h"
 #include "check.h"
 
 #define MAX_MSG (1u << 20)
@@ -364,7 +364,7 @@ static void test_storm(void)
 	      made == 100 && L.b.last_id == 100 && L.b.handshaking == 0 && L.b.pipes.count == 0);
 
 	/* Gone in the middle of the handshake, after ours went out: with none
-	 * or half of theirs. The half is read before the close: bus.c does not
+	 * or half of theirs. The half is read before the close: listener.c does not
 	 * yet notice an EOF that comes in the same epoll event as data (such a
 	 * pipe waits for the 10 s handshake timeout). */
 	uint64_t refused = L.b.refused;
@@ -830,7 +830,7 @@ static void test_log_sink(void)
 	CHECK("log: fd 2 itself stays blocking (its description is shared)", !(fcntl(2, F_GETFL) & O_NONBLOCK));
 }
 
-void test_bus(void)
+void test_listener(void)
 {
 	test_log_flood();
 	test_log_sink();

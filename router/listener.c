@@ -10,7 +10,7 @@
  * connect-and-close on bus.ipc). libnng also moved each message through
  * several of its threads, about 9 context switches per message. The wire
  * protocol is unchanged: real libnng peers interoperate with this listener
- * (tests/unit/test_bus.c), and nngcat still reads the tap.
+ * (tests/unit/test_listener.c), and nngcat still reads the tap.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,7 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
-#include "bus.h"
+#include "listener.h"
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb)
 {
