@@ -19,7 +19,7 @@ const multiaddr = require('multiaddr');
 const pull = require('pull-stream');
 const io = require('socket.io-client');
 
-let srv, loose; // strict multiaddrs (the default); --wsstar-no-strict-multiaddr
+let srv, loose, open; // the defaults; --wsstar-no-strict-multiaddr; --wsstar-no-crypto-challenge
 const ids = {};
 const cleanup = [];
 
@@ -94,7 +94,7 @@ async function closeAll() {
   for (const f of cleanup.splice(0).reverse()) {
     try { await f(); } catch { /* already closed */ }
   }
-  await until(() => srv.workerPids().length === 0 && loose.workerPids().length === 0, 30000, 'workers to exit');
+  await until(() => [srv, loose, open].every((s) => s.workerPids().length === 0), 30000, 'workers to exit');
 }
 
 function metric(s, name) {
@@ -240,6 +240,21 @@ test('ss-join errors: multiaddr strict and loose, missing key, wrong key, bad an
   }
   await closeAll();
 }, { timeout: 40000 });
+
+test('--wsstar-no-crypto-challenge: a join registers at once; the real client refuses such a server', async () => {
+  const c = await sio(open);
+  const ma = maOf(open, ids.ed);
+  assert.deepEqual(await ask(c, 'ss-join', ma, ''), [null, null, []]);
+  const d = await sio(open);
+  assert.deepEqual(await ask(d, 'ss-join', maOf(open, ids.rsa), 'anything'), [null, null, [ma]]);
+  assert.deepEqual(await ask(d, 'ss-join', maOf(open, ids.rsa, '/ws'), ''), ['Invalid multiaddr']); // still strict
+  const t = new WStar({ id: ids.secp });
+  const l = t.createListener(() => {});
+  l.on('error', () => {});
+  await assert.rejects(new Promise((r, j) => l.listen(multiaddr(maOf(open, ids.secp)), (e) => (e ? j(e) : r()))),
+    /crypto challenge disabled/);
+  await closeAll();
+});
 
 test('events with arguments of the wrong types get no ack', async () => {
   const c = await sio(srv);
@@ -461,10 +476,12 @@ run({
       mkId('secp256k1', 256), mkId('RSA', 1024)]);
     srv = await startServer({ args: ['--wsstar-announce-interval', '1000'] });
     loose = await startServer({ args: ['--wsstar-no-strict-multiaddr'] });
+    open = await startServer({ args: ['--wsstar-no-crypto-challenge'] });
   },
   after: async () => {
     await closeAll().catch(() => {});
     await srv.stop();
     await loose.stop();
+    await open.stop();
   },
 });
