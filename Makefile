@@ -22,7 +22,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 # passes options on, a worker refuses a router option by name). Adding a protocol is its folder
 # plus one word here; the registries are generated from this list, in this
 # order (the order the worker matches paths in).
-PROTOS   := echo wschat messaging wsstar landing
+PROTOS   := echo wschat messaging saltyrtc galene wsstar landing
 include $(foreach p,$(PROTOS),proto/$(p)/module.mk)
 P_WORKER := $(foreach p,$(PROTOS),$($(p)_WORKER) $($(p)_SHARED))
 P_ROUTER := $(foreach p,$(PROTOS),$($(p)_ROUTER) $($(p)_SHARED))
@@ -31,29 +31,41 @@ W_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_WORKER),$(p)))
 R_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_ROUTER),$(p)))
 O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 # Options: the core table, every protocol's table, and the generated list of them.
-OPTS     := common/options.c common/core_options.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
+# (forwarded.c: --trust-proxy is checked by the supervisor too)
+OPTS     := common/options.c common/options_doc.c common/config.c common/core_options.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
-            proto/websocket/handshake.c proto/websocket/static.c
+            proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
+            proto/websocket/proxy.c
 WORKER   := worker/worker.c worker/session.c worker/http.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
-            router/metrics.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
+            router/metrics.c common/ready.c $(P_ROUTER) $(COMMON_R)
+SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
+# The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
+# unit tests and fuzz targets) and the CLI switchboard-salty around it.
+SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
+             proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c proto/saltyrtc/client_json.c
+SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c $(SALTY_LIB) \
+             common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
+             proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
-# module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS); a
-# served protocol may name router-only pieces the tests need the same way.
-PARTS    := galene
+# module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
+PARTS    :=
 include $(foreach p,$(PARTS),proto/$(p)/module.mk)
-P_LIB    := $(foreach p,$(PARTS) $(PROTOS),$($(p)_LIB))
-P_LIBS   := $(foreach p,$(PARTS) $(PROTOS),$($(p)_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+P_LIB    := $(foreach p,$(PARTS),$($(p)_LIB))
+P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
+# Pure pieces of served protocols that the unit tests and fuzz targets link
+# (<name>_UNIT, with <name>_UNIT_LIBS).
+P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
+P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
-            $(P_SHARED) $(P_LIB)
+            $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
 
 LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
@@ -71,9 +83,10 @@ LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router
+PROGS := $(B)/switchboard $(B)/switchboard-worker $(B)/switchboard-router $(B)/switchboard-salty
+MANS  := $(patsubst man/%.1.in,$(B)/man/%.1,$(wildcard man/*.1.in))
 
-all: $(PROGS) $(B)/unit-tests
+all: $(PROGS) $(B)/unit-tests $(MANS)
 
 # Header dependencies come from the compiler (-MMD -MP), per object.
 $(B)/obj/%.o: %.c
@@ -102,7 +115,7 @@ $(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o $
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
 # libseccomp at build time rather than in every new worker.
-$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h
+$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h worker/sandbox_mode.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN $@"
 	@$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lseccomp
@@ -116,6 +129,9 @@ $(B)/switchboard-router: $(call obj,$(ROUTER)) $(B)/obj/gen/router_protocols.o $
 $(B)/switchboard: $(call obj,$(SUPER)) $(OPTS_OBJ)
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_S)
+$(B)/switchboard-salty: $(call obj,$(SALTY_CLI))
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS) $^ -o $@ -lsodium -lmsgpackc -lssl -lcrypto -lm
 $(B)/unit-tests: $(call obj,$(UNIT))
 	@echo "  LD  $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LIBS_U)
@@ -124,12 +140,33 @@ $(B)/unit-tests: $(call obj,$(UNIT))
 asan:
 	$(MAKE) --no-print-directory B=build/asan CC=clang CFLAGS="$(SAN_FLAGS)" WORKER_LDFLAGS= all
 
+# ---- manual pages and the example configuration file ----
+# Each page is man/<program>.1.in, hand-written, with its OPTIONS section put
+# in at the '.\" @OPTIONS@' line from the program's option tables
+# (--help-man), so that the pages list what --help lists.
+$(B)/man/%.1: man/%.1.in $(B)/%
+	@mkdir -p $(dir $@)
+	@echo "  MAN $@"
+	@./$(B)/$* --help-man >$@.opts
+	@sed -e 's/@VERSION@/$(VERSION)/' -e '/^\.\\" @OPTIONS@$$/{r $@.opts' -e 'd;}' $< >$@.tmp
+	@rm -f $@.opts && mv $@.tmp $@
+# contrib/switchboard.conf is generated from the tables too; a test checks
+# that it is current (tests/e2e/config.test.js). After changing an option:
+config-example: $(B)/switchboard
+	./$(B)/switchboard --help-config >contrib/switchboard.conf
+
 # ---- fuzzing ----
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
-FUZZ_SRC := $(COMMON_R) $(WS) $(P_SHARED) $(P_LIB)
+FUZZ_SRC := $(COMMON_R) $(WS) proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT) $(SALTY_LIB)
+# the configuration file's parser needs only the option code
+CONFIG_SRC := common/config.c common/options.c common/options_doc.c
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(HEADERS)
+	@mkdir -p build/fuzz
+	@echo "  FUZZ $@"
+	@clang $(FUZZ_FLAGS) $< $(CONFIG_SRC) -o $@
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
@@ -148,11 +185,16 @@ fuzz-long: fuzz
 # nng-utils: nngcat, to read the tap.
 DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-dev libnng-dev nng-utils \
              libseccomp-dev libsqlite3-dev libssl-dev libcrypt-dev
-DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind chromium
+# xinetd, and openbsd-inetd's libraries: openbsd-inetd itself conflicts with
+# xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
+DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
+             xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4 \
+             s6 man-db groff-base
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
 	@sh tests/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+	@sh tests/unpack-deb.sh openbsd-inetd build/deps/openbsd-inetd
 	@# npm ci again whenever package-lock.json is newer than the installed tree
 	@cd tests/e2e && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
@@ -169,4 +211,6 @@ bench: deps all test-deps
 clean:
 	rm -rf build
 
-.PHONY: all asan fuzz fuzz-long deps test-deps run test bench clean
+include contrib/install.mk
+
+.PHONY: config-example install uninstall all asan fuzz fuzz-long deps test-deps run test bench clean

@@ -9,14 +9,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../proto/websocket/forwarded.h"
 #include "bus.h"
+#include "config.h"
 #include "log.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
 #endif
 
-struct core_options core_opt = {.bus_fd = -1, .allow_uid = -1, .bus_group = -1};
+struct core_options core_opt = {.bus_fd = -1, .allow_uid = -1, .bus_group = -1, .ready_fd = -1};
 
 #define S OPT_SUPERVISOR
 #define W OPT_WORKER
@@ -59,6 +61,47 @@ static int set_log_level(unsigned self, const char *name, const char **why)
 	return 0;
 }
 
+static int set_log_to(unsigned self, const char *name, const char **why)
+{
+	(void)self;
+	if (log_set_sink(name) < 0) {
+		*why = "not one of auto, stderr, syslog, none";
+		return -1;
+	}
+	return 0;
+}
+
+static int set_log_socket(unsigned self, const char *path, const char **why)
+{
+	(void)self;
+	if (log_set_syslog_path(path) < 0) {
+		*why = "empty";
+		return -1;
+	}
+	return 0;
+}
+
+static int set_log_format(unsigned self, const char *name, const char **why)
+{
+	(void)self;
+	if (log_set_format(name) < 0) {
+		*why = "not one of text, json";
+		return -1;
+	}
+	return 0;
+}
+
+static int check_cidr(unsigned self, const char *value, const char **why)
+{
+	(void)self;
+	struct cidr c;
+	if (cidr_parse(value, &c) < 0) {
+		*why = "not an address or ADDR/BITS";
+		return -1;
+	}
+	return 0;
+}
+
 static const struct opt core_table[] = {
 	{"listen", OPT_LIST, "HOST:PORT", NULL, "listen address, repeatable; [::1]:8080 for IPv6 (default "
 	 "127.0.0.1:8080; systemd LISTEN_FDS are used when given)", S, &core_opt.listen, 0, 0, NULL, NULL},
@@ -85,7 +128,7 @@ static const struct opt core_table[] = {
 	 0, 0, NULL, NULL},
 	{"max-message", OPT_SIZE, NULL, "1048576", "largest client message", W, &core_opt.max_message, 1,
 	 BUS_MAX_CLIENT_MESSAGE, BUS_NOTE, NULL},
-	{"allow-origin", OPT_LIST, "ORIGIN", NULL, "accept browsers only from ORIGIN (repeatable)", W,
+	{"allow-origin", OPT_LIST, "ORIGIN", NULL, "accept browsers from ORIGIN too, besides this host's own (repeatable; * for any)", W,
 	 &core_opt.origins, 0, 0, NULL, NULL},
 	{"ping-interval", OPT_SECONDS, NULL, "30", "keep-alive ping after this idle time (0: off)", W,
 	 &core_opt.ping_interval_ms, 0, 0, NULL, NULL},
@@ -99,6 +142,13 @@ static const struct opt core_table[] = {
 	 &core_opt.client_backlog, 1, 1LL << 40, NULL, NULL},
 	{"no-sandbox", OPT_FLAG, NULL, NULL, "do not enter the seccomp sandbox", W, &core_opt.no_sandbox, 0, 0,
 	 NULL, NULL},
+	{"proxy-protocol", OPT_FLAG, NULL, NULL, "every connection starts with a PROXY protocol v1 or v2 header "
+	 "(haproxy, stunnel): the client's address is taken from it; without one it is closed", W,
+	 &core_opt.proxy_protocol, 0, 0, NULL, NULL},
+	{"trust-proxy", OPT_LIST, "ADDR[/BITS]", NULL, "front ends whose X-Forwarded-For gives the client's address "
+	 "(repeatable)", S | W, &core_opt.trust_proxy, 0, 0, NULL, check_cidr},
+	{"sandbox-log", OPT_FLAG, NULL, NULL, "debugging: a system call the sandbox refuses is logged and fails "
+	 "with ENOSYS instead of killing the worker", W, &core_opt.sandbox_log, 0, 0, NULL, NULL},
 	{"static-dir", OPT_STR, "DIR", NULL, "serve plain GET/HEAD for paths no protocol claims from the files in DIR",
 	 W, &core_opt.static_dir, 0, 0, NULL, NULL},
 	{"bus-fd", OPT_INT, "FD", NULL, "ask the supervisor on FD for bus connections (it passes this)", W,
@@ -120,6 +170,26 @@ static const struct opt core_table[] = {
 	 "tcp:// bus off loopback (worker: - for the key from the supervisor on --bus-fd)", OPT_ALL, &core_opt.bus_key_file, 0, 0, NULL, read_key},
 	{"log-level", OPT_STR, "LEVEL", NULL, "error, warn, info or debug (default info, or $SWITCHBOARD_LOG)", OPT_ALL, &core_opt.log_level, 0, 0,
 	 NULL, set_log_level},
+	{"log-to", OPT_STR, "SINK", "auto", "stderr, syslog or none; auto: stderr, unless stderr is a client's "
+	 "connection (inetd, xinetd), then syslog", OPT_ALL, &core_opt.log_to, 0, 0, NULL, set_log_to},
+	{"log-socket", OPT_STR, "PATH", "/dev/log", "the syslog socket for --log-to syslog", OPT_ALL,
+	 &core_opt.log_socket, 0, 0, NULL, set_log_socket},
+	{"log-format", OPT_STR, "FORMAT", "text", "text, or json: one object per line, for log shippers", OPT_ALL,
+	 &core_opt.log_format, 0, 0, NULL, set_log_format},
+	/* one entry per owner, so that the supervisor keeps these and does not
+	 * pass them on: its children get the file's options as flags, and a
+	 * readiness descriptor is one process's */
+	{"config", OPT_STR, "FILE", NULL, "read options from FILE (default " CONFIG_DEFAULT_PATH " when it exists; "
+	 "none: no file); flags override it", S, &core_opt.config_file, 0, 0, NULL, NULL},
+	{"config", OPT_STR, "FILE", NULL, "read this program's options from FILE (default " CONFIG_DEFAULT_PATH
+	 " when it exists; none: no file); flags override it", W | R,
+	 &core_opt.config_file, 0, 0, NULL, NULL},
+	{"check-config", OPT_FLAG, NULL, NULL, "check the configuration file and the flags, every program's "
+	 "options, and exit (0, or 2 with the file, line and reason)", S, &core_opt.check_config, 0, 0, NULL, NULL},
+	{"ready-fd", OPT_INT, "FD", NULL, "once serving, write a newline to FD and close it (s6's notification-fd)",
+	 S, &core_opt.ready_fd, 0, 0x7fffffff, NULL, NULL},
+	{"ready-fd", OPT_INT, "FD", NULL, "once serving, write a newline to FD and close it (s6's notification-fd)",
+	 R, &core_opt.ready_fd, 0, 0x7fffffff, NULL, NULL},
 	{.name = NULL},
 };
 static const struct opt_group core_group = {"core", core_table};
@@ -139,5 +209,18 @@ int core_options_parse(struct opt_parse *p, const char *prog, unsigned self, con
 				.version = SWITCHBOARD_VERSION};
 	if (opt_defaults(p) < 0)
 		return 2;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help-man") == 0) {
+			opt_man(p, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help-config") == 0) {
+			config_example(p, stdout);
+			return 0;
+		}
+	}
+	int rc = config_load(p, argc, argv, CONFIG_DEFAULT_PATH);
+	if (rc >= 0)
+		return rc;
 	return opt_parse_argv(p, argc, argv);
 }

@@ -21,9 +21,9 @@ struct core_options {
 	long max_connections, max_per_ip;
 	/* worker */
 	size_t max_message, client_backlog;
-	struct opt_list origins;
+	struct opt_list origins, trust_proxy;
 	int ping_interval_ms, ping_timeout_ms, handshake_timeout_ms, close_timeout_ms;
-	bool no_sandbox;
+	bool no_sandbox, sandbox_log, proxy_protocol;
 	long bus_fd; /* -1: the worker dials the bus itself */
 	const char *static_dir; /* plain GET/HEAD files (worker/http.c); NULL: none */
 	/* router */
@@ -32,7 +32,10 @@ struct core_options {
 	long allow_uid, bus_group; /* -1: not given */
 	bool store_stats;
 	/* all */
-	const char *bus_key_file, *log_level;
+	const char *bus_key_file, *log_level, *log_to, *log_socket, *log_format;
+	const char *config_file; /* --config; read before the flags (common/config.c) */
+	bool check_config;       /* supervisor: check the options and exit */
+	long ready_fd;           /* supervisor, router: -1, or s6's notification-fd */
 	bool has_bus_key; /* read from --bus-key FILE */
 	bool bus_key_from_ctl; /* worker, --bus-key -: the supervisor writes it first on --bus-fd */
 	uint8_t bus_key[BUS_KEY_LEN];

@@ -69,7 +69,7 @@ static bool mp_head(uint8_t b, size_t *k, uint64_t *skip, uint64_t *items)
  * elements is refused before msgpack-c sees it: unpacking costs at most
  * about 1.5 times the input, plus 24 KiB.
  */
-static bool env_plausible(const uint8_t *p, size_t n)
+bool env_plausible(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
 	uint64_t pending = 1, elements = 0;

@@ -35,6 +35,10 @@ void env_free(struct envelope *e);
  */
 int env_next(struct envelope *e, const void *data, size_t len, size_t *off);
 bool env_op_is(const struct envelope *e, const char *op);
+/* Whether the one MessagePack object at p (n bytes) is safe to hand to
+ * msgpack-c: no container announces more elements than the bytes can hold,
+ * within the element budget above (envelope.c says why). */
+bool env_plausible(const uint8_t *p, size_t n);
 bool env_proto_is(const struct envelope *e, const char *proto);
 
 #endif

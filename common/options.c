@@ -123,8 +123,9 @@ static int store(const struct opt *o, const char *value, bool mine, const char *
 	case OPT_SECONDS: {
 		errno = 0;
 		double d = strtod(value, &end);
-		if (end == value || *end || errno || d != d || !in_range(o, (long long)d) || d > 2e6 ||
-		    (d < 0))
+		/* bounded before the conversion to an integer, which past the
+		 * range of long long is undefined (fuzz_config found it) */
+		if (end == value || *end || errno || d != d || d < 0 || d > 2e6 || !in_range(o, (long long)d))
 			break;
 		if (mine)
 			*(int *)o->dst = (int)(d * 1000 + 0.5);
@@ -171,6 +172,13 @@ static int pass_on(struct opt_parse *p, const struct opt *o, const char *value)
 	return 0;
 }
 
+const struct opt *opt_find(const struct opt_parse *p, const char *name, unsigned prefer)
+{
+	struct opt_parse as = *p;
+	as.self = prefer;
+	return find(&as, name, strlen(name));
+}
+
 int opt_set(struct opt_parse *p, const char *name, const char *value, const char **why)
 {
 	const struct opt *o = find(p, name, strlen(name));
@@ -178,6 +186,11 @@ int opt_set(struct opt_parse *p, const char *name, const char *value, const char
 		*why = "unknown option";
 		return -1;
 	}
+	return opt_set_entry(p, o, value, why);
+}
+
+int opt_set_entry(struct opt_parse *p, const struct opt *o, const char *value, const char **why)
+{
 	bool mine = (o->procs & p->self) != 0;
 	bool passed = p->self == OPT_SUPERVISOR && (o->procs & (OPT_WORKER | OPT_ROUTER));
 	if (!mine && !passed) {
@@ -195,6 +208,19 @@ int opt_set(struct opt_parse *p, const char *name, const char *value, const char
 		return -1;
 	}
 	return 0;
+}
+
+const struct opt *opt_argv_at(const struct opt_parse *p, int argc, char **argv, int i, int *span)
+{
+	const char *a = argv[i];
+	*span = 1;
+	if (a[0] != '-' || a[1] != '-' || !a[2])
+		return NULL;
+	const char *name = a + 2, *eq = strchr(name, '=');
+	const struct opt *o = find(p, name, eq ? (size_t)(eq - name) : strlen(name));
+	if (o && o->type != OPT_FLAG && !eq && i + 1 < argc)
+		*span = 2;
+	return o;
 }
 
 /* One argument: returns how many argv entries it used, or -1 after a message. */

@@ -81,9 +81,23 @@ int opt_defaults(struct opt_parse *p);
 int opt_parse_argv(struct opt_parse *p, int argc, char **argv);
 /* One option by name and value, as from a configuration file; 0 or -1 with *why. */
 int opt_set(struct opt_parse *p, const char *name, const char *value, const char **why);
+/*
+ * The entry a name stands for as process `prefer` would read it (its own
+ * entry first, else the first), or NULL. The configuration file is read as
+ * the supervisor reads it, whichever process reads it (common/config.c).
+ */
+const struct opt *opt_find(const struct opt_parse *p, const char *name, unsigned prefer);
+/* opt_set for an entry already found; 0 or -1 with *why. */
+int opt_set_entry(struct opt_parse *p, const struct opt *o, const char *value, const char **why);
+/* The option argv[i] names ("--name" or "--name=value"), or NULL, with in
+ * *span how many entries of argv it takes (1 or 2). */
+const struct opt *opt_argv_at(const struct opt_parse *p, int argc, char **argv, int i, int *span);
 /* --help: every option, grouped by owner (core, then each protocol), each
  * marked with the processes that take it when this one does not. */
 void opt_usage(const struct opt_parse *p, FILE *f);
+/* --help-man: the OPTIONS section of this program's manual page, in troff
+ * (common/options_doc.c), from the same tables as --help. */
+void opt_man(const struct opt_parse *p, FILE *f);
 /* Frees what the parser grew (lists of OPT_LIST options stay: they are the caller's). */
 void opt_free(struct opt_parse *p);
 

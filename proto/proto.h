@@ -96,6 +96,10 @@ msgpack_packer *session_bus(struct session *s);
 void session_set_timer(struct session *s, int64_t delay_ms);
 /* The connection's id on the bus, for logs. */
 uint64_t session_conn_id(const struct session *s);
+/* A protocol's own keep-alive (the core's --ping-interval runs as well):
+ * sends a ping now; and when the client's last pong came (clock_ms), 0: none. */
+int session_send_ping(struct session *s);
+int64_t session_last_pong(const struct session *s);
 
 struct proto_router {
 	const char *name;
@@ -121,6 +125,8 @@ struct proto_router {
 /* ---- calls on the router, for router halves (router/workers.c) ---- */
 /* The protocol's zeroed per-worker state (state_size bytes). */
 void *rworker_state(struct rworker *w);
+/* The router's state directory (--state-dir), for a protocol's own files. */
+const char *router_state_dir(const struct router *r);
 /* The worker's process id, for logs. */
 int rworker_pid(const struct rworker *w);
 /* Bytes queued in the router for w (waiting for its credit). */
@@ -148,5 +154,11 @@ void router_send_text(struct router *r, struct rworker *w, const void *text, siz
 void router_close_client(struct router *r, struct rworker *w, int code, const char *reason);
 /* Drops a worker that broke the protocol's rules (logged and counted as rejected). */
 void router_drop_worker(struct router *r, struct rworker *w, const char *why);
+/*
+ * Calls fn(r, arg) from the router's loop whenever fd (the protocol's own:
+ * an eventfd its threads signal, a timerfd) is readable; level-triggered,
+ * so fn must read it. From init on; at most 8 in all. 0, or -1.
+ */
+int router_watch_fd(struct router *r, int fd, void (*fn)(struct router *r, void *arg), void *arg);
 
 #endif

@@ -19,6 +19,7 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
+#include "../common/ready.h"
 #include "router.h"
 #include "store.h"
 
@@ -55,8 +56,12 @@ static int open_bus(const struct router_config *cfg, int ep)
 			return -1;
 		log_info("bus listening on %s", cfg->listen[i]);
 	}
-	if (strcmp(cfg->tap_url, "none") != 0 && bus_listen(&R.bus, cfg->tap_url, BUS_TAP) < 0)
+	if (strcmp(cfg->tap_url, "none") == 0)
+		log_info("no tap (--tap none)");
+	else if (bus_listen(&R.bus, cfg->tap_url, BUS_TAP) < 0)
 		log_warn("running without a tap");
+	else
+		log_info("tap on %s", cfg->tap_url);
 	return 0;
 }
 
@@ -102,6 +107,25 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 }
 
 #define TAG_SIGNAL 0
+#define TAG_WATCH (4ull << 32) /* | index: a protocol's descriptor (router_watch_fd) */
+#define MAX_WATCH 8
+
+static int loop_ep = -1;
+static struct watch {
+	void (*fn)(struct router *r, void *arg);
+	void *arg;
+} watches[MAX_WATCH];
+static int nwatches;
+
+int router_watch_fd(struct router *r, int fd, void (*fn)(struct router *r, void *arg), void *arg)
+{
+	(void)r;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_WATCH | (uint64_t)nwatches};
+	if (nwatches == MAX_WATCH || loop_ep < 0 || epoll_ctl(loop_ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -1;
+	watches[nwatches++] = (struct watch){fn, arg};
+	return 0;
+}
 
 /* One descriptor per worker: the soft limit (often 1024) goes up to the hard one. */
 static void raise_fd_limit(void)
@@ -158,6 +182,11 @@ static int run(int ep, int sig_fd)
 					log_info("signal %u: stopping", si.ssi_signo);
 				return 0;
 			}
+			if ((evs[i].data.u64 & BUS_TAG_MASK) == TAG_WATCH) {
+				struct watch *wt = &watches[(uint32_t)evs[i].data.u64];
+				wt->fn(&R, wt->arg);
+				continue;
+			}
 			bus_on_event(&R.bus, evs[i].data.u64, evs[i].events);
 		}
 		/* departures first: they may queue quit events for the others */
@@ -174,8 +203,13 @@ static int run(int ep, int sig_fd)
 int main(int argc, char **argv)
 {
 	log_init("switchboard-router");
+	ready_init();
 	struct router_config cfg;
 	parse_options(argc, argv, &cfg);
+	if (core_opt.ready_fd >= 0 && fcntl((int)core_opt.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "switchboard-router: --ready-fd %ld: %s\n", core_opt.ready_fd, strerror(errno));
+		return 2;
+	}
 	if (cfg.store_stats) {
 		int rc = store_print_stats(cfg.state_dir, router_protocols);
 		free(cfg.owned[0]);
@@ -202,6 +236,7 @@ int main(int argc, char **argv)
 		log_error("cannot set up the loop: %s", strerror(errno));
 		return 1;
 	}
+	loop_ep = ep;
 	if (store_open(cfg.state_dir, router_protocols) < 0)
 		return 1;
 	for (int i = 0; router_protocols[i]; i++)
@@ -213,6 +248,7 @@ int main(int argc, char **argv)
 		tick_due[i] = router_protocols[i]->tick ? 1 : 0;
 	if (open_bus(&cfg, ep) < 0)
 		return 1;
+	ready_notify((int)core_opt.ready_fd);
 	int rc = run(ep, sig_fd);
 	metrics_write(&R);
 	bus_fini(&R.bus);

@@ -62,6 +62,7 @@ void router_fan_out(struct router *r, const struct hmap *set, const struct rwork
 
 void *rworker_state(struct rworker *w) { return w->state; }
 int rworker_pid(const struct rworker *w) { return w->pid; }
+const char *router_state_dir(const struct router *r) { return r->state_dir; }
 size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
 size_t router_held(struct router *r, const struct rworker *w)
 {

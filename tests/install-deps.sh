@@ -14,4 +14,17 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Some test packages are daemons (nginx, haproxy, stunnel4, inetd): the tests
+# start what they need on loopback ports of their own, so the packages'
+# services must not start on this machine's ports. A policy-rc.d that denies
+# every start does that, for the time of the install (one already there stays).
+policy=/usr/sbin/policy-rc.d
+ours=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# switchboard tests/install-deps.sh: no service starts during this install\nexit 101\n' >"$policy" &&
+		chmod 755 "$policy" && ours=1
+fi
 apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing >/dev/null
+rc=$?
+[ -n "$ours" ] && rm -f "$policy"
+exit $rc

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -184,8 +185,18 @@ bool http_answer(struct session *s, const struct http_request *req, size_t head_
 	s->http_req = NULL;
 	if (!status)
 		return false;
-	log_debug("plain HTTP %.*s %.*s: %d", (int)req->method_len, req->method, (int)req->path_len,
-		  req->path, status);
+	if (status >= 400) { /* a refusal gets its line, as an upgrade's does */
+		char st[12], path[128], method[16];
+		snprintf(st, sizeof st, "%d", status);
+		snprintf(path, sizeof path, "%.*s", (int)(req->path_len < 127 ? req->path_len : 127), req->path);
+		snprintf(method, sizeof method, "%.*s", (int)(req->method_len < 15 ? req->method_len : 15), req->method);
+		struct log_kv kv[] = {{"status", st}, {"reason", http_status_text(status)}, {"method", method},
+				      {"path", path}};
+		log_event(LOG_INFO, kv, 4, "refused");
+	} else {
+		log_debug("plain HTTP %.*s %.*s: %d", (int)req->method_len, req->method, (int)req->path_len,
+			  req->path, status);
+	}
 	s->http_served++;
 	buf_consume(&s->head, head_len); /* req points into it: not used from here on */
 	return true;

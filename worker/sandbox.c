@@ -1,26 +1,86 @@
 /*
- * Enters the worker's seccomp sandbox once the client is upgraded and the
- * bus address is resolved: the filter with socket and connect when the
- * worker dials the bus itself, the one without under the supervisor. The filter was compiled from
- * worker/sandbox_rules.c by libseccomp at build time; loading it is two
+ * Enters the worker's sandbox once the client is upgraded and the bus
+ * address is resolved: resource limits first (no new process, no file
+ * growth), then the seccomp filter for how the worker gets its bus
+ * connections (enum sandbox_bus). The filters were compiled from
+ * worker/sandbox_rules.c by libseccomp at build time; loading one is two
  * system calls, which is all that is written by hand here.
+ *
+ * --sandbox-log loads the trapping version instead: a call off the list
+ * raises SIGSYS, whose handler logs the call by name and makes it fail with
+ * ENOSYS, and the worker goes on. The call is still never made; only the
+ * kill is left out. It is for finding what a new code path needs, not for
+ * production (a worker that meets a refused call may go on in a state its
+ * code did not expect).
  */
+#include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
-#include "sandbox_bpf.h" /* generated: sandbox_filter_dial[], sandbox_filter_handed[] */
+#include "../common/log.h"
+#include "sandbox_bpf.h" /* generated: sandbox_filters[][2], sandbox_syscall_names[] */
 #include "session.h"
 
-int sandbox_enter(bool dial)
+/* Logs the refused call and sets its result to -ENOSYS. */
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
+	(void)sig;
+	int nr = si->si_syscall;
+	const char *name = nr >= 0 && nr < SANDBOX_SYSCALL_NAMES ? sandbox_syscall_names[nr] : NULL;
+	char msg[128];
+	snprintf(msg, sizeof msg, "sandbox: system call %s (%d) is not allowed: it fails with ENOSYS (--sandbox-log)",
+		 name ? name : "?", nr);
+	log_from_signal(LOG_WARN, msg);
+	ucontext_t *uc = ctx;
+#if defined(__x86_64__)
+	uc->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+#elif defined(__aarch64__)
+	uc->uc_mcontext.regs[0] = (unsigned long long)-ENOSYS;
+#else
+	(void)uc;
+#endif
+}
+
+/*
+ * No new process (seccomp refuses fork and clone too; this holds if a filter
+ * ever lets one through) and no file written past nothing. A log on a
+ * regular file (2>>file) is the one file a worker writes: there the file
+ * size limit is left alone, or every log line would fail.
+ */
+static int set_limits(void)
+{
+	struct rlimit zero = {0, 0};
+	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
+		return -1;
+	struct stat st;
+	int fd = log_sink_fd();
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	return setrlimit(RLIMIT_FSIZE, &zero);
+}
+
+int sandbox_enter(enum sandbox_bus bus, bool log_only)
+{
+	if (bus >= SANDBOX_MODES || set_limits() < 0)
+		return -1;
+	if (log_only) {
+		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGSYS, &sa, NULL) < 0)
+			return -1;
+	}
 	struct sock_fprog prog = {
-		.len = (unsigned short)(dial ? sizeof sandbox_filter_dial / sizeof sandbox_filter_dial[0]
-					     : sizeof sandbox_filter_handed / sizeof sandbox_filter_handed[0]),
-		.filter = (struct sock_filter *)(dial ? sandbox_filter_dial : sandbox_filter_handed),
+		.len = (unsigned short)sandbox_filters[bus][log_only].n,
+		.filter = (struct sock_filter *)sandbox_filters[bus][log_only].f,
 	};
 	/* no_new_privs lets an unprivileged process install a filter */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

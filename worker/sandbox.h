@@ -8,8 +8,10 @@
 #include <seccomp.h>
 #include <stdbool.h>
 
+#include "sandbox_mode.h"
+
 /* worker/sandbox_rules.c: the allowlist as a libseccomp context, or NULL.
- * dial: the worker may open and connect its own bus sockets (no supervisor). */
-scmp_filter_ctx sandbox_rules(bool dial);
+ * log_only: a call off the list traps (SIGSYS to a handler) instead of killing. */
+scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only);
 
 #endif

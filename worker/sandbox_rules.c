@@ -4,7 +4,9 @@
  * spends a good part of a new connection's CPU building the same program.
  * From the moment the filter is on, the worker can only move bytes between
  * the sockets it has, and get a new bus connection: from the supervisor, or
- * (without one: inetd, tcpserver, systemd Accept=yes) by dialling the router.
+ * (without one: inetd, tcpserver, systemd Accept=yes) by dialling the router
+ * over the bus's own address family. Logging to syslog needs nothing more:
+ * its socket is connected before the filter goes on, and a line is a write.
  *
  * Calls whose arguments choose what they do are allowed only with the
  * arguments the worker passes: fcntl(F_SETOWN) + F_SETSIG + O_ASYNC would let
@@ -71,23 +73,27 @@ static int fcntl_rules(scmp_filter_ctx ctx)
 }
 
 /*
- * The socket calls of the bus uplink. Under the supervisor (dial false) the
- * worker opens no socket: it receives its bus connections over its control
- * socket (recvmsg) and only checks a connect's outcome (SO_ERROR). Dialling
- * itself, it may open stream sockets of the bus's families with protocol 0
- * (so no raw, packet or netlink socket), connect, and set TCP_NODELAY.
+ * The socket calls of the bus uplink. Under the supervisor (SANDBOX_HANDED)
+ * the worker opens no socket: it receives its bus connections over its
+ * control socket (recvmsg) and only checks a connect's outcome (SO_ERROR).
+ * Dialling itself, it may open stream sockets of the bus's families with
+ * protocol 0 (so no raw, packet or netlink socket), connect, and set
+ * TCP_NODELAY: for an ipc:// bus AF_UNIX alone, for tcp:// AF_INET and
+ * AF_INET6 alone.
  */
-static int socket_rules(scmp_filter_ctx ctx, bool dial)
+static int socket_rules(scmp_filter_ctx ctx, enum sandbox_bus bus)
 {
 	struct scmp_arg_cmp none = {0};
 	int rc = allow(ctx, SCMP_SYS(getsockopt), 2, arg_eq(1, SOL_SOCKET), arg_eq(2, SO_ERROR));
-	if (!dial)
+	if (bus == SANDBOX_HANDED)
 		return rc == 0 ? allow(ctx, SCMP_SYS(recvmsg), 0, none, none) : rc;
-	if (rc == 0)
+	if (rc == 0 && bus == SANDBOX_DIAL_INET)
 		rc = allow(ctx, SCMP_SYS(setsockopt), 2, arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY));
-	static const int families[] = {AF_UNIX, AF_INET, AF_INET6};
+	static const int unix_only[] = {AF_UNIX}, inet[] = {AF_INET, AF_INET6};
+	const int *families = bus == SANDBOX_DIAL_UNIX ? unix_only : inet;
+	size_t n = bus == SANDBOX_DIAL_UNIX ? 1 : 2;
 	const scmp_datum_t type_mask = 0xffffffffu & ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	for (size_t i = 0; i < 3 && rc == 0; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct scmp_arg_cmp cmp[3] = {arg_eq(0, (scmp_datum_t)families[i]),
 					      arg_masked(1, type_mask, SOCK_STREAM), arg_eq(2, 0)};
 		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, cmp);
@@ -97,9 +103,11 @@ static int socket_rules(scmp_filter_ctx ctx, bool dial)
 	return rc;
 }
 
-scmp_filter_ctx sandbox_rules(bool dial)
+scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	/* log_only: SIGSYS to the worker's handler (worker/sandbox.c), which logs
+	 * the call and makes it fail with ENOSYS, instead of killing it */
+	scmp_filter_ctx ctx = seccomp_init(log_only ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return NULL;
 	/* A binary tree instead of a list: every syscall of the worker runs the
@@ -107,14 +115,15 @@ scmp_filter_ctx sandbox_rules(bool dial)
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* memory, never executable: the worker loads no code after exec */
+	/* memory, never executable: the worker loads no code after exec, and
+	 * mprotect is not on the list at all (nothing it maps changes later) */
 	struct scmp_arg_cmp none = {0};
 	if (rc == 0)
 		rc = allow(ctx, SCMP_SYS(mmap), 1, arg_masked(2, PROT_EXEC, 0), none);
 	if (rc == 0)
 		rc = fcntl_rules(ctx);
 	if (rc == 0)
-		rc = socket_rules(ctx, dial);
+		rc = socket_rules(ctx, bus);
 	if (rc != 0) {
 		seccomp_release(ctx);
 		return NULL;

@@ -5,7 +5,10 @@
  * or upgraded and handed to the protocol that matches its path. The loop
  * that drives it is worker/worker.c.
  */
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <sys/socket.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +16,8 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../proto/websocket/handshake.h"
+#include "../proto/websocket/origin.h"
+#include "../proto/websocket/proxy.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -44,6 +49,13 @@ void session_set_timer(struct session *s, int64_t delay_ms)
 
 uint64_t session_conn_id(const struct session *s) { return s->conn_id; }
 
+int session_send_ping(struct session *s)
+{
+	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_PING, "", 0) : -1;
+}
+
+int64_t session_last_pong(const struct session *s) { return s->last_pong; }
+
 /* ---- client I/O ---- */
 
 static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
@@ -52,7 +64,11 @@ static void on_ws_message(void *ctx, uint8_t opcode, uint8_t *data, size_t len)
 	s->proto->on_message(s, opcode, data, len);
 }
 
-static void on_ws_pong(void *ctx) { (void)ctx; }
+static void on_ws_pong(void *ctx)
+{
+	struct session *s = ctx;
+	s->last_pong = clock_ms();
+}
 static void on_ws_close(void *ctx, uint16_t code)
 {
 	struct session *s = ctx;
@@ -70,25 +86,65 @@ void session_linger(struct session *s)
 	s->linger_until = clock_ms() + s->cfg->close_timeout_ms;
 }
 
-void session_refuse(struct session *s, int status, const char *why)
+/* The request's path, escaped by the logger, cut to fit. */
+static void keep_path(struct session *s, const struct http_request *req)
 {
-	log_info("refused with %d: %s", status, why);
+	size_t n = req->path_len < sizeof s->path - 1 ? req->path_len : sizeof s->path - 1;
+	memcpy(s->path, req->path, n);
+	s->path[n] = 0;
+}
+
+/* The refusal's line: the status, the reason, the path, and an origin refused. */
+static void refuse_with(struct session *s, int status, const char *why, const char *origin)
+{
+	char st[12];
+	snprintf(st, sizeof st, "%d", status);
+	struct log_kv kv[] = {{"status", st}, {"reason", why}, {"path", s->path[0] ? s->path : NULL},
+			      {"origin", origin}};
+	log_event(LOG_INFO, kv, 4, "refused");
 	http_error_response(&s->out, status, ws_refusal_headers(status), why);
 	session_linger(s);
 }
 
+void session_refuse(struct session *s, int status, const char *why) { refuse_with(s, status, why, NULL); }
+
+/* No Origin (not a browser: Origin protects browsers from other sites), a
+ * listed one or "*", or the origin of this very host (Host). */
 static bool origin_allowed(const struct session *s, const struct http_request *req)
 {
-	if (s->cfg->norigins == 0)
-		return true;
 	const struct http_header *o = http_header_find(req, "Origin");
 	if (!o)
-		return true; /* not a browser: Origin protects browsers from other sites */
-	for (int i = 0; i < s->cfg->norigins; i++)
-		if (strlen(s->cfg->origins[i]) == o->value_len &&
-		    strncasecmp(s->cfg->origins[i], o->value, o->value_len) == 0)
+		return true;
+	for (int i = 0; i < s->cfg->norigins; i++) {
+		const char *a = s->cfg->origins[i];
+		if (strcmp(a, "*") == 0 || (strlen(a) == o->value_len && strncasecmp(a, o->value, o->value_len) == 0))
 			return true;
-	return false;
+	}
+	const struct http_header *h = http_header_find(req, "Host");
+	return h && origin_same_host(o->value, o->value_len, h->value, h->value_len);
+}
+
+/* The connect line; its close line is session_log_close. */
+static void log_connect(struct session *s, const struct http_request *req)
+{
+	const struct http_header *o = http_header_find(req, "Origin");
+	char origin[160];
+	if (o)
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+	struct log_kv kv[] = {{"path", s->path}, {"protocol", s->proto->name}, {"origin", o ? origin : NULL}};
+	log_event(LOG_INFO, kv, 3, "connect");
+	s->opened_at = clock_ms();
+}
+
+void session_log_close(const struct session *s)
+{
+	if (!s->opened_at)
+		return;
+	char code[12], ms[24];
+	snprintf(code, sizeof code, "%u", (unsigned)s->ws.close_code);
+	snprintf(ms, sizeof ms, "%lld", (long long)(clock_ms() - s->opened_at));
+	struct log_kv kv[] = {{"path", s->path}, {"code", s->ws.close_code ? code : NULL}, {"duration_ms", ms}};
+	log_event(LOG_INFO, kv, 3, "close");
 }
 
 static const struct proto_worker *find_protocol(const struct http_request *req)
@@ -103,7 +159,9 @@ static void open_session(struct session *s, size_t head_len)
 {
 	if (s->bus_wanted)
 		uplink_start(s);
-	if (s->cfg->sandbox && sandbox_enter(s->cfg->bus_ctl < 0) < 0) {
+	enum sandbox_bus bus = s->cfg->bus_ctl >= 0 ? SANDBOX_HANDED
+			       : s->bus_addr.transport == SP_IPC ? SANDBOX_DIAL_UNIX : SANDBOX_DIAL_INET;
+	if (s->cfg->sandbox && sandbox_enter(bus, s->cfg->sandbox_log) < 0) {
 		log_fatal("cannot enter the sandbox");
 	}
 	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
@@ -130,15 +188,65 @@ void session_http_next(struct session *s)
 		session_request(s); /* pipelined; at most HTTP_MAX_REQUESTS deep */
 }
 
+/*
+ * --proxy-protocol: the front end's header, before the request. The client's
+ * address from it becomes the peer of every later line (the front end's is
+ * kept as proxy=). No valid header: the connection is closed without an
+ * answer, as the specification asks. false while the header is incomplete
+ * or after a refusal.
+ */
+static bool take_proxy_header(struct session *s)
+{
+	struct proxy_info pi;
+	int n = proxy_parse(buf_head(&s->head), buf_used(&s->head), &pi);
+	if (n == 0)
+		return false;
+	if (n < 0) {
+		struct log_kv kv[] = {{"reason", "no valid PROXY protocol header (--proxy-protocol)"}};
+		log_event(LOG_INFO, kv, 1, "refused");
+		buf_reset(&s->head);
+		session_linger(s);
+		return false;
+	}
+	s->proxied = true;
+	buf_consume(&s->head, (size_t)n);
+	if (pi.family) {
+		char peer[64];
+		snprintf(peer, sizeof peer, pi.family == AF_INET6 ? "[%s]:%u" : "%s:%u", pi.src, (unsigned)pi.src_port);
+		log_context("proxy", s->peer[0] ? s->peer : "?");
+		log_context("peer", peer);
+		if (inet_pton(pi.family, pi.src, s->peer_addr) == 1)
+			s->peer_family = pi.family;
+	}
+	return true;
+}
+
+/* --trust-proxy: from a trusted front end, the client is in X-Forwarded-For. */
+static void take_forwarded(struct session *s, const struct http_request *req)
+{
+	const struct http_header *h = http_header_find(req, "X-Forwarded-For");
+	char client[48];
+	if (!h || !s->peer_family || !cidr_match(s->cfg->trusted, s->cfg->ntrusted, s->peer_family, s->peer_addr) ||
+	    forwarded_client(h->value, h->value_len, s->cfg->trusted, s->cfg->ntrusted, client, sizeof client) < 0)
+		return;
+	log_context("proxy", s->peer[0] ? s->peer : "?");
+	log_context("peer", client);
+}
+
 /* Parses the request once complete; answers it one way or the other. */
 void session_request(struct session *s)
 {
+	if (s->cfg->proxy_protocol && !s->proxied && !take_proxy_header(s))
+		return;
 	struct http_request req;
 	int rc = http_parse_request((const char *)buf_head(&s->head), buf_used(&s->head), &req);
 	if (rc == 0)
 		return;
 	if (rc < 0)
 		return session_refuse(s, -rc, rc == -431 ? "request head too large" : "malformed HTTP request");
+	keep_path(s, &req);
+	if (s->cfg->ntrusted)
+		take_forwarded(s, &req);
 	if (http_answer(s, &req, (size_t)rc)) {
 		if (s->phase == PHASE_HANDSHAKE)
 			session_http_next(s);
@@ -154,8 +262,12 @@ void session_request(struct session *s)
 	}
 	if (status)
 		return session_refuse(s, status, why);
-	if (!origin_allowed(s, &req))
-		return session_refuse(s, 403, "origin not allowed");
+	if (!origin_allowed(s, &req)) {
+		const struct http_header *o = http_header_find(&req, "Origin");
+		char origin[160];
+		snprintf(origin, sizeof origin, "%.*s", (int)(o->value_len < 159 ? o->value_len : 159), o->value);
+		return refuse_with(s, 403, "origin not allowed", origin);
+	}
 	s->state = calloc(1, s->proto->state_size ? s->proto->state_size : 1);
 	if (!s->state)
 		return session_refuse(s, 500, "out of memory");
@@ -166,5 +278,6 @@ void session_request(struct session *s)
 		sub = NULL;
 	ws_upgrade_response(&s->out, &req, sub);
 	s->bus_wanted = s->proto->uses_bus;
+	log_connect(s, &req);
 	open_session(s, (size_t)rc);
 }

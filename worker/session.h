@@ -13,7 +13,9 @@
 #include "../common/sp.h"
 #include "../proto/proto.h"
 #include "../proto/websocket/static.h"
+#include "../proto/websocket/forwarded.h"
 #include "../proto/websocket/ws.h"
+#include "sandbox_mode.h"
 
 struct worker_config {
 	const char *router_url;
@@ -26,6 +28,10 @@ struct worker_config {
 	int close_timeout_ms;
 	size_t client_backlog; /* output queued for a slow client before we hold credit back */
 	bool sandbox;
+	bool sandbox_log; /* --sandbox-log: trap and log instead of killing */
+	bool proxy_protocol; /* --proxy-protocol: a PROXY v1/v2 header comes first */
+	const struct cidr *trusted; /* --trust-proxy: X-Forwarded-For believed from these */
+	int ntrusted;
 	bool has_bus_key; /* --bus-key: answer the router's challenge (common/busauth.h) */
 	uint8_t bus_key[BUS_KEY_LEN];
 	bool bus_key_from_ctl; /* --bus-key -: the supervisor writes it first on --bus-fd */
@@ -48,6 +54,7 @@ struct session {
 	struct ws_conn ws;
 	int64_t last_rx, ping_sent_at, close_started, linger_until, handshake_deadline;
 	int64_t proto_timer_at; /* 0: none */
+	int64_t last_pong;      /* 0: none yet */
 	int ep; /* epoll */
 	bool client_eof;
 
@@ -65,7 +72,13 @@ struct session {
 	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
 	int credit_due;      /* credit to return this turn */
 	int credit_held;     /* held back while the client is slow */
-	uint64_t conn_id;
+	uint64_t conn_id; /* made at start: in every log line and on the bus */
+	char path[128];   /* of the upgrade, for the close line ("" before) */
+	char peer[64];    /* the TCP peer as text ("" when not a TCP socket) */
+	int peer_family;  /* of peer_addr: AF_INET, AF_INET6, or 0 */
+	uint8_t peer_addr[16]; /* the peer's address (after a PROXY header), for --trust-proxy */
+	bool proxied;     /* --proxy-protocol: the header is read */
+	int64_t opened_at;
 
 	/* plain HTTP (worker/http.c) */
 	const struct http_request *http_req; /* the request being answered */
@@ -82,6 +95,7 @@ void session_request(struct session *s);   /* parse the head read so far; answer
 void session_http_next(struct session *s); /* a plain-HTTP answer is out: close or take the next request */
 void session_refuse(struct session *s, int status, const char *why); /* an HTTP error, then linger */
 void session_linger(struct session *s);    /* the last phase, bounded by --close-timeout */
+void session_log_close(const struct session *s); /* the close line of an upgraded connection */
 
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */
@@ -100,9 +114,10 @@ int uplink_fd(const struct session *s);
 bool uplink_backlogged(const struct session *s);
 void uplink_drain(struct session *s, int timeout_ms);
 
-/* worker/sandbox.c: dial: the filter that lets the worker open its own bus
- * connections (no supervisor); without, socket and connect are refused. */
-int sandbox_enter(bool dial);
+/* worker/sandbox.c: resource limits and the seccomp filter for how the bus
+ * connections come (sandbox_mode.h); log_only: a call off the list is logged
+ * and fails with ENOSYS instead of killing the worker (--sandbox-log). */
+int sandbox_enter(enum sandbox_bus bus, bool log_only);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

@@ -27,6 +27,7 @@
 #include "../common/core_options.h"
 #include "../common/hmap.h"
 #include "../common/log.h"
+#include "../common/ready.h"
 #include "peers.h"
 #include "../common/busauth.h"
 #include "bus_hand.h"
@@ -104,10 +105,59 @@ static pid_t spawn(const char *path, const char **argv, int conn, int ctl, const
 	return -1;
 }
 
+/* Once: READY=1 for systemd, a newline for s6 (common/ready.c). */
+static void serving(void)
+{
+	if (S.ready)
+		return;
+	S.ready = true;
+	ready_notify((int)core_opt.ready_fd);
+}
+
+static void router_ready_close(void)
+{
+	if (S.router_ready_fd < 0)
+		return;
+	epoll_ctl(S.ep, EPOLL_CTL_DEL, S.router_ready_fd, NULL);
+	close(S.router_ready_fd);
+	S.router_ready_fd = -1;
+}
+
+/* The router's --ready-fd pipe: a newline once its bus listens (then the
+ * supervisor serves), or the end of it if the router died first. */
+static void on_router_ready(void)
+{
+	char c;
+	ssize_t n = read(S.router_ready_fd, &c, 1);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n == 1) {
+		log_info("router ready (pid %d)", (int)S.router_pid);
+		serving();
+	}
+	router_ready_close();
+}
+
 static void start_router(void)
 {
 	S.router_restart_at = 0;
-	S.router_pid = spawn(S.router_path, S.router_argv, -1, -1, &router_id);
+	router_ready_close();
+	/* the router's fd 3 (its --ready-fd, in build_argv) is this pipe's end */
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("cannot start the router: pipe: %s", strerror(errno));
+		S.router_restart_at = clock_ms() + S.router_backoff_ms;
+		return;
+	}
+	S.router_pid = spawn(S.router_path, S.router_argv, -1, pipefd[1], &router_id);
+	close(pipefd[1]);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)pipefd[0]};
+	if (S.router_pid > 0 && epoll_ctl(S.ep, EPOLL_CTL_ADD, pipefd[0], &ev) == 0) {
+		S.router_ready_fd = pipefd[0];
+	} else {
+		close(pipefd[0]);
+		serving(); /* cannot watch it: say we serve rather than never */
+	}
 	if (S.router_pid < 0) {
 		log_error("cannot start %s: %s", S.router_path, strerror(errno));
 		S.router_restart_at = clock_ms() + S.router_backoff_ms;
@@ -177,17 +227,20 @@ static bool refusal_logged(void)
 /* Checks the caps; false when fd was refused (and closed). */
 static bool admit(int fd, struct peer_key *k)
 {
+	char who[80];
+	peer_key_format(k, who, sizeof who);
 	if (S.live >= S.max_connections) {
+		struct log_kv kv[] = {{"status", "503"}, {"reason", "too many connections"}, {"peer", who}};
 		if (refusal_logged())
-			log_warn("at --max-connections %d: refusing with 503", S.max_connections);
+			log_event(LOG_WARN, kv, 3, "at --max-connections %d: refusing with 503", S.max_connections);
 		refuse(fd, "503 Service Unavailable", "too many connections\n");
 		return false;
 	}
 	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
-		char who[80];
-		peer_key_format(k, who, sizeof who);
+		struct log_kv kv[] = {{"status", "429"}, {"reason", "too many connections from one address"},
+				      {"peer", who}};
 		if (refusal_logged())
-			log_warn("%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
+			log_event(LOG_WARN, kv, 3, "%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
 		refuse(fd, "429 Too Many Requests", "too many connections from your address\n");
 		return false;
 	}
@@ -382,6 +435,8 @@ static void run(void)
 					else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 						begin_stop();
 				}
+			} else if (tag == S.router_ready_fd) {
+				on_router_ready();
 			} else if (tag == S.timer_fd) {
 				uint64_t t;
 				ssize_t r = read(S.timer_fd, &t, sizeof t);
@@ -402,6 +457,7 @@ static void run(void)
 int main(int argc, char **argv)
 {
 	log_init("switchboard");
+	ready_init();
 	supervisor_options(argc, argv);
 	if (mkdir(S.state_dir, 0750) < 0 && errno != EEXIST)
 		die(S.state_dir);
@@ -438,8 +494,13 @@ int main(int argc, char **argv)
 		epoll_ctl(S.ep, EPOLL_CTL_ADD, S.lfd[i], &ev);
 	}
 	S.router_backoff_ms = 100;
+	S.router_ready_fd = -1;
+	/* ready once the listeners are up and the router's bus listens (a
+	 * router elsewhere, --no-router: at once) */
 	if (S.embedded_router)
 		start_router();
+	else
+		serving();
 	run();
 	return 0;
 }

@@ -43,6 +43,8 @@ struct supervisor {
 	int64_t accept_warned_at;
 	pid_t router_pid;
 	int64_t router_started, router_restart_at;
+	int router_ready_fd; /* read end of the router's --ready-fd pipe, or -1 */
+	bool ready;          /* READY=1 / --ready-fd said (once) */
 	int router_backoff_ms;
 	bool stopping;
 	int exit_status; /* the supervisor's, once stopped: the router's when it ended first */

@@ -21,6 +21,7 @@
 
 #include "../common/bus.h"
 #include "../common/busauth.h"
+#include "../common/config.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
 #include "bus_hand.h"
@@ -65,6 +66,21 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
+/* "127.0.0.1:8080" or "[::1]:8080": where a socket listens, for the log. */
+static void sock_name(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof sa;
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    getnameinfo((struct sockaddr *)&sa, len, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, cap, "fd %d", fd);
+		return;
+	}
+	snprintf(out, cap, sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 /* systemd socket activation (Accept=no): LISTEN_FDS sockets from fd 3 on. */
 static int take_systemd_sockets(void)
 {
@@ -77,7 +93,12 @@ static int take_systemd_sockets(void)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		S.lfd[S.nlfd++] = fd;
+		char name[INET6_ADDRSTRLEN + 16];
+		sock_name(fd, name, sizeof name);
+		log_info("listening on %s (socket from systemd, LISTEN_FDS)", name);
 	}
+	if (n > 0 && S.nlisten > 0)
+		log_info("--listen ignored: took %d sockets from LISTEN_FDS", n);
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
@@ -180,6 +201,9 @@ static void build_argv(const struct opt_parse *p)
 	/* the supervisor dials the bus for its workers (worker/bus_hand.c) */
 	push(S.worker_argv, &S.worker_argc, "--bus-fd");
 	push(S.worker_argv, &S.worker_argc, "3");
+	/* the configuration file's options come as flags, below: not twice */
+	push(S.worker_argv, &S.worker_argc, "--config");
+	push(S.worker_argv, &S.worker_argc, "none");
 	for (int i = 0; i < p->pass_worker.n; i++) {
 		push(S.worker_argv, &S.worker_argc, p->pass_worker.v[i]);
 		/* the workers may not read the key file: they get the key from us
@@ -194,6 +218,11 @@ static void build_argv(const struct opt_parse *p)
 	push(S.router_argv, &S.router_argc, S.state_dir);
 	push(S.router_argv, &S.router_argc, "--listen");
 	push(S.router_argv, &S.router_argc, S.router_url);
+	/* the router says on fd 3 when its bus listens (start_router's pipe) */
+	push(S.router_argv, &S.router_argc, "--ready-fd");
+	push(S.router_argv, &S.router_argc, "3");
+	push(S.router_argv, &S.router_argc, "--config");
+	push(S.router_argv, &S.router_argc, "none");
 	for (int i = 0; i < p->pass_router.n; i++)
 		push(S.router_argv, &S.router_argc, p->pass_router.v[i]);
 }
@@ -215,6 +244,11 @@ void supervisor_options(int argc, char **argv)
 			exit(2);
 		}
 	take_own_options();
+	/* the readiness descriptor is ours alone: not the router's, not a worker's */
+	if (core_opt.ready_fd >= 0 && fcntl((int)core_opt.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "switchboard: --ready-fd %ld: %s\n", core_opt.ready_fd, strerror(errno));
+		exit(2);
+	}
 	if (S.router_url && S.embedded_router && !S.bus_key && !loopback_url(S.router_url)) {
 		fprintf(stderr, "switchboard: --router-url %s is not a loopback address: a tcp:// bus "
 			"needs --bus-key FILE (and a private network or WireGuard)\n", S.router_url);
@@ -229,6 +263,13 @@ void supervisor_options(int argc, char **argv)
 		S.router_url = u;
 	}
 	build_argv(&p);
+	if (core_opt.check_config) {
+		if (config_path)
+			printf("switchboard: %s: ok\n", config_path);
+		else
+			printf("switchboard: no configuration file; the options are valid\n");
+		exit(0);
+	}
 }
 
 #define WORKER_USER_DEFAULT "switchboard-worker"

@@ -3,7 +3,6 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -189,8 +188,6 @@ static void uplink_connect(struct session *s)
 
 void uplink_start(struct session *s)
 {
-	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
-		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
 	sp_conn_init(&s->bus, s->bus_addr.transport, BUS_MAX_MESSAGE + 4 /* hop count */);
 	mp_out_init(&s->batch);
 	s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;

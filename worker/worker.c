@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -387,6 +389,20 @@ static void key_from_supervisor(struct worker_config *cfg)
 	cfg->has_bus_key = true;
 }
 
+/* --trust-proxy blocks, checked already by the option's hook. */
+static void trusted_proxies(struct worker_config *cfg)
+{
+	int n = core_opt.trust_proxy.n;
+	struct cidr *c = n ? calloc((size_t)n, sizeof *c) : NULL;
+	if (n && !c)
+		exit(111);
+	for (int i = 0; i < n; i++)
+		if (cidr_parse(core_opt.trust_proxy.v[i], &c[i]) < 0)
+			exit(2);
+	cfg->trusted = c;
+	cfg->ntrusted = n;
+}
+
 /* Options from the tables (common/core_options.c, each protocol's options.c). */
 static void parse_options(int argc, char **argv, struct worker_config *cfg)
 {
@@ -413,18 +429,56 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		.close_timeout_ms = o->close_timeout_ms,
 		.client_backlog = o->client_backlog,
 		.sandbox = !o->no_sandbox,
+		.sandbox_log = o->sandbox_log,
+		.proxy_protocol = o->proxy_protocol,
 		.has_bus_key = o->has_bus_key,
 		.bus_key_from_ctl = o->bus_key_from_ctl,
 		.bus_ctl = (int)o->bus_fd,
 		.static_dir = o->static_dir,
 	};
 	memcpy(cfg->bus_key, o->bus_key, sizeof cfg->bus_key);
+	trusted_proxies(cfg);
 	if (cfg->ping_timeout_ms <= cfg->ping_interval_ms && cfg->ping_interval_ms > 0)
 		cfg->ping_timeout_ms = cfg->ping_interval_ms * 2;
 	if (cfg->bus_key_from_ctl)
 		key_from_supervisor(cfg);
 	if (built_with_asan())
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
+}
+
+/* The connection's id and the client's address, in every line this worker logs. */
+static void log_identity(struct session *s)
+{
+	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
+		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
+	char id[20], *peer = s->peer, host[INET6_ADDRSTRLEN];
+	size_t peer_cap = sizeof s->peer;
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->conn_id);
+	log_context("conn", id);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getpeername(s->in_fd, (struct sockaddr *)&ss, &len) < 0)
+		return; /* a pipe, or a client gone already */
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+		s->peer_family = AF_INET;
+		memcpy(s->peer_addr, &a->sin_addr, 4);
+		snprintf(peer, peer_cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		s->peer_family = AF_INET6;
+		memcpy(s->peer_addr, &a->sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* a dual-stack listener's IPv4 client */
+			s->peer_family = AF_INET;
+			memcpy(s->peer_addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+		}
+		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+	} else {
+		return;
+	}
+	log_context("peer", peer);
 }
 
 int main(int argc, char **argv)
@@ -437,6 +491,7 @@ int main(int argc, char **argv)
 	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};
 	s.bus.fd = -1;
 	s.file.fd = -1;
+	log_identity(&s);
 	/* before any byte of the request and before the sandbox (proto/proto.h) */
 	if (http_setup(&cfg) < 0)
 		return 1;
@@ -447,6 +502,7 @@ int main(int argc, char **argv)
 	setup_fds(&s);
 	s.handshake_deadline = clock_ms() + cfg.handshake_timeout_ms;
 	int rc = run(&s);
+	session_log_close(&s);
 	if (s.proto && s.proto->close && s.state)
 		s.proto->close(&s);
 	static_close(&s.file);
@@ -458,5 +514,6 @@ int main(int argc, char **argv)
 	buf_free(&s.head);
 	free(s.state);
 	free(core_opt.origins.v);
+	free((void *)cfg.trusted);
 	return rc;
 }

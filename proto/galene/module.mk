@@ -1,5 +1,15 @@
-# Galène: the router-side pieces so far (group files, passwords, JWTs), built
-# into the unit tests and fuzz targets; the halves come with the seam.
-galene_LIB  := proto/galene/jsonval.c proto/galene/timefmt.c proto/galene/password.c \
-               proto/galene/jwt.c proto/galene/groupfile.c proto/galene/groups.c
-galene_LIBS := -lcrypto -lcrypt
+# Galène: worker half (the /ws endpoint: handshake, ping, keep-alive), router
+# half (groups, joins, chat, actions, tokens; history in the store;
+# password checks on threads). The message decoder is shared and fuzzed
+# (tests/fuzz/fuzz_galene_msg.c); the pure pieces are unit-tested
+# (galene_UNIT) and fuzzed (fuzz_groupfile, fuzz_jwt).
+galene_PURE    := proto/galene/jsonval.c proto/galene/timefmt.c proto/galene/password.c \
+                  proto/galene/jwt.c proto/galene/groupfile.c proto/galene/groups.c
+galene_WORKER  := proto/galene/session.c
+galene_ROUTER  := proto/galene/service.c proto/galene/actions.c proto/galene/out.c proto/galene/history.c \
+                  proto/galene/pool.c proto/galene/tokens.c $(galene_PURE)
+galene_SHARED  := proto/galene/msg.c
+galene_OPTIONS := proto/galene/options.c
+galene_LIBS_R  := -lcrypto -lcrypt -lpthread
+galene_UNIT    := $(galene_PURE)
+galene_UNIT_LIBS := -lcrypto -lcrypt

@@ -8,6 +8,6 @@ wsstar_SHARED  := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/sio_rx.c pr
                   proto/wsstar/multiaddr.c
 wsstar_LIBS_R  := -lcrypto
 wsstar_OPTIONS := proto/wsstar/options.c
-# built into the unit tests and fuzz targets as well (P_LIB), with their library
-wsstar_LIB     := proto/wsstar/p2pkey.c
-wsstar_LIBS    := -lcrypto
+# the key checks are also built into the unit tests and fuzz targets
+wsstar_UNIT      := proto/wsstar/p2pkey.c
+wsstar_UNIT_LIBS := -lcrypto

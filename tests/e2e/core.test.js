@@ -117,12 +117,39 @@ test('a frame sent right behind the request is processed', async () => {
   assert.deepEqual([...tail], [0x81, 2, 'h'.charCodeAt(0), 'i'.charCodeAt(0)]);
 });
 
-test('Origin allowlist: listed origin and no origin accepted, others 403', async () => {
+test('Origin allowlist: listed origin, this host\'s own and no origin accepted, others 403', async () => {
   const s2 = await startServer({ args: ['--allow-origin', 'https://good.example'] });
   try {
     assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: 'https://good.example' }), 1000)).data), 101);
     assert.equal(status((await exchange(s2.port, upgradeRequest('/echo'), 1000)).data), 101);
+    assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: `http://127.0.0.1:${s2.port}` },
+      `127.0.0.1:${s2.port}`), 1000)).data), 101);
     assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: 'https://evil.example' }))).data), 403);
+  } finally { await s2.stop(); }
+});
+
+// A change from before: without --allow-origin every origin was accepted.
+test('Origin by default: a browser page of this host is accepted, a cross-origin one is 403 and logged with its origin', async () => {
+  const host = `127.0.0.1:${srv.port}`;
+  const req = (origin, h = host) => upgradeRequest('/echo', { Origin: origin }, h);
+  assert.equal(status((await exchange(srv.port, req(`http://${host}`), 1000)).data), 101);
+  assert.equal(status((await exchange(srv.port, req(`http://localhost:${srv.port}`, `localhost:${srv.port}`), 1000)).data), 101);
+  assert.equal(status((await exchange(srv.port, upgradeRequest('/echo', {}, host), 1000)).data), 101);
+  for (const o of ['https://evil.example', `http://127.0.0.1:${srv.port + 1}`, 'null', `https://${host}x`]) {
+    assert.equal(status((await exchange(srv.port, req(o))).data), 403, o);
+  }
+  // a real client: ws with a foreign origin is refused with 403
+  const e = await connect(srv.url('/echo'), { ws: { origin: 'https://evil.example' } }).then(() => null, (x) => x);
+  assert.equal(e && e.status, 403);
+  await until(() => /info: refused .*status=403 reason="origin not allowed" path=\/echo origin=https:\/\/evil\.example/.test(srv.log),
+    10000, 'the refusal line with the origin');
+});
+
+test('--allow-origin \'*\' accepts any origin', async () => {
+  const s2 = await startServer({ args: ['--allow-origin', '*'] });
+  try {
+    for (const o of ['https://evil.example', 'null'])
+      assert.equal(status((await exchange(s2.port, upgradeRequest('/echo', { Origin: o }), 1000)).data), 101, o);
   } finally { await s2.stop(); }
 });
 
@@ -568,14 +595,16 @@ async function writesSettled(sock, ms = 30000) {
 }
 
 // Reads from a paused raw client until want frames (after skip) have come.
+// The server's keep-alive pings are left out: on a loaded machine a test
+// can outlast --ping-interval, and a ping among the echoes is no echo.
 async function readFrames(c, want, skip = 0, ms = 60000) {
-  const { FrameParser } = require('./lib/rawws');
+  const { FrameParser, OP } = require('./lib/rawws');
   const parser = new FrameParser();
   const frames = [];
   let done;
   const all = new Promise((r) => { done = r; });
   const take = (d) => {
-    for (const f of parser.push(d)) if (skip > 0) skip--; else frames.push(f);
+    for (const f of parser.push(d)) if (f.opcode === OP.PING) continue; else if (skip > 0) skip--; else frames.push(f);
     if (frames.length >= want) done();
   };
   c.sock.removeAllListeners('data');

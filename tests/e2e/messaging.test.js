@@ -1387,7 +1387,7 @@ test('a messaging.db of schema 2 left by a killed router becomes store.db: WAL k
     closeAll();
   } finally { closeAll(); await s2.stop(); }
   const db = path.join(dir, 'store.db');
-  assert.equal(sqlite(db, 'SELECT protocol, version FROM schema_versions ORDER BY protocol'), 'messaging|2');
+  assert.equal(sqlite(db, "SELECT protocol, version FROM schema_versions WHERE protocol = 'messaging'"), 'messaging|2');
   assert.equal(sqlite(db, 'PRAGMA user_version'), '3');
   assert.equal(sqlite(db, "SELECT group_concat(sid, ',') FROM messages WHERE rid = 'v2-r'"), 'v2-t');
 }, { timeout: 60000 });

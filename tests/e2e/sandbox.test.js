@@ -1,14 +1,16 @@
 // Privilege separation, end to end: who the router and the workers run as,
 // who may open the bus and the tap, and what a process running as the
 // workers' user can reach. Real processes; the checks as another user run a
-// real node process under that uid.
+// real node process under that uid. The seccomp sandbox itself: a worker
+// made to call a forbidden system call (injected with gdb, as an exploit
+// would make it) dies alone, and --sandbox-log logs the call instead.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, execFileSync } = require('node:child_process');
 const { test, run, assert, until } = require('./lib/harness');
-const { startServer, bin } = require('./lib/server');
+const { startServer, bin, ASAN } = require('./lib/server');
 const { connect } = require('./lib/client');
 
 const ROOT = process.getuid() === 0;
@@ -161,6 +163,79 @@ if (ROOT) {
       ws.close();
     } finally { await s.stop(); }
   });
+}
+
+// Makes a live worker call getppid, which its filter does not allow: gdb
+// attaches and calls syscall() inside it, as code injected by an exploit
+// would. Resolves with gdb's output once the call is over (or the worker gone).
+const GETPPID = { x64: 110, arm64: 173 }[process.arch];
+function injectSyscall(pid, nr) {
+  return new Promise((resolve) => require('node:child_process').execFile('gdb',
+    ['-p', String(pid), '-batch', '-nx', '-ex', 'handle SIGSYS nostop noprint pass', '-ex', `call (long)syscall(${nr})`],
+    { timeout: 30000 }, (err, stdout, stderr) => resolve(`${stdout}${stderr}`)));
+}
+
+function limit(pid, name) {
+  const line = fs.readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith(name));
+  return line.slice(26).trim().split(/\s+/).slice(0, 2);
+}
+
+// The worker a new client gets: the one that was not there before it.
+async function liveWithPid(server, name) {
+  const before = new Set(server.workerPids());
+  const ws = await live(server, name);
+  const pid = server.workerPids().find((p) => !before.has(p));
+  assert.ok(pid, 'the new worker');
+  return { ws, pid };
+}
+
+if (!ASAN && GETPPID) { // ASan builds run workers without the filter
+  test('sandboxed workers have RLIMIT_NPROC and RLIMIT_FSIZE 0', async () => {
+    const s = await startServer();
+    try {
+      const { ws, pid } = await liveWithPid(s, `lim${Date.now()}`);
+      assert.deepEqual(limit(pid, 'Max processes'), ['0', '0']);
+      assert.deepEqual(limit(pid, 'Max file size'), ['0', '0']);
+      ws.close();
+    } finally { await s.stop(); }
+  });
+
+  test('a forbidden system call kills its worker with SIGSYS; the other clients do not notice', async () => {
+    const s = await startServer();
+    try {
+      const t = Date.now();
+      const a = await live(s, `a${t}`), b = await live(s, `b${t}`);
+      const { ws: victim, pid } = await liveWithPid(s, `v${t}`);
+      let othersClosed = null;
+      for (const ws of [a, b]) ws.on('close', (code) => { othersClosed = othersClosed || code; });
+      const out = await injectSyscall(pid, GETPPID);
+      assert.equal((await victim.closed).code, 1006, out);
+      await until(() => new RegExp(`worker ${pid} killed by signal 31`).test(s.log), 10000, 'the supervisor\'s line');
+      // the others: still connected, still served; they are told the victim left
+      a.sendJSON({ command: 'message', to: `b${t}`, message: 'still here' });
+      for (let m = await b.nextJSON(); m.message !== 'still here'; m = await b.nextJSON());
+      assert.equal(othersClosed, null);
+      assert.ok(s.workerPids().length >= 2);
+      a.close(); b.close();
+    } finally { await s.stop(); }
+  }, { timeout: 60000 });
+
+  test('--sandbox-log: the forbidden call is logged by name and fails with ENOSYS; the worker serves on', async () => {
+    const s = await startServer({ args: ['--sandbox-log'] });
+    try {
+      const t = Date.now();
+      const a = await live(s, `a${t}`);
+      const { ws: v, pid } = await liveWithPid(s, `v${t}`);
+      const out = await injectSyscall(pid, GETPPID);
+      assert.match(out, /\$1 = -1\b/, out); // syscall() returned -1 (errno ENOSYS, as the line says)
+      await until(() => /warn: sandbox: system call getppid \(\d+\) is not allowed: it fails with ENOSYS/.test(s.log),
+        10000, 'the log line');
+      assert.ok(s.workerPids().includes(pid));
+      v.sendJSON({ command: 'message', to: `a${t}`, message: 'alive' });
+      for (let m = await a.nextJSON(); m.message !== 'alive'; m = await a.nextJSON());
+      a.close(); v.close();
+    } finally { await s.stop(); }
+  }, { timeout: 60000 });
 }
 
 run();

@@ -12,6 +12,7 @@ fuzz_max_len() {
 	case $1 in
 	fuzz_http) echo 16384 ;;
 	fuzz_static) echo 4096 ;; # a request path lives in an 8 KiB head
+	fuzz_proxy | fuzz_origin | fuzz_forwarded) echo 4096 ;; # a PROXY header is at most 536 bytes; an Origin lives in a head
 	fuzz_sp | fuzz_envelope) echo 2097152 ;;
 	*) echo 1048576 ;;
 	esac

@@ -6,9 +6,9 @@
 int check_passed, check_failed;
 
 #define GROUPS(X) X(utf8) X(http) X(frame) X(ws) X(json) X(mp) X(buf) X(sp) X(sandbox) X(bus_hand) X(listener) \
-	X(static) X(options) X(store) \
-	X(galene_password) X(galene_groupfile) X(galene_jwt) \
-	X(eio) X(p2pkey) X(peers)
+	X(static) X(options) X(config) X(store) \
+	X(galene_password) X(galene_groupfile) X(galene_jwt) X(galene_msg) \
+	X(eio) X(p2pkey) X(peers) X(salty) X(salty_client) X(origin) X(proxy) X(forwarded)
 #define DECLARE(g) void test_##g(void);
 GROUPS(DECLARE)
 

@@ -12,13 +12,17 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../common/log.h"
 #include "../../worker/session.h"
 #include "check.h"
 
@@ -88,22 +92,33 @@ static void p_recvmsg(void)
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	must(recvmsg(probe_fd, &msg, MSG_DONTWAIT) < 0 && errno == EAGAIN);
 }
+/* connect may fail, it must not kill: the bus may be down */
+static void p_connect_ok(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/nonexistent"};
+	must(fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0);
+}
+/* a file opened before the sandbox cannot grow: RLIMIT_FSIZE is 0 (SIGXFSZ) */
+static int probe_file = -1;
+static void p_file_write(void) { must(write(probe_file, "x", 1) == 1); }
 static void p_nodelay_set(void)
 {
 	int one = 1;
 	syscall(SYS_setsockopt, probe_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Which filter the probes run under: the worker that dials the bus itself,
- * or the one the supervisor hands its connections to. */
-static bool probe_dial = true;
+/* Which filter the probes run under: the worker that dials the bus itself
+ * (over tcp:// or ipc://), or the one the supervisor hands its connections to. */
+static enum sandbox_bus probe_bus = SANDBOX_DIAL_INET;
 
 /* The child's wait status: exit 0 when the probe was allowed. */
 static int probe_status(void (*probe)(void))
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		if (sandbox_enter(probe_dial) < 0)
+		log_set_sink("none"); /* a log on a regular file would keep RLIMIT_FSIZE off */
+		if (sandbox_enter(probe_bus, false) < 0)
 			_exit(2);
 		probe();
 		/* the raw call: a sanitizer's _exit does more than the worker's sandbox allows */
@@ -127,15 +142,60 @@ static bool killed(void (*probe)(void))
 	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 }
 
+/*
+ * --sandbox-log: the child enters the trapping filter with its log on a
+ * pipe, makes a forbidden call, and must live on with ENOSYS from it and a
+ * line naming the call.
+ */
+static void test_sandbox_log(void)
+{
+	int p[2];
+	if (pipe(p) < 0) {
+		CHECK("sandbox --sandbox-log: pipe", false);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		log_init("unit-sandbox");
+		if (sandbox_enter(SANDBOX_HANDED, true) < 0)
+			_exit(2);
+		long r = syscall(SYS_getppid);
+		must(r == -1 && errno == ENOSYS);
+		syscall(SYS_exit_group, 0);
+	}
+	close(p[1]);
+	int st = -1;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	char buf[4096];
+	ssize_t n = read(p[0], buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = 0;
+	close(p[0]);
+	CHECK("sandbox --sandbox-log: a forbidden call fails with ENOSYS and the worker lives on",
+	      WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK("sandbox --sandbox-log: the call is logged by name",
+	      strstr(buf, "warn: sandbox: system call getppid (") != NULL);
+}
+
 void test_sandbox(void)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0)
 		probe_fd = sv[0];
 	CHECK("sandbox: loads, and exit is allowed", allowed(p_nothing));
+	char tmpl[] = "/tmp/sb-sandbox-XXXXXX";
+	probe_file = mkstemp(tmpl);
+	if (probe_file >= 0)
+		unlink(tmpl);
+	int st = probe_status(p_file_write);
+	CHECK("sandbox: writing a file opened before it fails (RLIMIT_FSIZE 0: SIGXFSZ)",
+	      probe_file >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ);
+	if (probe_file >= 0)
+		close(probe_file);
 	CHECK("sandbox: write is allowed", allowed(p_write));
-	CHECK("sandbox: an AF_UNIX stream socket (bus reconnect) is allowed", allowed(p_unix_socket));
-	CHECK("sandbox: an AF_INET6 stream socket (tcp:// bus) is allowed", allowed(p_tcp_socket));
+	CHECK("sandbox (tcp:// bus): an AF_INET6 stream socket (bus reconnect) is allowed", allowed(p_tcp_socket));
+	CHECK("sandbox (tcp:// bus): an AF_UNIX stream socket kills the process", killed(p_unix_socket));
 	CHECK("sandbox: opening a file kills the process", killed(p_open));
 	CHECK("sandbox: getppid (not on the list) kills the process", killed(p_getppid));
 	CHECK("sandbox: an AF_NETLINK socket kills the process", killed(p_netlink));
@@ -163,8 +223,15 @@ void test_sandbox(void)
 	CHECK("sandbox: mprotect kills the process", killed(p_mprotect));
 	CHECK("sandbox: recvmsg is not allowed to a worker that dials", killed(p_recvmsg));
 
+	probe_bus = SANDBOX_DIAL_UNIX;
+	CHECK("sandbox (ipc:// bus): an AF_UNIX stream socket (bus reconnect) is allowed", allowed(p_unix_socket));
+	CHECK("sandbox (ipc:// bus): an AF_INET6 stream socket kills the process", killed(p_tcp_socket));
+	CHECK("sandbox (ipc:// bus): setsockopt kills the process", killed(p_nodelay_set));
+	CHECK("sandbox (ipc:// bus): an AF_UNIX datagram socket kills the process", killed(p_unix_dgram));
+	CHECK("sandbox (ipc:// bus): connect is allowed", allowed(p_connect_ok));
+
 	/* under the supervisor: no new sockets at all */
-	probe_dial = false;
+	probe_bus = SANDBOX_HANDED;
 	CHECK("sandbox (supervisor mode): loads, write is allowed", allowed(p_write));
 	CHECK("sandbox (supervisor mode): recvmsg (a handed connection) is allowed", allowed(p_recvmsg));
 	CHECK("sandbox (supervisor mode): an AF_UNIX stream socket kills the process", killed(p_unix_socket));
@@ -176,7 +243,8 @@ void test_sandbox(void)
 	CHECK("sandbox (supervisor mode): setsockopt kills the process", killed(p_nodelay_set));
 	CHECK("sandbox (supervisor mode): fcntl F_SETOWN kills the process", killed(p_setown));
 	CHECK("sandbox (supervisor mode): fcntl F_SETFL O_NONBLOCK is allowed", allowed(p_nonblock));
-	probe_dial = true;
+	probe_bus = SANDBOX_DIAL_INET;
+	test_sandbox_log();
 	if (probe_fd >= 0) {
 		close(sv[0]);
 		close(sv[1]);

@@ -1,0 +1,151 @@
+/*
+ * Galène, router half: the state its files share (service.c: members and
+ * joins; actions.c: chat and actions; tokens.c: stateful tokens;
+ * history.c: chat history in the store; pool.c: password checks off the
+ * loop; out.c: frames for the client). Router only.
+ */
+#ifndef SB_GALENE_ROUTER_H
+#define SB_GALENE_ROUTER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/buf.h"
+#include "../../common/hmap.h"
+#include "../proto.h"
+#include "galene.h"
+#include "groupfile.h"
+#include "msg.h"
+
+struct ggroup;
+
+/* One connection (the rworker's state). */
+struct galene_peer {
+	struct rworker *w;
+	char id[GALENE_MAX_ID];
+	size_t id_len;
+	bool hello;         /* the worker told us the client's id */
+	char addr[64];      /* the client's address as its worker saw it, "" unknown */
+	bool busy;          /* a join is being checked off the loop: messages wait */
+	bool doomed;        /* told to close: nothing more is done for it */
+	struct ggroup *group; /* NULL: not joined */
+	struct galene_peer *prev, *next; /* the group's members, in join order */
+	char *username;
+	size_t username_len;
+	uint8_t perms[GF_NPERM]; /* enum gf_perm, in the order they are shown */
+	uint8_t nperms;
+	struct buf data;    /* the user's data: a JSON object, or empty */
+	struct buf held;    /* messages that came while busy, each a u32 length then text */
+	int64_t fail_at;    /* a "not authorised" reply waits until then (0: none) */
+	struct buf fail;    /* that reply */
+	void *pending;      /* the join on the pool (service.c), or NULL */
+};
+
+struct ggroup {
+	char *name;
+	size_t name_len;
+	struct gf_group *desc;  /* the description in force (a reference) */
+	bool subgroup;          /* an auto-subgroup: no description, never public */
+	struct hmap members;    /* rworker pointer → rworker, for fan-out */
+	struct hmap ids;        /* client id → rworker */
+	struct galene_peer *first, *last;
+	int count;
+	bool locked;
+	bool pending_change;
+	bool in_check;          /* autokick is emptying it: not freed meanwhile */    /* its file changed: members are to be told */
+	char *lock_message;     /* NULL: the default */
+	struct buf data;        /* group data (groupaction setdata): a JSON object, or empty */
+};
+
+extern struct router *galene_R;
+extern struct buf galene_out; /* scratch for composing frames */
+
+static inline bool peer_has(const struct galene_peer *p, enum gf_perm perm)
+{
+	for (int i = 0; i < p->nperms; i++)
+		if (p->perms[i] == perm)
+			return true;
+	return false;
+}
+void peer_add_perm(struct galene_peer *p, enum gf_perm perm);
+void peer_del_perm(struct galene_peer *p, enum gf_perm perm);
+
+/* service.c */
+struct galene_peer *galene_peer_by_id(struct ggroup *g, const char *id, size_t n);
+void galene_send(struct galene_peer *p, const struct buf *b); /* one text frame */
+void galene_fan_out(struct ggroup *g, const struct buf *b, const struct galene_peer *except);
+/* A usermessage error to p (non-fatal). */
+void galene_error(struct galene_peer *p, const char *text);
+/* A fatal error: the usermessage error, then the close (code 1000 or 1002). */
+void galene_fatal(struct galene_peer *p, int code, const char *text);
+/* Removes p from its group, telling the others (user delete). */
+void galene_leave(struct galene_peer *p);
+/* Sends p joined kind change; to every member with all true. */
+void galene_joined_change(struct galene_peer *p);
+void galene_group_changed(struct ggroup *g);
+/* Broadcasts user kind change for p to its group. */
+void galene_user_change(struct galene_peer *p);
+/* Autolock / autokick after an op left or lost op. */
+void galene_check_ops(struct ggroup *g);
+void galene_send_ticket(struct galene_peer *p);
+bool galene_allow_present(void);
+
+void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg);
+/* actions.c: every joined message but join */
+void galene_dispatch(struct galene_peer *p, const struct gmsg *m);
+
+/* out.c: frames. Each starts b afresh. */
+void out_joined(struct buf *b, const char *kind, const struct galene_peer *p, const struct ggroup *g);
+void out_join_fail(struct buf *b, const char *group, size_t glen, const char *username, size_t ulen,
+		   const char *value, const char *error);
+void out_user(struct buf *b, const char *kind, const struct galene_peer *p);
+void out_user_delete(struct buf *b, const struct galene_peer *p);
+void out_error(struct buf *b, const char *dest, size_t dlen, const char *kind, const char *text);
+void out_perms(struct buf *b, const uint8_t *perms, size_t n);
+void out_status(struct buf *b, const struct ggroup *g);
+/* The time now as Galène sends it: RFC 3339, UTC, whole seconds. */
+void out_time_now(struct buf *b);
+void out_time(struct buf *b, int64_t ms, bool nanos);
+int64_t galene_now_ms(void); /* wall clock */
+/* A JSON key and string value, with a leading comma. */
+void out_kv(struct buf *b, const char *key, const char *s, size_t n);
+/* 11 characters of base64url from 8 random bytes (chat ids, tokens). */
+void out_random_id(char out[12]);
+/* Merges JSON object text patch into object text base (a null deletes a
+ * key): -1 when patch is no object, or the result would have more than 256
+ * members or GALENE_MAX_DATA bytes. Result replaces base. */
+int json_merge(struct buf *base, const char *patch, size_t plen);
+
+/* history.c */
+int history_init(void);
+void history_add(const char *group, size_t glen, const char *source, size_t slen, const char *id, size_t idlen,
+		 int64_t ms, const char *frame, size_t flen);
+/* Replays to p the entries of group younger than max_age seconds, oldest first. */
+void history_replay(struct galene_peer *p, const char *group, size_t glen, int64_t max_age_s);
+/* Removes all (user NULL), one user's (id NULL) or one entry. */
+void history_clear(const char *group, size_t glen, const char *user, size_t ulen, const char *id, size_t idlen);
+extern const struct proto_store galene_store;
+
+/* pool.c: costly password checks on threads */
+typedef void pool_done_fn(void *arg, int result);
+int pool_init(struct router *r);
+/* Runs pw_check on a copy of spec; done(arg, result) runs on the loop. */
+int pool_check(const struct pw_spec *spec, const char *pw, size_t len, pool_done_fn *done, void *arg);
+/* Forgets the checks for arg (its peer is gone): done is not called. */
+void pool_cancel(void *arg);
+void pool_fini(void);
+
+/* tokens.c */
+int tokens_init(const char *state_dir);
+void tokens_fini(void);
+enum tok_result { TOK_OK, TOK_NOT_FOUND, TOK_EXPIRED };
+struct tok_grant {
+	char username[256]; /* "" when the token imposes none */
+	bool has_username;
+	uint8_t perms[GF_NPERM];
+	uint8_t nperms;
+};
+int tokens_check(const char *token, size_t n, const char *group, size_t glen, struct tok_grant *out);
+void tokens_action(struct galene_peer *p, const struct gmsg *m);
+
+#endif

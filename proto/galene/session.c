@@ -1,0 +1,206 @@
+/*
+ * Galène, worker half: the /ws endpoint. Answers what needs no shared
+ * state (the handshake and its 15 s deadline, JSON ping, the keep-alive)
+ * and hands every other message to the router as the client sent it; the
+ * router decodes it again, since it trusts no worker, and answers.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../../common/clock.h"
+#include "../../common/json.h"
+#include "../../common/log.h"
+#include "../proto.h"
+#include "galene.h"
+#include "msg.h"
+
+struct galene_state {
+	bool handshaken;
+	char id[GALENE_MAX_ID];
+	size_t id_len;
+	int64_t last_rx; /* last message from the client */
+	bool ping_sent;
+	char addr[64];   /* the client's address, for identify ("" unknown) */
+	unsigned char *ticket; /* re-join ticket from the router, or NULL */
+	size_t ticket_len;
+};
+
+static bool galene_match(const struct http_request *req)
+{
+	return req->path_len == sizeof GALENE_PATH - 1 && memcmp(req->path, GALENE_PATH, req->path_len) == 0;
+}
+
+/* Before the sandbox: the client's address (fd 0 is its socket), which an
+ * op may ask for with identify. Not a socket (inetd pipes): unknown. */
+static int galene_accept(struct session *s, const struct http_request *req, const char **why)
+{
+	(void)req, (void)why;
+	struct galene_state *st = session_state(s);
+	struct sockaddr_storage ss;
+	socklen_t n = sizeof ss;
+	char ip[INET6_ADDRSTRLEN];
+	if (getpeername(0, (struct sockaddr *)&ss, &n) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip))
+			snprintf(st->addr, sizeof st->addr, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip))
+			snprintf(st->addr, sizeof st->addr, "[%s]:%u", ip, ntohs(a->sin6_port));
+	}
+	return 0;
+}
+
+static void galene_open(struct session *s)
+{
+	struct galene_state *st = session_state(s);
+	st->last_rx = clock_ms();
+	session_set_timer(s, GALENE_HANDSHAKE_MS);
+}
+
+static void send_hello(struct session *s)
+{
+	struct galene_state *st = session_state(s);
+	msgpack_packer *pk = session_bus(s);
+	env_begin(pk, GALENE_PROTO, GALENE_OP_HELLO, st->ticket ? 3 : 2);
+	mp_kv_str(pk, "id", st->id, st->id_len);
+	mp_kv_cstr(pk, "addr", st->addr);
+	if (st->ticket)
+		mp_kv_bin(pk, "t", st->ticket, st->ticket_len);
+}
+
+/* Sent at every bus (re)connection: after a router restart, the ticket
+ * lets the router put the member back in its group. */
+static void galene_register(struct session *s)
+{
+	struct galene_state *st = session_state(s);
+	if (st->handshaken)
+		send_hello(s);
+}
+
+static void handshake(struct session *s, const struct gmsg *m)
+{
+	struct galene_state *st = session_state(s);
+	static const char reply[] = "{\"type\":\"handshake\",\"version\":[\"2\"]}";
+	if (m->id.p && m->id.n > GALENE_MAX_ID)
+		return session_close(s, 1002, "client id too long");
+	if (m->id.p) {
+		memcpy(st->id, m->id.p, m->id.n);
+		st->id_len = m->id.n;
+	}
+	st->handshaken = true;
+	session_send_text(s, reply, sizeof reply - 1);
+	if (!m->has_v2) {
+		static const char text[] = "This client is using an unknown protocol version.\nPerhaps it needs "
+					   "upgrading?\nTrying to continue, things may break.";
+		struct buf b = {0};
+		buf_append_str(&b, "{\"type\":\"usermessage\",\"kind\":\"warning\",\"dest\":");
+		json_put_string(&b, st->id, st->id_len);
+		buf_append_str(&b, ",\"privileged\":true,\"value\":");
+		json_put_string(&b, text, sizeof text - 1);
+		buf_append_str(&b, "}");
+		session_send_text(s, buf_head(&b), buf_used(&b));
+		buf_free(&b);
+	}
+	send_hello(s);
+	session_set_timer(s, GALENE_TICK_MS);
+}
+
+static void galene_message(struct session *s, uint8_t opcode, uint8_t *data, size_t len)
+{
+	struct galene_state *st = session_state(s);
+	st->last_rx = clock_ms();
+	st->ping_sent = false;
+	struct gmsg m;
+	const char *why;
+	int rc = opcode == WS_TEXT ? gm_decode(&m, (const char *)data, len, &why) : (why = "binary frame", -1);
+	if (rc != GM_OK) {
+		if (opcode == WS_TEXT)
+			gm_free(&m);
+		log_info("galene: %s from the client; closing", why);
+		return session_close(s, 1002, why);
+	}
+	if (!st->handshaken) {
+		if (m.type != GM_HANDSHAKE)
+			session_close(s, 1002, "you must handshake first");
+		else
+			handshake(s, &m);
+	} else if (m.type == GM_HANDSHAKE) {
+		/* again: answered again; the client id stays the first one */
+		static const char reply[] = "{\"type\":\"handshake\",\"version\":[\"2\"]}";
+		session_send_text(s, reply, sizeof reply - 1);
+	} else if (m.type == GM_PING) {
+		static const char pong[] = "{\"type\":\"pong\"}";
+		session_send_text(s, pong, sizeof pong - 1);
+	} else if (m.type != GM_PONG) {
+		msgpack_packer *pk = session_bus(s);
+		env_begin(pk, GALENE_PROTO, GALENE_OP_MSG, 1);
+		mp_kv_bin(pk, "d", data, len);
+	}
+	gm_free(&m);
+}
+
+/* The handshake deadline first, then the keep-alive tick (sheet §2). */
+static void galene_timer(struct session *s)
+{
+	struct galene_state *st = session_state(s);
+	if (!st->handshaken) {
+		log_info("galene: no handshake within %d ms; closing", GALENE_HANDSHAKE_MS);
+		return session_close(s, 1002, "handshake timeout");
+	}
+	int64_t idle = clock_ms() - st->last_rx;
+	if (idle > GALENE_DEAD_AFTER_MS) {
+		log_info("galene: client silent for %lld ms; dropping it", (long long)idle);
+		return session_close(s, 1000, "client is dead");
+	}
+	if (idle > GALENE_PING_AFTER_MS && !st->ping_sent) {
+		static const char ping[] = "{\"type\":\"ping\"}";
+		session_send_text(s, ping, sizeof ping - 1);
+		st->ping_sent = true;
+	}
+	session_set_timer(s, GALENE_TICK_MS);
+}
+
+static void galene_bus(struct session *s, const struct envelope *e)
+{
+	struct galene_state *st = session_state(s);
+	if (!env_op_is(e, GALENE_OP_TICKET)) {
+		log_warn("galene: unknown envelope %.*s from the router ignored", (int)e->op_len, e->op);
+		return;
+	}
+	const uint8_t *t;
+	size_t n;
+	free(st->ticket);
+	st->ticket = NULL;
+	if (mp_get_bin(e->map, "t", &t, &n) && n <= GALENE_MAX_TICKET && (st->ticket = malloc(n ? n : 1))) {
+		memcpy(st->ticket, t, n);
+		st->ticket_len = n;
+	}
+}
+
+static void galene_close(struct session *s)
+{
+	struct galene_state *st = session_state(s);
+	free(st->ticket);
+	st->ticket = NULL;
+}
+
+const struct proto_worker galene_worker = {
+	.name = GALENE_PROTO,
+	.match = galene_match,
+	.accept = galene_accept,
+	.uses_bus = true,
+	.state_size = sizeof(struct galene_state),
+	.open = galene_open,
+	.on_message = galene_message,
+	.on_bus = galene_bus,
+	.on_timer = galene_timer,
+	.on_register = galene_register,
+	.close = galene_close,
+};
