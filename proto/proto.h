@@ -130,6 +130,12 @@ struct proto_router {
 	void (*fini)(struct router *r);
 	/* Appends the protocol's counters in the Prometheus text format. */
 	void (*metrics)(FILE *f);
+	/*
+	 * A timer of the router's loop (e.g. periodic announcements): runs once
+	 * right after init, then whenever clock_ms() reaches the time it last
+	 * returned (clock_ms scale); returning 0 stops it. May be NULL.
+	 */
+	int64_t (*tick)(struct router *r, int64_t now);
 	/* Its tables in the router's store (storage.h), or NULL: none. */
 	const struct proto_store *store;
 	/*
@@ -180,6 +186,9 @@ const char *router_state_dir(const struct router *r);
 int rworker_pid(const struct rworker *w);
 /* Bytes queued in the router for w (waiting for its credit). */
 size_t router_queued(const struct rworker *w);
+/* Bytes the router holds for w in all: its queue and what its pipe has not
+ * written yet (what --worker-queue bounds). */
+size_t router_held(struct router *r, const struct rworker *w);
 /* The worker serving a connection id, or NULL. */
 struct rworker *router_worker_by_conn(struct router *r, uint64_t conn);
 /* A fresh packer for one envelope, kept until the next router_packer call. */

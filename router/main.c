@@ -140,12 +140,26 @@ static void raise_fd_limit(void)
 		log_debug("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* When each protocol's tick runs next (router_protocols order); 0: never. */
+static int64_t tick_due[64];
+
+static void tick_protocols(void)
+{
+	int64_t now = clock_ms();
+	for (int i = 0; router_protocols[i] && i < 64; i++)
+		if (tick_due[i] && now >= tick_due[i])
+			tick_due[i] = router_protocols[i]->tick(&R, now);
+}
+
 /* How long the loop may sleep: the next timer, or not at all with work pending. */
 static int wait_ms(void)
 {
 	if (R.dirty)
 		return 0;
 	int64_t due = metrics_due(), commit = store_commit_due(), bus = bus_due(&R.bus);
+	for (int i = 0; router_protocols[i] && i < 64; i++)
+		if (tick_due[i] && tick_due[i] < due)
+			due = tick_due[i];
 	if (commit && commit < due)
 		due = commit;
 	if (bus < due)
@@ -177,6 +191,7 @@ static int run(int ep, int sig_fd)
 		}
 		/* departures first: they may queue quit events for the others */
 		bus_reap(&R.bus, clock_ms());
+		tick_protocols();
 		workers_flush(&R);
 		if (store_commit_due() && clock_ms() >= store_commit_due())
 			store_commit();
@@ -229,6 +244,8 @@ int main(int argc, char **argv)
 			log_error("protocol %s failed to start", router_protocols[i]->name);
 			return 1;
 		}
+	for (int i = 0; router_protocols[i] && i < 64; i++)
+		tick_due[i] = router_protocols[i]->tick ? 1 : 0;
 	if (open_bus(&cfg, ep) < 0)
 		return 1;
 	ready_notify((int)core_opt.ready_fd);

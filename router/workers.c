@@ -64,6 +64,10 @@ void *rworker_state(struct rworker *w) { return w->state; }
 int rworker_pid(const struct rworker *w) { return w->pid; }
 const char *router_state_dir(const struct router *r) { return r->state_dir; }
 size_t router_queued(const struct rworker *w) { return buf_used(&w->queue); }
+size_t router_held(struct router *r, const struct rworker *w)
+{
+	return buf_used(&w->queue) + bus_pending(&r->bus, w->pipe);
+}
 
 struct rworker *router_worker_by_conn(struct router *r, uint64_t conn)
 {

@@ -1,6 +1,13 @@
-# WebSocketStar: the layers so far (Engine.IO/Socket.IO codec, libp2p key,
-# peer id and multiaddr checks), built into the unit tests and fuzz targets;
-# the halves come with the seam.
-wsstar_LIB  := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/sio_rx.c proto/wsstar/base58.c \
-               proto/wsstar/p2pkey.c proto/wsstar/multiaddr.c
-wsstar_LIBS := -lcrypto
+# WebSocketStar: the Engine.IO / Socket.IO codec and the multiaddr checks
+# (shared, fuzzed), the worker half (session.c), the router half
+# (service.c: peers, join challenges, announcements; relay.c: dials and
+# their streams; p2pkey.c: keys and signatures, with OpenSSL).
+wsstar_WORKER  := proto/wsstar/session.c
+wsstar_ROUTER  := proto/wsstar/service.c proto/wsstar/relay.c proto/wsstar/p2pkey.c
+wsstar_SHARED  := proto/wsstar/eio.c proto/wsstar/sio.c proto/wsstar/sio_rx.c proto/wsstar/base58.c \
+                  proto/wsstar/multiaddr.c
+wsstar_LIBS_R  := -lcrypto
+wsstar_OPTIONS := proto/wsstar/options.c
+# the key checks are also built into the unit tests and fuzz targets
+wsstar_UNIT      := proto/wsstar/p2pkey.c
+wsstar_UNIT_LIBS := -lcrypto
