@@ -539,6 +539,8 @@ test('usermessage filetransfer is relayed to its peer; clearchat of one user', a
     b.sendJSON({ type: 'chat', value: 'from bob' });
     a.sendJSON({ type: 'chat', value: 'from alice' });
     await waitFor(b, (x) => x.type === 'chat' && x.value === 'from alice');
+    // bob's line comes through his own worker: in the history before the clear
+    await waitFor(a, (x) => x.type === 'chat' && x.value === 'from bob');
     a.sendJSON({ type: 'groupaction', kind: 'clearchat', value: { userId: bid } });
     assert.deepEqual(await waitFor(b, (x) => x.kind === 'clearchat'), { type: 'usermessage', kind: 'clearchat', privileged: true, value: { userId: bid } });
     const c = await joined(s, newId(), 'carol', 'carolpw');
