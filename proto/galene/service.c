@@ -132,13 +132,8 @@ static struct ggroup *group_get(const char *name, size_t n, struct gf_group *des
 	return g;
 }
 
-/* An empty group in its initial state is forgotten (so failed joins to
- * auto-subgroups cannot pile groups up). */
-static void group_maybe_free(struct ggroup *g)
+static void group_free(struct ggroup *g)
 {
-	if (g->count || g->locked != g->desc->autolock || buf_used(&g->data))
-		return;
-	hmap_del(&groups, g->name, g->name_len);
 	gf_unref(g->desc);
 	hmap_free(&g->members);
 	hmap_free(&g->ids);
@@ -146,6 +141,16 @@ static void group_maybe_free(struct ggroup *g)
 	free(g->lock_message);
 	buf_free(&g->data);
 	free(g);
+}
+
+/* An empty group in its initial state is forgotten (so failed joins to
+ * auto-subgroups cannot pile groups up). */
+static void group_maybe_free(struct ggroup *g)
+{
+	if (g->count || g->locked != g->desc->autolock || buf_used(&g->data))
+		return;
+	hmap_del(&groups, g->name, g->name_len);
+	group_free(g);
 }
 
 struct galene_peer *galene_peer_by_id(struct ggroup *g, const char *id, size_t n)
@@ -966,14 +971,7 @@ static int galene_init(struct router *r)
 static void free_group(void *arg, const void *key, size_t klen, void *value)
 {
 	(void)arg, (void)key, (void)klen;
-	struct ggroup *g = value;
-	gf_unref(g->desc);
-	hmap_free(&g->members);
-	hmap_free(&g->ids);
-	free(g->name);
-	free(g->lock_message);
-	buf_free(&g->data);
-	free(g);
+	group_free(value);
 }
 
 static void free_peer(void *arg, const void *key, size_t klen, void *value)

@@ -14,24 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const uint8_t v2_sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+#include "../../common/port.h"
 
-/* A decimal port 0..65535, no sign, no leading zero. */
-static bool parse_port(const char *s, size_t n, uint16_t *out)
-{
-	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
-		return false;
-	unsigned v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
+static const uint8_t v2_sig[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
 
 /* An address of family af, as text; copied to out (canonical form) when valid. */
 static bool parse_addr(int af, const char *s, size_t n, char *out, size_t cap)
@@ -83,7 +68,7 @@ static int parse_v1(const uint8_t *p, size_t n, struct proxy_info *out)
 	char dst[46];
 	uint16_t dport;
 	if (!af || !parse_addr(af, f[1], fl[1], out->src, sizeof out->src) || !parse_addr(af, f[2], fl[2], dst, sizeof dst) ||
-	    !parse_port(f[3], fl[3], &out->src_port) || !parse_port(f[4], fl[4], &dport))
+	    !port_parse(f[3], fl[3], &out->src_port) || !port_parse(f[4], fl[4], &dport))
 		return -1;
 	out->family = af;
 	return (int)len + 2;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../../common/port.h"
 #include "base58.h"
 
 enum ma_value { V_NONE, V_IP4, V_IP6, V_PORT, V_NAME, V_ID, V_PATH };
@@ -48,19 +49,6 @@ static bool valid_inet(int af, const char *s, size_t n)
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
 	return inet_pton(af, tmp, out) == 1;
-}
-
-static bool valid_port(const char *s, size_t n)
-{
-	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
-		return false;
-	unsigned v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	return v <= 65535;
 }
 
 static bool valid_name(const char *s, size_t n)
@@ -106,7 +94,7 @@ static bool valid_value(enum ma_value v, const char *s, size_t n)
 	case V_IP6:
 		return valid_inet(AF_INET6, s, n);
 	case V_PORT:
-		return valid_port(s, n);
+		return port_parse(s, n, &(uint16_t){0});
 	case V_NAME:
 		return valid_name(s, n);
 	case V_ID:
