@@ -50,7 +50,7 @@ command -v node >/dev/null || { echo "bench: node not found" >&2; exit 1; }
 command -v pgrep >/dev/null || { echo "bench: pgrep (procps) not found" >&2; exit 1; }
 
 mkdir -p "$OUT" "$LOGS" || exit 1
-rm -f "$LOGS"/*
+rm -f "$LOGS"/* "$OUT"/rows-*.md "$OUT"/notes-*.md
 cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
 	tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c || exit 1
 
@@ -59,99 +59,7 @@ SB='' NP='' LGP='' WD=''
 FAILED=''   # reasons the run is not valid (printed, and exit status 1)
 
 # ---------------------------------------------------------------- helpers
-log() { printf '%s\n' "$*" >&2; }
-
-# alive PID: the process exists and is not a zombie
-alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
-
-# waitfor SECONDS CMD...: polls CMD every 50 ms
-waitfor() {
-	_n=$(($1 * 20))
-	shift
-	while ! "$@"; do
-		_n=$((_n - 1))
-		[ $_n -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
-
-# kill_wait PID SECONDS: SIGTERM, then SIGKILL if still there after SECONDS
-kill_wait() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	waitfor "$2" sh -c "! [ -e /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status 2>/dev/null" || kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-listening() { # PORT: someone listens on 127.0.0.1:PORT
-	awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
-}
-
-free_port() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-children() { pgrep -P "$1" 2>/dev/null; }
-comm_is() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
-workers() { for _p in $(children "$1"); do comm_is "$_p" switchboard-wor && echo "$_p"; done; }
-router() { for _p in $(children "$1"); do comm_is "$_p" switchboard-rou && echo "$_p"; done; }
-no_workers() { [ -z "$(workers "$SB")" ]; }
-
-smaps() { # PID FIELD -> kB from smaps_rollup
-	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/smaps_rollup" 2>/dev/null
-}
-status_field() { # PID FIELD -> first number
-	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status" 2>/dev/null
-}
-kv() { # KEY FILE -> value from a key=value line
-	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | tail -1
-}
-calc() { awk "BEGIN { printf \"%.1f\", $* }"; }
-
-start_sb() { # [more switchboard options]
-	SB_PORT=$(free_port)
-	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
-	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
-		--max-connections 5000 --max-per-ip 0 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
-	SB=$!
-	if ! waitfor 15 sb_ready; then
-		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"
-		exit 1
-	fi
-}
-sb_ready() { alive "$SB" && listening "$SB_PORT" && [ -n "$(router "$SB")" ] && [ -e "$SB_STATE/bus.ipc" ]; }
-
-stop_sb() {
-	[ -n "$SB" ] || return 0
-	_kids=$(children "$SB")
-	kill_wait "$SB" 15
-	for _k in $_kids; do alive "$_k" && kill -KILL "$_k" 2>/dev/null; done
-	SB=
-}
-
-start_node() { # [node flags]
-	NODE_PORT=$(free_port)
-	node "$@" tests/bench/node-relay.js "$NODE_PORT" "$MSG_QUEUE" >>"$LOGS/node.log" 2>&1 &
-	NP=$!
-	if ! waitfor 15 listening "$NODE_PORT"; then
-		log "bench: node reference did not come up (see $LOGS/node.log)"
-		exit 1
-	fi
-}
-stop_node() { kill_wait "$NP" 5; NP=; }
-
-# idle_open PORT N PREFIX: hold N identified WSChat clients open (LGP)
-idle_open() {
-	rm -f "$TMP/ready"
-	"$LG" idle "$1" "$2" "$TMP/ready" "$3" >>"$LOGS/idle.log" 2>&1 &
-	LGP=$!
-	if ! waitfor 30 test -s "$TMP/ready" || ! grep -q '^ready' "$TMP/ready"; then
-		log "bench: idle clients failed: $(cat "$TMP/ready" 2>/dev/null)"
-		exit 1
-	fi
-}
-idle_close() { kill_wait "$LGP" 10; LGP=; }
+. tests/bench/lib.sh
 
 cleanup() {
 	trap - EXIT INT TERM
@@ -164,22 +72,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "bench: interrupted"; exit 1' INT TERM
 
-# The whole run must stay bounded: stop ourselves after 200 s.
+# The whole run must stay bounded: stop ourselves after BENCH_LIMIT seconds.
 (
 	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep 200 &
+	sleep "${BENCH_LIMIT:-600}" &
 	s=$!
 	wait "$s" && log "bench: time limit reached" && kill -TERM $$
 ) 2>/dev/null &
 WD=$!
 
-# How busy is the machine without us? (other processes skew absolute figures)
-cpu_busy() {
-	_a=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
-	sleep 1
-	_b=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
-	echo "$_a $_b" | awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }'
-}
 BUSY=$(cpu_busy)
 log "bench: machine busy before start: $BUSY% of $(nproc) CPUs"
 
@@ -345,6 +246,20 @@ log "bench: Messaging backlog, $BACKLOG stored messages to one new connection ($
 backlog_bench switchboard
 backlog_bench node
 
+# ---------------------------------------------------------------- 7: each protocol
+# tests/bench/proto-NAME.sh prints its table rows (the five columns below) on
+# stdout and may write notes to $OUT/notes-NAME.md; it logs to stderr and exits
+# non-zero when its run is not valid. It sources tests/bench/lib.sh itself.
+export B OUT LOGS LG SECS WARMUP PAYLOAD MSG_QUEUE NODE_PATH
+for _ps in tests/bench/proto-*.sh; do
+	[ -e "$_ps" ] || continue
+	_pn=${_ps##*/proto-}; _pn=${_pn%.sh}
+	rm -f "$OUT/rows-$_pn.md" "$OUT/notes-$_pn.md"
+	log "bench: $_pn ($_ps)"
+	TMP=$(mktemp -d "$TMP/$_pn.XXXXXX") sh "$_ps" >"$OUT/rows-$_pn.md" ||
+		FAILED="$FAILED; $_ps was not valid (see its log lines above)"
+done
+
 # ---------------------------------------------------------------- table
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
@@ -391,6 +306,7 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	row "Messaging backlog: $BACKLOG stored messages to a new connection, connect to last received (median of $BACKLOG_RUNS)" \
 		"$(bk_cell switchboard)" "$(bk_cell node)" \
 		"$(if [ "$(bk errors switchboard)$(bk errors node)" = 00 ]; then ratio "$(bk median_ms switchboard)" "$(bk median_ms node)"; else echo —; fi)" "—"
+	for _r in "$OUT"/rows-*.md; do [ -e "$_r" ] && cat "$_r"; done
 	echo
 	echo "Ratios are switchboard ÷ reference: below 1 is better for memory, CPU and times, above 1 for rates."
 	echo "Reference: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'))," \
@@ -417,6 +333,7 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"run gets the same backlog. Switchboard's time includes starting the worker process."
 	echo "Worker USS = Private_Clean + Private_Dirty; kernel stack counted as 16 KB; socket buffers and slab not counted." \
 		"Node figures are after a forced GC."
+	for _n in "$OUT"/notes-*.md; do [ -e "$_n" ] && cat "$_n"; done
 	echo "$(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); machine busy before the run: $BUSY%$(
 		[ "$BUSY" -gt 15 ] && echo " — **other load was running; absolute figures are skewed, ratios less so**")."
 	[ -z "$FAILED" ] || echo "**Not valid:** ${FAILED#; }."

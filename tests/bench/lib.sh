@@ -1,0 +1,106 @@
+# Shared by tests/bench/run.sh and the per-protocol scripts tests/bench/proto-*.sh:
+# starting and stopping servers, reading /proc. The caller sets B (build dir),
+# LOGS (log dir), TMP (scratch dir) and, for the Node reference, MSG_QUEUE.
+
+log() { printf '%s\n' "$*" >&2; }
+
+# alive PID: the process exists and is not a zombie
+alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+# waitfor SECONDS CMD...: polls CMD every 50 ms
+waitfor() {
+	_n=$(($1 * 20))
+	shift
+	while ! "$@"; do
+		_n=$((_n - 1))
+		[ $_n -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+
+# kill_wait PID SECONDS: SIGTERM, then SIGKILL if still there after SECONDS
+kill_wait() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	waitfor "$2" sh -c "! [ -e /proc/$1 ] || grep -q '^State:.*Z' /proc/$1/status 2>/dev/null" || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+listening() { # PORT: someone listens on 127.0.0.1:PORT
+	awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
+}
+
+free_port() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+children() { pgrep -P "$1" 2>/dev/null; }
+comm_is() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
+workers() { for _p in $(children "$1"); do comm_is "$_p" switchboard-wor && echo "$_p"; done; }
+router() { for _p in $(children "$1"); do comm_is "$_p" switchboard-rou && echo "$_p"; done; }
+no_workers() { [ -z "$(workers "$SB")" ]; }
+
+smaps() { # PID FIELD -> kB from smaps_rollup
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+status_field() { # PID FIELD -> first number
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status" 2>/dev/null
+}
+kv() { # KEY FILE -> value from a key=value line
+	tr ' ' '\n' <"$2" | sed -n "s/^$1=//p" | tail -1
+}
+calc() { awk "BEGIN { printf \"%.1f\", $* }"; }
+
+start_sb() { # [more switchboard options]
+	SB_PORT=$(free_port)
+	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
+	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
+		--max-connections 5000 --max-per-ip 0 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
+	SB=$!
+	if ! waitfor 15 sb_ready; then
+		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"
+		exit 1
+	fi
+}
+sb_ready() { alive "$SB" && listening "$SB_PORT" && [ -n "$(router "$SB")" ] && [ -e "$SB_STATE/bus.ipc" ]; }
+
+stop_sb() {
+	[ -n "$SB" ] || return 0
+	_kids=$(children "$SB")
+	kill_wait "$SB" 15
+	for _k in $_kids; do alive "$_k" && kill -KILL "$_k" 2>/dev/null; done
+	SB=
+}
+
+start_node() { # [node flags]
+	NODE_PORT=$(free_port)
+	node "$@" tests/bench/node-relay.js "$NODE_PORT" "$MSG_QUEUE" >>"$LOGS/node.log" 2>&1 &
+	NP=$!
+	if ! waitfor 15 listening "$NODE_PORT"; then
+		log "bench: node reference did not come up (see $LOGS/node.log)"
+		exit 1
+	fi
+}
+stop_node() { kill_wait "$NP" 5; NP=; }
+
+# idle_open PORT N PREFIX: hold N identified WSChat clients open (LGP)
+idle_open() {
+	rm -f "$TMP/ready"
+	"$LG" idle "$1" "$2" "$TMP/ready" "$3" >>"$LOGS/idle.log" 2>&1 &
+	LGP=$!
+	if ! waitfor 30 test -s "$TMP/ready" || ! grep -q '^ready' "$TMP/ready"; then
+		log "bench: idle clients failed: $(cat "$TMP/ready" 2>/dev/null)"
+		exit 1
+	fi
+}
+idle_close() { kill_wait "$LGP" 10; LGP=; }
+
+
+# How busy is the machine without us? (other processes skew absolute figures)
+cpu_busy() {
+	_a=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
+	sleep 1
+	_b=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
+	echo "$_a $_b" | awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }'
+}
