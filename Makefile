@@ -76,7 +76,7 @@ LIBS_W := -lmsgpackc -lsodium $(foreach p,$(PROTOS),$($(p)_LIBS_W))
 # warning this brings, glibc's note that getaddrinfo in a static program loads
 # NSS modules at run time (only a host name in --router-url needs them, and it
 # is resolved before the sandbox starts). Sanitizer builds stay dynamic.
-WORKER_LDFLAGS ?= -static -Wl,-w
+WORKER_LDFLAGS ?= -static -Wl,-w -Wl,--gc-sections
 LIBS_R := -lmsgpackc -lsodium -lsqlite3 $(foreach p,$(PROTOS),$($(p)_LIBS_R))
 LIBS_S := -lsodium -lmsgpackc
 LIBS_U := -lmsgpackc -lsodium -lnng -lsqlite3 $(P_LIBS)
