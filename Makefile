@@ -35,7 +35,7 @@ O_PROTOS := $(foreach p,$(PROTOS),$(if $($(p)_OPTIONS),$(p)))
 OPTS     := common/options.c common/options_doc.c common/config.c common/core_options.c common/cidr.c proto/websocket/forwarded.c $(foreach p,$(PROTOS),$($(p)_OPTIONS))
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
-COMMON_W := common/buf.c common/alloc.c common/log.c common/clock.c common/utf8.c common/json.c common/busauth.c \
+COMMON_W := common/buf.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/utf8.c common/json.c common/busauth.c \
             common/mp.c common/envelope.c common/sp.c common/sha1.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
@@ -44,14 +44,14 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
 WORKER   := worker/worker.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c router/http.c common/ready.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/clock.c common/hmap.c \
+SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
 # unit tests and fuzz targets) and the CLI switchboard-salty around it.
 SALTY_LIB := proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
              proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c proto/saltyrtc/client_json.c
 SALTY_CLI := proto/saltyrtc/cli.c proto/saltyrtc/cli_run.c proto/saltyrtc/client_ws.c $(SALTY_LIB) \
-             common/alloc.c common/log.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
+             common/alloc.c common/log.c common/log_sink.c common/buf.c common/json.c common/mp.c common/sha1.c common/utf8.c \
              proto/websocket/frame.c
 # Protocols whose pieces are built and unit-tested but not served yet: their
 # module.mk names them as <name>_LIB (and extra libraries as <name>_LIBS).
