@@ -26,10 +26,12 @@ int allow_from_setup(const struct opt_list *list)
 	for (int i = 0; i < 2; i++)
 		if (cidr_parse(loopback_text[i], &loopback[i]) < 0)
 			return -1;
-	given = list && list->n > 0;
-	if (!given) {
+	if (!list || list->n == 0) {
+		if (ranges != loopback)
+			free(ranges);
 		ranges = loopback;
 		nranges = 2;
+		given = false;
 		return 0;
 	}
 	struct cidr *r = calloc((size_t)list->n, sizeof *r);
@@ -40,8 +42,11 @@ int allow_from_setup(const struct opt_list *list)
 			free(r);
 			return -1;
 		}
+	if (ranges != loopback)
+		free(ranges);
 	ranges = r;
 	nranges = list->n;
+	given = true;
 	return 0;
 }
 
@@ -89,6 +94,8 @@ static void log_refusal(const char *who)
 
 bool allow_from_peer_ok(int fd)
 {
+	if (nranges == 0 && allow_from_setup(NULL) < 0) /* never set up: the default */
+		return false;
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof sa;
 	memset(&sa, 0, sizeof sa);
