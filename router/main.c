@@ -74,7 +74,8 @@ static char *joined(const char *dir, const char *file)
 	return s;
 }
 
-/* --allow-from, and a tcp:// bus off loopback only with it (allowfrom.h). */
+/* --allow-from, and a tcp:// bus off loopback only with it (allowfrom.h):
+ * exit 2 at once, before the store is opened. */
 static void check_allow_from(const struct router_config *cfg)
 {
 	char err[400];
@@ -82,7 +83,8 @@ static void check_allow_from(const struct router_config *cfg)
 		fprintf(stderr, "switchboard-router: --allow-from: out of memory or a bad range\n");
 		exit(2);
 	}
-	for (int i = 0; i < cfg->nlisten; i++)
+	/* without a key, bus_listen refuses such an address first, naming --bus-key */
+	for (int i = 0; i < cfg->nlisten && cfg->has_bus_key; i++)
 		if (!allow_from_listen_ok(cfg->listen[i], err, sizeof err)) {
 			fprintf(stderr, "switchboard-router: %s\n", err);
 			exit(2);
