@@ -8,6 +8,7 @@
  * state directory, copied in as they are.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,11 +92,21 @@ static void print_store(struct router *r, FILE *f)
 		db ? (uint64_t)sqlite3_total_changes64(db) : 0);
 }
 
+/* What runs: our version, the protocols built in, the libraries' versions. */
+static void print_build_info(FILE *f)
+{
+	fprintf(f, "# HELP switchboard_build_info The version running, its protocols and libraries (always 1).\n"
+		   "# TYPE switchboard_build_info gauge\nswitchboard_build_info{version=\"%s\",protocols=\"",
+		SWITCHBOARD_VERSION);
+	for (int i = 0; router_protocols[i]; i++)
+		fprintf(f, "%s%s", i ? "," : "", router_protocols[i]->name);
+	fprintf(f, "\",sqlite=\"%s\",libsodium=\"%s\"} 1\n", sqlite3_libversion(), sodium_version_string());
+}
+
 void metrics_print(struct router *r, FILE *f)
 {
 	const struct router_stats *s = &r->stats;
-	fprintf(f, "# HELP switchboard_build_info The version running.\n# TYPE switchboard_build_info gauge\n"
-		   "switchboard_build_info{version=\"%s\"} 1\n", SWITCHBOARD_VERSION);
+	print_build_info(f);
 	counter(f, "envelopes_in_total", "Envelopes received from workers.", s->envelopes_in);
 	counter(f, "envelopes_out_total", "Envelopes queued for workers.", s->envelopes_out);
 	counter(f, "bus_messages_out_total", "Bus messages (batches) sent to workers.", s->bus_messages_out);
