@@ -189,7 +189,7 @@ DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-
 # xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
              xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4 \
-             s6 man-db groff-base
+             s6 man-db groff-base iproute2
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:

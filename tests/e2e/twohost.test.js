@@ -41,7 +41,10 @@ function cannot() {
   const r = spawnSync('ip', ['netns', 'add', `${tag}probe`], { encoding: 'utf8' });
   if (r.error) return `no ip command: ${r.error.message}`;
   if (r.status !== 0) return `ip netns add fails here: ${r.stderr.trim()}`;
+  // exec into it remounts /sys, which some containers forbid even then
+  const e = spawnSync('ip', ['netns', 'exec', `${tag}probe`, process.execPath, '-e', '0'], { encoding: 'utf8' });
   spawnSync('ip', ['netns', 'del', `${tag}probe`]);
+  if (e.status !== 0) return `ip netns exec fails here: ${(e.stderr || '').trim()}`;
   return null;
 }
 
@@ -202,12 +205,13 @@ run({
     await until(() => healthy(8080), 15000, `/healthz through the tcp:// bus\n${router.log}`);
   },
   after: async () => {
-    if (!made) return;
+    if (!made) return fs.rmSync(dir, { recursive: true, force: true });
     if (peer) peer.stdin.end();
     for (const p of procs) await stop(p);
     removeNamespaces();
     made = false;
     const left = execFileSync('ip', ['netns', 'list']).toString();
     assert.ok(!left.includes(tag), `namespaces left: ${left}`);
+    fs.rmSync(dir, { recursive: true, force: true });
   },
 });
