@@ -262,6 +262,26 @@ test('--metrics-file PATH: the textfile written there, atomically, and kept curr
   assert.ok(!fs.existsSync(path.join(s.stateDir, 'supervisor.prom')), 'the supervisor\'s file goes with it');
 });
 
+test('a supervisor.prom that is not the router\'s own supervisor\'s is not copied in', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-stale-'));
+  fs.writeFileSync(path.join(dir, 'supervisor.prom'), '# pid 1\nswitchboard_left_over_total 7\n');
+  const url = `ipc://${dir}/bus.ipc`;
+  const router = spawn(bin('switchboard-router'), ['--state-dir', dir, '--listen', url, '--tap', 'none'],
+    { stdio: 'ignore' });
+  try {
+    await until(() => fs.existsSync(`${dir}/bus.ipc`), 10000, 'the router\'s socket');
+    const s = await startServer({ noRouter: true, args: ['--no-router', '--router-url', url] });
+    extra.push(s);
+    await until(async () => (await get(s.port, '/metrics')).status === 200, 10000, '/metrics');
+    const m = await metricsOf(s.port);
+    assert.ok(!('switchboard_left_over_total' in m), 'a file left by another process');
+    assert.ok(!('switchboard_router_restarts_total' in m), 'this router has no supervisor of its own');
+    assert.ok('switchboard_build_info' in Object.fromEntries(Object.keys(m).map((k) => [k.split('{')[0], 1])));
+  } finally {
+    router.kill('SIGKILL');
+  }
+});
+
 // ---- against a fake router ----
 
 // Just enough MessagePack to read a worker's envelopes.
