@@ -151,7 +151,7 @@ netTest('WSChat between two clients on the worker host, through the router on th
 
 netTest('a peer from an address outside --allow-from is refused at once, with its address logged', async () => {
   // from the allowed address the router answers with its SP handshake...
-  const yes = await peer.call('dial', { host: ROUTER, port: BUS_PORT, local: WORKERS, ms: 1500 });
+  const yes = await peer.call('dial', { host: ROUTER, port: BUS_PORT, local: WORKERS, ms: 10000, want: 8 });
   assert.ok(yes.connected && yes.bytes >= 8, JSON.stringify(yes));
   // ...from the other it closes without a byte
   const no = await peer.call('dial', { host: ROUTER, port: BUS_PORT, local: OUTSIDER, ms: 5000 });

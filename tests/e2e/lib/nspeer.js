@@ -11,15 +11,16 @@ const { connect } = require('./client');
 const sockets = new Map();
 
 // Connects from a chosen local address and reports what came back before the
-// peer closed (or ms passed): an SP listener sends its 8-byte handshake at once.
-function dial({ host, port, local, ms = 3000 }) {
+// peer closed (or ms passed, or want bytes came): an SP listener sends its
+// 8-byte handshake at once.
+function dial({ host, port, local, ms = 3000, want = Infinity }) {
   return new Promise((resolve) => {
     const s = net.connect({ host, port, localAddress: local });
     let bytes = 0, connected = false;
     const done = (closed) => { clearTimeout(t); s.destroy(); resolve({ connected, bytes, closed }); };
     const t = setTimeout(() => done(false), ms);
     s.on('connect', () => { connected = true; });
-    s.on('data', (d) => { bytes += d.length; });
+    s.on('data', (d) => { bytes += d.length; if (bytes >= want) done(false); });
     s.on('close', () => done(true));
     s.on('error', () => {});
   });
