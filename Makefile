@@ -41,10 +41,10 @@ COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
             proto/websocket/proxy.c
-WORKER   := worker/worker.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
+WORKER   := worker/worker.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/refusal.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
 ROUTER   := router/main.c router/listener.c router/workers.c router/tap.c router/store.c router/store_schema.c \
-            router/metrics.c router/http.c common/ready.c $(P_ROUTER) $(COMMON_R)
-SUPER    := worker/supervisor.c worker/supervisor_setup.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/hmap.c \
+            router/metrics.c router/http.c router/allowfrom.c router/supervisor_prom.c common/ready.c $(P_ROUTER) $(COMMON_R)
+SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/supervisor_stats.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
 # The SaltyRTC WebSocket-task client: its library (no I/O, so also in the
 # unit tests and fuzz targets) and the CLI switchboard-salty around it.
@@ -63,7 +63,7 @@ P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 # (<name>_UNIT, with <name>_UNIT_LIBS).
 P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c router/allowfrom.c worker/sandbox.c worker/peers.c worker/bus_hand.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
@@ -189,7 +189,7 @@ DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-
 # xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
              xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4 \
-             s6 man-db groff-base
+             s6 man-db groff-base iproute2
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:

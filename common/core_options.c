@@ -169,6 +169,10 @@ static const struct opt core_table[] = {
 	 &core_opt.allow_uid, 0, 0xfffffffe, NULL, NULL},
 	{"bus-group", OPT_INT, "GID", NULL, "group of the ipc:// bus socket (mode 0660; the tap is 0600)", R,
 	 &core_opt.bus_group, 0, 0xfffffffe, NULL, NULL},
+	{"allow-from", OPT_LIST, "CIDR", NULL, "addresses that may be workers on a tcp:// bus, repeatable (default "
+	 "loopback only; needed to listen off loopback)", R, &core_opt.allow_from, 0, 0, NULL, check_cidr},
+	{"metrics-file", OPT_STR, "PATH", NULL, "write the metrics textfile here, for node_exporter (default "
+	 "DIR/metrics.prom; rewritten each second, atomically)", R, &core_opt.metrics_file, 0, 0, NULL, NULL},
 	{"store-stats", OPT_FLAG, NULL, NULL, "print a [name] section per protocol with stored state, and exit", R,
 	 &core_opt.store_stats, 0, 0, NULL, NULL},
 	{"bus-key", OPT_STR, "FILE", NULL, "pre-shared key of the bus (64 hex digits, mode 0600); needed for a "

@@ -33,6 +33,8 @@ struct core_options {
 	size_t worker_queue, router_memory;
 	long allow_uid, bus_group; /* -1: not given */
 	bool store_stats;
+	struct opt_list allow_from; /* CIDR ranges of tcp:// workers (router/allowfrom.h) */
+	const char *metrics_file;   /* the textfile; NULL: STATE/metrics.prom */
 	/* all */
 	const char *bus_key_file, *log_level, *log_to, *log_socket, *log_format;
 	const char *config_file; /* --config; read before the flags (common/config.c) */

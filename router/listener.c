@@ -27,6 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "allowfrom.h"
 #include "listener.h"
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb)
@@ -314,6 +315,11 @@ static void accept_some(struct bus *b, const struct bus_listener *l)
 			return;
 		}
 		if (l->transport == SP_IPC && !peer_allowed(b, fd)) {
+			b->refused++;
+			close(fd);
+			continue;
+		}
+		if (l->transport == SP_TCP && l->kind == BUS_WORKERS && !allow_from_peer_ok(fd)) {
 			b->refused++;
 			close(fd);
 			continue;

@@ -20,6 +20,7 @@
 #include "../common/core_options.h"
 #include "../common/log.h"
 #include "../common/ready.h"
+#include "allowfrom.h"
 #include "router.h"
 #include "store.h"
 
@@ -73,6 +74,25 @@ static char *joined(const char *dir, const char *file)
 	return s;
 }
 
+/* --allow-from, and a tcp:// bus off loopback only with it (allowfrom.h):
+ * exit 2 at once, before the store is opened. */
+static void check_allow_from(const struct router_config *cfg)
+{
+	char err[400];
+	if (allow_from_setup(&core_opt.allow_from) < 0) {
+		fprintf(stderr, "switchboard-router: --allow-from: out of memory or a bad range\n");
+		exit(2);
+	}
+	/* without a key, bus_listen refuses such an address first, naming --bus-key */
+	for (int i = 0; i < cfg->nlisten && cfg->has_bus_key; i++)
+		if (!allow_from_listen_ok(cfg->listen[i], err, sizeof err)) {
+			fprintf(stderr, "switchboard-router: %s\n", err);
+			exit(2);
+		}
+	for (int i = 0; i < core_opt.allow_from.n; i++)
+		log_info("tcp:// bus workers allowed from %s", core_opt.allow_from.v[i]);
+}
+
 /* Options from the tables (common/core_options.c, each protocol's options.c);
  * the defaults derived from the state dir are worked out here. */
 static void parse_options(int argc, char **argv, struct router_config *cfg)
@@ -102,6 +122,7 @@ static void parse_options(int argc, char **argv, struct router_config *cfg)
 		cfg->queue_limit = 65536;
 	if (cfg->nlisten == 0)
 		cfg->listen[cfg->nlisten++] = cfg->owned[0] = joined(cfg->state_dir, "bus.ipc");
+	check_allow_from(cfg);
 	if (!cfg->tap_url)
 		cfg->tap_url = cfg->owned[1] = joined(cfg->state_dir, "tap.ipc");
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +27,21 @@
 #define BUS_HAND_MIN_MS 20
 
 static struct sp_addr router;
+void (*bus_hand_on_refusal)(int status);
+
+/* "rNNN": a worker's refusal, counted, not answered. */
+static bool refusal_note(const char *m, ssize_t n)
+{
+	if (n != 4 || m[0] != 'r')
+		return false;
+	for (int i = 1; i < 4; i++)
+		if (m[i] < '0' || m[i] > '9')
+			return true; /* not a status: ignored */
+	int status = (m[1] - '0') * 100 + (m[2] - '0') * 10 + (m[3] - '0');
+	if (bus_hand_on_refusal && status >= 400 && status <= 599)
+		bus_hand_on_refusal(status);
+	return true;
+}
 
 int bus_hand_setup(const char *router_url) { return sp_addr_parse(router_url, &router); }
 
@@ -108,7 +124,7 @@ int bus_hand_serve(struct bus_hand *h)
 			return -1;
 		if (r < 0)
 			return errno == EINTR ? bus_hand_serve(h) : 0;
-		if (answer(h) < 0)
+		if (!refusal_note(req, r) && answer(h) < 0)
 			return -1;
 	}
 }

@@ -18,6 +18,9 @@ struct bus_hand {
 	int64_t last_dial;
 };
 
+/* A worker's other message: 'r' and the HTTP status it refused a request
+ * with (worker/refusal.c), for the supervisor's counters; NULL: ignored. */
+extern void (*bus_hand_on_refusal)(int status);
 /* Parses the router URL once; -1 if it is not ipc:// or tcp://. */
 int bus_hand_setup(const char *router_url);
 /* A socketpair for a new worker: ours in h->ctl, the child's in *child. */

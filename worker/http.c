@@ -26,6 +26,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "refusal.h"
 #include "session.h"
 
 enum { HTTP_CHUNK = 64 * 1024 }; /* file bytes queued for the client at a time */
@@ -223,6 +224,7 @@ bool http_answer(struct session *s, const struct http_request *req, size_t head_
 		struct log_kv kv[] = {{"status", st}, {"reason", http_status_text(status)}, {"method", method},
 				      {"path", path}};
 		log_event(LOG_INFO, kv, 4, "refused");
+		refusal_report(s, status);
 	} else {
 		log_debug("plain HTTP %.*s %.*s: %d", (int)req->method_len, req->method, (int)req->path_len,
 			  req->path, status);

@@ -18,6 +18,7 @@
 #include "../proto/websocket/handshake.h"
 #include "../proto/websocket/origin.h"
 #include "../proto/websocket/proxy.h"
+#include "refusal.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -102,6 +103,7 @@ static void refuse_with(struct session *s, int status, const char *why, const ch
 	struct log_kv kv[] = {{"status", st}, {"reason", why}, {"path", s->path[0] ? s->path : NULL},
 			      {"origin", origin}};
 	log_event(LOG_INFO, kv, 4, "refused");
+	refusal_report(s, status);
 	http_error_response(&s->out, status, ws_refusal_headers(status), why);
 	session_linger(s);
 }

@@ -32,6 +32,7 @@
 #include "../common/busauth.h"
 #include "bus_hand.h"
 #include "supervisor.h"
+#include "supervisor_stats.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -234,6 +235,7 @@ static bool admit(int fd, struct peer_key *k)
 		if (refusal_logged())
 			log_event(LOG_WARN, kv, 3, "at --max-connections %d: refusing with 503", S.max_connections);
 		refuse(fd, "503 Service Unavailable", "too many connections\n");
+		sup_stats_refused(BY_SUPERVISOR, 503);
 		return false;
 	}
 	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
@@ -242,6 +244,7 @@ static bool admit(int fd, struct peer_key *k)
 		if (refusal_logged())
 			log_event(LOG_WARN, kv, 3, "%s is at --max-per-ip %d: refusing with 429", who, S.max_per_ip);
 		refuse(fd, "429 Too Many Requests", "too many connections from your address\n");
+		sup_stats_refused(BY_SUPERVISOR, 429);
 		return false;
 	}
 	return true;
@@ -302,6 +305,7 @@ static void accept_all(int lfd)
 				pause_accepting();
 			return;
 		}
+		sup_stats_accepted();
 		struct peer_key k;
 		peer_key_of(&sa, salen, &k);
 		if (!admit(fd, &k))
@@ -349,6 +353,7 @@ static void reap(void)
 				  WIFSIGNALED(status) ? "signal" : "status",
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), S.router_backoff_ms);
 			S.router_restart_at = clock_ms() + S.router_backoff_ms;
+			sup_stats_router_restart();
 			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
 		} else {
 			struct worker *w = hmap_del_u64(&S.workers, (uint64_t)pid);
@@ -396,6 +401,7 @@ static void finish_stop(void)
 		for (int i = 0; i < 300 && waitpid(S.router_pid, NULL, WNOHANG) == 0; i++)
 			usleep(10000);
 	}
+	sup_stats_remove();
 	log_info("stopped");
 	exit(S.exit_status);
 }
@@ -411,6 +417,8 @@ static void arm_timer(void)
 		at = S.stop_deadline;
 	if (S.accept_paused_until && S.accept_paused_until < at)
 		at = S.accept_paused_until;
+	if (sup_stats_due() && sup_stats_due() < at)
+		at = sup_stats_due();
 	clock_arm_timerfd(S.timer_fd, at);
 }
 
@@ -419,6 +427,7 @@ static void run(void)
 	for (;;) {
 		if (S.stopping && (S.live == 0 || clock_ms() >= S.stop_deadline))
 			finish_stop();
+		sup_stats_tick(clock_ms());
 		arm_timer();
 		struct epoll_event evs[16];
 		int n = epoll_wait(S.ep, evs, 16, -1);
@@ -495,6 +504,7 @@ int main(int argc, char **argv)
 	}
 	S.router_backoff_ms = 100;
 	S.router_ready_fd = -1;
+	bus_hand_on_refusal = supervisor_worker_refused;
 	/* ready once the listeners are up and the router's bus listens (a
 	 * router elsewhere, --no-router: at once) */
 	if (S.embedded_router)

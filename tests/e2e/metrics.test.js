@@ -13,7 +13,7 @@ const { spawn } = require('node:child_process');
 const { test, run, assert, sleep, until } = require('./lib/harness');
 const { startServer, bin } = require('./lib/server');
 const { spServer, mp } = require('./lib/sp');
-const { connect } = require('./lib/client');
+const { connect, WebSocket } = require('./lib/client');
 const { upgradeRequest } = require('./lib/raw');
 const { encodeFrame, OP } = require('./lib/rawws');
 const net = require('node:net');
@@ -52,7 +52,9 @@ test('/metrics: Prometheus text from the router, protocols\' counters included',
   assert.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   assert.equal(r.headers['cache-control'], 'no-cache');
   const s = samples(r.body);
-  assert.equal(s['switchboard_build_info{version="0.1.0"}'], 1);
+  const info = Object.keys(s).find((k) => k.startsWith('switchboard_build_info{'));
+  assert.match(info, /^switchboard_build_info\{version="0\.1\.0",protocols="[a-z,]*\bwschat\b[a-z,]*",sqlite="3\.\d+\.\d+",libsodium="[0-9.]+"\}$/);
+  assert.equal(s[info], 1);
   assert.ok('switchboard_workers' in s && 'switchboard_envelopes_in_total' in s);
   assert.ok('switchboard_messaging_recipients' in s, 'the messaging protocol\'s metrics op');
   // a live session shows in the router's gauge
@@ -150,6 +152,137 @@ test('/healthz: 200 with the router up, 503 (at once) while it is down, 200 when
     assert.equal(gone.status, 503);
     assert.ok(Date.now() - t0 < 3000, `503 without waiting for the timeout (${Date.now() - t0} ms)`);
     agent.destroy();
+  } finally {
+    router.kill('SIGKILL');
+  }
+});
+
+// ---- the series an operator watches, each caused by real traffic ----
+
+// A connection from a chosen loopback address (127.0.0.0/8 is all on lo): one
+// per-IP slot each. Resolves with the HTTP status of a refusal, or the open socket.
+function wsFrom(port, local, p = '/wschat') {
+  return new Promise((resolve) => {
+    const c = new WebSocket(`ws://127.0.0.1:${port}${p}`, { localAddress: local, perMessageDeflate: false });
+    c.on('open', () => resolve({ ws: c }));
+    c.on('unexpected-response', (req, res) => { resolve({ status: res.statusCode }); req.destroy(); });
+    c.on('error', (e) => resolve({ error: e }));
+  });
+}
+
+const metricsOf = async (port) => samples((await get(port, '/metrics')).body);
+
+test('refusals by HTTP status: the supervisor\'s 429 and 503 and a worker\'s 404, counted in /metrics', async () => {
+  const s = await startServer({ args: ['--max-connections', '3', '--max-per-ip', '2'] });
+  extra.push(s);
+  const zero = await metricsOf(s.port);
+  assert.equal(zero['switchboard_http_refusals_total{status="429",by="supervisor"}'], 0);
+  assert.equal(zero['switchboard_http_refusals_total{status="503",by="supervisor"}'], 0);
+  await until(() => s.workerPids().length === 0, 10000, 'the /metrics worker gone');
+  const held = [];
+  for (const local of ['127.0.0.1', '127.0.0.1']) held.push((await wsFrom(s.port, local)).ws);
+  assert.equal((await wsFrom(s.port, '127.0.0.1')).status, 429, 'a third from one address');
+  const third = await wsFrom(s.port, '127.0.0.2');
+  assert.ok(third.ws, `a third from another address: ${third.status || third.error}`);
+  held.push(third.ws);
+  assert.equal((await wsFrom(s.port, '127.0.0.3')).status, 503, 'a fourth in all');
+  assert.equal((await wsFrom(s.port, '127.0.0.4')).status, 503);
+  for (const c of held) c.close();
+  await until(() => s.workerPids().length === 0, 10000, 'the held workers gone');
+  assert.equal((await wsFrom(s.port, '127.0.0.1', '/no-such-endpoint')).status, 404);
+  assert.equal((await get(s.port, '/nothing-here')).status, 404);
+  await until(async () => {
+    const m = await metricsOf(s.port);
+    return m['switchboard_http_refusals_total{status="429",by="supervisor"}'] === 1 &&
+      m['switchboard_http_refusals_total{status="503",by="supervisor"}'] === 2 &&
+      m['switchboard_http_refusals_total{status="404",by="worker"}'] === 2;
+  }, 10000, 'the counts (written by the supervisor at most once a second)');
+  const m = await metricsOf(s.port);
+  assert.ok(m.switchboard_accepted_total >= 8, `accepted: ${m.switchboard_accepted_total}`);
+  // the live gauge follows within a second (the file is rewritten at most that often)
+  const held1 = (await wsFrom(s.port, '127.0.0.5')).ws;
+  await until(async () => (await metricsOf(s.port)).switchboard_live_connections >= 2, 10000,
+    'a held connection and the /metrics request in the live gauge');
+  held1.close();
+});
+
+test('connections by protocol, store size and row changes', async () => {
+  const s = await startServer();
+  extra.push(s);
+  const chat = await connect(s.url('/wschat?room=p'));
+  const a = await connect(s.url('/messaging?client_id=metrics-a'));
+  const b = await connect(s.url('/messaging?client_id=metrics-b'));
+  await until(async () => {
+    const m = await metricsOf(s.port);
+    return m['switchboard_connections{protocol="wschat"}'] === 1 && m['switchboard_connections{protocol="messaging"}'] === 2;
+  }, 10000, 'the three sessions by protocol');
+  const before = (await metricsOf(s.port)).switchboard_store_row_changes_total;
+  a.sendJSON({ send: [{ id: 1, sid: 'metrics-a', rid: 'metrics-offline', text: 'kept for later' }] });
+  await until(async () => (await metricsOf(s.port)).switchboard_store_row_changes_total > before, 10000,
+    'the stored message counted');
+  const m = await metricsOf(s.port);
+  assert.ok(m['switchboard_store_bytes{file="db"}'] > 0, 'store.db has a size');
+  assert.ok('switchboard_store_bytes{file="wal"}' in m);
+  assert.ok(m['switchboard_connections{protocol="core"}'] >= 1, 'this request, asked of the router');
+  chat.close(); a.close(); b.close();
+  await until(async () => (await metricsOf(s.port))['switchboard_connections{protocol="messaging"}'] === 0, 10000,
+    'the gauge down again');
+});
+
+test('router restarts: counted by the supervisor, seen in the new router\'s /metrics', async () => {
+  const s = await startServer();
+  extra.push(s);
+  assert.equal((await metricsOf(s.port)).switchboard_router_restarts_total, 0);
+  const pid = s.routerPid();
+  process.kill(pid, 'SIGKILL');
+  await until(() => s.routerPid() && s.routerPid() !== pid, 10000, 'a new router');
+  await until(async () => {
+    const r = await get(s.port, '/metrics');
+    return r.status === 200 && samples(r.body).switchboard_router_restarts_total === 1;
+  }, 10000, 'the restart counted');
+});
+
+test('--metrics-file PATH: the textfile written there, atomically, and kept current', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-textfile-'));
+  const file = path.join(dir, 'switchboard.prom');
+  const s = await startServer({ args: ['--metrics-file', file] });
+  extra.push(s);
+  // the supervisor's file may come a moment after the router's first textfile
+  await until(() => fs.existsSync(file) && /switchboard_http_refusals_total/.test(fs.readFileSync(file, 'utf8')),
+    10000, 'the textfile, with the supervisor\'s series');
+  const first = samples(fs.readFileSync(file, 'utf8'));
+  assert.ok(Object.keys(first).some((k) => k.startsWith('switchboard_build_info{version="0.1.0",')));
+  assert.equal(first['switchboard_http_refusals_total{status="503",by="supervisor"}'], 0, 'the supervisor\'s too');
+  assert.ok(!fs.existsSync(path.join(s.stateDir, 'metrics.prom')), 'not in the state dir as well');
+  const c = await connect(s.url('/wschat?room=f'));
+  await until(() => samples(fs.readFileSync(file, 'utf8'))['switchboard_connections{protocol="wschat"}'] === 1,
+    10000, 'the textfile rewritten with the new session');
+  c.close();
+  // never a half-written file: every read parses, and no temporary is left
+  for (let i = 0; i < 30; i++) {
+    samples(fs.readFileSync(file, 'utf8'));
+    await sleep(50);
+  }
+  await s.stop();
+  assert.deepEqual(fs.readdirSync(dir), ['switchboard.prom']);
+  assert.ok(!fs.existsSync(path.join(s.stateDir, 'supervisor.prom')), 'the supervisor\'s file goes with it');
+});
+
+test('a supervisor.prom that is not the router\'s own supervisor\'s is not copied in', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-stale-'));
+  fs.writeFileSync(path.join(dir, 'supervisor.prom'), '# pid 1\nswitchboard_left_over_total 7\n');
+  const url = `ipc://${dir}/bus.ipc`;
+  const router = spawn(bin('switchboard-router'), ['--state-dir', dir, '--listen', url, '--tap', 'none'],
+    { stdio: 'ignore' });
+  try {
+    await until(() => fs.existsSync(`${dir}/bus.ipc`), 10000, 'the router\'s socket');
+    const s = await startServer({ noRouter: true, args: ['--no-router', '--router-url', url] });
+    extra.push(s);
+    await until(async () => (await get(s.port, '/metrics')).status === 200, 10000, '/metrics');
+    const m = await metricsOf(s.port);
+    assert.ok(!('switchboard_left_over_total' in m), 'a file left by another process');
+    assert.ok(!('switchboard_router_restarts_total' in m), 'this router has no supervisor of its own');
+    assert.ok('switchboard_build_info' in Object.fromEntries(Object.keys(m).map((k) => [k.split('{')[0], 1])));
   } finally {
     router.kill('SIGKILL');
   }

@@ -45,6 +45,13 @@ static bool is_closed(int fd)
 	return poll(&p, 1, 1000) == 1 && read(fd, &b, 1) == 0;
 }
 
+static int refusals, last_refusal;
+static void note_refusal(int status)
+{
+	refusals++;
+	last_refusal = status;
+}
+
 void test_bus_hand(void)
 {
 	char dir[] = "/tmp/sb-unit-XXXXXX", url[128];
@@ -72,6 +79,12 @@ void test_bus_hand(void)
 	int c3 = ask(&h, child, &answered);
 	int a3 = accept(lfd, NULL, NULL);
 	CHECK("bus_hand: later, a new connection", c3 >= 0 && a3 >= 0);
+	bus_hand_on_refusal = note_refusal;
+	bool quiet = write(child, "r404", 4) == 4 && write(child, "r4x4", 4) == 4 && write(child, "r200", 4) == 4 &&
+		     bus_hand_serve(&h) == 0 && recv(child, &(char){0}, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+	CHECK("bus_hand: a worker's refusal (rNNN, 400-599) is counted and not answered",
+	      quiet && refusals == 1 && last_refusal == 404);
+	bus_hand_on_refusal = NULL;
 	close(child);
 	CHECK("bus_hand: a worker that hangs up is noticed", bus_hand_serve(&h) < 0);
 	bus_hand_close(&h);
