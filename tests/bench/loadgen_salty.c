@@ -41,7 +41,7 @@
 
 #include "../../proto/saltyrtc/client.h"
 
-enum { S_HS, S_CHATHS, S_RELAY, S_CHAT, S_IDLE } smode;
+static enum { S_HS, S_CHATHS, S_RELAY, S_CHAT, S_IDLE } smode;
 
 struct side {
 	struct saltyc_client *cli;
@@ -68,7 +68,7 @@ static int idx(const struct conn *c) { return (int)(c - conns); }
 static int partner(int i) { return i < npairs ? i + npairs : i - npairs; }
 static int salty(void) { return smode == S_HS || smode == S_RELAY || smode == S_IDLE; }
 
-/* A masked binary frame (key 0: XOR is a no-op, the server unmasks anyway;
+/* A client frame of opcode op, masked with key 0 (XOR is a no-op; the server unmasks anyway;
  * RFC 6455 wants a random key, which only matters through proxies). */
 static void put_bin(struct conn *c, int op, const void *p, size_t n)
 {
