@@ -13,8 +13,6 @@
 
 #include "../../common/hex.h"
 
-static char why_buf[512]; /* messages that name a file */
-
 int salty_key_parse(uint8_t sk[SALTY_KEY], const char *text, size_t n)
 {
 	if (n > 0 && text[n - 1] == '\n')
@@ -61,18 +59,12 @@ int salty_keys_find(const struct salty_keys *k, const uint8_t pk[SALTY_KEY])
 	return -1;
 }
 
-static const char *file_why(const char *path, const char *what)
-{
-	snprintf(why_buf, sizeof why_buf, "%s: %s", path, what);
-	return why_buf;
-}
-
 int salty_keys_load(struct salty_keys *k, const char *path, const char **why)
 {
 	char text[2 * SALTY_KEY + 4];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		*why = file_why(path, strerror(errno));
+		*why = strerror(errno);
 		return -1;
 	}
 	ssize_t n = read(fd, text, sizeof text);
@@ -80,18 +72,18 @@ int salty_keys_load(struct salty_keys *k, const char *path, const char **why)
 	close(fd);
 	uint8_t sk[SALTY_KEY];
 	if (n < 0) {
-		*why = file_why(path, strerror(err));
+		*why = strerror(err);
 		return -1;
 	}
 	if (salty_key_parse(sk, text, (size_t)n) < 0) {
-		*why = file_why(path, "not a key file (one line of 64 hex digits of the secret key)");
+		*why = "not a key file (one line of 64 hex digits of the secret key)";
 		return -1;
 	}
 	const char *w;
 	int rc = salty_keys_add(k, sk, &w);
 	sodium_memzero(sk, sizeof sk);
 	if (rc < 0)
-		*why = file_why(path, w);
+		*why = w;
 	return rc;
 }
 
@@ -111,14 +103,14 @@ int salty_key_generate(const char *path, uint8_t pk_out[SALTY_KEY], const char *
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		sodium_memzero(line, sizeof line);
-		*why = file_why(path, strerror(errno));
+		*why = strerror(errno);
 		return -1;
 	}
 	ssize_t w = write(fd, line, 2 * SALTY_KEY + 1);
 	int err = errno;
 	sodium_memzero(line, sizeof line);
 	if (close(fd) < 0 || w != 2 * SALTY_KEY + 1) {
-		*why = file_why(path, w < 0 ? strerror(err) : "short write");
+		*why = w < 0 ? strerror(err) : "short write";
 		unlink(path);
 		return -1;
 	}

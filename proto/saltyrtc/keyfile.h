@@ -25,10 +25,12 @@ int salty_key_parse(uint8_t sk[SALTY_KEY], const char *text, size_t n);
 int salty_keys_add(struct salty_keys *k, const uint8_t sk[SALTY_KEY], const char **why);
 /* The index of the key pair whose public key is pk, or -1. */
 int salty_keys_find(const struct salty_keys *k, const uint8_t pk[SALTY_KEY]);
-/* Reads and adds the key in file path; -1 with *why (naming the file). */
+/* Reads and adds the key in file path; -1 with *why. The reasons do not
+ * name the file: the caller does (the option layer says which option and
+ * value), so that it is named once. */
 int salty_keys_load(struct salty_keys *k, const char *path, const char **why);
 /* Writes a new key to path (mode 0600, never over an existing file) and
- * gives its public key; -1 with *why. */
+ * gives its public key; -1 with *why (without the file, as above). */
 int salty_key_generate(const char *path, uint8_t pk[SALTY_KEY], const char **why);
 /* 64 lower-case hex digits and a NUL. */
 void salty_hex(char out[2 * SALTY_KEY + 1], const uint8_t key[SALTY_KEY]);

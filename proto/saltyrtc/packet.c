@@ -144,13 +144,18 @@ int salty_msg_decode(struct salty_msg *m, const uint8_t *p, size_t n)
 	memset(m, 0, sizeof *m);
 	if (n == 0 || n > SALTY_MAX_SERVER_MESSAGE || !env_plausible(p, n))
 		return -1;
-	msgpack_unpacked up;
-	msgpack_unpacked_init(&up);
+	/* A zone of our own with a small first chunk: msgpack_unpack_next's
+	 * takes 8 KiB, which an idle worker would keep resident after its
+	 * handshake; these messages are small (the zone grows if need be). */
+	msgpack_zone z;
+	if (!msgpack_zone_init(&z, 1024))
+		return -1;
+	msgpack_object obj;
 	size_t off = 0;
 	int rc = -1;
-	if (msgpack_unpack_next(&up, (const char *)p, n, &off) == MSGPACK_UNPACK_SUCCESS && off == n)
-		rc = decode_map(m, &up.data);
-	msgpack_unpacked_destroy(&up);
+	if (msgpack_unpack((const char *)p, n, &off, &z, &obj) == MSGPACK_UNPACK_SUCCESS && off == n)
+		rc = decode_map(m, &obj);
+	msgpack_zone_destroy(&z);
 	if (rc < 0)
 		m->type = 0;
 	return rc;

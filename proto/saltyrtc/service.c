@@ -57,13 +57,13 @@ static int default_key(void)
 	snprintf(path, sizeof path, "%s/saltyrtc.key", core_opt.state_dir);
 	if (access(path, F_OK) != 0) {
 		if (salty_key_generate(path, pk, &why) < 0) {
-			log_error("saltyrtc: cannot make a key: %s", why);
+			log_error("saltyrtc: cannot make a key in %s: %s", path, why);
 			return -1;
 		}
 		log_info("saltyrtc: made a new permanent key in %s", path);
 	}
 	if (salty_keys_load(&salty_keys, path, &why) < 0) {
-		log_error("saltyrtc: %s", why);
+		log_error("saltyrtc: %s: %s", path, why);
 		return -1;
 	}
 	return 0;

@@ -46,9 +46,31 @@ struct salty_state {
 	int64_t ping_sent;        /* 0: no ping waiting for its pong */
 };
 
-static struct mp_out out; /* one connection per process: one scratch packer */
 /* The largest server message: server-auth with 254 responder ids, boxed. */
 #define SERVER_PACKET_MAX 2048
+#define SERVER_PLAIN_MAX (SERVER_PACKET_MAX - SALTY_NONCE - crypto_box_MACBYTES)
+
+/* One connection per process: one scratch packer for server messages, into a
+ * fixed buffer rather than a msgpack sbuffer, whose first write mallocs 8 KiB
+ * that an idle worker would keep resident. */
+static struct {
+	uint8_t data[SERVER_PLAIN_MAX];
+	size_t len;
+	bool over; /* a message did not fit: never sent */
+	msgpack_packer pk;
+} out;
+
+static int out_write(void *data, const char *buf, size_t len)
+{
+	(void)data;
+	if (len > sizeof out.data - out.len) {
+		out.over = true;
+		return -1;
+	}
+	memcpy(out.data + out.len, buf, len);
+	out.len += len;
+	return 0;
+}
 
 static int salty_setup(const struct worker_config *cfg)
 {
@@ -108,24 +130,25 @@ static void send_server(struct session *s, bool plain)
 	struct salty_state *st = session_state(s);
 	if (st->csn_out > SALTY_CSN_MAX)
 		return fail(s, SALTY_CLOSE_PROTOCOL, "our CSN is exhausted");
+	if (out.over)
+		return fail(s, SALTY_CLOSE_INTERNAL, "a server message over its bound");
 	uint8_t nonce[SALTY_NONCE];
 	salty_nonce_write(nonce, st->cookie_out, 0, (uint8_t)st->id, st->csn_out++);
-	size_t n = out.sb.size, total = SALTY_NONCE + n + (plain ? 0 : crypto_box_MACBYTES);
+	size_t n = out.len, total = SALTY_NONCE + n + (plain ? 0 : crypto_box_MACBYTES);
 	uint8_t p[SERVER_PACKET_MAX];
-	if (total > sizeof p)
-		return fail(s, SALTY_CLOSE_INTERNAL, "a server message over its bound");
 	memcpy(p, nonce, SALTY_NONCE);
 	if (plain)
-		memcpy(p + SALTY_NONCE, out.sb.data, n);
+		memcpy(p + SALTY_NONCE, out.data, n);
 	else
-		crypto_box_easy_afternm(p + SALTY_NONCE, (const uint8_t *)out.sb.data, n, nonce, st->shared);
+		crypto_box_easy_afternm(p + SALTY_NONCE, out.data, n, nonce, st->shared);
 	if (session_send_binary(s, p, total) < 0)
 		log_debug("saltyrtc: a server message after the close began; not sent");
 }
 
 static msgpack_packer *begin(const char *type, uint32_t nfields)
 {
-	mp_out_reset(&out);
+	out.len = 0;
+	out.over = false;
 	msgpack_pack_map(&out.pk, nfields + 1);
 	mp_kv_cstr(&out.pk, "type", type);
 	return &out.pk;
@@ -138,7 +161,7 @@ static void salty_open(struct session *s)
 		return fail(s, 1002, "no shared subprotocol");
 	if (!st->path_ok)
 		return fail(s, SALTY_CLOSE_PROTOCOL, "the path is not 64 hex digits");
-	mp_out_init(&out);
+	msgpack_packer_init(&out.pk, NULL, out_write);
 	crypto_box_keypair(st->spk, st->ssk);
 	randombytes_buf(st->cookie_out, sizeof st->cookie_out);
 	st->csn_out = randombytes_random(); /* a random 32-bit start, overflow 0 */
@@ -399,7 +422,7 @@ static void salty_close(struct session *s)
 {
 	struct salty_state *st = session_state(s);
 	sodium_memzero(st, sizeof *st);
-	mp_out_free(&out);
+	sodium_memzero(&out, sizeof out);
 }
 
 const struct proto_worker saltyrtc_worker = {

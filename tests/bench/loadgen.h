@@ -63,6 +63,7 @@ void handle(struct conn *c, uint32_t ev);
 void loop(int (*done)(void), double deadline, void (*tick)(double));
 extern int port, epfd;
 extern const char *path;
+extern const char *req_headers;
 extern struct conn *conns;
 extern int nconns;
 extern volatile sig_atomic_t stop_flag;

@@ -5,6 +5,7 @@ enum loadgen_mode mode;
 
 int port, epfd;
 const char *path = "/";
+const char *req_headers = "";	/* more request header lines, each ending in \r\n */
 struct conn *conns;
 int nconns;
 volatile sig_atomic_t stop_flag;
@@ -184,7 +185,7 @@ void send_request(struct conn *c)
 	int n = snprintf(req, sizeof req,
 			 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n", conn_path(c), port);
+			 "Sec-WebSocket-Version: 13\r\n%s\r\n", conn_path(c), port, req_headers);
 	out_append(c, req, n);
 	c->st = ST_HANDSHAKE;
 }

@@ -1,4 +1,5 @@
 /* proto/saltyrtc: the packet decoder, CSN and cookie rules, key files, slots. */
+#include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -187,12 +188,12 @@ static void test_keys(void)
 	CHECK("salty key: never over an existing file", salty_key_generate(a, pk, &why) < 0);
 	struct salty_keys k = {0};
 	CHECK("salty key: load", salty_keys_load(&k, a, &why) == 0 && k.n == 1 && memcmp(k.pk[0], pk, 32) == 0);
-	CHECK("salty key: a duplicate refused, naming the file",
-	      salty_keys_load(&k, a, &why) < 0 && strstr(why, a) && strstr(why, "twice"));
-	CHECK("salty key: a missing file named", salty_keys_load(&k, b, &why) < 0 && strstr(why, b));
+	/* the reasons leave the file to the caller, which names it once */
+	CHECK("salty key: a duplicate refused", salty_keys_load(&k, a, &why) < 0 && !strcmp(why, "the same key is given twice"));
+	CHECK("salty key: a missing file", salty_keys_load(&k, b, &why) < 0 && !strcmp(why, strerror(ENOENT)));
 	int fd = open(b, O_WRONLY | O_CREAT, 0600);
 	CHECK("salty key: malformed file written", fd >= 0 && write(fd, "abc\n", 4) == 4 && close(fd) == 0);
-	CHECK("salty key: a malformed file named", salty_keys_load(&k, b, &why) < 0 && strstr(why, b));
+	CHECK("salty key: a malformed file", salty_keys_load(&k, b, &why) < 0 && strstr(why, "not a key file") && !strstr(why, b));
 	CHECK("salty key: find", salty_keys_find(&k, pk) == 0 && salty_keys_find(&k, k.sk[0]) < 0);
 	unlink(a);
 	unlink(b);
