@@ -28,13 +28,16 @@ struct galene_peer {
 	char addr[64];      /* the client's address as its worker saw it, "" unknown */
 	bool busy;          /* a join is being checked off the loop: messages wait */
 	bool doomed;        /* told to close: nothing more is done for it */
+	bool unwelcome;     /* the reloaded group file no longer admits it: to be kicked */
 	struct ggroup *group; /* NULL: not joined */
 	struct galene_peer *prev, *next; /* the group's members, in join order */
 	char *username;
 	size_t username_len;
 	uint8_t perms[GF_NPERM]; /* enum gf_perm, in the order they are shown */
 	uint8_t nperms;
+	int16_t cand;       /* how it got in: CAND_TOKEN, CAND_USER, or the index of a wildcard */
 	struct buf data;    /* the user's data: a JSON object, or empty */
+	struct buf status;  /* the user's status (useraction setstatus): a JSON object, or empty */
 	struct buf held;    /* messages that came while busy, each a u32 length then text */
 	int64_t fail_at;    /* a "not authorised" reply waits until then (0: none) */
 	struct buf fail;    /* that reply */
@@ -56,6 +59,8 @@ struct ggroup {
 	char *lock_message;     /* NULL: the default */
 	struct buf data;        /* group data (groupaction setdata): a JSON object, or empty */
 };
+
+enum { CAND_TOKEN = -1, CAND_USER = -2 };
 
 extern struct router *galene_R;
 extern struct buf galene_out; /* scratch for composing frames */
@@ -92,6 +97,7 @@ bool galene_allow_present(void);
 
 void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg);
 /* actions.c: every joined message but join */
+void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char *msg);
 void galene_dispatch(struct galene_peer *p, const struct gmsg *m);
 
 /* out.c: frames. Each starts b afresh. */

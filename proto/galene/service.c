@@ -183,6 +183,7 @@ void galene_user_change(struct galene_peer *p)
 {
 	out_user(&galene_out, "change", p);
 	galene_fan_out(p->group, &galene_out, NULL);
+	galene_send_ticket(p); /* what changed must survive a router restart */
 }
 
 static void member_add(struct ggroup *g, struct galene_peer *p)
@@ -205,10 +206,11 @@ void galene_check_ops(struct ggroup *g)
 	if (has_op(g))
 		return;
 	if (g->desc->autokick) {
+		bool was = g->in_check;
 		g->in_check = true; /* the group stays while its members go */
 		while (g->first)
 			galene_fatal(g->first, 1000, "there are no operators in this group");
-		g->in_check = false;
+		g->in_check = was;
 		return;
 	}
 	if (g->desc->autolock && !g->locked) {
@@ -270,6 +272,7 @@ static void collect_due(void *arg, const void *key, size_t klen, void *value)
 }
 
 static void on_group_event(void *arg, const char *name, enum gf_event ev);
+static size_t expand(const struct gf_group *desc, const struct gf_perms *perms, uint8_t *out);
 
 static void rearm(int64_t now)
 {
@@ -329,6 +332,63 @@ static void refresh_one(void *arg, const void *key, size_t klen, void *value)
 	g->pending_change = true;
 }
 
+/* A member's permissions under the group's new description: false when
+ * it may no longer be in (its user entry or wildcard is gone). A token's
+ * permissions come from the token and stay. */
+static bool perms_now(const struct galene_peer *p, const struct gf_group *d, uint8_t *out, size_t *n)
+{
+	const struct gf_user *u = NULL;
+	if (p->cand == CAND_TOKEN) {
+		memcpy(out, p->perms, p->nperms);
+		*n = p->nperms;
+		return true;
+	}
+	if (p->cand == CAND_USER)
+		u = gf_find_user(d, p->username, p->username_len);
+	else if (!gf_find_user(d, p->username, p->username_len) && (size_t)p->cand < d->nwildcards)
+		u = &d->wildcards[p->cand];
+	if (!u)
+		return false;
+	*n = expand(d, &u->perms, out);
+	return true;
+}
+
+/* Recomputes every member's permissions (Galène: joined kind change with
+ * the new ones; the others see user kind change), and kicks those the
+ * file no longer admits. */
+static void regrant(struct ggroup *g)
+{
+	bool kicks = false;
+	for (struct galene_peer *q = g->first; q; q = q->next) {
+		uint8_t perms[GF_NPERM];
+		size_t n;
+		if (!perms_now(q, g->desc, perms, &n)) {
+			q->unwelcome = kicks = true;
+			continue;
+		}
+		bool changed = n != q->nperms || memcmp(perms, q->perms, n) != 0;
+		memcpy(q->perms, perms, n);
+		q->nperms = (uint8_t)n;
+		galene_joined_change(q);
+		if (changed)
+			galene_user_change(q);
+	}
+	/* the group stays while they go (we are inside a walk of the groups) */
+	g->in_check = true;
+	while (kicks) {
+		struct galene_peer *q = g->first;
+		while (q && !q->unwelcome)
+			q = q->next;
+		if (!(kicks = q != NULL))
+			break;
+		q->unwelcome = false;
+		log_info("galene: %.*s is no longer admitted to %s; kicked", (int)q->username_len, q->username, g->name);
+		galene_kick(q, NULL, "you are no longer allowed in this group");
+	}
+	galene_check_ops(g);
+	g->in_check = false;
+}
+
 static void notify_one(void *arg, const void *key, size_t klen, void *value)
 {
 	(void)arg, (void)key, (void)klen;
@@ -336,7 +396,7 @@ static void notify_one(void *arg, const void *key, size_t klen, void *value)
 	if (g->pending_change) {
 		g->pending_change = false;
 		log_info("galene: group %s changed; telling its %d members", g->name, g->count);
-		galene_group_changed(g);
+		regrant(g);
 	}
 }
 
@@ -410,6 +470,7 @@ static void complete_join(struct galene_peer *p, struct ggroup *g, const char *u
 	memcpy(p->perms, perms, nperms);
 	p->nperms = (uint8_t)nperms;
 	buf_reset(&p->data);
+	buf_reset(&p->status);
 	if (data && buf_used(data))
 		buf_append(&p->data, buf_head(data), buf_used(data));
 	member_add(g, p);
@@ -495,6 +556,7 @@ static void on_checked(void *arg, int result)
 		const struct gf_user *c = gf_candidates(pj->desc, pj->username, pj->ulen, &n);
 		uint8_t perms[GF_NPERM];
 		size_t np = expand(pj->desc, &c[pj->next - 1].perms, perms);
+		p->cand = c[pj->next - 1].name ? CAND_USER : (int16_t)(pj->next - 1);
 		admit(p, pj->desc, pj->subgroup, pj->group, pj->glen, pj->username, pj->ulen, perms, np, &pj->data);
 		pending_free(pj);
 		return process_held(p);
@@ -619,6 +681,7 @@ static void join_with_token(struct galene_peer *p, const struct gmsg *m, struct 
 		gm_raw(m, m->data, &d, &dn);
 		buf_append(&data, d, dn);
 	}
+	p->cand = CAND_TOKEN;
 	admit(p, desc, subgroup, gname, glen, user, ulen, grant.perms, grant.nperms, &data);
 	buf_free(&data);
 }
@@ -832,6 +895,7 @@ static void peer_free(struct galene_peer *p)
 	free(p->username);
 	p->username = NULL;
 	buf_free(&p->data);
+	buf_free(&p->status);
 	buf_free(&p->held);
 	buf_free(&p->fail);
 }
