@@ -58,6 +58,10 @@ static void chat(struct galene_peer *p, const struct gmsg *m)
 		if (!to)
 			return galene_error(p, "user unknown");
 		relayed(&galene_out, type, p, m, m->id.p, m->id.n, to, false);
+		galene_stats.chat += is_chat;
+		galene_stats.chat_private += is_chat;
+		galene_stats.usermessages += !is_chat;
+		galene_stats.deliveries++;
 		return galene_send(to, &galene_out);
 	}
 	char rid[12];
@@ -70,6 +74,9 @@ static void chat(struct galene_peer *p, const struct gmsg *m)
 	}
 	relayed(&galene_out, type, p, m, id, idlen, NULL, false);
 	galene_fan_out(p->group, &galene_out, m->noecho ? p : NULL);
+	galene_stats.chat += is_chat;
+	galene_stats.usermessages += !is_chat;
+	galene_stats.deliveries += (uint64_t)(p->group->count - (m->noecho ? 1 : 0));
 	if (is_chat) {
 		relayed(&galene_out, "chathistory", p, m, id, idlen, NULL, true);
 		history_add(p->group->name, p->group->name_len, p->id, p->id_len, id, idlen, galene_now_ms(),
@@ -128,6 +135,7 @@ void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char
 		snprintf(reason, sizeof reason, "kicked out by %.*s", (int)by->username_len, by->username);
 	else
 		snprintf(reason, sizeof reason, "kicked out (%s)", shown);
+	galene_stats.kicks++;
 	galene_leave(t);
 	router_close_client(galene_R, t->w, 1000, reason);
 	t->doomed = true;
@@ -280,6 +288,7 @@ static void lock(struct galene_peer *p, const struct gmsg *m, bool on)
 		msg[n] = 0;
 		g->lock_message = strdup(msg);
 	}
+	persist_group_save(g);
 	galene_group_changed(g);
 }
 
@@ -292,6 +301,7 @@ static void group_setdata(struct galene_peer *p, const struct gmsg *m)
 	gm_raw(m, m->value, &v, &n);
 	if (json_merge(&p->group->data, v, n) < 0)
 		return galene_error(p, "Bad value in setdata");
+	persist_group_save(p->group);
 	galene_group_changed(p->group);
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../../common/buf.h"
 #include "../../common/hmap.h"
@@ -62,6 +63,17 @@ struct ggroup {
 
 enum { CAND_TOKEN = -1, CAND_USER = -2 };
 
+/* metrics.c: the counters /metrics shows */
+enum gj_reason { GJ_NOT_AUTHORISED, GJ_NEED_USERNAME, GJ_DUPLICATE_USERNAME, GJ_NO_GROUP, GJ_ILLEGAL_NAME, GJ_LOCKED,
+		 GJ_NOT_OPEN, GJ_CLOSED, GJ_NO_OPERATORS, GJ_TOO_MANY, GJ_INTERNAL, GJ_REDIRECT, GJ_NREASONS };
+struct galene_stats {
+	uint64_t joins, refused[GJ_NREASONS];
+	uint64_t chat, chat_private, usermessages, deliveries, errors, kicks;
+	uint64_t rejoins, dropped, stale;
+};
+extern struct galene_stats galene_stats;
+void galene_metrics(FILE *f);
+
 extern struct router *galene_R;
 extern struct buf galene_out; /* scratch for composing frames */
 
@@ -92,7 +104,10 @@ void galene_group_changed(struct ggroup *g);
 void galene_user_change(struct galene_peer *p);
 /* Autolock / autokick after an op left or lost op. */
 void galene_check_ops(struct ggroup *g);
-void galene_send_ticket(struct galene_peer *p);
+void galene_member_add(struct ggroup *g, struct galene_peer *p);
+struct ggroup *galene_group_find(const char *name, size_t n); /* NULL: not in memory */
+/* The group in memory, or made from its file; NULL when it has none. */
+struct ggroup *galene_group_for(const char *name, size_t n);
 bool galene_allow_present(void);
 
 void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg);
@@ -131,6 +146,20 @@ void history_replay(struct galene_peer *p, const char *group, size_t glen, int64
 /* Removes all (user NULL), one user's (id NULL) or one entry. */
 void history_clear(const char *group, size_t glen, const char *user, size_t ulen, const char *id, size_t idlen);
 extern const struct proto_store galene_store;
+
+/* persist.c: what survives a router restart */
+int persist_init(const unsigned char *ticket_key);
+/* Sends p its re-join ticket (after every change of what it holds) and stores its MAC. */
+void galene_send_ticket(struct galene_peer *p);
+void persist_member_gone(const struct galene_peer *p, const struct ggroup *g);
+/* Puts p back in its group from the ticket its worker kept, if it is the latest we signed. */
+void galene_rejoin(struct galene_peer *p, const uint8_t *t, size_t n);
+/* Drops the members not back after the grace: the time to call again, or 0. */
+int64_t persist_tick(int64_t now);
+void persist_fini(void);
+/* Stores the group's lock and data (or forgets them, when as at start). */
+void persist_group_save(const struct ggroup *g);
+void persist_group_load(struct ggroup *g);
 
 /* pool.c: costly password checks on threads */
 typedef void pool_done_fn(void *arg, int result);

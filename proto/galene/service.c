@@ -84,6 +84,7 @@ void galene_fan_out(struct ggroup *g, const struct buf *b, const struct galene_p
 
 void galene_error(struct galene_peer *p, const char *text)
 {
+	galene_stats.errors++;
 	out_error(&galene_out, p->id, p->id_len, "error", text);
 	galene_send(p, &galene_out);
 }
@@ -128,8 +129,20 @@ static struct ggroup *group_get(const char *name, size_t n, struct gf_group *des
 	g->desc = gf_ref(desc);
 	g->subgroup = subgroup;
 	g->locked = desc->autolock; /* an autolock group starts locked (T-10) */
+	persist_group_load(g);       /* an op's lock or group data, from before a restart */
 	hmap_put(&groups, name, n, g, NULL);
 	return g;
+}
+
+struct ggroup *galene_group_find(const char *name, size_t n) { return hmap_get(&groups, name, n); }
+
+struct ggroup *galene_group_for(const char *name, size_t n)
+{
+	struct ggroup *g = hmap_get(&groups, name, n);
+	struct gf_result res;
+	if (g || !have_dir || gf_dir_get(&dir, name, &res) != GF_FOUND)
+		return g;
+	return group_get(name, n, res.group, res.subgroup);
 }
 
 static void group_free(struct ggroup *g)
@@ -186,7 +199,7 @@ void galene_user_change(struct galene_peer *p)
 	galene_send_ticket(p); /* what changed must survive a router restart */
 }
 
-static void member_add(struct ggroup *g, struct galene_peer *p)
+void galene_member_add(struct ggroup *g, struct galene_peer *p)
 {
 	p->group = g;
 	p->prev = g->last;
@@ -215,6 +228,7 @@ void galene_check_ops(struct ggroup *g)
 	}
 	if (g->desc->autolock && !g->locked) {
 		g->locked = true;
+		persist_group_save(g);
 		galene_group_changed(g);
 	}
 }
@@ -237,6 +251,7 @@ void galene_leave(struct galene_peer *p)
 	hmap_del(&g->members, &p->w, sizeof p->w);
 	hmap_del(&g->ids, p->id, p->id_len);
 	p->group = NULL;
+	persist_member_gone(p, g);
 	out_user_delete(&galene_out, p);
 	galene_fan_out(g, &galene_out, NULL);
 	/* the re-join ticket goes: a router restart must not bring p back */
@@ -276,7 +291,9 @@ static size_t expand(const struct gf_group *desc, const struct gf_perms *perms, 
 
 static void rearm(int64_t now)
 {
-	int64_t at = next_scan;
+	int64_t at = next_scan, grace = persist_tick(now);
+	if (grace && grace < at)
+		at = grace;
 	if (delayed.count && now + 20 < at)
 		at = now + 20; /* delayed replies are looked at in this step */
 	clock_arm_timerfd(timer_fd, at);
@@ -299,6 +316,7 @@ static void on_timer(struct router *r, void *arg)
 		p->busy = false;
 		process_held(p);
 	}
+	persist_tick(d.now);
 	if (d.now >= next_scan) {
 		if (have_dir)
 			gf_dir_scan(&dir, on_group_event, NULL);
@@ -411,15 +429,33 @@ static void on_group_event(void *arg, const char *name, enum gf_event ev)
 }
 /* ---- joining ---- */
 
+/* The reason a failure text counts under in the metrics. */
+static enum gj_reason refusal_of(const char *value)
+{
+	static const struct {
+		const char *text;
+		enum gj_reason r;
+	} known[] = {{"illegal group name", GJ_ILLEGAL_NAME}, {"group does not exist", GJ_NO_GROUP},
+		     {"this group is not open yet", GJ_NOT_OPEN}, {"this group is closed", GJ_CLOSED},
+		     {"there are no operators in this group", GJ_NO_OPERATORS}, {"too many users", GJ_TOO_MANY},
+		     {"internal server error", GJ_INTERNAL}};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(value, known[i].text) == 0)
+			return known[i].r;
+	return GJ_LOCKED; /* the lock's message, whatever an op made it */
+}
+
 static void fail(struct galene_peer *p, const struct gm_str *group, const char *user, size_t ulen, const char *value,
 		 const char *error)
 {
+	galene_stats.refused[refusal_of(value)]++;
 	out_join_fail(&galene_out, group->p, group->n, user, ulen, value, error);
 	galene_send(p, &galene_out);
 }
 
 static void not_authorised(struct galene_peer *p, const char *group, size_t glen)
 {
+	galene_stats.refused[GJ_NOT_AUTHORISED]++;
 	out_join_fail(&galene_out, group, glen, "", 0, "not authorised", NULL);
 	fail_later(p, &galene_out);
 }
@@ -427,34 +463,6 @@ static void not_authorised(struct galene_peer *p, const char *group, size_t glen
 static bool username_valid(const char *u, size_t n)
 {
 	return n == 0 || (utf8_valid((const uint8_t *)u, n) && gf_name_valid(u, n));
-}
-
-/* The re-join ticket: group, username, permissions and client id, signed
- * with a key kept in the state dir, so a worker can only restate what we
- * granted it. Layout: u16 lengths then bytes for each string, u8 count
- * then permissions, then the MAC of all that. */
-static void put_part(struct buf *b, const void *p, size_t n)
-{
-	uint16_t l = (uint16_t)n;
-	buf_append(b, &l, 2);
-	buf_append(b, p, n);
-}
-
-void galene_send_ticket(struct galene_peer *p)
-{
-	struct buf b = {0};
-	put_part(&b, p->group->name, p->group->name_len);
-	put_part(&b, p->username, p->username_len);
-	put_part(&b, p->id, p->id_len);
-	put_part(&b, p->perms, p->nperms);
-	unsigned char mac[crypto_auth_BYTES];
-	crypto_auth(mac, buf_head(&b), buf_used(&b), ticket_key);
-	buf_append(&b, mac, sizeof mac);
-	msgpack_packer *pk = router_packer(galene_R);
-	env_begin(pk, GALENE_PROTO, GALENE_OP_TICKET, 1);
-	mp_kv_bin(pk, "t", buf_head(&b), buf_used(&b));
-	router_send_scratch(galene_R, p->w);
-	buf_free(&b);
 }
 
 static void complete_join(struct galene_peer *p, struct ggroup *g, const char *user, size_t ulen,
@@ -473,7 +481,7 @@ static void complete_join(struct galene_peer *p, struct ggroup *g, const char *u
 	buf_reset(&p->status);
 	if (data && buf_used(data))
 		buf_append(&p->data, buf_head(data), buf_used(data));
-	member_add(g, p);
+	galene_member_add(g, p);
 	out_joined(&galene_out, "join", p, g);
 	galene_send(p, &galene_out);
 	history_replay(p, g->name, g->name_len, gf_history_age(g->desc));
@@ -486,6 +494,7 @@ static void complete_join(struct galene_peer *p, struct ggroup *g, const char *u
 			galene_send(p, &galene_out);
 		}
 	galene_send_ticket(p);
+	galene_stats.joins++;
 }
 
 /* The checks after authentication (sheet §7), then the member is in. */
@@ -663,12 +672,14 @@ static void join_with_token(struct galene_peer *p, const struct gmsg *m, struct 
 	size_t ulen = strlen(user);
 	if (!grant.has_username) {
 		if (!gm_has(&m->username)) {
+			galene_stats.refused[GJ_NEED_USERNAME]++;
 			out_join_fail(&galene_out, gname, glen, "", 0, "not authorised: username required", "need-username");
 			return galene_send(p, &galene_out);
 		}
 		user = m->username.p;
 		ulen = m->username.n;
 		if (gf_find_user(desc, user, ulen)) {
+			galene_stats.refused[GJ_DUPLICATE_USERNAME]++;
 			out_join_fail(&galene_out, gname, glen, "", 0, "not authorised: this username is taken",
 				      "duplicate-username");
 			return galene_send(p, &galene_out);
@@ -733,7 +744,7 @@ static void join(struct galene_peer *p, const struct gmsg *m)
 	if (lk == GF_BROKEN)
 		return fail(p, &group, "", 0, "internal server error", NULL);
 	if (res.group->redirect)
-		return join_redirect(p, m, res.group->redirect);
+		return galene_stats.refused[GJ_REDIRECT]++, join_redirect(p, m, res.group->redirect);
 	if (gm_has(&m->token))
 		return join_with_token(p, m, res.group, res.subgroup);
 	if (!gm_has(&m->username))
@@ -804,49 +815,6 @@ static void on_msg(struct galene_peer *p, const struct envelope *e)
 	handle_text(p, (const char *)d, n);
 }
 
-/* Puts p back in its group from a ticket we signed (after a router
- * restart): silently, since the others know it already. */
-static void rejoin(struct galene_peer *p, const uint8_t *t, size_t n)
-{
-	if (n < crypto_auth_BYTES || crypto_auth_verify(t + n - crypto_auth_BYTES, t, n - crypto_auth_BYTES, ticket_key))
-		return log_warn("galene: worker pid %d sent a ticket we did not sign; ignored", rworker_pid(p->w));
-	const uint8_t *part[4];
-	uint16_t len[4];
-	size_t off = 0, end = n - crypto_auth_BYTES;
-	for (int i = 0; i < 4; i++) {
-		if (off + 2 > end)
-			return;
-		memcpy(&len[i], t + off, 2);
-		part[i] = t + off + 2;
-		if ((off += 2 + len[i]) > end)
-			return;
-	}
-	if (len[2] != p->id_len || memcmp(part[2], p->id, p->id_len) != 0 || len[3] > GF_NPERM || p->group)
-		return;
-	char name[GF_MAX_NAME + 1];
-	if (len[0] > GF_MAX_NAME || !have_dir)
-		return;
-	memcpy(name, part[0], len[0]);
-	name[len[0]] = 0;
-	struct gf_result res;
-	if (gf_dir_get(&dir, name, &res) != GF_FOUND)
-		return;
-	struct ggroup *g = group_get(name, len[0], res.group, res.subgroup);
-	if (galene_peer_by_id(g, p->id, p->id_len))
-		return group_maybe_free(g);
-	free(p->username);
-	p->username = malloc((size_t)len[1] + 1);
-	if (!p->username)
-		log_fatal("galene: out of memory");
-	memcpy(p->username, part[1], len[1]);
-	p->username[len[1]] = 0;
-	p->username_len = len[1];
-	memcpy(p->perms, part[3], len[3]);
-	p->nperms = (uint8_t)len[3];
-	member_add(g, p);
-	log_info("galene: %.*s is back in %s after a router restart", (int)p->username_len, p->username, g->name);
-}
-
 static void on_hello(struct galene_peer *p, const struct envelope *e)
 {
 	const char *id;
@@ -867,7 +835,7 @@ static void on_hello(struct galene_peer *p, const struct envelope *e)
 	const uint8_t *t;
 	size_t tn;
 	if (mp_get_bin(e->map, "t", &t, &tn))
-		rejoin(p, t, tn);
+		galene_rejoin(p, t, tn);
 }
 
 static void galene_envelope(struct router *r, struct rworker *w, const struct envelope *e)
@@ -1027,8 +995,10 @@ static int galene_init(struct router *r)
 		galene_opt.reload_ms = 100;
 	next_scan = clock_ms() + galene_opt.reload_ms;
 	clock_arm_timerfd(timer_fd, next_scan);
-	if (history_init() < 0 || pool_init(r) < 0 || tokens_init(router_state_dir(r)) < 0)
+	if (history_init() < 0 || persist_init(ticket_key) < 0 || pool_init(r) < 0 ||
+	    tokens_init(router_state_dir(r)) < 0)
 		return -1;
+	rearm(clock_ms());
 	return 0;
 }
 
@@ -1051,6 +1021,7 @@ static void galene_fini(struct router *r)
 	hmap_each(&peers, free_peer, NULL);
 	hmap_free(&peers);
 	tokens_fini();
+	persist_fini();
 	hmap_each(&groups, free_group, NULL);
 	hmap_free(&groups);
 	hmap_free(&delayed);
@@ -1069,6 +1040,7 @@ const struct proto_router galene_router = {
 	.on_worker_gone = galene_gone,
 	.fini = galene_fini,
 	.store = &galene_store,
+	.metrics = galene_metrics, /* metrics.c */
 	.http = galene_http_router, /* HTTP: http_router.c */
 };
 
