@@ -105,6 +105,31 @@ void galene_user_change(struct galene_peer *p);
 /* Autolock / autokick after an op left or lost op. */
 void galene_check_ops(struct ggroup *g);
 void galene_member_add(struct ggroup *g, struct galene_peer *p);
+/* members.c: the groups in memory */
+int galene_groups_init(void);
+void galene_groups_fini(void);
+/* The group named, made with desc if it is not in memory. */
+struct ggroup *galene_group_get(const char *name, size_t n, struct gf_group *desc, bool subgroup);
+/* Forgets an empty group in its initial state. */
+void galene_group_maybe_free(struct ggroup *g);
+bool galene_has_op(const struct ggroup *g);
+/* perms expanded for desc into enum gf_perm bytes (at most GF_NPERM). */
+size_t galene_expand(const struct gf_group *desc, const struct gf_perms *perms, uint8_t *out);
+struct galene_status;
+void galene_fill_status(const struct ggroup *g, struct galene_status *st); /* status.c */
+/* reload.c: the groups folder */
+struct gf_result;
+int galene_dir_init(void);
+void galene_dir_fini(void);
+int galene_dir_get(const char *name, struct gf_result *res); /* enum gf_lookup; GF_NOT_FOUND without a folder */
+void galene_dir_rescan(void); /* members of changed groups are told */
+void galene_dir_each(void (*fn)(void *arg, const char *name, struct gf_group *g), void *arg);
+/* join.c */
+void galene_join(struct galene_peer *p, const struct gmsg *m);
+void galene_pending_free(void *pending);
+/* service.c: the "not authorised" reply waits, the messages meanwhile too */
+void galene_fail_later(struct galene_peer *p, const struct buf *frame);
+void galene_process_held(struct galene_peer *p);
 struct ggroup *galene_group_find(const char *name, size_t n); /* NULL: not in memory */
 /* The group in memory, or made from its file; NULL when it has none. */
 struct ggroup *galene_group_for(const char *name, size_t n);
