@@ -146,7 +146,10 @@ row "Galène idle member ($IDLE_N joined, ${IDLE_WAIT} s without traffic): worke
 	echo "column holds the figures measured on this machine earlier (issue 10); WSChat's direct path ran"
 	echo "on the same server in this run. Every member is a worker process of its own; a broadcast chat"
 	echo "is one frame to the router and one bus envelope per member, and it is written to the history"
-	echo "in the store. CPU is utime+stime of the supervisor, router and all workers."
+	echo "in the store. CPU is utime+stime of the supervisor, router and all workers (per process in"
+	echo "$LOGS/galene-*.txt). Load average at the end of this run: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "Idle memory: the worker gives its heap back a second after its join (malloc_trim), and the"
+	echo "router keeps at most 16 KB of a worker's queue and pipe buffer after the join's burst."
 } >"$OUT/notes-galene.md"
 
 stop_sb
