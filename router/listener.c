@@ -235,7 +235,7 @@ static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 	account_out(b, p, before);
 	if (rc < 0)
 		return kill_pipe(b, p, why);
-	buf_shrink(&p->sp.out, 65536);
+	buf_shrink(&p->sp.out, 16384); /* nor its output buffer, per worker pipe */
 	watch_writes(b, p);
 }
 

@@ -251,7 +251,7 @@ static void flush_one(struct router *r, struct rworker *w)
 	w->credit--;
 	r->stats.bus_messages_out++;
 	queue_clear(r, w);
-	buf_shrink(&w->queue, 65536);
+	buf_shrink(&w->queue, 16384); /* a burst's queue (a Galène join: a user add per member) is not kept */
 }
 
 void workers_flush(struct router *r)

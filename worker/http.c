@@ -162,12 +162,13 @@ static bool has_body(const struct http_request *req)
 	       (cl && !(cl->value_len == 1 && cl->value[0] == '0'));
 }
 
-static bool is_websocket_endpoint(const struct http_request *req)
+/* The protocol whose WebSocket endpoint is at the path, or NULL. */
+static const struct proto_worker *endpoint_of(const struct http_request *req)
 {
 	for (int i = 0; worker_protocols[i]; i++)
 		if (worker_protocols[i]->match(req))
-			return true;
-	return false;
+			return worker_protocols[i];
+	return NULL;
 }
 
 /* Whether --static-dir answers the path with something other than 404. */
@@ -187,10 +188,13 @@ static bool files_have(const struct http_request *req)
 static int dispatch(struct session *s, const struct http_request *req)
 {
 	int status = http_ask_core(s, req); /* /metrics, /healthz */
+	/* an endpoint's path is its protocol's alone: another's http op (Galène's
+	 * files claim every path) must not answer it */
+	const struct proto_worker *ep = endpoint_of(req);
 	for (int i = 0; worker_protocols[i] && !status; i++)
-		if (worker_protocols[i]->http)
+		if (worker_protocols[i]->http && (!ep || worker_protocols[i] == ep))
 			status = worker_protocols[i]->http(s, req);
-	if (status || is_websocket_endpoint(req))
+	if (status || ep)
 		return status; /* a WebSocket endpoint answers 426 to the rest (worker.c) */
 	if (files_have(req) && (status = files_worker.http(s, req)) != 0)
 		return status;

@@ -58,6 +58,10 @@ static void chat(struct galene_peer *p, const struct gmsg *m)
 		if (!to)
 			return galene_error(p, "user unknown");
 		relayed(&galene_out, type, p, m, m->id.p, m->id.n, to, false);
+		galene_stats.chat += is_chat;
+		galene_stats.chat_private += is_chat;
+		galene_stats.usermessages += !is_chat;
+		galene_stats.deliveries++;
 		return galene_send(to, &galene_out);
 	}
 	char rid[12];
@@ -70,6 +74,9 @@ static void chat(struct galene_peer *p, const struct gmsg *m)
 	}
 	relayed(&galene_out, type, p, m, id, idlen, NULL, false);
 	galene_fan_out(p->group, &galene_out, m->noecho ? p : NULL);
+	galene_stats.chat += is_chat;
+	galene_stats.usermessages += !is_chat;
+	galene_stats.deliveries += (uint64_t)(p->group->count - (m->noecho ? 1 : 0));
 	if (is_chat) {
 		relayed(&galene_out, "chathistory", p, m, id, idlen, NULL, true);
 		history_add(p->group->name, p->group->name_len, p->id, p->id_len, id, idlen, galene_now_ms(),
@@ -104,6 +111,36 @@ static void set_perms(struct galene_peer *t, const char *kind)
 		galene_check_ops(t->group);
 }
 
+/* Kicks t out: usermessage kicked (from by, or from the server when by is
+ * NULL), then the close 1000 with the reason Galène gives. */
+void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char *msg)
+{
+	struct buf *b = &galene_out;
+	buf_reset(b);
+	buf_append_str(b, "{\"type\":\"usermessage\",\"kind\":\"kicked\"");
+	if (by)
+		out_kv(b, "id", by->id, by->id_len);
+	out_kv(b, "dest", t->id, t->id_len);
+	if (by)
+		out_kv(b, "username", by->username, by->username_len);
+	buf_append_str(b, ",\"privileged\":true");
+	const char *shown = msg && *msg ? msg : "you have been kicked out";
+	out_kv(b, "value", shown, strlen(shown));
+	buf_append_str(b, "}");
+	galene_send(t, b);
+	char reason[700];
+	if (by && msg && *msg)
+		snprintf(reason, sizeof reason, "kicked out (%s) by %.*s", msg, (int)by->username_len, by->username);
+	else if (by)
+		snprintf(reason, sizeof reason, "kicked out by %.*s", (int)by->username_len, by->username);
+	else
+		snprintf(reason, sizeof reason, "kicked out (%s)", shown);
+	galene_stats.kicks++;
+	galene_leave(t);
+	router_close_client(galene_R, t->w, 1000, reason);
+	t->doomed = true;
+}
+
 static void kick(struct galene_peer *p, struct galene_peer *t, const struct gmsg *m)
 {
 	char msg[512];
@@ -112,25 +149,7 @@ static void kick(struct galene_peer *p, struct galene_peer *t, const struct gmsg
 	    json_str(&m->doc, m->value, msg, sizeof msg - 1, &n) < 0)
 		n = 0;
 	msg[n] = 0;
-	struct buf *b = &galene_out;
-	buf_reset(b);
-	buf_append_str(b, "{\"type\":\"usermessage\",\"kind\":\"kicked\"");
-	out_kv(b, "id", p->id, p->id_len);
-	out_kv(b, "dest", t->id, t->id_len);
-	out_kv(b, "username", p->username, p->username_len);
-	buf_append_str(b, ",\"privileged\":true");
-	const char *shown = n ? msg : "you have been kicked out";
-	out_kv(b, "value", shown, strlen(shown));
-	buf_append_str(b, "}");
-	galene_send(t, b);
-	char reason[700];
-	if (n)
-		snprintf(reason, sizeof reason, "kicked out (%s) by %.*s", msg, (int)p->username_len, p->username);
-	else
-		snprintf(reason, sizeof reason, "kicked out by %.*s", (int)p->username_len, p->username);
-	galene_leave(t);
-	router_close_client(galene_R, t->w, 1000, reason);
-	t->doomed = true;
+	galene_kick(t, p, msg);
 }
 
 static void identify(struct galene_peer *p, struct galene_peer *t)
@@ -157,25 +176,31 @@ static void identify(struct galene_peer *p, struct galene_peer *t)
 	galene_send(t, b);
 }
 
-static void setdata(struct galene_peer *p, const struct gmsg *m)
+/* setdata and setstatus: a member merges an object into its own data or
+ * status (a null deletes a key); the group, the member too, gets user
+ * kind change. setdata may leave dest out; setstatus must name oneself
+ * (as Galène's setstatus did). */
+static void set_own(struct galene_peer *p, const struct gmsg *m, bool status)
 {
-	if (gm_set(&m->dest) && !(m->dest.n == p->id_len && memcmp(m->dest.p, p->id, p->id_len) == 0))
+	bool self = gm_set(&m->dest) && m->dest.n == p->id_len && memcmp(m->dest.p, p->id, p->id_len) == 0;
+	if ((gm_set(&m->dest) || status) && !self)
 		return galene_error(p, "not authorised");
+	const char *bad = status ? "Bad value in setstatus" : "Bad value in setdata";
 	const char *v;
 	size_t n;
 	if (m->value < 0)
-		return galene_error(p, "Bad value in setdata");
+		return galene_error(p, bad);
 	gm_raw(m, m->value, &v, &n);
-	if (json_merge(&p->data, v, n) < 0)
-		return galene_error(p, "Bad value in setdata");
+	if (json_merge(status ? &p->status : &p->data, v, n) < 0)
+		return galene_error(p, bad);
 	galene_user_change(p);
 }
 
 static void useraction(struct galene_peer *p, const struct gmsg *m)
 {
 	static const char *const kinds[] = {"op", "unop", "present", "unpresent", "shutup", "unshutup", NULL};
-	if (gm_eq(&m->kind, "setdata"))
-		return setdata(p, m);
+	if (gm_eq(&m->kind, "setdata") || gm_eq(&m->kind, "setstatus"))
+		return set_own(p, m, gm_eq(&m->kind, "setstatus"));
 	bool perm = false;
 	for (const char *const *k = kinds; *k; k++)
 		perm |= gm_eq(&m->kind, *k);
@@ -263,6 +288,7 @@ static void lock(struct galene_peer *p, const struct gmsg *m, bool on)
 		msg[n] = 0;
 		g->lock_message = strdup(msg);
 	}
+	persist_group_save(g);
 	galene_group_changed(g);
 }
 
@@ -275,6 +301,7 @@ static void group_setdata(struct galene_peer *p, const struct gmsg *m)
 	gm_raw(m, m->value, &v, &n);
 	if (json_merge(&p->group->data, v, n) < 0)
 		return galene_error(p, "Bad value in setdata");
+	persist_group_save(p->group);
 	galene_group_changed(p->group);
 }
 

@@ -5,9 +5,10 @@
 #define GALENE_PROTO "galene"
 #define GALENE_PATH "/ws"
 #define GALENE_MAX_ID 256         /* bytes of a client id (protocol.js sends 32) */
-#define GALENE_MAX_TICKET 2048    /* bytes of a re-join ticket */
+#define GALENE_MAX_TICKET (2 * GALENE_MAX_DATA + 4096) /* bytes of a re-join ticket (data and status in it) */
 #define GALENE_HANDSHAKE_MS 15000 /* the first message must come within this */
 #define GALENE_TICK_MS 10000      /* keep-alive check period */
+#define GALENE_TRIM_MS 1000       /* after a join, the worker gives its heap back this soon */
 #define GALENE_PING_AFTER_MS 20000 /* silent this long: we send a JSON ping */
 #define GALENE_DEAD_AFTER_MS 45000 /* silent this long: dropped */
 #define GALENE_MAX_DATA 65536    /* bytes of a member's or a group's data (setdata) */

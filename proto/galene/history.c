@@ -94,9 +94,20 @@ static int history_stats(sqlite3 *db, FILE *f)
 	return 0;
 }
 
+/* Version 2: what survives a router restart (persist.c). */
+#define PERSIST_TABLES                                                                                      \
+	"CREATE TABLE galene_members (grp BLOB NOT NULL, id BLOB NOT NULL, username BLOB NOT NULL,"           \
+	" mac BLOB NOT NULL, PRIMARY KEY (grp, id));"                                                         \
+	"CREATE TABLE galene_groups (grp BLOB PRIMARY KEY, locked INTEGER NOT NULL, lock_message TEXT,"        \
+	" data BLOB);"
+
+static const struct store_migration migrations[] = {{2, PERSIST_TABLES, NULL}};
+
 const struct proto_store galene_store = {
 	.name = GALENE_PROTO,
-	.version = 1,
-	.create = HISTORY_TABLES,
+	.version = 2,
+	.create = HISTORY_TABLES PERSIST_TABLES,
+	.migrations = migrations,
+	.nmigrations = 1,
 	.stats = history_stats,
 };

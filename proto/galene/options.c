@@ -22,6 +22,8 @@ static const struct opt table[] = {
 	 &galene_opt.max_history, 0, 100000, NULL, NULL},
 	{"galene-password-threads", OPT_INT, "N", "2", "threads that check bcrypt and pbkdf2 passwords",
 	 OPT_ROUTER, &galene_opt.password_threads, 1, 64, NULL, NULL},
+	{"galene-rejoin-grace", OPT_SECONDS, NULL, "10", "after a router restart, members not back within this "
+	 "long are dropped", OPT_ROUTER, &galene_opt.rejoin_grace_ms, 0, 3600, NULL, NULL},
 	{"galene-static", OPT_STR, "DIR", NULL, "Galène's static/ folder: its files, and galene.html for "
 	 "/group/<name>/", OPT_WORKER, &galene_opt.static_dir, 0, 0, NULL, NULL},
 	{.name = NULL},

@@ -10,6 +10,7 @@ struct galene_options {
 	const char *canonical_host; /* --galene-canonical-host: required in JWT aud; NULL any */
 	long max_history;           /* --galene-max-history: chat entries kept per group */
 	long password_threads;      /* --galene-password-threads */
+	int rejoin_grace_ms;        /* --galene-rejoin-grace: members not back by then are dropped */
 	const char *static_dir;     /* --galene-static: the worker's files (http.c); NULL: none */
 };
 

@@ -149,6 +149,10 @@ void out_user(struct buf *b, const char *kind, const struct galene_peer *p)
 		buf_append_str(b, ",\"data\":");
 		buf_append(b, buf_head(&p->data), buf_used(&p->data));
 	}
+	if (buf_used(&p->status)) {
+		buf_append_str(b, ",\"status\":");
+		buf_append(b, buf_head(&p->status), buf_used(&p->status));
+	}
 	buf_append_str(b, "}");
 }
 

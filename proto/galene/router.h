@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../../common/buf.h"
 #include "../../common/hmap.h"
@@ -28,13 +29,16 @@ struct galene_peer {
 	char addr[64];      /* the client's address as its worker saw it, "" unknown */
 	bool busy;          /* a join is being checked off the loop: messages wait */
 	bool doomed;        /* told to close: nothing more is done for it */
+	bool unwelcome;     /* the reloaded group file no longer admits it: to be kicked */
 	struct ggroup *group; /* NULL: not joined */
 	struct galene_peer *prev, *next; /* the group's members, in join order */
 	char *username;
 	size_t username_len;
 	uint8_t perms[GF_NPERM]; /* enum gf_perm, in the order they are shown */
 	uint8_t nperms;
+	int16_t cand;       /* how it got in: CAND_TOKEN, CAND_USER, or the index of a wildcard */
 	struct buf data;    /* the user's data: a JSON object, or empty */
+	struct buf status;  /* the user's status (useraction setstatus): a JSON object, or empty */
 	struct buf held;    /* messages that came while busy, each a u32 length then text */
 	int64_t fail_at;    /* a "not authorised" reply waits until then (0: none) */
 	struct buf fail;    /* that reply */
@@ -56,6 +60,19 @@ struct ggroup {
 	char *lock_message;     /* NULL: the default */
 	struct buf data;        /* group data (groupaction setdata): a JSON object, or empty */
 };
+
+enum { CAND_TOKEN = -1, CAND_USER = -2 };
+
+/* metrics.c: the counters /metrics shows */
+enum gj_reason { GJ_NOT_AUTHORISED, GJ_NEED_USERNAME, GJ_DUPLICATE_USERNAME, GJ_NO_GROUP, GJ_ILLEGAL_NAME, GJ_LOCKED,
+		 GJ_NOT_OPEN, GJ_CLOSED, GJ_NO_OPERATORS, GJ_TOO_MANY, GJ_INTERNAL, GJ_REDIRECT, GJ_NREASONS };
+struct galene_stats {
+	uint64_t joins, refused[GJ_NREASONS];
+	uint64_t chat, chat_private, usermessages, deliveries, errors, kicks;
+	uint64_t rejoins, dropped, stale;
+};
+extern struct galene_stats galene_stats;
+void galene_metrics(FILE *f);
 
 extern struct router *galene_R;
 extern struct buf galene_out; /* scratch for composing frames */
@@ -87,11 +104,40 @@ void galene_group_changed(struct ggroup *g);
 void galene_user_change(struct galene_peer *p);
 /* Autolock / autokick after an op left or lost op. */
 void galene_check_ops(struct ggroup *g);
-void galene_send_ticket(struct galene_peer *p);
+void galene_member_add(struct ggroup *g, struct galene_peer *p);
+/* members.c: the groups in memory */
+int galene_groups_init(void);
+void galene_groups_fini(void);
+/* The group named, made with desc if it is not in memory. */
+struct ggroup *galene_group_get(const char *name, size_t n, struct gf_group *desc, bool subgroup);
+/* Forgets an empty group in its initial state. */
+void galene_group_maybe_free(struct ggroup *g);
+bool galene_has_op(const struct ggroup *g);
+/* perms expanded for desc into enum gf_perm bytes (at most GF_NPERM). */
+size_t galene_expand(const struct gf_group *desc, const struct gf_perms *perms, uint8_t *out);
+struct galene_status;
+void galene_fill_status(const struct ggroup *g, struct galene_status *st); /* status.c */
+/* reload.c: the groups folder */
+struct gf_result;
+int galene_dir_init(void);
+void galene_dir_fini(void);
+int galene_dir_get(const char *name, struct gf_result *res); /* enum gf_lookup; GF_NOT_FOUND without a folder */
+void galene_dir_rescan(void); /* members of changed groups are told */
+void galene_dir_each(void (*fn)(void *arg, const char *name, struct gf_group *g), void *arg);
+/* join.c */
+void galene_join(struct galene_peer *p, const struct gmsg *m);
+void galene_pending_free(void *pending);
+/* service.c: the "not authorised" reply waits, the messages meanwhile too */
+void galene_fail_later(struct galene_peer *p, const struct buf *frame);
+void galene_process_held(struct galene_peer *p);
+struct ggroup *galene_group_find(const char *name, size_t n); /* NULL: not in memory */
+/* The group in memory, or made from its file; NULL when it has none. */
+struct ggroup *galene_group_for(const char *name, size_t n);
 bool galene_allow_present(void);
 
 void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg);
 /* actions.c: every joined message but join */
+void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char *msg);
 void galene_dispatch(struct galene_peer *p, const struct gmsg *m);
 
 /* out.c: frames. Each starts b afresh. */
@@ -125,6 +171,20 @@ void history_replay(struct galene_peer *p, const char *group, size_t glen, int64
 /* Removes all (user NULL), one user's (id NULL) or one entry. */
 void history_clear(const char *group, size_t glen, const char *user, size_t ulen, const char *id, size_t idlen);
 extern const struct proto_store galene_store;
+
+/* persist.c: what survives a router restart */
+int persist_init(const unsigned char *ticket_key);
+/* Sends p its re-join ticket (after every change of what it holds) and stores its MAC. */
+void galene_send_ticket(struct galene_peer *p);
+void persist_member_gone(const struct galene_peer *p, const struct ggroup *g);
+/* Puts p back in its group from the ticket its worker kept, if it is the latest we signed. */
+void galene_rejoin(struct galene_peer *p, const uint8_t *t, size_t n);
+/* Drops the members not back after the grace: the time to call again, or 0. */
+int64_t persist_tick(int64_t now);
+void persist_fini(void);
+/* Stores the group's lock and data (or forgets them, when as at start). */
+void persist_group_save(const struct ggroup *g);
+void persist_group_load(struct ggroup *g);
 
 /* pool.c: costly password checks on threads */
 typedef void pool_done_fn(void *arg, int result);

@@ -1,9 +1,11 @@
 /*
- * Galène, router half: connections and groups, the join flow with every
- * failure of sheet §7, leaving, re-joining after a router restart (the
- * worker keeps a ticket we signed), the group folder's reload, and the
- * group status the HTTP side reads (state.h). Chat and actions are in
- * actions.c; frames in out.c.
+ * Galène, router half: the connections. Envelopes from each worker (hello,
+ * with the re-join ticket after a router restart; client messages, decoded
+ * again since we trust no worker, held while a join is checked), the
+ * timer (delayed "not authorised" replies, the groups folder's walk, the
+ * rejoin grace), start and stop. Groups and members: members.c; joins:
+ * join.c; chat and actions: actions.c; the folder: reload.c; what survives
+ * a restart: persist.c; HTTP status: status.c; frames: out.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,242 +19,21 @@
 #include "../../common/clock.h"
 #include "../../common/log.h"
 #include "../../common/utf8.h"
-#include "groups.h"
 #include "http.h"
-#include "jwt.h"
 #include "options.h"
 #include "router.h"
-#include "state.h"
 
 #define FAIL_DELAY_MS 200 /* "not authorised" waits this long, as in Galène */
 
 struct router *galene_R;
 struct buf galene_out;
-static struct gf_dir dir;
-static bool have_dir;
-static struct hmap groups;   /* name → struct ggroup */
 static struct hmap delayed;  /* rworker pointer → peer: a fail reply waiting */
 static struct hmap peers;    /* rworker pointer → rworker: every connection, for fini */
 static int timer_fd = -1;
 static int64_t next_scan;
 static unsigned char ticket_key[crypto_auth_KEYBYTES];
 
-/* A join being checked off the loop (a costly password). */
-struct pending {
-	struct galene_peer *p;
-	struct gf_group *desc;
-	bool subgroup;
-	char *group, *username, *password;
-	size_t glen, ulen, plen;
-	struct buf data;
-	size_t next; /* candidate to try next */
-};
-
-bool galene_allow_present(void) { return galene_opt.allow_present; }
-
-void peer_add_perm(struct galene_peer *p, enum gf_perm perm)
-{
-	if (!peer_has(p, perm) && p->nperms < GF_NPERM)
-		p->perms[p->nperms++] = (uint8_t)perm;
-}
-
-void peer_del_perm(struct galene_peer *p, enum gf_perm perm)
-{
-	for (int i = 0; i < p->nperms; i++)
-		if (p->perms[i] == perm) {
-			memmove(p->perms + i, p->perms + i + 1, (size_t)(p->nperms - i - 1));
-			p->nperms--;
-			return;
-		}
-}
-
-/* ---- sending ---- */
-
-void galene_send(struct galene_peer *p, const struct buf *b)
-{
-	if (!p->doomed)
-		router_send_text(galene_R, p->w, buf_head(b), buf_used(b));
-}
-
-void galene_fan_out(struct ggroup *g, const struct buf *b, const struct galene_peer *except)
-{
-	msgpack_packer *pk = router_packer(galene_R);
-	env_begin(pk, ENV_CORE, "text", 1);
-	mp_kv_str(pk, "d", (const char *)buf_head(b), buf_used(b));
-	router_fan_out(galene_R, &g->members, except ? except->w : NULL);
-}
-
-void galene_error(struct galene_peer *p, const char *text)
-{
-	out_error(&galene_out, p->id, p->id_len, "error", text);
-	galene_send(p, &galene_out);
-}
-
-void galene_fatal(struct galene_peer *p, int code, const char *text)
-{
-	if (p->doomed)
-		return;
-	galene_error(p, text);
-	log_info("galene: closing client %.*s: %s", (int)(p->id_len > 64 ? 64 : p->id_len), p->id, text);
-	galene_leave(p);
-	router_close_client(galene_R, p->w, code, text);
-	p->doomed = true;
-}
-
-/* ---- groups ---- */
-
-void galene_fill_status(const struct ggroup *g, struct galene_status *st)
-{
-	const struct gf_group *d = g->desc;
-	*st = (struct galene_status){.name = g->name, .is_public = d->is_public && !g->subgroup,
-				     .locked = g->locked, .client_count = g->count, .redirect = d->redirect,
-				     .auth_server = d->auth_server, .auth_portal = d->auth_portal};
-	if (!g->subgroup) {
-		st->display_name = d->display_name;
-		st->description = d->description;
-	}
-}
-
-static struct ggroup *group_get(const char *name, size_t n, struct gf_group *desc, bool subgroup)
-{
-	struct ggroup *g = hmap_get(&groups, name, n);
-	if (g)
-		return g;
-	if (!(g = calloc(1, sizeof *g)) || !(g->name = malloc(n + 1)) || hmap_init(&g->members) < 0 ||
-	    hmap_init(&g->ids) < 0) {
-		log_fatal("galene: out of memory");
-	}
-	memcpy(g->name, name, n);
-	g->name[n] = 0;
-	g->name_len = n;
-	g->desc = gf_ref(desc);
-	g->subgroup = subgroup;
-	g->locked = desc->autolock; /* an autolock group starts locked (T-10) */
-	hmap_put(&groups, name, n, g, NULL);
-	return g;
-}
-
-static void group_free(struct ggroup *g)
-{
-	gf_unref(g->desc);
-	hmap_free(&g->members);
-	hmap_free(&g->ids);
-	free(g->name);
-	free(g->lock_message);
-	buf_free(&g->data);
-	free(g);
-}
-
-/* An empty group in its initial state is forgotten (so failed joins to
- * auto-subgroups cannot pile groups up). */
-static void group_maybe_free(struct ggroup *g)
-{
-	if (g->count || g->locked != g->desc->autolock || buf_used(&g->data))
-		return;
-	hmap_del(&groups, g->name, g->name_len);
-	group_free(g);
-}
-
-struct galene_peer *galene_peer_by_id(struct ggroup *g, const char *id, size_t n)
-{
-	struct rworker *w = hmap_get(&g->ids, id, n);
-	return w ? rworker_state(w) : NULL;
-}
-
-static bool has_op(const struct ggroup *g)
-{
-	for (struct galene_peer *q = g->first; q; q = q->next)
-		if (peer_has(q, GF_P_OP))
-			return true;
-	return false;
-}
-
-void galene_joined_change(struct galene_peer *p)
-{
-	out_joined(&galene_out, "change", p, p->group);
-	galene_send(p, &galene_out);
-}
-
-void galene_group_changed(struct ggroup *g)
-{
-	for (struct galene_peer *q = g->first; q; q = q->next)
-		galene_joined_change(q);
-}
-
-void galene_user_change(struct galene_peer *p)
-{
-	out_user(&galene_out, "change", p);
-	galene_fan_out(p->group, &galene_out, NULL);
-}
-
-static void member_add(struct ggroup *g, struct galene_peer *p)
-{
-	p->group = g;
-	p->prev = g->last;
-	p->next = NULL;
-	if (g->last)
-		g->last->next = p;
-	else
-		g->first = p;
-	g->last = p;
-	g->count++;
-	hmap_put(&g->members, &p->w, sizeof p->w, p->w, NULL);
-	hmap_put(&g->ids, p->id, p->id_len, p->w, NULL); /* ids are unique in a group (admit) */
-}
-
-void galene_check_ops(struct ggroup *g)
-{
-	if (has_op(g))
-		return;
-	if (g->desc->autokick) {
-		g->in_check = true; /* the group stays while its members go */
-		while (g->first)
-			galene_fatal(g->first, 1000, "there are no operators in this group");
-		g->in_check = false;
-		return;
-	}
-	if (g->desc->autolock && !g->locked) {
-		g->locked = true;
-		galene_group_changed(g);
-	}
-}
-
-void galene_leave(struct galene_peer *p)
-{
-	struct ggroup *g = p->group;
-	if (!g)
-		return;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		g->first = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		g->last = p->prev;
-	p->prev = p->next = NULL;
-	g->count--;
-	hmap_del(&g->members, &p->w, sizeof p->w);
-	hmap_del(&g->ids, p->id, p->id_len);
-	p->group = NULL;
-	out_user_delete(&galene_out, p);
-	galene_fan_out(g, &galene_out, NULL);
-	/* the re-join ticket goes: a router restart must not bring p back */
-	msgpack_packer *pk = router_packer(galene_R);
-	env_begin(pk, GALENE_PROTO, GALENE_OP_TICKET, 1);
-	mp_cstr(pk, "t");
-	msgpack_pack_nil(pk);
-	if (!p->doomed)
-		router_send_scratch(galene_R, p->w);
-	if (peer_has(p, GF_P_OP))
-		galene_check_ops(g);
-	if (!g->in_check)
-		group_maybe_free(g);
-}
-
-/* ---- the delayed replies and the periodic reload ---- */
-
-static void process_held(struct galene_peer *p);
+/* ---- the delayed replies, the periodic reload, the rejoin grace ---- */
 
 struct due {
 	int64_t now;
@@ -269,11 +50,11 @@ static void collect_due(void *arg, const void *key, size_t klen, void *value)
 		d->p[d->n++] = p;
 }
 
-static void on_group_event(void *arg, const char *name, enum gf_event ev);
-
 static void rearm(int64_t now)
 {
-	int64_t at = next_scan;
+	int64_t at = next_scan, grace = persist_tick(now);
+	if (grace && grace < at)
+		at = grace;
 	if (delayed.count && now + 20 < at)
 		at = now + 20; /* delayed replies are looked at in this step */
 	clock_arm_timerfd(timer_fd, at);
@@ -294,17 +75,17 @@ static void on_timer(struct router *r, void *arg)
 		galene_send(p, &p->fail);
 		buf_free(&p->fail);
 		p->busy = false;
-		process_held(p);
+		galene_process_held(p);
 	}
+	persist_tick(d.now);
 	if (d.now >= next_scan) {
-		if (have_dir)
-			gf_dir_scan(&dir, on_group_event, NULL);
+		galene_dir_rescan();
 		next_scan = d.now + galene_opt.reload_ms;
 	}
 	rearm(d.now);
 }
 
-static void fail_later(struct galene_peer *p, const struct buf *frame)
+void galene_fail_later(struct galene_peer *p, const struct buf *frame)
 {
 	buf_reset(&p->fail);
 	buf_append(&p->fail, buf_head(frame), buf_used(frame));
@@ -312,370 +93,6 @@ static void fail_later(struct galene_peer *p, const struct buf *frame)
 	p->busy = true;
 	hmap_put(&delayed, &p->w, sizeof p->w, p->w, NULL);
 	rearm(clock_ms());
-}
-
-/* A changed file: groups it describes take the new description; their
- * members are told (joined kind change). */
-static void refresh_one(void *arg, const void *key, size_t klen, void *value)
-{
-	(void)arg, (void)key, (void)klen;
-	struct ggroup *g = value;
-	struct gf_result res;
-	if (gf_dir_get(&dir, g->name, &res) != GF_FOUND || res.group == g->desc)
-		return;
-	gf_unref(g->desc);
-	g->desc = gf_ref(res.group);
-	g->subgroup = res.subgroup;
-	g->pending_change = true;
-}
-
-static void notify_one(void *arg, const void *key, size_t klen, void *value)
-{
-	(void)arg, (void)key, (void)klen;
-	struct ggroup *g = value;
-	if (g->pending_change) {
-		g->pending_change = false;
-		log_info("galene: group %s changed; telling its %d members", g->name, g->count);
-		galene_group_changed(g);
-	}
-}
-
-static void on_group_event(void *arg, const char *name, enum gf_event ev)
-{
-	(void)arg;
-	if (ev == GF_EV_CHANGED || ev == GF_EV_ADDED) {
-		log_debug("galene: group file of %s %s", name, ev == GF_EV_ADDED ? "added" : "changed");
-		hmap_each(&groups, refresh_one, NULL);
-		hmap_each(&groups, notify_one, NULL);
-	}
-}
-/* ---- joining ---- */
-
-static void fail(struct galene_peer *p, const struct gm_str *group, const char *user, size_t ulen, const char *value,
-		 const char *error)
-{
-	out_join_fail(&galene_out, group->p, group->n, user, ulen, value, error);
-	galene_send(p, &galene_out);
-}
-
-static void not_authorised(struct galene_peer *p, const char *group, size_t glen)
-{
-	out_join_fail(&galene_out, group, glen, "", 0, "not authorised", NULL);
-	fail_later(p, &galene_out);
-}
-
-static bool username_valid(const char *u, size_t n)
-{
-	return n == 0 || (utf8_valid((const uint8_t *)u, n) && gf_name_valid(u, n));
-}
-
-/* The re-join ticket: group, username, permissions and client id, signed
- * with a key kept in the state dir, so a worker can only restate what we
- * granted it. Layout: u16 lengths then bytes for each string, u8 count
- * then permissions, then the MAC of all that. */
-static void put_part(struct buf *b, const void *p, size_t n)
-{
-	uint16_t l = (uint16_t)n;
-	buf_append(b, &l, 2);
-	buf_append(b, p, n);
-}
-
-void galene_send_ticket(struct galene_peer *p)
-{
-	struct buf b = {0};
-	put_part(&b, p->group->name, p->group->name_len);
-	put_part(&b, p->username, p->username_len);
-	put_part(&b, p->id, p->id_len);
-	put_part(&b, p->perms, p->nperms);
-	unsigned char mac[crypto_auth_BYTES];
-	crypto_auth(mac, buf_head(&b), buf_used(&b), ticket_key);
-	buf_append(&b, mac, sizeof mac);
-	msgpack_packer *pk = router_packer(galene_R);
-	env_begin(pk, GALENE_PROTO, GALENE_OP_TICKET, 1);
-	mp_kv_bin(pk, "t", buf_head(&b), buf_used(&b));
-	router_send_scratch(galene_R, p->w);
-	buf_free(&b);
-}
-
-static void complete_join(struct galene_peer *p, struct ggroup *g, const char *user, size_t ulen,
-			  const uint8_t *perms, size_t nperms, const struct buf *data)
-{
-	free(p->username);
-	p->username = malloc(ulen + 1);
-	if (!p->username)
-		log_fatal("galene: out of memory");
-	memcpy(p->username, user, ulen);
-	p->username[ulen] = 0;
-	p->username_len = ulen;
-	memcpy(p->perms, perms, nperms);
-	p->nperms = (uint8_t)nperms;
-	buf_reset(&p->data);
-	if (data && buf_used(data))
-		buf_append(&p->data, buf_head(data), buf_used(data));
-	member_add(g, p);
-	out_joined(&galene_out, "join", p, g);
-	galene_send(p, &galene_out);
-	history_replay(p, g->name, g->name_len, gf_history_age(g->desc));
-	out_user(&galene_out, "add", p);
-	galene_send(p, &galene_out);
-	galene_fan_out(g, &galene_out, p);
-	for (struct galene_peer *q = g->first; q; q = q->next)
-		if (q != p) {
-			out_user(&galene_out, "add", q);
-			galene_send(p, &galene_out);
-		}
-	galene_send_ticket(p);
-}
-
-/* The checks after authentication (sheet §7), then the member is in. */
-static void admit(struct galene_peer *p, struct gf_group *desc, bool subgroup, const char *gname, size_t glen,
-		  const char *user, size_t ulen, const uint8_t *perms, size_t nperms, const struct buf *data)
-{
-	struct gm_str group = {gname, glen};
-	if (!username_valid(user, ulen))
-		return not_authorised(p, gname, glen);
-	struct ggroup *g = group_get(gname, glen, desc, subgroup);
-	bool op = false;
-	for (size_t i = 0; i < nperms; i++)
-		op |= perms[i] == GF_P_OP;
-	const char *why = NULL;
-	int64_t now_ns = galene_now_ms() * 1000000;
-	if (!op) {
-		if (g->locked)
-			why = g->lock_message ? g->lock_message : "this group is locked";
-		else if (desc->has_not_before && now_ns < desc->not_before_ns)
-			why = "this group is not open yet";
-		else if (desc->has_expires && now_ns > desc->expires_ns)
-			why = "this group is closed";
-		else if (desc->autokick && !has_op(g))
-			why = "there are no operators in this group";
-		else if (desc->max_clients > 0 && g->count >= desc->max_clients)
-			why = "too many users";
-	}
-	if (!why && (p->id_len == 0 || galene_peer_by_id(g, p->id, p->id_len)))
-		why = "internal server error";
-	if (why) {
-		fail(p, &group, user, ulen, why, NULL);
-		return group_maybe_free(g);
-	}
-	complete_join(p, g, user, ulen, perms, nperms, data);
-}
-
-static size_t expand(const struct gf_group *desc, const struct gf_perms *perms, uint8_t *out)
-{
-	enum gf_perm list[GF_NPERM + 2];
-	size_t n = gf_expand(desc, perms, list), k = 0;
-	for (size_t i = 0; i < n && k < GF_NPERM; i++)
-		out[k++] = (uint8_t)list[i];
-	return k;
-}
-
-static void pending_free(struct pending *pj)
-{
-	gf_unref(pj->desc);
-	free(pj->group);
-	free(pj->username);
-	if (pj->password)
-		sodium_memzero(pj->password, pj->plen);
-	free(pj->password);
-	buf_free(&pj->data);
-	free(pj);
-}
-
-static void try_candidates(struct pending *pj);
-
-static void on_checked(void *arg, int result)
-{
-	struct pending *pj = arg;
-	struct galene_peer *p = pj->p;
-	p->busy = false;
-	p->pending = NULL;
-	if (result == PW_MATCH) {
-		size_t n;
-		const struct gf_user *c = gf_candidates(pj->desc, pj->username, pj->ulen, &n);
-		uint8_t perms[GF_NPERM];
-		size_t np = expand(pj->desc, &c[pj->next - 1].perms, perms);
-		admit(p, pj->desc, pj->subgroup, pj->group, pj->glen, pj->username, pj->ulen, perms, np, &pj->data);
-		pending_free(pj);
-		return process_held(p);
-	}
-	try_candidates(pj);
-}
-
-/* Tries the candidates from pj->next: cheap ones here, a costly one on
- * the pool (on_checked resumes). */
-static void try_candidates(struct pending *pj)
-{
-	struct galene_peer *p = pj->p;
-	size_t n;
-	const struct gf_user *c = gf_candidates(pj->desc, pj->username, pj->ulen, &n);
-	while (pj->next < n) {
-		const struct gf_user *u = &c[pj->next++];
-		if (pw_costly(&u->password)) {
-			p->busy = true;
-			p->pending = pj;
-			if (pool_check(&u->password, pj->password, pj->plen, on_checked, pj) == 0)
-				return;
-			p->busy = false;
-			p->pending = NULL;
-			log_error("galene: cannot start a password check");
-			continue;
-		}
-		if (pw_check(&u->password, pj->password, pj->plen) == PW_MATCH) {
-			return on_checked(pj, PW_MATCH); /* on_checked takes c[next - 1] */
-		}
-	}
-	not_authorised(p, pj->group, pj->glen);
-	pending_free(pj);
-}
-
-static char *dup_str(const struct gm_str *s, size_t *n)
-{
-	const char *src = s->p ? s->p : "";
-	*n = s->p ? s->n : 0;
-	char *d = malloc(*n + 1);
-	if (!d)
-		log_fatal("galene: out of memory");
-	memcpy(d, src, *n);
-	d[*n] = 0;
-	return d;
-}
-
-static void join_with_password(struct galene_peer *p, const struct gmsg *m, struct gf_group *desc, bool subgroup)
-{
-	struct pending *pj = calloc(1, sizeof *pj);
-	if (!pj)
-		log_fatal("galene: out of memory");
-	pj->p = p;
-	pj->desc = gf_ref(desc);
-	pj->subgroup = subgroup;
-	pj->group = dup_str(&m->group, &pj->glen);
-	pj->username = dup_str(&m->username, &pj->ulen);
-	pj->password = dup_str(&m->password, &pj->plen);
-	if (m->data >= 0) {
-		const char *d;
-		size_t dn;
-		gm_raw(m, m->data, &d, &dn);
-		buf_append(&pj->data, d, dn);
-	}
-	try_candidates(pj);
-}
-
-static size_t perms_from_strings(char **names, size_t n, uint8_t *out)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		for (int j = 0; j < GF_NPERM; j++)
-			if (strcmp(names[i], gf_perm_names[j]) == 0 && k < GF_NPERM) {
-				bool dup = false;
-				for (size_t x = 0; x < k; x++)
-					dup |= out[x] == j;
-				if (!dup)
-					out[k++] = (uint8_t)j;
-			}
-	return k;
-}
-
-static void join_with_token(struct galene_peer *p, const struct gmsg *m, struct gf_group *desc, bool subgroup)
-{
-	const char *gname = m->group.p;
-	size_t glen = m->group.n;
-	struct tok_grant grant = {0};
-	struct jwt_claims claims = {0};
-	char err[128];
-	int rc = jwt_verify(m->token.p, m->token.n, desc->keys, desc->nkeys, galene_opt.canonical_host, gname,
-			    (double)galene_now_ms() / 1000.0, &claims, err, sizeof err);
-	if (rc == JWT_OK) {
-		if (claims.sub && strlen(claims.sub) < sizeof grant.username) {
-			strcpy(grant.username, claims.sub);
-			grant.has_username = true;
-		}
-		grant.nperms = (uint8_t)perms_from_strings(claims.perms, claims.nperms, grant.perms);
-		jwt_claims_free(&claims);
-	} else if (rc != JWT_MALFORMED || tokens_check(m->token.p, m->token.n, gname, glen, &grant) != TOK_OK) {
-		if (rc == JWT_INVALID)
-			log_info("galene: JWT refused for %s: %s", gname, err);
-		return not_authorised(p, gname, glen);
-	}
-	const char *user = grant.username;
-	size_t ulen = strlen(user);
-	if (!grant.has_username) {
-		if (!gm_has(&m->username)) {
-			out_join_fail(&galene_out, gname, glen, "", 0, "not authorised: username required", "need-username");
-			return galene_send(p, &galene_out);
-		}
-		user = m->username.p;
-		ulen = m->username.n;
-		if (gf_find_user(desc, user, ulen)) {
-			out_join_fail(&galene_out, gname, glen, "", 0, "not authorised: this username is taken",
-				      "duplicate-username");
-			return galene_send(p, &galene_out);
-		}
-	}
-	struct buf data = {0};
-	if (m->data >= 0) {
-		const char *d;
-		size_t dn;
-		gm_raw(m, m->data, &d, &dn);
-		buf_append(&data, d, dn);
-	}
-	admit(p, desc, subgroup, gname, glen, user, ulen, grant.perms, grant.nperms, &data);
-	buf_free(&data);
-}
-
-static void join_redirect(struct galene_peer *p, const struct gmsg *m, const char *url)
-{
-	struct buf *b = &galene_out;
-	buf_reset(b);
-	buf_append_str(b, "{\"type\":\"joined\",\"kind\":\"redirect\"");
-	out_kv(b, "username", m->username.p ? m->username.p : "", m->username.n);
-	out_kv(b, "group", m->group.p, m->group.n);
-	out_kv(b, "value", url, strlen(url));
-	buf_append_str(b, "}");
-	galene_send(p, b);
-}
-
-static void leave_group(struct galene_peer *p, const struct gmsg *m)
-{
-	struct ggroup *g = p->group;
-	if (!g || !gm_has(&m->group) || m->group.n != g->name_len || memcmp(m->group.p, g->name, g->name_len) != 0)
-		return galene_fatal(p, 1000, "you are not joined");
-	/* the leaver's own frame is composed before the group may go */
-	struct buf own = {0};
-	g->count--;
-	out_joined(&own, "leave", p, g);
-	g->count++;
-	galene_leave(p);
-	galene_send(p, &own);
-	buf_free(&own);
-}
-
-static void join(struct galene_peer *p, const struct gmsg *m)
-{
-	if (gm_eq(&m->kind, "leave"))
-		return leave_group(p, m);
-	if (!gm_eq(&m->kind, "join"))
-		return galene_fatal(p, 1002, "unknown kind");
-	if (p->group)
-		return galene_fatal(p, 1002, "cannot join multiple groups");
-	struct gm_str group = m->group.p ? m->group : (struct gm_str){"", 0};
-	if (!gf_name_valid(group.p, group.n))
-		return fail(p, &group, "", 0, "illegal group name", NULL);
-	struct gf_result res;
-	enum gf_lookup lk = have_dir ? gf_dir_get(&dir, group.p, &res) : GF_NOT_FOUND;
-	if (lk == GF_BAD_NAME)
-		return fail(p, &group, "", 0, "illegal group name", NULL);
-	if (lk == GF_NOT_FOUND)
-		return fail(p, &group, "", 0, "group does not exist", NULL);
-	if (lk == GF_BROKEN)
-		return fail(p, &group, "", 0, "internal server error", NULL);
-	if (res.group->redirect)
-		return join_redirect(p, m, res.group->redirect);
-	if (gm_has(&m->token))
-		return join_with_token(p, m, res.group, res.subgroup);
-	if (!gm_has(&m->username))
-		return fail(p, &group, "", 0, "internal server error", NULL);
-	join_with_password(p, m, res.group, res.subgroup);
 }
 
 /* ---- messages from the worker ---- */
@@ -698,12 +115,12 @@ static void handle_text(struct galene_peer *p, const char *text, size_t len)
 		else
 			galene_dispatch(p, &m);
 	} else {
-		join(p, &m);
+		galene_join(p, &m);
 	}
 	gm_free(&m);
 }
 
-static void process_held(struct galene_peer *p)
+void galene_process_held(struct galene_peer *p)
 {
 	while (!p->busy && !p->doomed && buf_used(&p->held)) {
 		uint32_t n;
@@ -741,49 +158,6 @@ static void on_msg(struct galene_peer *p, const struct envelope *e)
 	handle_text(p, (const char *)d, n);
 }
 
-/* Puts p back in its group from a ticket we signed (after a router
- * restart): silently, since the others know it already. */
-static void rejoin(struct galene_peer *p, const uint8_t *t, size_t n)
-{
-	if (n < crypto_auth_BYTES || crypto_auth_verify(t + n - crypto_auth_BYTES, t, n - crypto_auth_BYTES, ticket_key))
-		return log_warn("galene: worker pid %d sent a ticket we did not sign; ignored", rworker_pid(p->w));
-	const uint8_t *part[4];
-	uint16_t len[4];
-	size_t off = 0, end = n - crypto_auth_BYTES;
-	for (int i = 0; i < 4; i++) {
-		if (off + 2 > end)
-			return;
-		memcpy(&len[i], t + off, 2);
-		part[i] = t + off + 2;
-		if ((off += 2 + len[i]) > end)
-			return;
-	}
-	if (len[2] != p->id_len || memcmp(part[2], p->id, p->id_len) != 0 || len[3] > GF_NPERM || p->group)
-		return;
-	char name[GF_MAX_NAME + 1];
-	if (len[0] > GF_MAX_NAME || !have_dir)
-		return;
-	memcpy(name, part[0], len[0]);
-	name[len[0]] = 0;
-	struct gf_result res;
-	if (gf_dir_get(&dir, name, &res) != GF_FOUND)
-		return;
-	struct ggroup *g = group_get(name, len[0], res.group, res.subgroup);
-	if (galene_peer_by_id(g, p->id, p->id_len))
-		return group_maybe_free(g);
-	free(p->username);
-	p->username = malloc((size_t)len[1] + 1);
-	if (!p->username)
-		log_fatal("galene: out of memory");
-	memcpy(p->username, part[1], len[1]);
-	p->username[len[1]] = 0;
-	p->username_len = len[1];
-	memcpy(p->perms, part[3], len[3]);
-	p->nperms = (uint8_t)len[3];
-	member_add(g, p);
-	log_info("galene: %.*s is back in %s after a router restart", (int)p->username_len, p->username, g->name);
-}
-
 static void on_hello(struct galene_peer *p, const struct envelope *e)
 {
 	const char *id;
@@ -804,7 +178,7 @@ static void on_hello(struct galene_peer *p, const struct envelope *e)
 	const uint8_t *t;
 	size_t tn;
 	if (mp_get_bin(e->map, "t", &t, &tn))
-		rejoin(p, t, tn);
+		galene_rejoin(p, t, tn);
 }
 
 static void galene_envelope(struct router *r, struct rworker *w, const struct envelope *e)
@@ -826,12 +200,13 @@ static void peer_free(struct galene_peer *p)
 {
 	if (p->pending) {
 		pool_cancel(p->pending);
-		pending_free(p->pending);
+		galene_pending_free(p->pending);
 		p->pending = NULL;
 	}
 	free(p->username);
 	p->username = NULL;
 	buf_free(&p->data);
+	buf_free(&p->status);
 	buf_free(&p->held);
 	buf_free(&p->fail);
 }
@@ -847,72 +222,6 @@ static void galene_gone(struct router *r, struct rworker *w)
 	if (p->fail_at)
 		hmap_del(&delayed, &p->w, sizeof p->w);
 	peer_free(p);
-}
-
-/* ---- the status the HTTP side reads (state.h) ---- */
-
-static struct galene_status status_of(const char *name, struct gf_group *desc, bool subgroup)
-{
-	struct ggroup tmp = {.name = (char *)name, .desc = desc, .subgroup = subgroup, .locked = desc->autolock};
-	struct ggroup *g = hmap_get(&groups, name, strlen(name));
-	struct galene_status st;
-	galene_fill_status(g ? g : &tmp, &st);
-	return st;
-}
-
-int galene_group_status(const char *name, size_t len, struct galene_status *out)
-{
-	static char copy[GF_MAX_NAME + 1];
-	if (len > GF_MAX_NAME || !gf_name_valid(name, len))
-		return GALENE_BAD_NAME;
-	memcpy(copy, name, len);
-	copy[len] = 0;
-	struct gf_result res;
-	enum gf_lookup lk = have_dir ? gf_dir_get(&dir, copy, &res) : GF_NOT_FOUND;
-	if (lk == GF_BAD_NAME)
-		return GALENE_BAD_NAME;
-	if (lk != GF_FOUND)
-		return lk == GF_BROKEN ? GALENE_BROKEN : GALENE_NO_GROUP;
-	*out = status_of(copy, res.group, res.subgroup);
-	return GALENE_FOUND;
-}
-
-struct pub {
-	const char **names;
-	size_t n, cap;
-};
-
-static void collect_public(void *arg, const char *name, struct gf_group *g)
-{
-	struct pub *p = arg;
-	if (!g->is_public)
-		return;
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 16;
-		if (!(p->names = realloc(p->names, p->cap * sizeof *p->names)))
-			log_fatal("galene: out of memory");
-	}
-	p->names[p->n++] = name;
-}
-
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-void galene_public_groups(void (*fn)(void *arg, const struct galene_status *st), void *arg)
-{
-	if (!have_dir)
-		return;
-	gf_dir_scan(&dir, on_group_event, NULL);
-	struct pub p = {0};
-	gf_dir_each(&dir, collect_public, &p);
-	qsort(p.names, p.n, sizeof *p.names, cmp_names);
-	for (size_t i = 0; i < p.n; i++) {
-		struct gf_result res;
-		if (gf_dir_get(&dir, p.names[i], &res) != GF_FOUND)
-			continue;
-		struct galene_status st = status_of(p.names[i], res.group, res.subgroup);
-		fn(arg, &st);
-	}
-	free(p.names);
 }
 
 /* ---- start and stop ---- */
@@ -944,18 +253,10 @@ static int load_key(const char *state_dir)
 static int galene_init(struct router *r)
 {
 	galene_R = r;
-	if (hmap_init(&groups) < 0 || hmap_init(&delayed) < 0 || hmap_init(&peers) < 0 || load_key(router_state_dir(r)) < 0)
+	if (galene_groups_init() < 0 || hmap_init(&delayed) < 0 || hmap_init(&peers) < 0 || load_key(router_state_dir(r)) < 0)
 		return -1;
-	if (galene_opt.groups_dir) {
-		if (gf_dir_init(&dir, galene_opt.groups_dir) < 0)
-			return -1;
-		have_dir = true;
-		int n = gf_dir_scan(&dir, NULL, NULL);
-		if (n < 0)
-			log_warn("galene: cannot read the groups folder %s: %s", galene_opt.groups_dir, strerror(errno));
-		else
-			log_info("galene: %d groups in %s", n, galene_opt.groups_dir);
-	}
+	if (galene_dir_init() < 0)
+		return -1;
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (timer_fd < 0 || router_watch_fd(r, timer_fd, on_timer, NULL) < 0)
 		return -1;
@@ -963,15 +264,11 @@ static int galene_init(struct router *r)
 		galene_opt.reload_ms = 100;
 	next_scan = clock_ms() + galene_opt.reload_ms;
 	clock_arm_timerfd(timer_fd, next_scan);
-	if (history_init() < 0 || pool_init(r) < 0 || tokens_init(router_state_dir(r)) < 0)
+	if (history_init() < 0 || persist_init(ticket_key) < 0 || pool_init(r) < 0 ||
+	    tokens_init(router_state_dir(r)) < 0)
 		return -1;
+	rearm(clock_ms());
 	return 0;
-}
-
-static void free_group(void *arg, const void *key, size_t klen, void *value)
-{
-	(void)arg, (void)key, (void)klen;
-	group_free(value);
 }
 
 static void free_peer(void *arg, const void *key, size_t klen, void *value)
@@ -987,11 +284,10 @@ static void galene_fini(struct router *r)
 	hmap_each(&peers, free_peer, NULL);
 	hmap_free(&peers);
 	tokens_fini();
-	hmap_each(&groups, free_group, NULL);
-	hmap_free(&groups);
+	persist_fini();
+	galene_groups_fini();
 	hmap_free(&delayed);
-	if (have_dir)
-		gf_dir_free(&dir);
+	galene_dir_fini();
 	if (timer_fd >= 0)
 		close(timer_fd);
 	buf_free(&galene_out);
@@ -1005,10 +301,6 @@ const struct proto_router galene_router = {
 	.on_worker_gone = galene_gone,
 	.fini = galene_fini,
 	.store = &galene_store,
+	.metrics = galene_metrics, /* metrics.c */
 	.http = galene_http_router, /* HTTP: http_router.c */
 };
-
-void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void *value), void *arg)
-{
-	hmap_each(&groups, fn, arg);
-}

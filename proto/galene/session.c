@@ -5,6 +5,7 @@
  * router decodes it again, since it trusts no worker, and answers.
  */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct galene_state {
 	char addr[64];   /* the client's address, for identify ("" unknown) */
 	unsigned char *ticket; /* re-join ticket from the router, or NULL */
 	size_t ticket_len;
+	bool trim;       /* a burst came (a join's user adds): give the heap back at the next tick */
 };
 
 static bool galene_match(const struct http_request *req)
@@ -155,6 +157,12 @@ static void galene_timer(struct session *s)
 		log_info("galene: no handshake within %d ms; closing", GALENE_HANDSHAKE_MS);
 		return session_close(s, 1002, "handshake timeout");
 	}
+	if (st->trim) {
+		/* the buffers a join's burst grew are freed, but glibc keeps a heap
+		 * under its trim threshold resident: an idle member would carry it */
+		st->trim = false;
+		malloc_trim(0);
+	}
 	int64_t idle = clock_ms() - st->last_rx;
 	if (idle > GALENE_DEAD_AFTER_MS) {
 		log_info("galene: client silent for %lld ms; dropping it", (long long)idle);
@@ -182,6 +190,10 @@ static void galene_bus(struct session *s, const struct envelope *e)
 	if (mp_get_bin(e->map, "t", &t, &n) && n <= GALENE_MAX_TICKET && (st->ticket = malloc(n ? n : 1))) {
 		memcpy(st->ticket, t, n);
 		st->ticket_len = n;
+	}
+	if (st->ticket && !st->trim) { /* a ticket ends a join: the burst before it is over */
+		st->trim = true;
+		session_set_timer(s, GALENE_TRIM_MS);
 	}
 }
 

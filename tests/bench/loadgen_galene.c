@@ -1,0 +1,283 @@
+/* loadgen_galene — Galène load for tests/bench/proto-galene.sh, on the
+ * loadgen's connections, frames and epoll loop (loadgen_net.c), CPU
+ * readings (loadgen_cpu.c) and latency histogram (loadgen_lat.c). Only
+ * ever connects to 127.0.0.1. Every client does Galène's handshake (id gI)
+ * and joins GROUP as user uI with password PASS; it answers the server's
+ * JSON pings.
+ *
+ *   loadgen_galene fanout  PORT GROUP PASS N SENDERS RATE WARMUP SECS PAYLOAD CPUPID
+ *       clients g0..gSENDERS-1 send broadcast chat (a PAYLOAD-byte value
+ *       starting with a sequence number), RATE messages/s in all, paced
+ *       every millisecond (RATE 0: closed loop, each sender sends its next
+ *       when its own echo comes back); every member, the sender too, gets
+ *       each one. After WARMUP s counts deliveries for SECS s, the CPU of
+ *       CPUPID and its children, and the latency of those deliveries.
+ *   loadgen_galene private PORT GROUP PASS N RATE WARMUP SECS PAYLOAD CPUPID
+ *       private chat (dest: a random other member) from random members,
+ *       RATE messages/s paced; counts as fanout.
+ *   loadgen_galene idle    PORT GROUP PASS N READYFILE
+ *       N members join, "ready N" goes to READYFILE, then they wait
+ *       (answering pings) until SIGTERM, at most 600 s.
+ */
+#include "loadgen.h"
+
+enum gmode { G_FANOUT, G_PRIVATE, G_IDLE };
+static enum gmode gmode;
+static const char *group, *pass;
+static int njoined, nended, senders;
+static double rate, pace_t0;
+static long gsent, gdelivered, gseq;
+static char gpayload[4096];
+static int gplen;
+
+int running;
+
+const char *conn_path(struct conn *c) { (void)c; return "/ws"; }
+
+static void send_json(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void send_json(struct conn *c, const char *fmt, ...)
+{
+	char b[5000];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(b, sizeof b, fmt, ap);
+	va_end(ap);
+	if (n > 0 && n < (int)sizeof b)
+		put_frame(c, 1, b, (size_t)n);
+}
+
+void on_open(struct conn *c)
+{
+	send_json(c, "{\"type\":\"handshake\",\"version\":[\"2\"],\"id\":\"g%d\"}", c->id);
+	send_json(c, "{\"type\":\"join\",\"kind\":\"join\",\"group\":\"%s\",\"username\":\"u%d\",\"password\":\"%s\"}",
+		  group, c->id, pass);
+}
+
+/* One chat from c: broadcast, or to a random other member. */
+static void send_chat(struct conn *c)
+{
+	long seq = gseq++;
+	lat_sent(seq);
+	char v[32];
+	int vn = snprintf(v, sizeof v, "%ld ", seq);
+	if (gmode == G_PRIVATE) {
+		int to = (int)(rnd() % (unsigned)(nconns - 1));
+		to += to >= c->id;
+		send_json(c, "{\"type\":\"chat\",\"source\":\"g%d\",\"dest\":\"g%d\",\"value\":\"%s%.*s\"}", c->id, to, v,
+			  gplen - vn, gpayload);
+	} else {
+		send_json(c, "{\"type\":\"chat\",\"source\":\"g%d\",\"value\":\"%s%.*s\"}", c->id, v, gplen - vn, gpayload);
+	}
+	gsent++;
+}
+
+void on_text(struct conn *c, const char *p, size_t n)
+{
+	if (PREFIX(p, n, "{\"type\":\"ping\"")) {
+		static const char pong[] = "{\"type\":\"pong\"}";
+		put_frame(c, 1, pong, sizeof pong - 1);
+		return;
+	}
+	if (PREFIX(p, n, "{\"type\":\"joined\",\"kind\":\"join\"")) {
+		njoined++;
+		return;
+	}
+	if (PREFIX(p, n, "{\"type\":\"joined\",\"kind\":\"fail\"")) {
+		err("join_failed:%.*s", (int)(n < 120 ? n : 120), p);
+		return;
+	}
+	if (!PREFIX(p, n, "{\"type\":\"chat\""))
+		return;
+	const char *v = memmem(p, n, "\"value\":\"", 9);
+	if (!v)
+		return err("chat_without_value");
+	long seq = strtol(v + 9, NULL, 10);
+	gdelivered++;
+	lat_delivered(seq);
+	/* closed loop: a sender's own echo lets it send the next */
+	if (running && gmode == G_FANOUT && rate <= 0 && c->id < senders && memmem(p, n, "\"noecho\"", 8) == NULL) {
+		char src[24];
+		int sn = snprintf(src, sizeof src, "\"source\":\"g%d\"", c->id);
+		if (memmem(p, n, src, (size_t)sn))
+			send_chat(c);
+	}
+}
+
+void on_end(struct conn *c)
+{
+	if (c->fd >= 0)
+		conn_close(c);
+	nended++;
+	if (running || gmode == G_IDLE)
+		err("connection_lost:g%d", c->id);
+}
+
+static void pace(double t)
+{
+	if (!running || rate <= 0)
+		return;
+	long due = (long)((t - pace_t0) * rate);
+	if (due - gsent > rate / 10) /* fell behind by 100 ms: do not burst */
+		gsent = due - (long)(rate / 10);
+	while (gsent < due) {
+		int k = gmode == G_FANOUT ? senders : nconns;
+		struct conn *c = &conns[rnd() % (unsigned)k];
+		if (c->st != ST_OPEN)
+			return;
+		send_chat(c);
+		if (flush(c) < 0)
+			on_end(c);
+	}
+}
+
+static int all_joined(void) { return njoined + nended >= nconns || stop_flag; }
+static int never(void) { return stop_flag; }
+static int all_ended(void) { return nended >= nconns; }
+static void on_signal(int s) { (void)s; stop_flag = 1; }
+
+static void open_all(int n)
+{
+	nconns = n;
+	conns = calloc((size_t)n, sizeof *conns);
+	if (!conns)
+		die("out of memory");
+	for (int i = 0; i < n; i++) {
+		conns[i].id = i;
+		conns[i].fd = -1;
+		if (conn_open(&conns[i]) < 0)
+			nended++;
+		if (i % 50 == 49) /* the supervisor forks a worker each: do not flood its backlog */
+			loop(never, now() + 0.02, NULL);
+	}
+}
+
+static void close_all(double secs)
+{
+	running = 0;
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		if (c->fd >= 0 && c->st == ST_OPEN) {
+			send_close(c);
+			if (flush(c) < 0)
+				on_end(c);
+		}
+	}
+	loop(all_ended, now() + secs, NULL);
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i]);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: loadgen_galene fanout PORT GROUP PASS N SENDERS RATE WARMUP SECS PAYLOAD CPUPID\n"
+			"       loadgen_galene private PORT GROUP PASS N RATE WARMUP SECS PAYLOAD CPUPID\n"
+			"       loadgen_galene idle PORT GROUP PASS N READYFILE\n");
+	exit(2);
+}
+
+/* Joins n members within 120 s; 0, or -1 after printing why. */
+static int join_all(int n)
+{
+	open_all(n);
+	loop(all_joined, now() + 120, NULL);
+	if (njoined == n)
+		return 0;
+	printf("delivered=0 errors=%ld first_error=join_failed(%d/%d):%s\n", errors, njoined, n,
+	       first_error[0] ? first_error : "-");
+	return -1;
+}
+
+static int measure(double warm, double secs, int cpupid)
+{
+	static struct cpu_snap s0, s1;
+	running = 1;
+	pace_t0 = now();
+	for (int i = 0; gmode == G_FANOUT && rate <= 0 && i < senders; i++)
+		send_chat(&conns[i]);
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0 && flush(&conns[i]) < 0)
+			on_end(&conns[i]);
+	void (*tick)(double) = rate > 0 ? pace : NULL;
+	loop(never, now() + warm, tick);
+	long d0 = gdelivered, m0 = gseq;
+	double g0 = self_cpu_us();
+	cpu_snapshot(cpupid, &s0);
+	double t0 = now();
+	lat_on = 1;
+	loop(never, t0 + secs, tick);
+	lat_on = 0;
+	double t1 = now();
+	cpu_snapshot(cpupid, &s1);
+	double g1 = self_cpu_us();
+	long d = gdelivered - d0, m = gseq - m0;
+	double cpu, csw, el = t1 - t0, dd = d ? d : 1, mm = m ? m : 1;
+	cpu_delta(&s0, &s1, NULL, &cpu, &csw);
+	printf("delivered=%ld sent=%ld secs=%.3f rate=%.0f msg_rate=%.0f cpu_us=%.0f us_per_delivery=%.2f "
+	       "us_per_msg=%.2f gen_us_per_delivery=%.2f procs=%d",
+	       d, m, el, d / el, m / el, cpu, cpu / dd, cpu / mm, (g1 - g0) / dd, s1.n);
+	print_split(&s0, &s1, dd);
+	lat_print();
+	printf(" errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
+	fflush(stdout);
+	return errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 7)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	rng ^= (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	port = atoi(argv[2]);
+	group = argv[3];
+	pass = argv[4];
+	int n = atoi(argv[5]);
+	if (port <= 0 || port > 65535 || n < 2 || n > 20000)
+		usage();
+	struct rlimit rl = {(rlim_t)n + 64, (rlim_t)n + 64};
+	setrlimit(RLIMIT_NOFILE, &rl);
+	mode = M_CHAT;
+	int rc;
+	if (!strcmp(argv[1], "idle") && argc == 7) {
+		gmode = G_IDLE;
+		rc = join_all(n);
+		FILE *f = fopen(argv[6], "w");
+		if (!f)
+			die("%s: %s", argv[6], strerror(errno));
+		fprintf(f, "%s %d errors=%ld first_error=%s\n", rc ? "failed" : "ready", njoined, errors,
+			first_error[0] ? first_error : "-");
+		fclose(f);
+		if (rc == 0)
+			loop(never, now() + 600, NULL);
+		close_all(5);
+		return rc ? 1 : 0;
+	}
+	int fan = !strcmp(argv[1], "fanout");
+	if (!(fan && argc == 12) && !(!strcmp(argv[1], "private") && argc == 11))
+		usage();
+	gmode = fan ? G_FANOUT : G_PRIVATE;
+	int a = 6;
+	senders = fan ? atoi(argv[a++]) : n;
+	rate = atof(argv[a++]);
+	double warm = atof(argv[a++]), secs = atof(argv[a++]);
+	gplen = atoi(argv[a++]);
+	int cpupid = atoi(argv[a++]);
+	if (senders < 1 || senders > n || gplen < 24 || gplen >= (int)sizeof gpayload - 64)
+		usage();
+	for (int i = 0; i < gplen; i++)
+		gpayload[i] = (char)('a' + i % 26);
+	lat_init();
+	if (join_all(n) < 0) {
+		close_all(5);
+		return 1;
+	}
+	loop(never, now() + 1, NULL); /* the user add frames of the last joins */
+	rc = measure(warm, secs, cpupid);
+	close_all(10);
+	return rc;
+}
