@@ -175,7 +175,10 @@ const metricsOf = async (port) => samples((await get(port, '/metrics')).body);
 test('refusals by HTTP status: the supervisor\'s 429 and 503 and a worker\'s 404, counted in /metrics', async () => {
   const s = await startServer({ args: ['--max-connections', '3', '--max-per-ip', '2'] });
   extra.push(s);
-  const zero = await metricsOf(s.port);
+  // the supervisor's series come from its file, written within a second of start
+  let zero;
+  await until(async () => 'switchboard_http_refusals_total{status="429",by="supervisor"}' in (zero = await metricsOf(s.port)),
+    10000, "the supervisor's series");
   assert.equal(zero['switchboard_http_refusals_total{status="429",by="supervisor"}'], 0);
   assert.equal(zero['switchboard_http_refusals_total{status="503",by="supervisor"}'], 0);
   await until(() => s.workerPids().length === 0, 10000, 'the /metrics worker gone');
@@ -232,7 +235,10 @@ test('connections by protocol, store size and row changes', async () => {
 test('router restarts: counted by the supervisor, seen in the new router\'s /metrics', async () => {
   const s = await startServer();
   extra.push(s);
-  assert.equal((await metricsOf(s.port)).switchboard_router_restarts_total, 0);
+  let first;
+  await until(async () => 'switchboard_router_restarts_total' in (first = await metricsOf(s.port)), 10000,
+    "the supervisor's series");
+  assert.equal(first.switchboard_router_restarts_total, 0);
   const pid = s.routerPid();
   process.kill(pid, 'SIGKILL');
   await until(() => s.routerPid() && s.routerPid() !== pid, 10000, 'a new router');
