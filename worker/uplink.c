@@ -235,7 +235,7 @@ static void uplink_http_down(struct session *s, const char *why)
 	if (s->bus.fd >= 0)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
 	sp_conn_disconnect(&s->bus);
-	buf_reset(&s->bus.out);
+	sp_conn_drop_queued(&s->bus);
 	mp_out_reset(&s->batch);
 	s->batch_mark = 0;
 	s->bus_auth_pending = s->bus_refused = false;
@@ -251,7 +251,7 @@ static void uplink_down(struct session *s, const char *why)
 		/* the router has closed this client: what is unsent would only be
 		 * refused again, so it is dropped and the bus not dialled again */
 		sp_conn_disconnect(&s->bus);
-		buf_reset(&s->bus.out);
+		sp_conn_drop_queued(&s->bus);
 		s->bus_retry_at = 0;
 		return;
 	}
