@@ -36,7 +36,7 @@ OPTS     := common/options.c common/options_doc.c common/config.c common/core_op
 OPTS_OBJ  = $(call obj,$(OPTS)) $(B)/obj/gen/option_groups.o
 
 COMMON_W := common/buf.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/utf8.c common/json.c common/busauth.c \
-            common/mp.c common/envelope.c common/sp.c common/sha1.c
+            common/mp.c common/envelope.c common/sp.c common/sha1.c common/buscredit.c
 COMMON_R := $(COMMON_W) common/hmap.c
 WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c \
             proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \

@@ -218,6 +218,7 @@ int sp_conn_flush(struct sp_conn *c)
 			size_t fl = head_frame_len(c);
 			c->head_written -= fl;
 			buf_consume(&c->out, fl);
+			c->front_len = 0; /* the front message, if any, is out whole */
 		}
 	}
 	return 0;
@@ -290,16 +291,32 @@ int sp_conn_queue(struct sp_conn *c, const void *p, size_t n)
 
 int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n)
 {
-	/* Only valid while nothing of the head frame is written. */
+	/* Only valid while nothing of the head frame is written. A front
+	 * message still unsent was meant for a connection that died before
+	 * it went out (a hello answering that connection's challenge): it is
+	 * dropped, or the next connection would carry two hellos. */
+	if (c->front_len > 0 && c->head_written == 0 && c->front_len <= buf_used(&c->out))
+		buf_consume(&c->out, c->front_len);
+	c->front_len = 0;
 	struct buf rest = {0};
 	if (buf_append(&rest, buf_head(&c->out), buf_used(&c->out)) < 0)
 		return -1;
 	buf_reset(&c->out);
+	size_t before = buf_used(&c->out);
 	int rc = sp_conn_queue(c, p, n);
+	if (rc == 0)
+		c->front_len = buf_used(&c->out) - before;
 	if (rc == 0)
 		rc = buf_append(&c->out, buf_head(&rest), buf_used(&rest));
 	buf_free(&rest);
 	return rc;
+}
+
+void sp_conn_drop_queued(struct sp_conn *c)
+{
+	buf_reset(&c->out);
+	c->head_written = 0;
+	c->front_len = 0;
 }
 
 size_t sp_conn_pending(const struct sp_conn *c) { return buf_used(&c->out); }

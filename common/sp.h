@@ -65,6 +65,7 @@ struct sp_conn {
 	struct buf in;
 	struct buf out;     /* whole frames; the head one may be partly written */
 	size_t head_written;
+	size_t front_len;   /* the frame sp_conn_queue_front put first, while none of it is sent; else 0 */
 	size_t max_body;
 	bool hold;          /* queued frames wait (e.g. until an authentication answer is at the front) */
 };
@@ -95,8 +96,14 @@ int sp_conn_read(struct sp_conn *c);
 int sp_conn_next(struct sp_conn *c, const uint8_t **p, size_t *n);
 /* Queues one message (a pair1 hop count of 1 is added). */
 int sp_conn_queue(struct sp_conn *c, const void *p, size_t n);
-/* Puts a message before everything queued (for hello after a reconnect). */
+/*
+ * Puts a message before everything queued (for hello after a reconnect).
+ * A message an earlier call put there that has not gone out yet (its
+ * connection died first) is replaced: a peer gets one hello per connection.
+ */
 int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n);
+/* Forgets every queued message (a connection that is not redialled). */
+void sp_conn_drop_queued(struct sp_conn *c);
 size_t sp_conn_pending(const struct sp_conn *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../common/buf.h"
+#include "../common/buscredit.h"
 #include "../common/hmap.h"
 #include "../common/mp.h"
 #include "../proto/proto.h"
@@ -19,6 +20,9 @@ struct rworker {
 	const struct proto_router *proto;
 	void *state;
 	int credit;
+	int window;    /* the credit its hello granted (at most BUS_CREDIT_MAX) */
+	bool asked;    /* an ask for credit is out (common/buscredit.h) */
+	struct bus_inflight inflight; /* sent, not yet credited */
 	bool doomed;   /* told to close as too slow; nothing more is queued */
 	bool dropped;  /* its pipe closed by the router; gone at the next reap */
 	bool dirty;    /* on the flush list */

@@ -237,17 +237,30 @@ void router_close_client(struct router *r, struct rworker *w, int code, const ch
 	router_send_scratch(r, w);
 }
 
-/* Sends w's queue as one bus message if its credit allows. */
+/* Sends w's queue as one bus message if its credit allows (common/buscredit.h). */
 static void flush_one(struct router *r, struct rworker *w)
 {
 	/* The last credit is kept for a close, so a stalled worker can still be told. */
 	int reserve = w->doomed ? 0 : 1;
-	if (buf_used(&w->queue) == 0 || w->credit <= reserve)
+	size_t len = buf_used(&w->queue);
+	if (len == 0)
 		return;
+	enum bus_verdict v = bus_credit_verdict(&w->inflight, w->credit, reserve, len, w->asked);
+	if (v == BUS_WAIT)
+		return;
+	if (v == BUS_ASK) { /* an empty bus message: the worker returns its credit at once */
+		bus_send(&r->bus, w->pipe, "", 0);
+		bus_inflight_sent(&w->inflight, 0);
+		w->credit--;
+		w->asked = true;
+		r->stats.bus_messages_out++;
+		return;
+	}
 	/* The queue is one bus message: router_send keeps it within the worker's
 	 * limit, and that within BUS_MAX_MESSAGE (checked at start).
 	 * A pipe that is gone is reaped by the bus, and the worker with it. */
-	bus_send(&r->bus, w->pipe, buf_head(&w->queue), buf_used(&w->queue));
+	bus_send(&r->bus, w->pipe, buf_head(&w->queue), len);
+	bus_inflight_sent(&w->inflight, len);
 	w->credit--;
 	r->stats.bus_messages_out++;
 	queue_clear(r, w);
@@ -265,7 +278,8 @@ void workers_flush(struct router *r)
 		flush_one(r, w);
 		if (had && buf_used(&w->queue) == 0 && !w->doomed && w->proto->on_drained)
 			w->proto->on_drained(r, w); /* may queue more: goes out next turn */
-		if (buf_used(&w->queue) > 0 && w->credit > (w->doomed ? 0 : 1)) {
+		if (buf_used(&w->queue) > 0 && bus_credit_verdict(&w->inflight, w->credit, w->doomed ? 0 : 1,
+								  buf_used(&w->queue), w->asked) != BUS_WAIT) {
 			w->next_dirty = keep; /* still has something it may send */
 			keep = w;
 			w->dirty = true;
@@ -352,7 +366,8 @@ static struct rworker *on_hello(struct router *r, uint32_t pipe, const struct en
 	w->conn = conn->via.u64;
 	w->pid = (int)pid;
 	w->proto = proto;
-	w->credit = credit > BUS_CREDIT_WINDOW ? BUS_CREDIT_WINDOW : (int)credit;
+	w->window = credit > BUS_CREDIT_MAX ? BUS_CREDIT_MAX : (int)credit;
+	w->credit = w->window;
 	r->stats.workers++;
 	log_debug("worker pid %d registered for %s", w->pid, proto->name);
 	return w;
@@ -379,13 +394,15 @@ static bool dispatch(struct router *r, uint32_t pipe, struct rworker **wp, const
 	}
 	if (env_proto_is(e, ENV_CORE) && env_op_is(e, OP_CREDIT)) {
 		int64_t n;
-		if (!mp_get_int(e->map, "n", &n) || n < 1 || n > BUS_CREDIT_WINDOW) {
+		if (!mp_get_int(e->map, "n", &n) || n < 1 || n > w->window) {
 			reject(r, pipe, "bad credit");
 			return false;
 		}
 		w->credit += (int)n;
-		if (w->credit > BUS_CREDIT_WINDOW)
-			w->credit = BUS_CREDIT_WINDOW; /* never trust more than the window */
+		if (w->credit > w->window)
+			w->credit = w->window; /* never trust more than the window */
+		bus_inflight_credited(&w->inflight, (int)n);
+		w->asked = false;
 		if (buf_used(&w->queue) > 0)
 			mark_dirty(r, w);
 		return true;

@@ -76,7 +76,8 @@ struct session {
 	struct mp_out batch; /* envelopes of this loop turn, sent as one bus message */
 	size_t batch_mark;   /* where the envelope packed last starts (worker/uplink.c) */
 	bool bus_refused;    /* the router closed the client: never redial, nothing resent */
-	int credit_due;      /* credit to return this turn */
+	int credit_due;      /* credit to return (common/buscredit.h says when) */
+	bool credit_asked;   /* the router asked for it (an empty bus message) */
 	int credit_held;     /* held back while the client is slow */
 	uint64_t conn_id; /* made at start: in every log line and on the bus */
 	char path[128];   /* of the upgrade, for the close line ("" before) */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../common/bus.h"
+#include "../common/buscredit.h"
 #include "../common/clock.h"
 #include "../common/envelope.h"
 #include "../common/log.h"
@@ -76,7 +77,7 @@ static void pack_hello(struct session *s, const uint8_t *tag)
 	msgpack_pack_uint64(pk, s->conn_id);
 	mp_kv_int(pk, "pid", getpid());
 	mp_kv_cstr(pk, "proto", s->bus_http ? ENV_CORE : s->proto->name);
-	mp_kv_int(pk, "credit", BUS_CREDIT_WINDOW);
+	mp_kv_int(pk, "credit", BUS_CREDIT_MAX);
 }
 
 /* Hello, then the protocol's registration, before anything queued earlier. */
@@ -129,6 +130,7 @@ static void uplink_opened(struct session *s)
 		queue_registration(s, NULL);
 	s->credit_due = 0;
 	s->credit_held = 0;
+	s->credit_asked = false;
 }
 
 /* The router's first message, with a bus key: its challenge. */
@@ -216,6 +218,7 @@ void uplink_stop(struct session *s)
 	s->bus_retry_at = 0;
 	s->batch_mark = 0;
 	s->credit_due = s->credit_held = 0;
+	s->credit_asked = false;
 }
 
 void uplink_start(struct session *s)
@@ -235,7 +238,7 @@ static void uplink_http_down(struct session *s, const char *why)
 	if (s->bus.fd >= 0)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->bus.fd, NULL);
 	sp_conn_disconnect(&s->bus);
-	buf_reset(&s->bus.out);
+	sp_conn_drop_queued(&s->bus);
 	mp_out_reset(&s->batch);
 	s->batch_mark = 0;
 	s->bus_auth_pending = s->bus_refused = false;
@@ -251,7 +254,7 @@ static void uplink_down(struct session *s, const char *why)
 		/* the router has closed this client: what is unsent would only be
 		 * refused again, so it is dropped and the bus not dialled again */
 		sp_conn_disconnect(&s->bus);
-		buf_reset(&s->bus.out);
+		sp_conn_drop_queued(&s->bus);
 		s->bus_retry_at = 0;
 		return;
 	}
@@ -396,7 +399,9 @@ void uplink_on_event(struct session *s, uint32_t events)
 			handle_batch(s, p, n);
 			if (s->cfg->has_bus_key) /* a message after our hello: the key was right */
 				s->bus_backoff_ms = BUS_BACKOFF_MIN_MS;
-			/* One credit back per bus message, unless the client is not keeping up. */
+			if (n == 0) /* the router asks for its credit (common/buscredit.h) */
+				s->credit_asked = true;
+			/* One credit per bus message, unless the client is not keeping up. */
 			if (buf_used(&s->out) < s->cfg->client_backlog)
 				s->credit_due++;
 			else
@@ -430,12 +435,18 @@ void uplink_after_turn(struct session *s)
 		s->credit_due += s->credit_held;
 		s->credit_held = 0;
 	}
-	if (s->credit_due > 0 && s->bus.fd >= 0) {
+	/* Credit rides along with what goes to the router anyway; alone, it
+	 * waits until half the window is used or the router asks. */
+	bool sending = s->batch.sb.size > 0 || sp_conn_pending(&s->bus) > 0;
+	if (s->bus.fd < 0) {
+		s->credit_due = 0; /* the next connection's hello grants a whole window */
+	} else if (bus_credit_return_now(s->credit_due, BUS_CREDIT_MAX, s->credit_asked, sending)) {
 		msgpack_packer *pk = session_bus(s);
 		env_begin(pk, ENV_CORE, OP_CREDIT, 1);
 		mp_kv_int(pk, "n", s->credit_due);
+		s->credit_due = 0;
+		s->credit_asked = false;
 	}
-	s->credit_due = 0;
 	batch_cut(s, true);
 	if (s->bus.fd >= 0 && sp_conn_wants_write(&s->bus) && sp_conn_flush(&s->bus) < 0)
 		return uplink_down(s, "write failed");

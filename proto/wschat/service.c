@@ -149,7 +149,9 @@ static void deliver(struct router *r, struct rworker *sender, struct rworker *to
 {
 	struct wschat_peer *st = rworker_state(sender);
 	buf_reset(&text);
-	buf_printf(&text, "{\"type\":\"%s\",\"from\":", type);
+	buf_append_str(&text, "{\"type\":\""); /* no printf per message: it cost ~1500 instructions */
+	buf_append_str(&text, type);
+	buf_append_str(&text, "\",\"from\":");
 	json_put_string(&text, st->name, st->name_len);
 	buf_append_str(&text, ",\"message\":");
 	buf_append(&text, m, mlen);

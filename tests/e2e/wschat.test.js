@@ -390,6 +390,46 @@ test('a real worker never frames text from the router that is not UTF-8 (fake ro
   }
 });
 
+test('a worker whose first bus connection dies before the router handshake says hello once on the next (fake router)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-fake-router-'));
+  const sock = path.join(dir, 'bus.ipc');
+  const net = require('node:net');
+  let conns = 0;
+  let got = Buffer.alloc(0);
+  const router = net.createServer((s) => {
+    s.on('error', () => {});
+    if (++conns === 1) {
+      // the first connection hangs up before its SP handshake: the
+      // worker's hello (and what it packed behind it) never went out
+      setTimeout(() => s.destroy(), 300);
+      return;
+    }
+    s.write(Buffer.from([0, 0x53, 0x50, 0, 0, 0x11, 0, 0]));
+    s.on('data', (d) => { got = Buffer.concat([got, d]); });
+  });
+  await new Promise((r) => router.listen(sock, r));
+  const port = await freePort();
+  const ts = spawn('tcpserver', ['-q', '127.0.0.1', String(port), bin('switchboard-worker'), '--router-url', `ipc://${sock}`],
+    { stdio: 'ignore' });
+  const count = (what) => { let n = 0; for (let i = got.indexOf(what); i >= 0; i = got.indexOf(what, i + 1)) n++; return n; };
+  const hello = Buffer.from([0xa5, ...Buffer.from('hello')]);
+  try {
+    await waitForPort(port);
+    const ws = await connect(`ws://127.0.0.1:${port}/wschat`);
+    ws.on('error', () => {});
+    assert.equal((await ws.nextJSON()).type, 'init');
+    ws.send(JSON.stringify({ command: 'identify', name: 'redial-alice' })); // packed while the first connection lives
+    await until(() => conns >= 2 && got.indexOf('redial-alice') >= 0, 10000, 'the identify on the second connection');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(count(hello), 1, 'one hello on the new connection');
+    assert.equal(count(Buffer.from('redial-alice')), 1);
+    ws.close();
+  } finally {
+    ts.kill();
+    router.close();
+  }
+});
+
 run({
   before: async () => { srv = await startServer({ args: ['--max-connections', '2000', '--max-per-ip', '2000'] }); },
   after: async () => { await closeAll(); const r = await srv.stop(); assert.equal(r.code, 0, srv.log); },

@@ -267,6 +267,59 @@ static int connect_peer(struct sp_conn *c, const struct sp_addr *a, int ls, bool
 	return ps;
 }
 
+/* The payloads of the whole frames in c's output, joined with '|'. */
+static void queued(const struct sp_conn *c, char *out, size_t cap)
+{
+	const uint8_t *p = buf_head(&c->out), *pl;
+	size_t n = buf_used(&c->out), fl, pn, k = 0;
+	out[0] = 0;
+	while (n > 0 && sp_frame_parse(c->transport, p, n, 1024, &fl, &pl, &pn) == 1 && k + pn + 2 < cap) {
+		k += (size_t)snprintf(out + k, cap - k, "%s%.*s", k ? "|" : "", (int)pn, (const char *)pl);
+		p += fl, n -= fl;
+	}
+}
+
+/* A hello put first for a connection that died before it went out is not
+ * sent again behind the next connection's hello (the router would refuse
+ * a second hello, and what was queued behind it would be lost). */
+static void test_queue_front_replaced(void)
+{
+	struct sp_conn c;
+	char got[128];
+	sp_conn_init(&c, SP_IPC, 1024);
+	sp_conn_queue(&c, "E1", 2);
+	sp_conn_queue_front(&c, "HELLO1", 6);
+	sp_conn_queue(&c, "E2", 2);
+	sp_conn_queue_front(&c, "HELLO2", 6); /* a redial: the first hello never went out */
+	queued(&c, got, sizeof got);
+	CHECK("sp: an unsent front message is replaced by the next, the rest kept in order",
+	      strcmp(got, "HELLO2|E1|E2") == 0);
+	/* once its bytes went out whole, a front message is the peer's: the next one goes before the rest */
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	sp_conn_adopt(&c, sv[0]);
+	c.state = SP_OPEN;
+	c.my_sent = SP_HANDSHAKE_LEN;
+	CHECK("sp: flush writes the queue", sp_conn_flush(&c) == 0 && sp_conn_pending(&c) == 0);
+	sp_conn_queue(&c, "E3", 2);
+	sp_conn_queue_front(&c, "HELLO3", 6);
+	queued(&c, got, sizeof got);
+	CHECK("sp: a front message that went out is not taken back", strcmp(got, "HELLO3|E3") == 0);
+	/* a hello partly written when its connection died is dropped whole at the next */
+	c.head_written = 5;
+	sp_conn_disconnect(&c);
+	sp_conn_queue_front(&c, "HELLO4", 6);
+	queued(&c, got, sizeof got);
+	CHECK("sp: a front message cut short by a dead connection is replaced", strcmp(got, "HELLO4|E3") == 0);
+	sp_conn_drop_queued(&c);
+	sp_conn_queue(&c, "E5", 2);
+	sp_conn_queue_front(&c, "HELLO5", 6);
+	queued(&c, got, sizeof got);
+	CHECK("sp: drop_queued forgets the front message too", strcmp(got, "HELLO5|E5") == 0);
+	close(sv[1]);
+	sp_conn_free(&c);
+}
+
 static void test_scripted_peer(void)
 {
 	char path[64], url[80];
@@ -587,6 +640,7 @@ void test_sp(void)
 	test_framing(SP_TCP, "tcp");
 	test_addr();
 	test_queue();
+	test_queue_front_replaced();
 	test_scripted_peer();
 	interop(SP_IPC);
 	interop(SP_TCP);
