@@ -49,7 +49,7 @@ hold() {
 		LOADGEN_HOLD_SECS=600 "$LG" idle "$_port" "$MANY" "$TMP/ready-$_name" >>"$LOGS/many-$_name.log" 2>&1 &
 	fi
 	LGP=$!
-	waitfor 300 test -s "$TMP/ready-$_name"
+	waitfor 900 test -s "$TMP/ready-$_name"
 	_ready=$(cat "$TMP/ready-$_name" 2>/dev/null)
 	_setup=$(($(date +%s) - _t0))
 	grep -q '^ready' "$TMP/ready-$_name" 2>/dev/null || FAILED="$FAILED; $_name: $MANY connections failed: ${_ready:-no answer}"
@@ -62,7 +62,7 @@ hold() {
 	_lg=$(status_field "$LGP" VmRSS)
 	_np=$(echo $_procs | wc -w)
 	_fds=$(count_fds "$_pid" $_procs)
-	_pte=$(for _p in $_procs; do status_field "$_p" VmPTE; done | awk '{ s += $1 } END { print s + 0 }')
+	_pte=$(sum_status VmPTE $_procs)
 	echo "used=$((a_used - b_used)) pt=$((a_pt - b_pt)) ks=$((a_ks - b_ks)) slab=$((a_slab - b_slab))" \
 		"tcp=$((a_tcp - b_tcp)) pss=$((a_pss - b_pss)) lg_rss=${_lg:-0} procs=$_np fds=$_fds vmpte=$_pte" \
 		"setup_s=$_setup ready=$(echo "$_ready" | tr ' ' ,)" >"$LOGS/many-$_name.txt"

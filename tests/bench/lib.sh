@@ -99,10 +99,11 @@ kill_tree() {
 	_all="$1 $(descendants "$1")"
 	kill -KILL $_all 2>/dev/null
 	wait "$1" 2>/dev/null
-	waitfor 30 none_alive $_all
+	_until=$(($(date +%s) + 30))	# wall clock: each look costs more with thousands of processes
+	while [ "$(cd /proc && ls -d $_all 2>/dev/null | wc -l)" != 0 ] && [ "$(date +%s)" -lt "$_until" ]; do
+		sleep 0.2
+	done
 }
-# none_alive PID...: none of them is still there (zombies count as gone)
-none_alive() { ! ps -o stat= -p "$(echo "$@" | tr ' ' ,)" 2>/dev/null | grep -qv '^Z'; }
 
 # /proc/meminfo: FIELD in kB; mem_used: what processes and the kernel hold
 # (MemTotal - MemFree - Buffers - Cached: page cache is left out, slab kept)
@@ -114,10 +115,20 @@ tcp_mem() { awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print 
 # sum_smaps FIELD PID...: FIELD summed over the processes (smaps_rollup, kB)
 sum_smaps() {
 	_f=$1; shift
-	for _p; do echo "/proc/$_p/smaps_rollup"; done | xargs -r awk -v f="$_f:" '$1 == f { s += $2 } END { print s + 0 }' 2>/dev/null
+	# xargs may run awk more than once (thousands of files): add their sums up
+	for _p; do echo "/proc/$_p/smaps_rollup"; done | xargs -r awk -v f="$_f:" '$1 == f { s += $2 } END { print s + 0 }' \
+		2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
 # count_fds PID...: open file descriptors of the processes
-count_fds() { for _p; do ls "/proc/$_p/fd" 2>/dev/null; done | wc -l; }
+count_fds() {
+	for _p; do echo "/proc/$_p/fd"; done | xargs -r ls -1 2>/dev/null | grep -Evc '^$|^/proc/.*:$'
+}
+# sum_status FIELD PID...: FIELD of /proc/PID/status summed (kB)
+sum_status() {
+	_f=$1; shift
+	for _p; do echo "/proc/$_p/status"; done | xargs -r awk -v f="$_f:" '$1 == f { s += $2 } END { print s + 0 }' \
+		2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
 
 # idle_open PORT N PREFIX: hold N identified WSChat clients open (LGP)
 idle_open() {

@@ -383,7 +383,7 @@ int main(int argc, char **argv)
 		int n = atoi(argv[4]);
 		if (n < 1)
 			usage();
-		open_ramp(n, 256, 300);
+		open_ramp(n, 256, 900);
 		FILE *f = fopen(argv[5], "w");
 		if (!f)
 			die("%s: %s", argv[5], strerror(errno));
@@ -401,7 +401,7 @@ int main(int argc, char **argv)
 		int n = atoi(argv[3]);
 		if (n < 1)
 			usage();
-		open_ramp(n, 256, 300);
+		open_ramp(n, 256, 900);
 		loop(all_identified, now() + 60, NULL);
 		FILE *f = fopen(argv[4], "w");
 		if (!f)

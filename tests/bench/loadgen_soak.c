@@ -225,7 +225,7 @@ int soak_main(int argc, char **argv)
 		conns[i].id = i;
 		conns[i].kind = i < first[SK_MSG] ? SK_CHAT : i < first[SK_ECHO] ? SK_MSG : SK_ECHO;
 	}
-	open_ramp(total, 256, 300);
+	open_ramp(total, 256, 900);
 	loop(chat_ready, now() + 60, NULL);
 	FILE *f = fopen(argv[8], "w");
 	if (!f)

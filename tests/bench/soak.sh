@@ -55,7 +55,7 @@ SB_MAX_CONN=$((CONNS + 100)) start_sb
 "$LG" soak "$SB_PORT" "$NCHAT" "$NMSG" "$NECHO" "$RATE" "$PAYLOAD" "$TMP/ready" >"$LOGS/soak-result.txt" \
 	2>"$LOGS/soak-loadgen.log" &
 LGP=$!
-waitfor 600 test -s "$TMP/ready"
+waitfor 900 test -s "$TMP/ready"
 grep -q '^ready' "$TMP/ready" 2>/dev/null || { log "soak: set-up failed: $(cat "$TMP/ready" 2>/dev/null)"; exit 1; }
 log "soak: all connected: $(cat "$TMP/ready"); 10 s to settle"
 sleep 10
