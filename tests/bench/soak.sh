@@ -25,7 +25,7 @@ NECHO=$((CONNS - NCHAT - NMSG))
 
 B=build
 OUT=$B/bench
-LOGS=$OUT/logs
+LOGS=$OUT/soak-logs   # its own: make bench may be writing $OUT/logs
 LG=$OUT/loadgen
 export NODE_PATH="$PWD/tests/e2e/node_modules"
 for f in switchboard switchboard-worker switchboard-router; do
@@ -33,7 +33,7 @@ for f in switchboard switchboard-worker switchboard-router; do
 done
 command -v node >/dev/null || { echo "soak: node not found" >&2; exit 1; }
 mkdir -p "$OUT" "$LOGS" || exit 1
-rm -f "$LOGS"/soak-* "$LOGS"/switchboard.log
+rm -f "$LOGS"/*
 . tests/bench/lib.sh
 build_tools || exit 1
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
