@@ -402,7 +402,7 @@ int main(int argc, char **argv)
 		if (n < 1)
 			usage();
 		open_ramp(n, 256, 900);
-		loop(all_identified, now() + 60, NULL);
+		loop(all_identified, now() + 300, NULL);
 		FILE *f = fopen(argv[4], "w");
 		if (!f)
 			die("%s: %s", argv[4], strerror(errno));

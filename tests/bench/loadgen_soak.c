@@ -226,7 +226,7 @@ int soak_main(int argc, char **argv)
 		conns[i].kind = i < first[SK_MSG] ? SK_CHAT : i < first[SK_ECHO] ? SK_MSG : SK_ECHO;
 	}
 	open_ramp(total, 256, 900);
-	loop(chat_ready, now() + 60, NULL);
+	loop(chat_ready, now() + 300, NULL);
 	FILE *f = fopen(argv[8], "w");
 	if (!f)
 		die("%s: %s", argv[8], strerror(errno));

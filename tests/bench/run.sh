@@ -297,6 +297,9 @@ for _ps in tests/bench/proto-*.sh; do
 done
 
 # ---------------------------------------------------------------- table
+# the measurements are over: the limit must not cut the table short
+[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
+WD=''
 BUSY1=$(cpu_busy)
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
