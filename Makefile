@@ -1,7 +1,9 @@
 # switchboard — build, test, run.
 #   make run    build and start the server on 127.0.0.1:8080 (state in ./var)
 #   make test   unit, end-to-end (real clients), sanitizer and fuzz-smoke runs
-#   make bench  benchmarks (tests/bench), with ratios against a reference
+#   make bench  benchmarks (tests/bench), with ratios against the peers (Node ws,
+#               libwebsockets, websocketd), 10 000 idle connections
+#   make soak   10 000 connections, mixed traffic, SOAK_SECS (600): no leak, no loss
 #   make fuzz   libFuzzer targets (clang) into build/fuzz
 #   make fuzz-long  every fuzz target for 10M runs or FUZZ_LONG_SECONDS each
 # As root on Debian, missing packages are installed first (make deps).
@@ -190,6 +192,9 @@ DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
              xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4 \
              s6 man-db groff-base iproute2
+# only for make bench / make soak: the peers measured beside switchboard
+# (websocketd 0.4.1; libwebsockets 4.1.6 for the C-limit relay)
+DEB_BENCH := websocketd libwebsockets-dev
 deps:
 	@sh tests/install-deps.sh $(DEB_BUILD)
 test-deps:
@@ -205,12 +210,19 @@ run: deps all
 test: test-deps all asan fuzz
 	@sh tests/run.sh
 
-bench: deps all test-deps
+bench-deps: test-deps
+	@sh tests/install-deps.sh $(DEB_BENCH)
+
+bench: bench-deps all
 	@sh tests/bench/run.sh
+
+# 10 000 connections with steady mixed traffic for SOAK_SECS (600) seconds
+soak: bench-deps all
+	@sh tests/bench/soak.sh
 
 clean:
 	rm -rf build
 
 include contrib/install.mk
 
-.PHONY: config-example install uninstall all asan fuzz fuzz-long deps test-deps run test bench clean
+.PHONY: config-example install uninstall all asan fuzz fuzz-long deps test-deps bench-deps run test bench soak clean

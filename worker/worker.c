@@ -55,7 +55,9 @@ static bool must_pause(const struct session *s)
 
 static void read_client(struct session *s)
 {
-	uint8_t chunk[16384]; /* every stack page touched stays in the worker's RSS */
+	/* static, not on the stack: deeper calls would sit 16 KB lower and every
+	 * stack page they touch stays dirty in each idle worker (issue 12, point 3) */
+	static uint8_t chunk[16384];
 	for (;;) {
 		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
 			return;

@@ -56,7 +56,7 @@ start_sb() { # [more switchboard options]
 	SB_PORT=$(free_port)
 	SB_STATE=$(mktemp -d "$TMP/state.XXXXXX")
 	"$B/switchboard" --listen "127.0.0.1:$SB_PORT" --state-dir "$SB_STATE" \
-		--max-connections 5000 --max-per-ip 0 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
+		--max-connections "${SB_MAX_CONN:-5000}" --max-per-ip 0 --ping-interval 0 "$@" >>"$LOGS/switchboard.log" 2>&1 &
 	SB=$!
 	if ! waitfor 15 sb_ready; then
 		log "bench: switchboard did not come up (see $LOGS/switchboard.log)"
@@ -84,6 +84,52 @@ start_node() { # [node flags]
 }
 stop_node() { kill_wait "$NP" 5; NP=; }
 
+# descendants PID: every process below PID (children, their children, ...),
+# from one reading of the process table (thousands of workers)
+descendants() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '{ kid[$2] = kid[$2] " " $1 }
+		END { n = split(kid[root], q, " "); for (i = 1; i <= n; i++) { print q[i]; m = split(kid[q[i]], k, " ");
+			for (j = 1; j <= m; j++) q[++n] = k[j] } }'
+}
+# kill_tree PID: SIGKILL to PID and everything below it at once, then reap PID.
+# For servers holding thousands of connections: a clean stop would make every
+# WSChat client's departure a `quit` to all the others.
+kill_tree() {
+	[ -n "$1" ] || return 0
+	_all="$1 $(descendants "$1")"
+	kill -KILL $_all 2>/dev/null
+	wait "$1" 2>/dev/null
+	_until=$(($(date +%s) + 30))	# wall clock: each look costs more with thousands of processes
+	while [ "$(cd /proc && ls -d $_all 2>/dev/null | wc -l)" != 0 ] && [ "$(date +%s)" -lt "$_until" ]; do
+		sleep 0.2
+	done
+}
+
+# /proc/meminfo: FIELD in kB; mem_used: what processes and the kernel hold
+# (MemTotal - MemFree - Buffers - Cached: page cache is left out, slab kept)
+meminfo() { awk -v f="$1:" '$1 == f { print $2; exit }' /proc/meminfo; }
+mem_used() { awk '/^MemTotal:/ { t = $2 } /^MemFree:/ { f = $2 } /^Buffers:/ { b = $2 } /^Cached:/ { c = $2 }
+	END { print t - f - b - c }' /proc/meminfo; }
+# TCP socket buffer memory (kB) from /proc/net/sockstat (counted in pages)
+tcp_mem() { awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) * 4 }' /proc/net/sockstat; }
+# sum_smaps FIELD PID...: FIELD summed over the processes (smaps_rollup, kB)
+sum_smaps() {
+	_f=$1; shift
+	# xargs may run awk more than once (thousands of files): add their sums up
+	for _p; do echo "/proc/$_p/smaps_rollup"; done | xargs -r awk -v f="$_f:" '$1 == f { s += $2 } END { print s + 0 }' \
+		2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+# count_fds PID...: open file descriptors of the processes
+count_fds() {
+	for _p; do echo "/proc/$_p/fd"; done | xargs -r ls -1 2>/dev/null | grep -Evc '^$|^/proc/.*:$'
+}
+# sum_status FIELD PID...: FIELD of /proc/PID/status summed (kB)
+sum_status() {
+	_f=$1; shift
+	for _p; do echo "/proc/$_p/status"; done | xargs -r awk -v f="$_f:" '$1 == f { s += $2 } END { print s + 0 }' \
+		2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # idle_open PORT N PREFIX: hold N identified WSChat clients open (LGP)
 idle_open() {
 	rm -f "$TMP/ready"
@@ -103,4 +149,49 @@ cpu_busy() {
 	sleep 1
 	_b=$(awk '/^cpu /{ print $2+$3+$4+$5+$6+$7+$8, $5+$6 }' /proc/stat)
 	echo "$_a $_b" | awk '{ t = $3 - $1; i = $4 - $2; printf "%.0f", (t > 0 ? 100 * (t - i) / t : 0) }'
+}
+
+# websocketd 0.4.1 running the static C echo child per connection ($OUT/echo-child)
+start_wsd() {
+	WSD_PORT=$(free_port)
+	websocketd --port="$WSD_PORT" --address=127.0.0.1 --loglevel=error --maxforks=0 "$OUT/echo-child" \
+		>>"$LOGS/websocketd.log" 2>&1 &
+	WSDP=$!
+	if ! waitfor 15 listening "$WSD_PORT"; then
+		log "bench: websocketd did not come up (see $LOGS/websocketd.log)"
+		exit 1
+	fi
+}
+stop_wsd() { kill_wait "$WSDP" 5; WSDP=; }
+
+# the libwebsockets relay ($OUT/lws-relay, tests/bench/lws-relay.c)
+start_lws() {
+	LWS_PORT=$(free_port)
+	"$OUT/lws-relay" "$LWS_PORT" >>"$LOGS/lws-relay.log" 2>&1 &
+	LWSP=$!
+	if ! waitfor 15 listening "$LWS_PORT"; then
+		log "bench: the libwebsockets relay did not come up (see $LOGS/lws-relay.log)"
+		exit 1
+	fi
+}
+stop_lws() { kill_wait "$LWSP" 5; LWSP=; }
+
+# build_tools: the load generator, the libwebsockets relay and websocketd's
+# echo child, into $OUT (cc -O2; the relay only when libwebsockets is there)
+build_tools() {
+	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
+		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c tests/bench/loadgen_soak.c || return 1
+	cc -O2 -static -Wall -Wextra -o "$OUT/echo-child" tests/bench/echo-child.c || return 1
+	if pkg-config --exists libwebsockets 2>/dev/null; then
+		cc -O2 -Wall -Wextra -o "$OUT/lws-relay" tests/bench/lws-relay.c $(pkg-config --cflags --libs libwebsockets) ||
+			return 1
+	else
+		rm -f "$OUT/lws-relay"
+	fi
+}
+
+# machine: one line saying what this machine is
+machine() {
+	echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))," \
+		"$(awk '/^MemTotal:/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, Linux $(uname -r)"
 }

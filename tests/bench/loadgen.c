@@ -10,7 +10,14 @@
  *   loadgen idle  PORT N READYFILE [PREFIX]
  *       open N connections to /wschat, identify them as i0..iN-1 (PREFIX:
  *       another letter than i), write "ready ..." to READYFILE, then wait
- *       for SIGTERM/SIGINT (at most 120 s) and close them all cleanly.
+ *       for SIGTERM/SIGINT (at most 120 s, or LOADGEN_HOLD_SECS) and close
+ *       them all cleanly. At most 256 connections are being set up at a time.
+ *   loadgen hold  PORT PATH N READYFILE
+ *       the same without WSChat: N upgraded connections to PATH, nothing sent.
+ *   loadgen soak  PORT NCHAT NMSG NECHO RATE PAYLOAD READYFILE
+ *       mixed steady traffic over many connections: see loadgen_soak.c.
+ *   Many connections: RLIMIT_NOFILE is raised as needed; LOADGEN_SRCS=K
+ *   connects from 127.0.0.1 .. 127.0.0.K in turn (more ephemeral ports).
  *   loadgen chat  PORT N WINDOW RATE WARMUP SECS PAYLOAD CPUPID
  *       N clients on /wschat identified as c0..cN-1 send direct messages
  *       (a PAYLOAD-byte string) to random other clients.
@@ -72,7 +79,8 @@ static void conn_next(struct conn *c)
 }
 
 /* ---- idle / chat shared ---- */
-static int nidentified, nended;
+static int nidentified;
+int nended, nupgraded;
 static char name_prefix = 'c';
 
 static void send_identify(struct conn *c)
@@ -132,6 +140,8 @@ static void pace(double t)
 const char *conn_path(struct conn *c)
 {
 	static char p[300];
+	if (mode == M_SOAK)
+		return soak_path(c);
 	if (mode == M_MSG)
 		snprintf(p, sizeof p, "/messaging?client_id=m%d", c->id);
 	else if (mode == M_FILL)
@@ -145,6 +155,7 @@ const char *conn_path(struct conn *c)
 
 void on_open(struct conn *c)
 {
+	nupgraded++;
 	if (mode == M_CONN)
 		send_close(c);
 	else if (mode == M_FILL)
@@ -156,8 +167,10 @@ void on_open(struct conn *c)
 
 void on_text(struct conn *c, const char *p, size_t n)
 {
-	if (mode == M_CONN || mode == M_FILL)
+	if (mode == M_CONN || mode == M_FILL || mode == M_HOLD)
 		return;
+	if (mode == M_SOAK)
+		return soak_on_text(c, p, n);
 	if (mode == M_MSG || mode == M_BACKLOG)
 		return msg_on_text(c, p, n);
 	if (PREFIX(p, n, "{\"type\":\"message\"")) {
@@ -226,6 +239,57 @@ static void open_all(int n)
 	}
 }
 
+/* ---- many connections: at most `inflight` not yet upgraded at a time, so
+ * that 10 000 connections do not overflow the server's listen backlog ---- */
+static int ramp_started, ramp_inflight;
+static void ramp_tick(double t)
+{
+	(void)t;
+	while (ramp_started < nconns && ramp_started - nupgraded - nended < ramp_inflight) {
+		struct conn *c = &conns[ramp_started++];
+		if (conn_open(c) < 0)
+			nended++;
+	}
+}
+static int ramp_done(void) { return stop_flag || (ramp_started >= nconns && nupgraded + nended >= nconns); }
+
+/* Opens conns[0..n-1] (allocated here unless the caller did, ids and kinds set). */
+void open_ramp(int n, int inflight, double secs)
+{
+	raise_nofile(n);
+	if (!conns) {
+		conns = calloc(n, sizeof *conns);
+		if (!conns)
+			die("out of memory");
+		for (int i = 0; i < n; i++)
+			conns[i].id = i;
+	}
+	for (int i = 0; i < n; i++)
+		conns[i].fd = -1;
+	nconns = n;
+	ramp_inflight = inflight;
+	loop(ramp_done, now() + secs, ramp_tick);
+}
+
+void raise_nofile(long need)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)need + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (rl.rlim_max < want)
+		rl.rlim_max = want;	/* needs root (CAP_SYS_RESOURCE) */
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fprintf(stderr, "loadgen: cannot raise RLIMIT_NOFILE to %lu: %s\n", (unsigned long)want, strerror(errno));
+}
+
+static double hold_secs(void)
+{
+	const char *h = getenv("LOADGEN_HOLD_SECS");
+	return h && atof(h) > 0 ? atof(h) : 120;
+}
+
 static void close_all(double secs)
 {
 	for (int i = 0; i < nconns; i++) {
@@ -265,6 +329,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen conn PORT PATH N CONC\n"
 		"       loadgen idle PORT N READYFILE [PREFIX]\n"
+		"       loadgen hold PORT PATH N READYFILE\n"
+		"       loadgen soak PORT NCHAT NMSG NECHO RATE PAYLOAD READYFILE\n"
 		"       loadgen chat PORT N WINDOW RATE WARMUP SECS PAYLOAD CPUPID\n"
 		"       loadgen msg PORT NONLINE NTOTAL WINDOW WARMUP SECS PAYLOAD CPUPID\n"
 		"       loadgen fill PORT FROM TO COUNT PAYLOAD\n"
@@ -307,12 +373,36 @@ int main(int argc, char **argv)
 		       conn_ok / t, errors, first_error[0] ? first_error : "-");
 		return conn_ok == conn_total ? 0 : 1;
 	}
+	if (getenv("LOADGEN_SRCS"))
+		src_addrs = atoi(getenv("LOADGEN_SRCS")) > 1 ? atoi(getenv("LOADGEN_SRCS")) : 1;
+	if (!strcmp(argv[1], "soak"))
+		return soak_main(argc, argv);
+	if (!strcmp(argv[1], "hold") && argc == 6) {
+		mode = M_HOLD;
+		path = argv[3];
+		int n = atoi(argv[4]);
+		if (n < 1)
+			usage();
+		open_ramp(n, 256, 900);
+		FILE *f = fopen(argv[5], "w");
+		if (!f)
+			die("%s: %s", argv[5], strerror(errno));
+		fprintf(f, "%s open=%d errors=%ld first_error=%s\n", nupgraded == n ? "ready" : "failed", nupgraded,
+			errors, first_error[0] ? first_error : "-");
+		fclose(f);
+		loop(never, now() + hold_secs(), NULL);	/* until SIGTERM */
+		close_all(5);
+		return 0;
+	}
 	if (!strcmp(argv[1], "idle") && (argc == 5 || argc == 6)) {
 		mode = M_IDLE;
 		path = "/wschat";
 		name_prefix = argc == 6 ? argv[5][0] : 'i';
-		open_all(atoi(argv[3]));
-		loop(all_identified, now() + 20, NULL);
+		int n = atoi(argv[3]);
+		if (n < 1)
+			usage();
+		open_ramp(n, 256, 900);
+		loop(all_identified, now() + 300, NULL);
 		FILE *f = fopen(argv[4], "w");
 		if (!f)
 			die("%s: %s", argv[4], strerror(errno));
@@ -320,8 +410,8 @@ int main(int argc, char **argv)
 			nidentified == nconns ? "ready" : "failed", nidentified, errors,
 			first_error[0] ? first_error : "-");
 		fclose(f);
-		loop(never, now() + 120, NULL);	/* until SIGTERM */
-		close_all(3);
+		loop(never, now() + hold_secs(), NULL);	/* until SIGTERM */
+		close_all(5);
 		return 0;
 	}
 	if (!strcmp(argv[1], "chat") && argc == 10) {

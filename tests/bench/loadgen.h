@@ -25,6 +25,7 @@ enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSING, ST_DONE };
 
 struct conn {
 	int fd, st, id;
+	int kind;		/* soak: SK_CHAT, SK_MSG or SK_ECHO */
 	int evout;		/* EPOLLOUT registered */
 	int got_close;		/* server close frame seen */
 	char *in;
@@ -41,7 +42,7 @@ struct cpu_snap {
 	unsigned long long ticks[MAXP], csw[MAXP];
 };
 
-enum loadgen_mode { M_CONN, M_IDLE, M_CHAT, M_MSG, M_FILL, M_BACKLOG };
+enum loadgen_mode { M_CONN, M_IDLE, M_HOLD, M_CHAT, M_MSG, M_FILL, M_BACKLOG, M_SOAK };
 extern enum loadgen_mode mode;
 
 /* loadgen_net.c: connections, frames, the event loop */
@@ -66,6 +67,7 @@ extern const char *path;
 extern const char *req_headers;
 extern struct conn *conns;
 extern int nconns;
+extern int src_addrs;		/* connect from 127.0.0.1 .. 127.0.0.src_addrs, round robin */
 extern volatile sig_atomic_t stop_flag;
 extern long errors;
 extern char first_error[200];
@@ -119,5 +121,17 @@ void mb_message(long id, const char *sid, const char *rid);
 void msg_chain(struct conn *c);
 void msg_on_text(struct conn *c, const char *p, size_t n);
 void fill_send(struct conn *c);
+
+/* loadgen.c: opening many connections at a bounded pace */
+extern int nupgraded, nended;
+void open_ramp(int n, int inflight, double secs);
+void raise_nofile(long need);
+
+/* loadgen_soak.c: the soak mode (mixed WSChat, Messaging and echo traffic) */
+enum { SK_CHAT, SK_MSG, SK_ECHO, SK_N };
+extern int soak_finished;
+const char *soak_path(struct conn *c);
+void soak_on_text(struct conn *c, const char *p, size_t n);
+int soak_main(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ const char *path = "/";
 const char *req_headers = "";	/* more request header lines, each ending in \r\n */
 struct conn *conns;
 int nconns;
+int src_addrs = 1;
 volatile sig_atomic_t stop_flag;
 long errors;
 char first_error[200];
@@ -93,6 +94,16 @@ int conn_open(struct conn *c)
 	}
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (src_addrs > 1) {	/* more source addresses: more than one ephemeral port range */
+		struct sockaddr_in src = { .sin_family = AF_INET };
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + (uint32_t)(c->id % src_addrs));
+		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+		if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
+			err("bind:%s", strerror(errno));
+			conn_close(c);
+			return -1;
+		}
+	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->st = ST_CONNECTING;
@@ -265,7 +276,7 @@ int process_input(struct conn *c)
 		} else if (op == 8) {
 			c->got_close = 1;
 			if (c->st == ST_OPEN) {	/* server-initiated: answer */
-				if (mode != M_CONN)
+				if (mode != M_CONN && !soak_finished)
 					err("server_closed:%u", len >= 2 ? (unsigned)(((unsigned char)p[0] << 8) | (unsigned char)p[1]) : 0);
 				send_close(c);
 			}
@@ -306,14 +317,14 @@ void handle(struct conn *c, uint32_t ev)
 					continue;
 				if (errno == EAGAIN)
 					break;
-				if (c->st != ST_CLOSING || !c->got_close)
+				if ((c->st != ST_CLOSING || !c->got_close) && !soak_finished)
 					err("read:%s", strerror(errno));
 				conn_close(c);
 				on_end(c);
 				return;
 			}
 			if (r == 0) {
-				if (c->st != ST_CLOSING || !c->got_close)
+				if ((c->st != ST_CLOSING || !c->got_close) && !soak_finished)
 					err("eof_in_state_%d", c->st);
 				else
 					process_input(c);

@@ -1,8 +1,12 @@
 #!/bin/sh
-# make bench: switchboard against a Node `ws` reference (tests/bench/node-relay.js)
-# measured in the same run, on the same machine, with the same load generator
-# (tests/bench/loadgen*.c, built here with cc -O2). Prints a Markdown table and
-# writes it to build/bench/results.md; raw outputs go to build/bench/logs/.
+# make bench: switchboard against its peers measured in the same run, on the
+# same machine, with the same load generator (tests/bench/loadgen*.c, built
+# here with cc -O2): a Node `ws` reference (tests/bench/node-relay.js), the
+# libwebsockets relay (tests/bench/lws-relay.c, the C limit), websocketd 0.4.1
+# with a static C echo child (tests/bench/echo-child.c), 10 000 idle
+# connections (tests/bench/idle-many.sh) and each protocol's rows
+# (tests/bench/proto-*.sh). Prints one Markdown table and writes it to
+# build/bench/results.md; raw outputs go to build/bench/logs/.
 # Only 127.0.0.1 is used; everything started here is stopped on exit.
 #
 # Knobs (environment): BENCH_SECS (5) measured window, BENCH_WARMUP (1),
@@ -11,7 +15,8 @@
 # BENCH_CONNS (2000), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200),
 # BENCH_MSG_IDS (100 Messaging client_ids), BENCH_MSG_ONLINE (50 of them
 # connected), BENCH_MSG_WINDOW (16 messages to online ids in flight per
-# connected client), BENCH_BACKLOG (10000 stored messages), BENCH_BACKLOG_RUNS (9).
+# connected client), BENCH_BACKLOG (10000 stored messages), BENCH_BACKLOG_RUNS (9),
+# BENCH_MANY (10000 idle connections; 0 skips them), BENCH_LIMIT (900 s for the whole run).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -48,24 +53,25 @@ done
 [ -d "$NODE_PATH/ws" ] || { echo "bench: $NODE_PATH/ws missing; run 'make test-deps'" >&2; exit 1; }
 command -v node >/dev/null || { echo "bench: node not found" >&2; exit 1; }
 command -v pgrep >/dev/null || { echo "bench: pgrep (procps) not found" >&2; exit 1; }
+command -v websocketd >/dev/null || { echo "bench: websocketd not found (make bench installs DEB_BENCH)" >&2; exit 1; }
 
 mkdir -p "$OUT" "$LOGS" || exit 1
-rm -f "$LOGS"/* "$OUT"/rows-*.md "$OUT"/notes-*.md
-cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
-	tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c || exit 1
+rm -f "$LOGS"/* "$OUT"/rows-*.md "$OUT"/notes-*.md "$OUT"/many-*
+. tests/bench/lib.sh
+build_tools || exit 1
+[ -x "$OUT/lws-relay" ] || { echo "bench: libwebsockets-dev missing (make bench installs DEB_BENCH)" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
-SB='' NP='' LGP='' WD=''
+SB='' NP='' LGP='' WD='' WSDP='' LWSP=''
 FAILED=''   # reasons the run is not valid (printed, and exit status 1)
-
-# ---------------------------------------------------------------- helpers
-. tests/bench/lib.sh
 
 cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$LGP" ] && kill_wait "$LGP" 5
 	stop_sb
 	[ -n "$NP" ] && stop_node
+	[ -n "$WSDP" ] && stop_wsd
+	[ -n "$LWSP" ] && stop_lws
 	[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -75,14 +81,29 @@ trap 'log "bench: interrupted"; exit 1' INT TERM
 # The whole run must stay bounded: stop ourselves after BENCH_LIMIT seconds.
 (
 	trap 'kill "$s" 2>/dev/null; exit 0' TERM
-	sleep "${BENCH_LIMIT:-600}" &
+	sleep "${BENCH_LIMIT:-900}" &
 	s=$!
 	wait "$s" && log "bench: time limit reached" && kill -TERM $$
 ) 2>/dev/null &
 WD=$!
 
 BUSY=$(cpu_busy)
-log "bench: machine busy before start: $BUSY% of $(nproc) CPUs"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+log "bench: machine busy before start: $BUSY% of $(nproc) CPUs (load average $LOAD0)"
+
+# servers by name: switchboard, node, lws (the libwebsockets relay), websocketd
+# srv_start NAME: sets PORT and PID
+srv_start() {
+	case $1 in
+	switchboard) start_sb; PORT=$SB_PORT PID=$SB ;;
+	node) start_node; PORT=$NODE_PORT PID=$NP ;;
+	lws) start_lws; PORT=$LWS_PORT PID=$LWSP ;;
+	websocketd) start_wsd; PORT=$WSD_PORT PID=$WSDP ;;
+	esac
+}
+srv_stop() {
+	case $1 in switchboard) stop_sb ;; node) stop_node ;; lws) stop_lws ;; websocketd) stop_wsd ;; esac
+}
 
 # ---------------------------------------------------------------- 1, 2: memory, threads
 log "bench: idle memory ($IDLE switchboard workers; Node with 0 and $IDLE_MANY clients)"
@@ -140,29 +161,29 @@ conn_bench() { # NAME PORT
 		FAILED="$FAILED; $1 connection run had failures: $(cat "$LOGS/conn-$1.txt")"
 }
 log "bench: new connections ($CONNS, $CONC in flight, /echo)"
-start_sb
-conn_bench switchboard "$SB_PORT"
-stop_sb
-start_node
-conn_bench node "$NODE_PORT"
-stop_node
-SB_CPS=$(kv rate "$LOGS/conn-switchboard.txt"); SB_CPS=${SB_CPS:-0}
-N_CPS=$(kv rate "$LOGS/conn-node.txt"); N_CPS=${N_CPS:-0}
-log "bench:   switchboard $SB_CPS/s, node $N_CPS/s"
+for _s in switchboard node websocketd lws; do
+	srv_start "$_s"
+	conn_bench "$_s" "$PORT"
+	srv_stop "$_s"
+done
+cps() { _v=$(kv rate "$LOGS/conn-$1.txt"); echo "${_v:-0}"; }
+SB_CPS=$(cps switchboard) N_CPS=$(cps node) WSD_CPS=$(cps websocketd) LWS_CPS=$(cps lws)
+log "bench:   switchboard $SB_CPS/s, node $N_CPS/s, websocketd $WSD_CPS/s, lws $LWS_CPS/s"
 
 # ---------------------------------------------------------------- 4: WSChat relay
 chat_bench() { # NAME WINDOW RATE -> $LOGS/chat-NAME-wWINDOW-rRATE.txt
-	if [ "$1" = switchboard ]; then start_sb; port=$SB_PORT; pid=$SB; else start_node; port=$NODE_PORT; pid=$NP; fi
+	srv_start "$1"
 	_f="$LOGS/chat-$1-w$2-r$3.txt"
-	"$LG" chat "$port" "$CLIENTS" "$2" "$3" "$WARMUP" "$SECS" "$PAYLOAD" "$pid" >"$_f" 2>&1 ||
+	"$LG" chat "$PORT" "$CLIENTS" "$2" "$3" "$WARMUP" "$SECS" "$PAYLOAD" "$PID" >"$_f" 2>&1 ||
 		FAILED="$FAILED; $1 chat run (window $2, rate $3) reported errors: $(cat "$_f")"
 	log "bench:   $1: $(cat "$_f")"
-	if [ "$1" = switchboard ]; then stop_sb; else stop_node; fi
+	srv_stop "$1"
 }
 for w in $WINDOWS; do
 	log "bench: WSChat direct messages, $CLIENTS clients, closed loop, $w in flight per client"
 	chat_bench switchboard "$w" 0
 	chat_bench node "$w" 0
+	chat_bench lws "$w" 0
 done
 log "bench: WSChat direct messages, $CLIENTS clients, paced at $RATE msgs/s"
 chat_bench switchboard "$PACE_WINDOW" "$RATE"
@@ -179,6 +200,13 @@ chat_rows() {
 		"$(cs_ratio "$(g cs_per_msg "$_s")" "$(g cs_per_msg "$_n")")" "—"
 }
 # no ratio when the reference hardly ever sleeps (under 0.1 per message): it would be noise
+# lws_rows RUN LABEL: switchboard against the libwebsockets relay (the C limit; goal ≥ 0.5×)
+lws_rows() {
+	row "WSChat deliveries/s, $2, vs the libwebsockets relay (C limit)" "$(g rate "switchboard-$1")" \
+		"$(g rate "lws-$1")" "$(ratio "$(g rate "switchboard-$1")" "$(g rate "lws-$1")")" "≥ 0.5×"
+	row "CPU µs per delivered message, $2, vs the libwebsockets relay" "$(g us_per_msg "switchboard-$1")" \
+		"$(g us_per_msg "lws-$1")" "$(ratio "$(g us_per_msg "switchboard-$1")" "$(g us_per_msg "lws-$1")")" "—"
+}
 cs_ratio() { if awk -v r="$2" 'BEGIN { exit !(r < 0.1) }'; then echo "—"; else ratio "$1" "$2"; fi; }
 lat_cell() { echo "$(g lat_p50_ms "$1") / $(g lat_p90_ms "$1") / $(g lat_p99_ms "$1") / $(g lat_max_ms "$1")"; }
 gen_cost() { echo "$(g gen_us_per_msg "switchboard-$1") / $(g gen_us_per_msg "node-$1")"; }
@@ -246,7 +274,15 @@ log "bench: Messaging backlog, $BACKLOG stored messages to one new connection ($
 backlog_bench switchboard
 backlog_bench node
 
-# ---------------------------------------------------------------- 7: each protocol
+# ---------------------------------------------------------------- 7: many idle connections
+MANY=${BENCH_MANY:-10000}
+if [ "$MANY" -gt 0 ]; then
+	export OUT LOGS LG B MSG_QUEUE NODE_PATH
+	BENCH_MANY=$MANY TMP=$(mktemp -d "$TMP/many.XXXXXX") sh tests/bench/idle-many.sh >"$OUT/many-rows.md" ||
+		FAILED="$FAILED; the $MANY idle connections were not valid: $(cat "$OUT/many-failed.txt" 2>/dev/null)"
+fi
+
+# ---------------------------------------------------------------- 8: each protocol
 # tests/bench/proto-NAME.sh prints its table rows (the five columns below) on
 # stdout and may write notes to $OUT/notes-NAME.md; it logs to stderr and exits
 # non-zero when its run is not valid. It sources tests/bench/lib.sh itself.
@@ -261,10 +297,15 @@ for _ps in tests/bench/proto-*.sh; do
 done
 
 # ---------------------------------------------------------------- table
+# the measurements are over: the limit must not cut the table short
+[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
+WD=''
+BUSY1=$(cpu_busy)
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 {
-	echo "| figure | switchboard | reference (Node \`ws\`, same run) | ratio sb/ref | budget |"
+	echo "| figure | switchboard | reference (Node \`ws\` unless the row names another; same run) | ratio sb/ref | budget |"
 	echo "|---|---:|---:|---:|---:|"
 	row "idle connection: worker RSS (avg of $NW workers, identified WSChat clients)" "$W_RSS KB" \
 		"$N_DRSS KB (ΔRSS per conn, $IDLE_MANY clients)" "$(ratio "$W_RSS" "$N_DRSS")" "$BUDGET_KB KB"
@@ -273,13 +314,19 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"$(ratio "$W_KERN" "$N_DRSS")" "$BUDGET_KB KB"
 	row "idle connection: ΔPSS of all server processes / $IDLE_MANY clients" "$SB_DPSS KB" \
 		"$N_DPSS KB (ΔPSS per conn)" "$(ratio "$SB_DPSS" "$N_DPSS")" "$BUDGET_KB KB"
+	[ -s "$OUT/many-rows.md" ] && cat "$OUT/many-rows.md"
 	row "threads per worker (/proc status, all $NW)" \
 		"$W_THR_MAX$([ "$W_THR_MIN" = "$W_THR_MAX" ] || echo " (min $W_THR_MIN)")$([ "$W_THR_MAX" = 1 ] || echo " **FAIL**")" \
 		"$N_THR (one process for all clients)" "—" "1"
 	row "new connections/s ($CONNS × open+upgrade+close, $CONC in flight, /echo)" "$SB_CPS" "$N_CPS" \
 		"$(ratio "$SB_CPS" "$N_CPS")" "—"
+	row "new connections/s, vs websocketd 0.4.1 + static C echo child" "$SB_CPS" "$WSD_CPS" \
+		"$(ratio "$SB_CPS" "$WSD_CPS")" "≥ 3×"
+	row "new connections/s, vs the libwebsockets relay (one process)" "$SB_CPS" "$LWS_CPS" \
+		"$(ratio "$SB_CPS" "$LWS_CPS")" "—"
 	for w in $WINDOWS; do
 		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
+		lws_rows "w$w-r0" "closed loop, $w in flight per client"
 	done
 	chat_rows "w$PACE_WINDOW-r$RATE" "paced at $RATE msgs/s offered" "$BUDGET_US µs (Node: 23–27)" "$RATE"
 	_p="w$PACE_WINDOW-r$RATE"
@@ -309,8 +356,11 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	for _r in "$OUT"/rows-*.md; do [ -e "$_r" ] && cat "$_r"; done
 	echo
 	echo "Ratios are switchboard ÷ reference: below 1 is better for memory, CPU and times, above 1 for rates."
-	echo "Reference: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'))," \
-		"started by this run; load from \`tests/bench/loadgen.c\` for both. CPU = utime+stime of the server" \
+	echo "Peers, each started by this run: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'));" \
+		"\`tests/bench/lws-relay.c\` (libwebsockets $(pkg-config --modversion libwebsockets), one process, one thread," \
+		"the same WSChat direct routing, JSON parsed with jsmn; the practical C limit of this machine);" \
+		"websocketd $(dpkg-query -W -f='${Version}' websocketd 2>/dev/null) (Debian) running \`tests/bench/echo-child.c\` (static) per connection;" \
+		"load from \`tests/bench/loadgen.c\` for all. CPU = utime+stime of the server" \
 		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
 		"WSChat: $CLIENTS identified clients send \`message\` commands (${PAYLOAD}-byte payload) to random others;" \
 		"closed loop: every delivery makes its receiver send the next; ${WARMUP}s warm-up, then ${SECS}s measured." \
@@ -334,8 +384,9 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	echo "Worker USS = Private_Clean + Private_Dirty; kernel stack counted as 16 KB; socket buffers and slab not counted." \
 		"Node figures are after a forced GC."
 	for _n in "$OUT"/notes-*.md; do [ -e "$_n" ] && cat "$_n"; done
-	echo "$(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); machine busy before the run: $BUSY%$(
-		[ "$BUSY" -gt 15 ] && echo " — **other load was running; absolute figures are skewed, ratios less so**")."
+	echo "$(machine), $(date -u '+%Y-%m-%d %H:%M UTC'); machine busy before the run: $BUSY% (load average" \
+		"$LOAD0), after it: $BUSY1% (load average $LOAD1)$(
+		[ "$BUSY" -gt 15 ] || [ "$BUSY1" -gt 15 ] && echo " — **other load was running; absolute figures are skewed, ratios less so**")."
 	[ -z "$FAILED" ] || echo "**Not valid:** ${FAILED#; }."
 } >"$OUT/results.md"
 cat "$OUT/results.md"
