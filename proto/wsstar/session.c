@@ -24,6 +24,8 @@
 
 /* Engine.IO: a client that sends nothing for this long is gone (45 s by default, as the reference). */
 #define SILENCE_MS (wsstar_opt.ping_interval_ms + wsstar_opt.ping_timeout_ms)
+/* The scratch buffer for the client is freed after a relayed chunk only past this. */
+#define OUT_KEEP (256u << 10)
 /* ss-incomming events whose ack the listener still owes. */
 #define MAX_INCOMING 64
 
@@ -532,7 +534,9 @@ static void on_relay(struct session *s, const struct envelope *e)
 	buf_reset(&out);
 	eio_put_binary(&out, b, bn);
 	session_send_binary(s, buf_head(&out), buf_used(&out));
-	buf_shrink(&out, 65536);
+	/* kept while it holds a chunk of a usual size: freeing and mapping it again per chunk
+	 * (a 64 KiB chunk needs a 128 KiB buffer, mmap'ed in the worker) cost more than the copy */
+	buf_shrink(&out, OUT_KEEP);
 }
 
 /* Finds a dial id in st->dials: its offset, or -1. */
