@@ -1,7 +1,8 @@
 #!/bin/sh
 # WebSocketStar figures beside the reference rendezvous
 # (libp2p-websocket-star-rendezvous@0.4.1 from tests/e2e/node_modules), in
-# the same run with the same load client (tests/bench/wsstar_load.js): dial
+# the same run with the same load clients (tests/bench/wsstar_relay.c for the
+# relay and the echo, tests/bench/wsstar_load.js for dials and idle peers): dial
 # latency, echo round trip and relay MB/s through one dial; router CPU per
 # announcement round and memory per idle peer at 100 and 1000 registered
 # peers. Prints the table rows (tests/bench/run.sh's five columns) on stdout,
@@ -31,7 +32,7 @@ trap 'kill_wait "$PL" 5; kill_wait "$REF" 5; stop_sb' EXIT
 
 start_ref() {
 	REF_PORT=$(free_port)
-	node "$REF_BIN" --port "$REF_PORT" --host 127.0.0.1 --disableMetrics >>"$LOGS/wsstar-ref.log" 2>&1 &
+	node "$REF_BIN" --port "$REF_PORT" --host 127.0.0.1 --disableMetrics "$@" >>"$LOGS/wsstar-ref.log" 2>&1 &
 	REF=$!
 	waitfor 60 listening "$REF_PORT" || { log "bench: wsstar: the reference did not come up (see $LOGS/wsstar-ref.log)"; exit 1; }
 }
@@ -47,6 +48,8 @@ pss_all() { # PID... -> summed Pss in kB
 	echo "$_t"
 }
 sb_pids() { echo "$SB $(children "$SB")"; }
+sb_router() { router "$SB"; }
+ref_pid() { echo "$REF"; }
 
 relay() { # PORT NAME SERVER-PID -> figures in $TMP/relay-NAME
 	if ! WSSTAR_SERVER_PID=$3 node "$LOAD" relay "$1" "$SECS" >"$TMP/relay-$2" 2>>"$LOGS/wsstar-load.log"; then
@@ -83,16 +86,39 @@ all_cpu_ms_round=$(calc "($_a1 - $_a0) * 1000 / $HZ / $ROUNDS") $(cat "$TMP/peer
 	grep -q "^peers=$2 " "$TMP/peers-$3-$2" || { log "bench: wsstar: the $2 peers' client did not report"; exit 1; }
 }
 
+# crelay PORT NAME SERVER-PIDS-CMD: the C client's echo and bulk runs (challenge off on both servers)
+crelay() {
+	_ma=/ip4/127.0.0.1/tcp/$1/ws/p2p-websocket-star/ipfs
+	for _m in echo bulk; do
+		_t0=$(ticks $($3))
+		if ! "$TMP/wsstar_relay" "$1" "$_m" "$SECS" "$_ma/$ID_A" "$_ma/$ID_B" >"$TMP/c$_m-$2" 2>>"$LOGS/wsstar-load.log"; then
+			log "bench: wsstar: the C client's $_m run against $2 failed (see $LOGS/wsstar-load.log)"
+			exit 1
+		fi
+		_t1=$(ticks $($3))
+		echo "server_cpu_s=$(calc "($_t1 - $_t0) / $HZ")" >>"$TMP/c$_m-$2"
+		log "bench: wsstar C $_m $2: $(tr '\n' ' ' <"$TMP/c$_m-$2")"
+	done
+}
+
 log "bench: wsstar: machine busy $(cpu_busy)% before the run"
+cc -O2 -Wall -Wextra -Werror -o "$TMP/wsstar_relay" tests/bench/wsstar_relay.c || { log "bench: wsstar: wsstar_relay.c did not build"; exit 1; }
+# two valid peer ids for the C client's multiaddrs (it signs nothing: both servers run without the challenge)
+ID_A=QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN
+ID_B=QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa
 start_sb --wsstar-announce-interval "$INTERVAL_MS"
 relay "$SB_PORT" sb "$SB"
+stop_sb
+start_sb --wsstar-no-crypto-challenge
+crelay "$SB_PORT" sb sb_pids
 stop_sb
 start_ref
 relay "$REF_PORT" ref "$REF"
 stop_ref
+start_ref --disableCryptoChallenge
+crelay "$REF_PORT" ref ref_pid
+stop_ref
 
-sb_router() { router "$SB"; }
-ref_pid() { echo "$REF"; }
 for n in $PEERS; do
 	start_sb --wsstar-announce-interval "$INTERVAL_MS"
 	peers "$SB_PORT" "$n" sb sb_pids sb_router sb_pids
@@ -107,14 +133,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else pri
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 s() { kv "$1" "$TMP/relay-sb"; }
 r() { kv "$1" "$TMP/relay-ref"; }
-row "WebSocketStar dial latency p50 (ss-dial to the first relayed byte)" "$(s dial_ms_p50) ms" "$(r dial_ms_p50) ms" \
-	"$(ratio "$(s dial_ms_p50)" "$(r dial_ms_p50)")" "—"
-row "WebSocketStar relay through one dial (64 KiB chunks, 768 KiB window)" "$(s relay_mbs) MB/s" "$(r relay_mbs) MB/s" \
-	"$(ratio "$(s relay_mbs)" "$(r relay_mbs)")" "≥ 5×"
-row "WebSocketStar relay: server CPU per MB relayed (sb: all processes)" "$(s server_cpu_ms_per_mb) ms" \
-	"$(r server_cpu_ms_per_mb) ms" "$(ratio "$(s server_cpu_ms_per_mb)" "$(r server_cpu_ms_per_mb)")" "—"
-row "WebSocketStar echo round trip p50 (32 B, dialer → listener → dialer)" "$(s rtt_ms_p50) ms" "$(r rtt_ms_p50) ms" \
-	"$(ratio "$(s rtt_ms_p50)" "$(r rtt_ms_p50)")" "≤ 0.2×"
+cs() { kv "$2" "$TMP/c$1-sb"; }
+cr() { kv "$2" "$TMP/c$1-ref"; }
+# server CPU per MB in the C bulk run
+cpumb() { calc "$(kv server_cpu_s "$TMP/cbulk-$1") * 1000 / ($(kv relay_bytes "$TMP/cbulk-$1") / 1000000)"; }
+row "WebSocketStar dial latency p50 (ss-dial to the first relayed byte; Node client)" "$(s dial_ms_p50) ms" \
+	"$(r dial_ms_p50) ms" "$(ratio "$(s dial_ms_p50)" "$(r dial_ms_p50)")" "—"
+row "WebSocketStar relay through one dial (64 KiB chunks, 768 KiB window; C client)" "$(cs bulk relay_mbs) MB/s" \
+	"$(cr bulk relay_mbs) MB/s" "$(ratio "$(cs bulk relay_mbs)" "$(cr bulk relay_mbs)")" "≥ 5×"
+row "WebSocketStar relay: server CPU per MB relayed (sb: all processes; C client)" "$(cpumb sb) ms" "$(cpumb ref) ms" \
+	"$(ratio "$(cpumb sb)" "$(cpumb ref)")" "—"
+row "WebSocketStar echo round trip p50 (32 B, dialer → listener → dialer; C client)" "$(cs echo rtt_ms_p50) ms" \
+	"$(cr echo rtt_ms_p50) ms" "$(ratio "$(cs echo rtt_ms_p50)" "$(cr echo rtt_ms_p50)")" "≤ 0.2×"
 for n in $PEERS; do
 	i() { kv "$1" "$TMP/idle-$2-$n"; }
 	row "WebSocketStar CPU per announcement round, $n peers (sb: router; ref: its process)" \
@@ -128,19 +158,21 @@ for n in $PEERS; do
 done
 
 {
-	echo "WebSocketStar: one Node load client (tests/bench/wsstar_load.js) for both servers, run one after the other."
-	echo "Its own CPU: relay runs $(s client_cpu_s) s (sb) and $(r client_cpu_s) s (ref), of which"
-	echo "$(s client_cpu_ms_per_mb) and $(r client_cpu_ms_per_mb) ms per MB relayed;"
+	echo "WebSocketStar: the same load clients for both servers, run one after the other: relay and echo by a C"
+	echo "client (tests/bench/wsstar_relay.c; its CPU $(cs bulk client_cpu_ms_per_mb) / $(cr bulk client_cpu_ms_per_mb) ms per MB),"
+	echo "dial latency and idle peers by a Node one (tests/bench/wsstar_load.js). With the Node client (socket.io-client@2,"
+	echo "$(s client_cpu_ms_per_mb) / $(r client_cpu_ms_per_mb) ms of its own CPU per MB) the relay was $(s relay_mbs) / $(r relay_mbs) MB/s"
+	echo "(server CPU $(s server_cpu_ms_per_mb) / $(r server_cpu_ms_per_mb) ms per MB) and the echo p50 $(s rtt_ms_p50) / $(r rtt_ms_p50) ms (sb / ref);"
 	for n in $PEERS; do
 		echo "$n idle peers $(kv client_cpu_s "$TMP/idle-sb-$n") s (sb) and $(kv client_cpu_s "$TMP/idle-ref-$n") s (ref) over $ROUNDS rounds"
 		echo "(announcements received: $(kv bytes_rx "$TMP/idle-sb-$n") and $(kv bytes_rx "$TMP/idle-ref-$n") bytes);"
 	done
-	echo "echo round trips p99: $(s rtt_ms_p99) ms (sb), $(r rtt_ms_p99) ms (ref); dial p90: $(s dial_ms_p90) / $(r dial_ms_p90) ms."
+	echo "echo round trips p99 (C client): $(cs echo rtt_ms_p99) ms (sb), $(cr echo rtt_ms_p99) ms (ref); dial p90: $(s dial_ms_p90) / $(r dial_ms_p90) ms."
 	echo "Announcement rounds: $INTERVAL_MS ms, the reference's fixed interval."
 } >"$OUT/notes-wsstar.md"
 
 # the budgets, in this run
-ok=$(awk -v rs="$(s relay_mbs)" -v rr="$(r relay_mbs)" -v es="$(s rtt_ms_p50)" -v er="$(r rtt_ms_p50)" \
+ok=$(awk -v rs="$(cs bulk relay_mbs)" -v rr="$(cr bulk relay_mbs)" -v es="$(cs echo rtt_ms_p50)" -v er="$(cr echo rtt_ms_p50)" \
 	'BEGIN { print (rs >= 5 * rr && es <= 0.2 * er) ? "met" : "missed" }')
 log "bench: wsstar: budgets $ok (relay ≥ 5×, echo ≤ 0.2×)"
 exit 0
