@@ -38,14 +38,13 @@ start_ref() {
 }
 stop_ref() { kill_wait "$REF" 5; REF=; }
 
-ticks() { # PID... -> utime + stime, summed, in clock ticks
-	for _p in "$@"; do cat "/proc/$_p/stat" 2>/dev/null; done |
+ticks() { # PID... -> utime + stime, summed, in clock ticks (one awk for all: 1000 workers)
+	for _p in "$@"; do echo "/proc/$_p/stat"; done | xargs -r cat 2>/dev/null |
 		awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
 pss_all() { # PID... -> summed Pss in kB
-	_t=0
-	for _p in "$@"; do _t=$((_t + $(smaps "$_p" Pss || echo 0))); done
-	echo "$_t"
+	for _p in "$@"; do echo "/proc/$_p/smaps_rollup"; done | xargs -r cat 2>/dev/null |
+		awk '$1 == "Pss:" { t += $2 } END { print t + 0 }'
 }
 sb_pids() { echo "$SB $(children "$SB")"; }
 sb_router() { router "$SB"; }
