@@ -105,10 +105,8 @@ static void write_client(struct session *s)
 		}
 		buf_consume(&s->out, (size_t)w);
 	}
-	/* a file's chunks reuse the buffer: no malloc per chunk; up to 256 KiB is kept (a buffer
-	 * mmap'ed and unmapped again per 64 KiB message cost more than the message's copies) */
-	if (s->phase != PHASE_HTTP)
-		buf_shrink(&s->out, 262144);
+	if (s->phase != PHASE_HTTP) /* a file's chunks reuse the buffer: no malloc per chunk */
+		buf_shrink(&s->out, 16384);
 }
 
 /* Writes a file body a chunk at a time, so the worker never holds much of it. */

@@ -38,9 +38,11 @@ start_ref() {
 }
 stop_ref() { kill_wait "$REF" 5; REF=; }
 
-ticks() { # PID... -> utime + stime, summed, in clock ticks (one awk for all: 1000 workers)
+# PID... -> utime + stime + the reaped children's, summed, in clock ticks (one awk for
+# all: 1000 workers); a worker gone by the second reading is in the supervisor's cutime
+ticks() {
 	for _p in "$@"; do echo "/proc/$_p/stat"; done | xargs -r cat 2>/dev/null |
-		awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+		awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
 }
 pss_all() { # PID... -> summed Pss in kB
 	for _p in "$@"; do echo "/proc/$_p/smaps_rollup"; done | xargs -r cat 2>/dev/null |
