@@ -171,7 +171,9 @@ static void on_frame_end(struct ws_conn *c)
 		return fail(c, 1007, "invalid UTF-8 in text message");
 	c->h->on_message(c->ctx, opcode, buf_head(&c->msg), buf_used(&c->msg));
 	buf_reset(&c->msg);
-	buf_shrink(&c->msg, 65536);
+	/* kept up to 256 KiB: unmapping and mapping again a buffer per 64 KiB message
+	 * (128 KiB, over the worker's mmap threshold) tripled the CPU of a WebSocketStar relay */
+	buf_shrink(&c->msg, 262144);
 }
 
 void ws_conn_feed(struct ws_conn *c, uint8_t *data, size_t n)

@@ -1,7 +1,8 @@
 /*
  * WebSocketStar's options, as a table (common/options.h) that all three
  * programs link: the reference CLI's --disableCryptoChallenge and
- * --disableStrictMultiaddr, and its refreshPeerListIntervalMS.
+ * --disableStrictMultiaddr, its refreshPeerListIntervalMS, and Engine.IO's
+ * pingInterval and pingTimeout (the reference's defaults; shorter in tests).
  */
 #include "options.h"
 
@@ -18,6 +19,12 @@ static const struct opt table[] = {
 	 &wsstar_opt.no_strict_multiaddr, 0, 0, NULL, NULL},
 	{"wsstar-announce-interval", OPT_INT, "MS", "10000", "how often every address is announced (ws-peer)",
 	 OPT_ROUTER, &wsstar_opt.announce_interval_ms, 100, 3600000, NULL, NULL},
+	{"wsstar-ping-interval", OPT_INT, "MS", "25000",
+	 "Engine.IO pingInterval told to clients (they ping this long after each pong)", OPT_WORKER,
+	 &wsstar_opt.ping_interval_ms, 100, 3600000, NULL, NULL},
+	{"wsstar-ping-timeout", OPT_INT, "MS", "20000",
+	 "Engine.IO pingTimeout: a client silent for pingInterval + this is closed", OPT_WORKER,
+	 &wsstar_opt.ping_timeout_ms, 100, 3600000, NULL, NULL},
 	{.name = NULL},
 };
 

@@ -17,12 +17,15 @@
 #include "../proto.h"
 #include "eio.h"
 #include "multiaddr.h"
+#include "options.h"
 #include "sio.h"
 #include "sio_rx.h"
 #include "wsstar.h"
 
-/* Engine.IO: a client that sends nothing for this long is gone (the reference's value). */
-#define SILENCE_MS (EIO_PING_INTERVAL + EIO_PING_TIMEOUT)
+/* Engine.IO: a client that sends nothing for this long is gone (45 s by default, as the reference). */
+#define SILENCE_MS (wsstar_opt.ping_interval_ms + wsstar_opt.ping_timeout_ms)
+/* The scratch buffer for the client is freed after a relayed chunk only past this. */
+#define OUT_KEEP (256u << 10)
 /* ss-incomming events whose ack the listener still owes. */
 #define MAX_INCOMING 64
 
@@ -110,7 +113,7 @@ static void wsstar_open(struct session *s)
 	sio_rx_init(&st->rx, EIO_MAX_MESSAGE);
 	eio_new_sid(sid);
 	buf_reset(&out);
-	eio_put_open(&out, sid, EIO_PING_INTERVAL, EIO_PING_TIMEOUT);
+	eio_put_open(&out, sid, (unsigned)wsstar_opt.ping_interval_ms, (unsigned)wsstar_opt.ping_timeout_ms);
 	send_out(s);
 	buf_reset(&out);
 	sio_put_connect(&out, NULL);
@@ -125,7 +128,7 @@ static void wsstar_timer(struct session *s)
 	int64_t left = st->last_rx + SILENCE_MS - clock_ms();
 	if (left > 0)
 		return session_set_timer(s, left);
-	log_info("wsstar: client silent for %d ms (ping timeout)", SILENCE_MS);
+	log_info("wsstar: client silent for %ld ms (ping timeout)", SILENCE_MS);
 	session_close(s, 1000, "ping timeout");
 }
 
@@ -531,7 +534,9 @@ static void on_relay(struct session *s, const struct envelope *e)
 	buf_reset(&out);
 	eio_put_binary(&out, b, bn);
 	session_send_binary(s, buf_head(&out), buf_used(&out));
-	buf_shrink(&out, 65536);
+	/* kept while it holds a chunk of a usual size: freeing and mapping it again per chunk
+	 * (a 64 KiB chunk needs a 128 KiB buffer, mmap'ed in the worker) cost more than the copy */
+	buf_shrink(&out, OUT_KEEP);
 }
 
 /* Finds a dial id in st->dials: its offset, or -1. */
