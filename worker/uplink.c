@@ -80,32 +80,9 @@ static void pack_hello(struct session *s, const uint8_t *tag)
 	mp_kv_int(pk, "credit", BUS_CREDIT_MAX);
 }
 
-/*
- * A connection that died before it took our hello whole leaves that hello
- * (and the registration with it) at the head of the queue: frames go out in
- * order, a partly written one is sent again whole. The next connection gets
- * a fresh one in front, so the stale frame goes, or the router would take it
- * for a second hello and close the client (1011), losing what it had sent.
- */
-static void drop_unsent_hello(struct session *s)
-{
-	const uint8_t *p;
-	size_t fl, n, off = 0;
-	struct envelope e;
-	if (sp_frame_parse(s->bus.transport, buf_head(&s->bus.out), sp_conn_pending(&s->bus), s->bus.max_body, &fl,
-			   &p, &n) != 1 ||
-	    env_next(&e, p, n, &off) != 1)
-		return;
-	bool hello = env_proto_is(&e, ENV_CORE) && env_op_is(&e, OP_HELLO);
-	env_free(&e);
-	if (hello)
-		buf_consume(&s->bus.out, fl);
-}
-
 /* Hello, then the protocol's registration, before anything queued earlier. */
 static void queue_registration(struct session *s, const uint8_t *tag)
 {
-	drop_unsent_hello(s);
 	/* what this turn has batched so far goes after what was queued before */
 	batch_cut(s, true);
 	pack_hello(s, tag);
