@@ -96,6 +96,7 @@ static void become_worker(int ctl, int sig_fd, int conn, int wctl)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	randombytes_stir();
+	prctl(PR_SET_NAME, "switchboard-wor", 0, 0, 0); /* as a spawned worker is named */
 }
 
 static void reap(int ctl, int sig_fd)
@@ -111,6 +112,8 @@ static void reap(int ctl, int sig_fd)
 
 void template_run(int ctl)
 {
+	/* told apart from the workers in ps and /proc (comm is 15 bytes at most) */
+	prctl(PR_SET_NAME, "switchboard-tpl", 0, 0, 0);
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_fatal("template: PR_SET_DUMPABLE: %s", strerror(errno));
 	sigset_t chld;

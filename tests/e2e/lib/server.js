@@ -95,8 +95,18 @@ class Server {
     return childPids(this.proc.pid).find((p) => procName(p) === 'switchboard-rou') || null;
   }
 
+  // The supervisor's worker template (switchboard-worker --template, named
+  // switchboard-tpl), or null.
+  templatePid() {
+    return childPids(this.proc.pid).find((p) => procName(p) === 'switchboard-tpl') || null;
+  }
+
+  // The workers serving clients: the supervisor's (spawned, or the template's
+  // orphans) and the template's children; never the template itself.
   workerPids() {
-    return childPids(this.proc.pid).filter((p) => procName(p) === 'switchboard-wor');
+    const kids = childPids(this.proc.pid);
+    const forked = kids.filter((p) => procName(p) === 'switchboard-tpl').flatMap((t) => childPids(t));
+    return kids.concat(forked).filter((p) => procName(p) === 'switchboard-wor');
   }
 
   async waitForRouter(ms = 15000) {
