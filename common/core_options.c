@@ -125,6 +125,8 @@ static const struct opt core_table[] = {
 	 "as root; default switchboard-worker, else nobody)", S, &core_opt.worker_user, 0, 0, NULL, NULL},
 	{"worker", OPT_STR, "PATH", NULL, "worker program (default: next to this one)", S, &core_opt.worker_path,
 	 0, 0, NULL, NULL},
+	{"no-worker-template", OPT_FLAG, NULL, NULL, "spawn (exec) every worker, instead of forking it from a "
+	 "pre-started worker template", S, &core_opt.no_worker_template, 0, 0, NULL, NULL},
 	{"router", OPT_STR, "PATH", NULL, "router program (default: next to this one)", S, &core_opt.router_path,
 	 0, 0, NULL, NULL},
 	{"max-message", OPT_SIZE, NULL, "1048576", "largest client message", W, &core_opt.max_message, 1,

@@ -17,7 +17,7 @@ struct core_options {
 	/* supervisor */
 	struct opt_list listen; /* HOST:PORT (supervisor), bus URL (router) */
 	const char *state_dir, *router_url, *user, *worker_user, *worker_path, *router_path;
-	bool no_router;
+	bool no_router, no_worker_template;
 	long max_connections, max_per_ip;
 	/* worker */
 	size_t max_message, client_backlog;

@@ -1,6 +1,7 @@
 /*
- * switchboard: the supervisor. Listens (or takes systemd's sockets), spawns
- * one switchboard-worker per connection with the socket on fd 0/1, caps the
+ * switchboard: the supervisor. Listens (or takes systemd's sockets), starts
+ * one switchboard-worker per connection with the socket on fd 0/1 (forked by
+ * the worker template, worker/supervisor_template.c, or spawned), caps the
  * number of live workers, runs and restarts the embedded router, and on
  * SIGTERM stops accepting, lets workers close with 1001, and exits.
  * Its options, listeners and users are set up in worker/supervisor_setup.c.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -45,17 +47,6 @@ extern char **environ;
 
 struct supervisor S;
 
-/* A live worker: its pid and its bus control socket. */
-struct worker {
-	pid_t pid;
-	struct bus_hand bus;
-	struct peer_key peer; /* its client's address, for --max-per-ip */
-};
-
-/* epoll tags: the listening, signal and timer fds by number; a worker's
- * control socket as EV_WORKER_CTL | pid */
-#define EV_WORKER_CTL (1ull << 40)
-
 void die(const char *what)
 {
 	log_fatal("%s: %s", what, strerror(errno));
@@ -82,7 +73,7 @@ static void child_fail(const char *path, const char *what)
  * credentials by raw system calls (glibc's setuid would signal our threads'
  * bookkeeping), its descriptors, signal mask and umask.
  */
-static pid_t spawn(const char *path, const char **argv, int conn, int ctl, const struct identity *id)
+pid_t supervisor_spawn(const char *path, const char **argv, int conn, int ctl, const struct identity *id)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -150,7 +141,7 @@ static void start_router(void)
 		S.router_restart_at = clock_ms() + S.router_backoff_ms;
 		return;
 	}
-	S.router_pid = spawn(S.router_path, S.router_argv, -1, pipefd[1], &router_id);
+	S.router_pid = supervisor_spawn(S.router_path, S.router_argv, -1, pipefd[1], &router_id);
 	close(pipefd[1]);
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)pipefd[0]};
 	if (S.router_pid > 0 && epoll_ctl(S.ep, EPOLL_CTL_ADD, pipefd[0], &ev) == 0) {
@@ -250,40 +241,80 @@ static bool admit(int fd, struct peer_key *k)
 	return true;
 }
 
-/* false when it could not start (the caller gives the address slot back) */
-static bool start_worker(int fd, const struct peer_key *k)
+bool worker_register(struct worker *w)
 {
-	struct worker *w = calloc(1, sizeof *w);
-	int child = -1;
-	if (!w || bus_hand_open(&w->bus, &child) < 0) {
-		log_error("cannot start a worker: %s", strerror(errno));
-		free(w);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
+	if (epoll_ctl(S.ep, EPOLL_CTL_ADD, w->bus.ctl, &ev) < 0)
+		return false;
+	if (hmap_put_u64(&S.workers, (uint64_t)w->pid, w) < 0) {
+		epoll_ctl(S.ep, EPOLL_CTL_DEL, w->bus.ctl, NULL);
 		return false;
 	}
-	w->peer = *k;
+	return true;
+}
+
+void worker_drop(struct worker *w)
+{
+	peers_release(&S.per_ip, &w->peer);
+	bus_hand_close(&w->bus);
+	if (w->conn >= 0)
+		close(w->conn);
+	free(w);
+	S.live--;
+}
+
+bool worker_spawn(struct worker *w, int conn)
+{
+	int child = -1;
+	w->forked = false;
+	if (bus_hand_open(&w->bus, &child) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		return false;
+	}
 	/* the worker reads this before its sandbox (--bus-key -); the socketpair's
 	 * buffer holds it until then */
 	if (S.bus_key && write(w->bus.ctl, S.key, sizeof S.key) != (ssize_t)sizeof S.key) {
 		log_error("cannot give a worker the bus key: %s", strerror(errno));
 		bus_hand_close(&w->bus);
 		close(child);
-		free(w);
 		return false;
 	}
-	w->pid = spawn(S.worker_path, S.worker_argv, fd, child, &worker_id);
+	w->pid = supervisor_spawn(S.worker_path, S.worker_argv, conn, child, &worker_id);
 	close(child);
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EV_WORKER_CTL | (uint32_t)w->pid};
-	if (w->pid < 0 || epoll_ctl(S.ep, EPOLL_CTL_ADD, w->bus.ctl, &ev) < 0 ||
-	    hmap_put_u64(&S.workers, (uint64_t)w->pid, w) < 0) {
+	if (w->pid < 0 || !worker_register(w)) {
 		log_error("cannot start a worker: %s", strerror(errno));
 		bus_hand_close(&w->bus);
 		if (w->pid > 0)
 			kill(w->pid, SIGKILL); /* reaped as an unknown child */
-		free(w);
 		return false;
 	}
-	S.live++;
 	return true;
+}
+
+/*
+ * A worker for the connection fd (closed here, or kept by the template
+ * request until its answer): forked by the template when it runs and takes
+ * the request, else spawned. The slot (S.live, the address's count) is
+ * taken here and given back by worker_drop or worker_ended.
+ */
+static void start_worker(int fd, const struct peer_key *k)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		peers_release(&S.per_ip, k);
+		close(fd);
+		return;
+	}
+	w->peer = *k;
+	w->conn = w->bus.ctl = w->bus.handed = -1;
+	S.live++;
+	if (template_give(w, fd))
+		return;
+	bool ok = worker_spawn(w, fd);
+	close(fd);
+	if (!ok)
+		worker_drop(w);
 }
 
 /* A worker asks for a bus connection, or has gone (its end closed). */
@@ -308,11 +339,8 @@ static void accept_all(int lfd)
 		sup_stats_accepted();
 		struct peer_key k;
 		peer_key_of(&sa, salen, &k);
-		if (!admit(fd, &k))
-			continue;
-		if (!start_worker(fd, &k))
-			peers_release(&S.per_ip, &k);
-		close(fd);
+		if (admit(fd, &k))
+			start_worker(fd, &k);
 	}
 }
 
@@ -355,18 +383,23 @@ static void reap(void)
 			S.router_restart_at = clock_ms() + S.router_backoff_ms;
 			sup_stats_router_restart();
 			S.router_backoff_ms = S.router_backoff_ms * 2 > 5000 ? 5000 : S.router_backoff_ms * 2;
+		} else if (pid == T.pid) {
+			template_ended(status);
 		} else {
-			struct worker *w = hmap_del_u64(&S.workers, (uint64_t)pid);
-			if (!w)
-				continue;
-			peers_release(&S.per_ip, &w->peer);
-			bus_hand_close(&w->bus);
-			free(w);
-			S.live--;
-			if (WIFSIGNALED(status))
-				log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
+			worker_ended(pid, status);
 		}
 	}
+}
+
+/* A worker ended: reaped by us, or by the template (its 'x'). */
+void worker_ended(pid_t pid, int status)
+{
+	struct worker *w = hmap_del_u64(&S.workers, (uint64_t)pid);
+	if (!w)
+		return;
+	worker_drop(w); /* closing its control socket takes it out of epoll */
+	if (WIFSIGNALED(status))
+		log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
 }
 
 static void signal_worker(void *arg, const void *key, size_t klen, void *value)
@@ -389,6 +422,7 @@ static void begin_stop(void)
 	S.nlfd = 0;
 	int sig = SIGTERM;
 	hmap_each(&S.workers, signal_worker, &sig);
+	template_stop(SIGTERM);
 	S.stop_deadline = clock_ms() + S.close_timeout_ms + 2000;
 }
 
@@ -396,6 +430,7 @@ static void finish_stop(void)
 {
 	int sig = SIGKILL;
 	hmap_each(&S.workers, signal_worker, &sig);
+	template_stop(SIGKILL);
 	if (S.router_pid > 0) {
 		kill(S.router_pid, SIGTERM);
 		for (int i = 0; i < 300 && waitpid(S.router_pid, NULL, WNOHANG) == 0; i++)
@@ -419,6 +454,8 @@ static void arm_timer(void)
 		at = S.accept_paused_until;
 	if (sup_stats_due() && sup_stats_due() < at)
 		at = sup_stats_due();
+	if (T.restart_at && !S.stopping && T.restart_at < at)
+		at = T.restart_at;
 	clock_arm_timerfd(S.timer_fd, at);
 }
 
@@ -436,6 +473,8 @@ static void run(void)
 			int tag = (int)data;
 			if (data & EV_WORKER_CTL) {
 				on_worker_ctl((pid_t)(uint32_t)data);
+			} else if (data & EV_TEMPLATE) {
+				template_on_event();
 			} else if (tag == S.sig_fd) {
 				struct signalfd_siginfo si;
 				while (read(S.sig_fd, &si, sizeof si) == sizeof si) {
@@ -452,6 +491,8 @@ static void run(void)
 				(void)r;
 				if (S.router_restart_at && clock_ms() >= S.router_restart_at && !S.stopping)
 					start_router();
+				if (T.restart_at && clock_ms() >= T.restart_at && !S.stopping)
+					template_start();
 				if (S.accept_paused_until && clock_ms() >= S.accept_paused_until && !S.stopping) {
 					S.accept_paused_until = 0;
 					listeners_watch(true);
@@ -505,6 +546,11 @@ int main(int argc, char **argv)
 	S.router_backoff_ms = 100;
 	S.router_ready_fd = -1;
 	bus_hand_on_refusal = supervisor_worker_refused;
+	/* orphans of the template (when it dies) come to us, to be reaped */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	template_init(core_opt.no_worker_template);
+	template_start();
 	/* ready once the listeners are up and the router's bus listens (a
 	 * router elsewhere, --no-router: at once) */
 	if (S.embedded_router)

@@ -11,6 +11,8 @@
 
 #include "../common/busauth.h"
 #include "../common/hmap.h"
+#include "bus_hand.h"
+#include "peers.h"
 
 #define MAX_LISTEN 16
 #define MAX_ARGS 64
@@ -31,6 +33,7 @@ struct supervisor {
 	char worker_path[PATH_MAX], router_path[PATH_MAX];
 	const char *worker_argv[MAX_ARGS];
 	int worker_argc;
+	const char *template_argv[MAX_ARGS]; /* worker_argv with --template first */
 	const char *router_argv[MAX_ARGS];
 	int router_argc;
 	int close_timeout_ms;
@@ -53,6 +56,35 @@ struct supervisor {
 
 extern struct supervisor S;
 
+/* A live worker: its pid and its bus control socket. */
+struct worker {
+	pid_t pid;
+	struct bus_hand bus;
+	struct peer_key peer; /* its client's address, for --max-per-ip */
+	int conn;             /* the client, kept while the template forks for it; else -1 */
+	bool forked;          /* a child of the template, not ours */
+};
+
+/* epoll tags: the listening, signal and timer fds by number; a worker's
+ * control socket as EV_WORKER_CTL | pid; the template's as EV_TEMPLATE */
+#define EV_WORKER_CTL (1ull << 40)
+#define EV_TEMPLATE (1ull << 41)
+
+#define TEMPLATE_PENDING 256 /* requests in flight to the template; more are spawned */
+
+/* The worker template (worker/supervisor_template.c). */
+struct template_state {
+	pid_t pid; /* 0: not running */
+	int fd;    /* our end of its control socket, or -1 */
+	struct worker *pending[TEMPLATE_PENDING]; /* waiting for 'p' or 'n', oldest first */
+	int head, npending;
+	int64_t started, restart_at;
+	int backoff_ms;
+	bool off; /* --no-worker-template, or the worker program refused to be one */
+};
+
+extern struct template_state T;
+
 
 /* Who a child runs as: started as root, the router and the workers each drop
  * to their own user between vfork and exec, so neither ever runs a line of
@@ -66,6 +98,23 @@ struct identity {
 extern struct identity router_id, worker_id;
 
 void die(const char *what) __attribute__((noreturn)); /* log_fatal with errno */
+pid_t supervisor_spawn(const char *path, const char **argv, int conn, int ctl, const struct identity *id);
+/* The exec path: a new switchboard-worker on conn (kept open: the caller's). */
+bool worker_spawn(struct worker *w, int conn);
+/* Watches a started worker's control socket: false if it could not. */
+bool worker_register(struct worker *w);
+void worker_ended(pid_t pid, int status);
+/* A worker that never started (or is no longer tracked): its slot back. */
+void worker_drop(struct worker *w);
+
+void template_init(bool off);
+void template_start(void);
+/* Hands conn to the template for w (w->conn keeps it): false to spawn. */
+bool template_give(struct worker *w, int conn);
+void template_on_event(void);
+/* The template's pid was reaped. */
+void template_ended(int status);
+void template_stop(int sig);
 void supervisor_options(int argc, char **argv);
 int supervisor_listen(void);
 void supervisor_choose_users(void);

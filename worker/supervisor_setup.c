@@ -26,6 +26,7 @@
 #include "../common/log.h"
 #include "bus_hand.h"
 #include "supervisor.h"
+#include "template.h"
 
 /* ---- listening ---- */
 
@@ -213,6 +214,12 @@ static void build_argv(const struct opt_parse *p)
 			i++;
 		}
 	}
+	/* the template's: the same, with the flag first (worker/template.h) */
+	int targc = 0;
+	push(S.template_argv, &targc, S.worker_argv[0]);
+	push(S.template_argv, &targc, TEMPLATE_FLAG);
+	for (int i = 1; i < S.worker_argc; i++)
+		push(S.template_argv, &targc, S.worker_argv[i]);
 	push(S.router_argv, &S.router_argc, "switchboard-router");
 	push(S.router_argv, &S.router_argc, "--state-dir");
 	push(S.router_argv, &S.router_argc, S.state_dir);

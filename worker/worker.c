@@ -26,6 +26,7 @@
 #include "../common/core_options.h"
 #include "../common/log.h"
 #include "session.h"
+#include "template.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "0.1.0"
@@ -497,24 +498,52 @@ static void log_identity(struct session *s)
 	log_context("peer", peer);
 }
 
+/* --template first (the supervisor's worker template, worker/template.c):
+ * taken off before the options are parsed. */
+static bool template_flag(int *argc, char **argv)
+{
+	if (*argc < 2 || strcmp(argv[1], TEMPLATE_FLAG) != 0)
+		return false;
+	memmove(&argv[1], &argv[2], (size_t)(*argc - 1) * sizeof *argv); /* with the NULL */
+	(*argc)--;
+	return true;
+}
+
+/* Once per process, before any byte of the request and before the sandbox
+ * (proto/proto.h): 0, or the exit status. */
+static int setup_once(struct worker_config *cfg, struct session *s)
+{
+	if (http_setup(cfg) < 0)
+		return 1;
+	if (sp_addr_parse(cfg->router_url, &s->bus_addr) < 0) {
+		log_error("bad --router-url %s", cfg->router_url);
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	log_init("switchboard-worker");
 	/* big message buffers come from mmap and go back when freed */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	bool is_template = template_flag(&argc, argv);
 	struct worker_config cfg;
 	parse_options(argc, argv, &cfg);
 	struct session s = {.cfg = &cfg, .in_fd = 0, .out_fd = 1, .phase = PHASE_HANDSHAKE};
 	s.bus.fd = -1;
 	s.file.fd = -1;
-	log_identity(&s);
-	/* before any byte of the request and before the sandbox (proto/proto.h) */
-	if (http_setup(&cfg) < 0)
-		return 1;
-	if (sp_addr_parse(cfg.router_url, &s.bus_addr) < 0) {
-		log_error("bad --router-url %s", cfg.router_url);
-		return 2;
+	int setup_rc = 0;
+	if (is_template) {
+		if (cfg.bus_ctl < 0)
+			log_fatal("--template needs --bus-fd");
+		if ((setup_rc = setup_once(&cfg, &s)) != 0)
+			return setup_rc;
+		template_run(cfg.bus_ctl); /* returns in each child, a worker from here on */
 	}
+	log_identity(&s);
+	if (!is_template && (setup_rc = setup_once(&cfg, &s)) != 0)
+		return setup_rc;
 	setup_fds(&s);
 	s.handshake_deadline = clock_ms() + cfg.handshake_timeout_ms;
 	int rc = run(&s);

@@ -37,7 +37,13 @@ free_port() {
 
 children() { pgrep -P "$1" 2>/dev/null; }
 comm_is() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
-workers() { for _p in $(children "$1"); do comm_is "$_p" switchboard-wor && echo "$_p"; done; }
+# the workers the worker template (switchboard-tpl) forked: the supervisor's grandchildren
+forked() { for _p in $(children "$1"); do comm_is "$_p" switchboard-tpl && children "$_p"; done; }
+# the supervisor's workers, spawned or forked
+workers() {
+	for _p in $(children "$1"); do comm_is "$_p" switchboard-wor && echo "$_p"; done
+	forked "$1"
+}
 router() { for _p in $(children "$1"); do comm_is "$_p" switchboard-rou && echo "$_p"; done; }
 no_workers() { [ -z "$(workers "$SB")" ]; }
 

@@ -129,7 +129,7 @@ idle_close
 waitfor 10 no_workers || log "bench: workers still alive after their clients left"
 sleep 0.3
 # whole server (supervisor + router + workers) with 0 and IDLE_MANY clients
-sb_pss() { _s=0; for _p in "$SB" $(children "$SB"); do _s=$((_s + $(smaps "$_p" Pss || echo 0))); done; echo $_s; }
+sb_pss() { _s=0; for _p in "$SB" $(children "$SB") $(forked "$SB"); do _s=$((_s + $(smaps "$_p" Pss || echo 0))); done; echo $_s; }
 SB_P0=$(sb_pss)
 idle_open "$SB_PORT" "$IDLE_MANY" m
 sleep 0.5
