@@ -182,11 +182,16 @@ start_lws() {
 }
 stop_lws() { kill_wait "$LWSP" 5; LWSP=; }
 
+# build_loadgen: the load generator at $LG (cc -O2)
+build_loadgen() {
+	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
+		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c tests/bench/loadgen_soak.c
+}
+
 # build_tools: the load generator, the libwebsockets relay and websocketd's
 # echo child, into $OUT (cc -O2; the relay only when libwebsockets is there)
 build_tools() {
-	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
-		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c tests/bench/loadgen_soak.c || return 1
+	build_loadgen || return 1
 	cc -O2 -static -Wall -Wextra -o "$OUT/echo-child" tests/bench/echo-child.c || return 1
 	if pkg-config --exists libwebsockets 2>/dev/null; then
 		cc -O2 -Wall -Wextra -o "$OUT/lws-relay" tests/bench/lws-relay.c $(pkg-config --cflags --libs libwebsockets) ||

@@ -290,21 +290,7 @@ static double hold_secs(void)
 	return h && atof(h) > 0 ? atof(h) : 120;
 }
 
-static void close_all(double secs)
-{
-	for (int i = 0; i < nconns; i++) {
-		struct conn *c = &conns[i];
-		if (c->fd >= 0 && c->st == ST_OPEN) {
-			send_close(c);
-			if (flush(c) < 0)
-				on_end(c);
-		}
-	}
-	loop(all_ended, now() + secs, NULL);
-	for (int i = 0; i < nconns; i++)
-		if (conns[i].fd >= 0)
-			conn_close(&conns[i]);
-}
+static void close_all(double secs) { close_conns(secs, all_ended); }
 
 static void on_signal(int s) { (void)s; stop_flag = 1; }
 

@@ -62,6 +62,7 @@ void send_close(struct conn *c);
 int process_input(struct conn *c);
 void handle(struct conn *c, uint32_t ev);
 void loop(int (*done)(void), double deadline, void (*tick)(double));
+void close_conns(double secs, int (*all_ended)(void));
 extern int port, epfd;
 extern const char *path;
 extern const char *req_headers;

@@ -24,7 +24,7 @@
 enum gmode { G_FANOUT, G_PRIVATE, G_IDLE };
 static enum gmode gmode;
 static const char *group, *pass;
-static int njoined, nended, senders;
+static int njoined, ngone, senders;
 static double rate, pace_t0;
 static long gsent, gdelivered, gseq;
 static char gpayload[4096];
@@ -107,7 +107,7 @@ void on_end(struct conn *c)
 {
 	if (c->fd >= 0)
 		conn_close(c);
-	nended++;
+	ngone++;
 	if (running || gmode == G_IDLE)
 		err("connection_lost:g%d", c->id);
 }
@@ -130,9 +130,9 @@ static void pace(double t)
 	}
 }
 
-static int all_joined(void) { return njoined + nended >= nconns || stop_flag; }
+static int all_joined(void) { return njoined + ngone >= nconns || stop_flag; }
 static int never(void) { return stop_flag; }
-static int all_ended(void) { return nended >= nconns; }
+static int all_ended(void) { return ngone >= nconns; }
 static void on_signal(int s) { (void)s; stop_flag = 1; }
 
 static void open_all(int n)
@@ -145,7 +145,7 @@ static void open_all(int n)
 		conns[i].id = i;
 		conns[i].fd = -1;
 		if (conn_open(&conns[i]) < 0)
-			nended++;
+			ngone++;
 		if (i % 50 == 49) /* the supervisor forks a worker each: do not flood its backlog */
 			loop(never, now() + 0.02, NULL);
 	}
@@ -154,18 +154,7 @@ static void open_all(int n)
 static void close_all(double secs)
 {
 	running = 0;
-	for (int i = 0; i < nconns; i++) {
-		struct conn *c = &conns[i];
-		if (c->fd >= 0 && c->st == ST_OPEN) {
-			send_close(c);
-			if (flush(c) < 0)
-				on_end(c);
-		}
-	}
-	loop(all_ended, now() + secs, NULL);
-	for (int i = 0; i < nconns; i++)
-		if (conns[i].fd >= 0)
-			conn_close(&conns[i]);
+	close_conns(secs, all_ended);
 }
 
 static void usage(void)

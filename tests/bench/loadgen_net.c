@@ -2,6 +2,7 @@
 #include "loadgen.h"
 
 enum loadgen_mode mode;
+int soak_finished; /* set by the soak (loadgen_soak.c): closes from then on are expected */
 
 int port, epfd;
 const char *path = "/";
@@ -373,3 +374,20 @@ void loop(int (*done)(void), double deadline, void (*tick)(double))
 	}
 }
 
+/* Closes every open connection (a close frame, then up to secs for the
+ * ends), and drops what is left. */
+void close_conns(double secs, int (*all_ended)(void))
+{
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		if (c->fd >= 0 && c->st == ST_OPEN) {
+			send_close(c);
+			if (flush(c) < 0)
+				on_end(c);
+		}
+	}
+	loop(all_ended, now() + secs, NULL);
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i]);
+}

@@ -57,7 +57,7 @@ static struct side *sides;
 int running;		/* loadgen.h: sending allowed */
 long delivered;		/* loadgen.h: relays received */
 static int npairs, window, size, sealed;
-static long nready, nended, pairs_started, pairs_done, pairs_over, hs_total;
+static long nready, ngone, pairs_started, pairs_done, pairs_over, hs_total;
 static double hs_time_sum;
 static uint8_t (*ini_sk)[SALTYC_KEY_LEN], (*tokens)[SALTYC_KEY_LEN];
 static uint8_t *pkt, *task_msg;
@@ -291,7 +291,7 @@ static void ready_one(struct conn *c)
 
 void on_end(struct conn *c)
 {
-	nended++;
+	ngone++;
 	if (smode != S_HS && smode != S_CHATHS)
 		return;
 	struct conn *o = &conns[partner(idx(c))];
@@ -309,8 +309,8 @@ void on_end(struct conn *c)
 
 /* ---- setup, runs, results ---- */
 static int hs_over(void) { return pairs_over >= hs_total || stop_flag; }
-static int all_ready(void) { return nready + nended >= 2L * npairs || stop_flag; }
-static int all_ended(void) { return nended >= 2L * npairs; }
+static int all_ready(void) { return nready + ngone >= 2L * npairs || stop_flag; }
+static int all_ended(void) { return ngone >= 2L * npairs; }
 static int never(void) { return stop_flag; }
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
@@ -338,7 +338,7 @@ static int open_pairs(void)
 {
 	for (int i = 0; i < nconns; i++)
 		if (conn_open(&conns[i]) < 0)
-			nended++;
+			ngone++;
 	loop(all_ready, now() + 60, NULL);
 	return nready == nconns ? 0 : -1;
 }
@@ -346,18 +346,7 @@ static int open_pairs(void)
 static void close_all(double secs)
 {
 	running = 0;
-	for (int i = 0; i < nconns; i++) {
-		struct conn *c = &conns[i];
-		if (c->fd >= 0 && c->st == ST_OPEN) {
-			send_close(c);
-			if (flush(c) < 0)
-				on_end(c);
-		}
-	}
-	loop(all_ended, now() + secs, NULL);
-	for (int i = 0; i < nconns; i++)
-		if (conns[i].fd >= 0)
-			conn_close(&conns[i]);
+	close_conns(secs, all_ended);
 }
 
 static const char *first(void) { return first_error[0] ? first_error : "-"; }

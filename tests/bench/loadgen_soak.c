@@ -19,7 +19,6 @@
  */
 #include "loadgen.h"
 
-int soak_finished;
 static int nkind[SK_N], first[SK_N];
 static long ksent[SK_N], kgot[SK_N];
 static int chat_ident;

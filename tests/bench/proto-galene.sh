@@ -26,8 +26,7 @@ TMP=${TMP:-$(mktemp -d "${TMPDIR:-/tmp}/sb-galene-bench.XXXXXX")}
 . tests/bench/lib.sh
 if [ -z "${LG:-}" ] || ! [ -x "$LG" ]; then
 	LG=$OUT/loadgen
-	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
-		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c || exit 1
+	build_loadgen || exit 1
 fi
 LGG=$OUT/loadgen_galene
 cc -O2 -Wall -Wextra -o "$LGG" tests/bench/loadgen_galene.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \

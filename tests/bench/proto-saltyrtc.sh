@@ -46,10 +46,9 @@ trap 'log "saltyrtc bench: interrupted"; exit 1' INT TERM
 
 cc -O2 -Wall -Wextra -o "$SLG" tests/bench/loadgen_salty.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
 	proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
-	proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c common/mp.c common/alloc.c common/log.c \
+	proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c common/mp.c common/alloc.c common/log.c common/log_sink.c \
 	-lsodium -lmsgpackc || exit 1
-[ -x "$LG" ] || cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c \
-	tests/bench/loadgen_cpu.c tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c || exit 1
+[ -x "$LG" ] || build_loadgen || exit 1
 
 # helpers of this script (run.sh has its own row/ratio, defined after the protocol scripts run)
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
