@@ -56,6 +56,7 @@ void conn_close(struct conn *c);
 int conn_open(struct conn *c);
 void out_append(struct conn *c, const void *p, size_t n);
 void put_frame(struct conn *c, int op, const void *payload, size_t n);
+void put_frame_unmasked_key(struct conn *c, int op, const void *payload, size_t n);
 int flush(struct conn *c);
 void send_request(struct conn *c);
 void send_close(struct conn *c);

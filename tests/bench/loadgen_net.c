@@ -131,26 +131,31 @@ void out_append(struct conn *c, const void *p, size_t n)
 	c->outlen += n;
 }
 
+/* A client frame's head (FIN, opcode, mask bit, length) into h; its length. */
+static size_t frame_head(unsigned char h[10], int op, size_t n)
+{
+	h[0] = 0x80 | op;
+	if (n < 126) {
+		h[1] = 0x80 | n;
+		return 2;
+	}
+	if (n < 65536) {
+		h[1] = 0x80 | 126;
+		h[2] = n >> 8;
+		h[3] = n;
+		return 4;
+	}
+	h[1] = 0x80 | 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (uint64_t)n >> (56 - 8 * i);
+	return 10;
+}
+
 /* A masked client frame, FIN set. */
 void put_frame(struct conn *c, int op, const void *payload, size_t n)
 {
 	unsigned char h[14];
-	size_t hl;
-	h[0] = 0x80 | op;
-	if (n < 126) {
-		h[1] = 0x80 | n;
-		hl = 2;
-	} else if (n < 65536) {
-		h[1] = 0x80 | 126;
-		h[2] = n >> 8;
-		h[3] = n;
-		hl = 4;
-	} else {
-		h[1] = 0x80 | 127;
-		for (int i = 0; i < 8; i++)
-			h[2 + i] = (uint64_t)n >> (56 - 8 * i);
-		hl = 10;
-	}
+	size_t hl = frame_head(h, op, n);
 	uint32_t m = rnd();
 	memcpy(h + hl, &m, 4);
 	const unsigned char *mk = h + hl;
@@ -164,6 +169,18 @@ void put_frame(struct conn *c, int op, const void *payload, size_t n)
 	for (size_t i = 0; i < n; i++)
 		d[i] = s[i] ^ mk[i & 3];
 	c->outlen += hl + n;
+}
+
+/* A client frame masked with key 0: XOR with it is a no-op, so the payload
+ * is copied as it is (the server unmasks anyway; RFC 6455 wants a random
+ * key, which only matters through proxies). For bulk senders. */
+void put_frame_unmasked_key(struct conn *c, int op, const void *payload, size_t n)
+{
+	unsigned char h[14];
+	size_t hl = frame_head(h, op, n);
+	memset(h + hl, 0, 4);
+	out_append(c, h, hl + 4);
+	out_append(c, payload, n);
 }
 
 /* Writes what it can; returns -1 if the connection died. */

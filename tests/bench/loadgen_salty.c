@@ -68,35 +68,11 @@ static int idx(const struct conn *c) { return (int)(c - conns); }
 static int partner(int i) { return i < npairs ? i + npairs : i - npairs; }
 static int salty(void) { return smode == S_HS || smode == S_RELAY || smode == S_IDLE; }
 
-/* A client frame of opcode op, masked with key 0 (XOR is a no-op; the server unmasks anyway;
- * RFC 6455 wants a random key, which only matters through proxies). */
-static void put_bin(struct conn *c, int op, const void *p, size_t n)
-{
-	uint8_t h[14];
-	size_t hl;
-	h[0] = 0x80 | op;
-	if (n < 126) {
-		h[1] = 0x80 | n;
-		hl = 2;
-	} else if (n < 65536) {
-		h[1] = 0x80 | 126, h[2] = n >> 8, h[3] = n;
-		hl = 4;
-	} else {
-		h[1] = 0x80 | 127;
-		for (int i = 0; i < 8; i++)
-			h[2 + i] = (uint64_t)n >> (56 - 8 * i);
-		hl = 10;
-	}
-	memset(h + hl, 0, 4);
-	out_append(c, h, hl + 4);
-	out_append(c, p, n);
-}
-
 static int io_send(void *ctx, const uint8_t *p, size_t n)
 {
 	struct conn *c = ctx;
 	if (c->st == ST_OPEN) /* nothing after our close frame */
-		put_bin(c, 2, p, n);
+		put_frame_unmasked_key(c, 2, p, n);
 	return 0;
 }
 
@@ -180,7 +156,7 @@ static void send_chat(struct conn *c)
 	char num[12];
 	snprintf(num, sizeof num, "%05d", i % npairs);
 	memcpy(strstr(m, "\"to\":\"") + 7, num, 5);
-	put_bin(c, 1, m, size);
+	put_frame_unmasked_key(c, 1, m, size);
 }
 
 /* One relay to the peer: a valid nonce and opaque bytes, or a sealed task message. */
@@ -202,7 +178,7 @@ static void send_relay(struct conn *c)
 	for (int k = 0; k < 6; k++)
 		pkt[18 + k] = (uint8_t)(s->csn >> (8 * (5 - k)));
 	s->csn++;
-	put_bin(c, 2, pkt, size);
+	put_frame_unmasked_key(c, 2, pkt, size);
 }
 
 static void chat_text(struct conn *c, const char *p, size_t n)
@@ -216,7 +192,7 @@ static void chat_text(struct conn *c, const char *p, size_t n)
 		char m[64];
 		int k = snprintf(m, sizeof m, "{\"command\":\"identify\",\"name\":\"%c%05ld\"}",
 				 idx(c) < npairs ? 'a' : 'b', smode == S_CHATHS ? s->pair : idx(c) % npairs);
-		put_bin(c, 1, m, k);
+		put_frame_unmasked_key(c, 1, m, k);
 	} else if (PREFIX(p, n, "{\"type\":\"outcome\"") && memmem(p, n, "\"code\":300", 10)) {
 		ready_one(c);
 	} else if (!PREFIX(p, n, "{\"type\":\"quit\"")) {
