@@ -169,10 +169,20 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
 	@clang $(FUZZ_FLAGS) $< $(CONFIG_SRC) -o $@
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC) $(HEADERS)
+comma := ,
+# The sources every target links are compiled once (instrumented the same
+# way, without libFuzzer's main), not once per target.
+FUZZ_CFLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS))
+FUZZ_OBJS := $(sort $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_SRC)))
+.SECONDARY: $(FUZZ_OBJS)
+build/fuzz/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $< (fuzz)"
+	@clang $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
-	@clang $(FUZZ_FLAGS) $< $(FUZZ_SRC) -o $@ -lmsgpackc -lsodium $(P_LIBS)
+	@clang $(FUZZ_FLAGS) $< $(FUZZ_OBJS) -o $@ -lmsgpackc -lsodium $(P_LIBS)
 # The long runs (tests/fuzz/long.sh): FUZZ_LONG_RUNS executions or
 # FUZZ_LONG_SECONDS per target, whichever comes first, one target at a time
 # (6 targets x 600 s is about an hour: a job of its own, not part of make
