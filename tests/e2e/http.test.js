@@ -185,6 +185,8 @@ test('the set-up hook ran before the sandbox: the sandboxed /echo worker holds t
 });
 
 test('a large file reaches a slow reader intact; the worker never holds much of it', async () => {
+  // the worker of the test before may still be on its way out
+  await until(() => srv.workerPids().length === 0, 10000, 'no worker left from the test before');
   const s = net.connect(srv.port, '127.0.0.1');
   await new Promise((r) => s.once('connect', r));
   s.pause();
@@ -222,6 +224,8 @@ test('a large file reaches a slow reader intact; the worker never holds much of 
 }, { timeout: 60000 });
 
 test('a client that takes none of its file for the handshake timeout is dropped', async () => {
+  // the worker of the test before may still be on its way out
+  await until(() => srv.workerPids().length === 0, 10000, 'no worker left from the test before');
   const s = net.connect(srv.port, '127.0.0.1');
   await new Promise((r) => s.once('connect', r));
   s.pause(); // never reads: the socket buffers fill and stay full
