@@ -646,7 +646,11 @@ test('a million-ping style flood on /wschat that never reads its pongs keeps the
   }
   const unsent = await writesSettled(c.sock);
   const grown = vmRss(c.pid) - base;
-  assert.ok(grown < 16 << 20, `worker grew by ${grown} bytes while its client did not read`);
+  console.log(`# worker grew by ${grown} bytes under the flood`);
+  // ASan's allocator keeps freed blocks in a quarantine, so under ASan RSS
+  // also counts the churn of 200 000 pongs; the plain build holds the bound
+  const bound = (ASAN ? 32 : 16) << 20;
+  assert.ok(grown < bound, `worker grew by ${grown} bytes while its client did not read`);
   assert.ok(unsent > 0, 'the worker stopped reading a client that does not read');
   const frames = await readFrames(c, N + 1); // the init message, then the pongs
   const pongs = frames.filter((f) => f.opcode === OP.PONG);
