@@ -65,8 +65,15 @@ unsigned long long read_csw(int pid)
 	return tot;
 }
 
+/* The server's processes: root and every descendant (the worker template's
+ * children are root's grandchildren). */
 void cpu_snapshot(int root, struct cpu_snap *s)
 {
+	static int pids[4 * MAXP], ppids[4 * MAXP];
+	static unsigned long long ticks[4 * MAXP];
+	static char comms[4 * MAXP][16];
+	static unsigned char in[4 * MAXP];
+	int all = 0;
 	s->n = 0;
 	if (root <= 0)
 		return;
@@ -74,19 +81,49 @@ void cpu_snapshot(int root, struct cpu_snap *s)
 	if (!d)
 		return;
 	struct dirent *de;
-	while ((de = readdir(d)) && s->n < MAXP) {
+	while ((de = readdir(d)) && all < 4 * MAXP) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		int pid = atoi(de->d_name), pp = 0;
-		if (read_stat(pid, &pp, &s->ticks[s->n], s->comm[s->n]) < 0)
+		int pid = atoi(de->d_name);
+		if (read_stat(pid, &ppids[all], &ticks[all], comms[all]) < 0)
 			continue;
-		if (pid == root || pp == root) {
-			s->pid[s->n] = pid;
-			s->csw[s->n] = read_csw(pid);
-			s->n++;
-		}
+		pids[all] = pid;
+		in[all] = pid == root;
+		all++;
 	}
 	closedir(d);
+	/* membership by pid (pid_max entries, 4 MiB at most), a pass per level */
+	static unsigned char *member;
+	static int member_n;
+	if (!member) {
+		FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+		if (!f || fscanf(f, "%d", &member_n) != 1 || member_n <= 0)
+			member_n = 4194304;
+		if (f)
+			fclose(f);
+		member = calloc((size_t)member_n + 1, 1);
+		if (!member)
+			die("out of memory");
+	}
+	memset(member, 0, (size_t)member_n + 1);
+	if (root <= member_n)
+		member[root] = 1;
+	for (int grew = 1; grew;) {
+		grew = 0;
+		for (int i = 0; i < all; i++)
+			if (!in[i] && ppids[i] > 0 && ppids[i] <= member_n && member[ppids[i]] && pids[i] <= member_n) {
+				in[i] = member[pids[i]] = 1;
+				grew = 1;
+			}
+	}
+	for (int i = 0; i < all && s->n < MAXP; i++)
+		if (in[i]) {
+			s->pid[s->n] = pids[i];
+			s->ticks[s->n] = ticks[i];
+			memcpy(s->comm[s->n], comms[i], 16);
+			s->csw[s->n] = read_csw(pids[i]);
+			s->n++;
+		}
 }
 
 /* CPU µs and context switches between a and b of the processes alive at b,
