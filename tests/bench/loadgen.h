@@ -64,6 +64,7 @@ int process_input(struct conn *c);
 void handle(struct conn *c, uint32_t ev);
 void loop(int (*done)(void), double deadline, void (*tick)(double));
 void close_conns(double secs, int (*all_ended)(void));
+void loadgen_signals_and_seed(void (*on_sig)(int));
 extern int port, epfd;
 extern const char *path;
 extern const char *req_headers;

@@ -408,3 +408,14 @@ void close_conns(double secs, int (*all_ended)(void))
 		if (conns[i].fd >= 0)
 			conn_close(&conns[i]);
 }
+
+/* What every load generator's main does first: SIGPIPE ignored, SIGTERM and
+ * SIGINT to on_sig without SA_RESTART (a blocked wait returns), rng seeded. */
+void loadgen_signals_and_seed(void (*on_sig)(int))
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_sig};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	rng ^= (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
+}

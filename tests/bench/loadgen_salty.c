@@ -438,11 +438,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 5 || sodium_init() < 0)
 		usage();
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	rng ^= (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
+	loadgen_signals_and_seed(on_signal);
 	mode = M_CHAT; /* loadgen_net.c: a close from the server is an error */
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	port = atoi(argv[2]);
