@@ -200,7 +200,7 @@ DEB_BUILD := gcc libc6-dev make pkg-config libsodium-dev libmsgpack-dev libjsmn-
 # xinetd, and openbsd-inetd's libraries: openbsd-inetd itself conflicts with
 # xinetd and is unpacked under build/deps (tests/unpack-deb.sh).
 DEB_TEST  := clang libclang-rt-14-dev nodejs npm ucspi-tcp systemd procps python3 valgrind \
-             xinetd libwrap0 libevent-2.1-7 libbsd0 curl gdb chromium nginx-light haproxy stunnel4 \
+             xinetd libwrap0 libevent-2.1-7 libbsd0 curl chromium nginx-light haproxy stunnel4 \
              s6 man-db groff-base iproute2
 # only for make bench / make soak: the peers measured beside switchboard
 # (websocketd 0.4.1; libwebsockets 4.1.6 for the C-limit relay)
