@@ -330,7 +330,10 @@ static int run(struct session *s)
 	struct epoll_event evs[8];
 	while (s->phase != PHASE_DONE) {
 		arm_timer(next_deadline(s));
-		int n = epoll_wait(s->ep, evs, 8, -1);
+		/* A read paused for backpressure whose output drained in after_turn
+		 * gets no new edge: the bytes already wait in the socket. Poll, do
+		 * not block, so it resumes now, not at the next timer. */
+		int n = epoll_wait(s->ep, evs, 8, read_paused && !must_pause(s) ? 0 : -1);
 		if (n < 0 && errno != EINTR)
 			return 1;
 		bool client_in = false;

@@ -38,6 +38,24 @@ async function waitForPort(port, host = '127.0.0.1', ms = 15000) {
   }
 }
 
+// Waits until process pid listens on TCP port, read from the kernel's table
+// of pid's own network namespace: unlike a probe connection, this starts no
+// worker that could still hold a --max-per-ip slot when the test begins.
+async function waitForListen(pid, port, ms = 15000) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const listening = () => ['tcp', 'tcp6'].some((t) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/net/${t}`, 'utf8').split('\n')
+        .some((l) => { const f = l.trim().split(/\s+/); return f[1] && f[1].endsWith(hex.trim()) && f[3] === '0A'; });
+    } catch { return false; }
+  });
+  const end = Date.now() + ms;
+  while (!listening()) {
+    if (Date.now() > end) throw new Error(`nothing listening on port ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function childPids(pid) {
   // the kernel's list (one small file, not a scan of /proc as pgrep does:
   // much faster on a loaded machine); pgrep where it is missing
@@ -85,15 +103,12 @@ class Server {
     this.proc.stdout.on('data', keep);
     this.proc.stderr.on('data', keep);
     try {
-      await waitForPort(this.port);
+      await waitForListen(this.proc.pid, this.port);
       if (!this.opts.noRouter) await this.waitForRouter(); // --no-router: one runs elsewhere, or none
     } catch (e) {
       this.proc.kill('SIGKILL');
       throw new Error(`${e.message}\n${this.log}`);
     }
-    // the port probe above started a worker; let it finish before tests count workers
-    const end = Date.now() + 15000;
-    while (this.workerPids().length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     return this;
   }
 
