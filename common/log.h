@@ -30,6 +30,9 @@ int log_set_syslog_path(const char *path);
 /* --log-format: "text" or "json"; -1 when unknown. */
 int log_set_format(const char *name);
 void log_set_timestamps(bool on);
+/* True when fd 2 was a client's connection and is /dev/null now (inetd):
+ * what a program would print on stderr, an option error, must be logged. */
+bool log_stderr_hidden(void);
 /* The descriptor lines are written to, -1 for none (for a signal handler's own line). */
 int log_sink_fd(void);
 /* A field added to every later line of this process (the worker's connection id and peer). */

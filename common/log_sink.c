@@ -207,6 +207,11 @@ void log_sink_init(void)
 	choose_sink();
 }
 
+bool log_stderr_hidden(void)
+{
+	return stderr_unsafe;
+}
+
 int log_set_sink(const char *name)
 {
 	static const char *const names[] = {"auto", "stderr", "syslog", "none"};

@@ -7,14 +7,33 @@
 #include "options.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 static const char *const type_arg[] = {
 	[OPT_FLAG] = "", [OPT_STR] = "VALUE", [OPT_LIST] = "VALUE", [OPT_INT] = "N", [OPT_SIZE] = "BYTES",
 	[OPT_SECONDS] = "SEC",
 };
+
+/* An option error, on stderr; also in the log when stderr was a client's
+ * connection (inetd), or the operator would never see why a worker quit. */
+static void complain(const struct opt_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void complain(const struct opt_parse *p, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", p->prog, line);
+	if (log_stderr_hidden())
+		log_error("%s", line);
+}
 
 /* This process's entry of that name if it has one, else the first (options.h). */
 static const struct opt *find(const struct opt_parse *p, const char *name, size_t n)
@@ -144,7 +163,7 @@ int opt_defaults(struct opt_parse *p)
 			if (!o->def || o->type == OPT_LIST || !(o->procs & p->self))
 				continue;
 			if (store(o, o->def, true, &why) < 0 || (o->hook && o->hook(p->self, o->def, &why) < 0)) {
-				fprintf(stderr, "%s: bad default for --%s: %s\n", p->prog, o->name, why);
+				complain(p, "bad default for --%s: %s", o->name, why);
 				return -1;
 			}
 		}
@@ -228,21 +247,21 @@ static int one_arg(struct opt_parse *p, int argc, char **argv, int i)
 {
 	const char *a = argv[i];
 	if (a[0] != '-' || a[1] != '-' || !a[2]) {
-		fprintf(stderr, "%s: unexpected argument %s\n", p->prog, a);
+		complain(p, "unexpected argument %s", a);
 		return -1;
 	}
 	const char *name = a + 2, *eq = strchr(name, '=');
 	size_t n = eq ? (size_t)(eq - name) : strlen(name);
 	const struct opt *o = find(p, name, n);
 	if (!o) {
-		fprintf(stderr, "%s: unknown option --%.*s (see --help)\n", p->prog, (int)n, name);
+		complain(p, "unknown option --%.*s (see --help)", (int)n, name);
 		return -1;
 	}
 	const char *value = NULL;
 	int used = 1;
 	if (o->type == OPT_FLAG) {
 		if (eq) {
-			fprintf(stderr, "%s: --%s takes no value\n", p->prog, o->name);
+			complain(p, "--%s takes no value", o->name);
 			return -1;
 		}
 	} else if (eq) {
@@ -251,15 +270,15 @@ static int one_arg(struct opt_parse *p, int argc, char **argv, int i)
 		value = argv[i + 1];
 		used = 2;
 	} else {
-		fprintf(stderr, "%s: --%s needs a value\n", p->prog, o->name);
+		complain(p, "--%s needs a value", o->name);
 		return -1;
 	}
 	const char *why;
 	if (opt_set(p, o->name, value, &why) < 0) {
 		if (value)
-			fprintf(stderr, "%s: --%s %s: %s\n", p->prog, o->name, value, why);
+			complain(p, "--%s %s: %s", o->name, value, why);
 		else
-			fprintf(stderr, "%s: --%s %s\n", p->prog, o->name, why);
+			complain(p, "--%s %s", o->name, why);
 		return -1;
 	}
 	return used;

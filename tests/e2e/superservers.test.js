@@ -209,6 +209,29 @@ test('under inetd the worker\'s syslog lines are parsable: connect, refusal and 
   assert.equal(ws404.f.reason, 'no WebSocket endpoint at this path');
 });
 
+// The inetd shape without a super-server: fds 0, 1 and 2 are the client's
+// socket. A bad option in the inetd line must reach the operator (syslog)
+// and never the client.
+test('under inetd a worker\'s option error goes to syslog, and nothing to the client', async () => {
+  const net = require('node:net');
+  const listener = net.createServer();
+  await new Promise((r) => listener.listen(0, '127.0.0.1', r));
+  const client = net.connect(listener.address().port, '127.0.0.1');
+  const got = [];
+  client.on('data', (d) => got.push(d));
+  const ended = new Promise((r) => client.on('close', r));
+  const conn = await new Promise((r) => listener.once('connection', r));
+  const w = spawn(bin('switchboard-worker'), ['--log-socket', logSock, '--no-such-option'], { stdio: [conn, conn, conn] });
+  const code = await new Promise((r) => w.on('exit', r));
+  conn.destroy();
+  listener.close();
+  await ended;
+  assert.equal(code, 2);
+  await until(() => /<27>switchboard-worker\[\d+\]: error: unknown option --no-such-option/.test(syslog.out), 10000,
+    `the line in syslog: ${syslog.out.slice(-500)}`);
+  assert.equal(Buffer.concat(got).toString(), '', 'the client got nothing');
+});
+
 run({
   before: async () => {
     await until(() => /ready/.test(syslog.out), 10000, 'the syslog socket');
