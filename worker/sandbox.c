@@ -114,6 +114,12 @@ int sandbox_template_enter(bool log_only)
 	return 0;
 }
 
+const int *sandbox_upgrade_refuses(size_t *n)
+{
+	*n = sizeof sandbox_layer_refused / sizeof sandbox_layer_refused[0];
+	return sandbox_layer_refused;
+}
+
 int sandbox_forked(void)
 {
 	return layered ? setrlimit(RLIMIT_NPROC, &zero) : 0;

@@ -159,6 +159,8 @@ int sandbox_enter(enum sandbox_bus bus, bool log_only);
  * RLIMIT_NPROC 0 (nothing when the template is not sandboxed). */
 int sandbox_template_enter(bool log_only);
 int sandbox_forked(void);
+/* The calls the upgraded layer refuses (for the unit tests); *n: how many. */
+const int *sandbox_upgrade_refuses(size_t *n);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

@@ -84,8 +84,24 @@ if (!ASAN) { // ASan builds run workers without the filter
       assert.equal(status(a.pid, 'NoNewPrivs'), '1');
       const nproc = fs.readFileSync(`/proc/${a.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max processes'));
       assert.deepEqual(nproc.slice(26).trim().split(/\s+/).slice(0, 2), ['0', '0']);
-      // the template itself is not in the sandbox (it forks), and not dumpable
+      // the template loaded its layer once, before forking (worker/sandbox_layers.c);
+      // the upgraded worker inherited it and stacked the small one
+      assert.equal(status(srv.templatePid(), 'Seccomp'), '2');
+      assert.equal(status(srv.templatePid(), 'Seccomp_filters'), '1');
+      assert.equal(status(a.pid, 'Seccomp_filters'), '2');
+      // the template forks on: it is not held to RLIMIT_NPROC
+      await echoes((await echoClient(srv, 'next')).ws, 'again');
+      a.ws.close();
+    } finally { await srv.stop(); }
+  });
+
+  test('--no-sandbox: neither the template nor its workers load a filter', async () => {
+    const srv = await startServer({ args: ['--no-sandbox'] });
+    try {
+      const a = await echoClient(srv, 'free');
+      assert.equal(ppid(a.pid), srv.templatePid());
       assert.equal(status(srv.templatePid(), 'Seccomp'), '0');
+      assert.equal(status(a.pid, 'Seccomp'), '0');
       a.ws.close();
     } finally { await srv.stop(); }
   });
