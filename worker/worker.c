@@ -284,11 +284,12 @@ static void setup_fds(struct session *s)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.u32 = EV_CLIENT_IN};
+	/* one socket: one registration for both ways */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP | (one_socket ? EPOLLOUT : 0),
+				 .data.u32 = EV_CLIENT_IN};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->in_fd, &ev);
 	ev = (struct epoll_event){.events = EPOLLOUT | EPOLLET, .data.u32 = EV_CLIENT_OUT};
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->out_fd, &ev) < 0 && errno == EEXIST) {
-		/* fd 1 is fd 0 (same number): one registration for both */
+	if (!one_socket && epoll_ctl(s->ep, EPOLL_CTL_ADD, s->out_fd, &ev) < 0 && errno == EEXIST) {
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, s->in_fd, &ev);
 	}
