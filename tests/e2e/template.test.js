@@ -153,6 +153,48 @@ test('the template killed: its clients go on, new ones are served, it is restart
   } finally { await srv.stop(); }
 });
 
+test('a burst of new connections waits for the template instead of being spawned', async () => {
+  const srv = await startServer();
+  try {
+    const tpl = srv.templatePid();
+    // the template held still for a moment while they come: more requests
+    // than its socket's buffer holds (and than the 256 once kept in flight)
+    const n = 300;
+    process.kill(tpl, 'SIGSTOP');
+    const opening = Array.from({ length: n }, () => connect(srv.url('/echo')));
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(tpl, 'SIGCONT');
+    const clients = await Promise.all(opening);
+    await Promise.all(clients.map((ws, i) => echoes(ws, `burst ${i}`)));
+    let pids;
+    await until(() => (pids = srv.workerPids()).length === n, 15000, 'every worker');
+    assert.deepEqual(pids.filter((p) => ppid(p) !== tpl), [], 'workers the supervisor spawned');
+    for (const ws of clients) ws.close();
+    await until(() => srv.workerPids().length === 0, 30000, 'every worker gone');
+  } finally { await srv.stop(); }
+}, { timeout: 90000 });
+
+test('a template that stops answering: new clients are spawned a second later; the one it holds is served when it goes on', async () => {
+  const srv = await startServer();
+  try {
+    const tpl = srv.templatePid();
+    process.kill(tpl, 'SIGSTOP');
+    const held = connect(srv.url('/echo')); // sent to the stopped template: it waits
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await echoClient(srv, 'spawned');
+    assert.equal(ppid(b.pid), srv.proc.pid, 'spawned by the supervisor');
+    process.kill(tpl, 'SIGCONT');
+    const a = await held;
+    await echoes(a, 'held');
+    a.close();
+    b.ws.close();
+    await until(() => srv.workerPids().length === 0, 15000, 'every worker gone');
+  } finally {
+    try { process.kill(srv.templatePid(), 'SIGCONT'); } catch { /* gone */ }
+    await srv.stop();
+  }
+});
+
 test('--no-worker-template: every worker is spawned by the supervisor', async () => {
   const srv = await startServer({ args: ['--no-worker-template'] });
   try {
