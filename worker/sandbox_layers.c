@@ -67,6 +67,7 @@ static const struct layer_rule template_only[] = {
 	{SCMP_SYS(wait4), 0, {{0}}},                /* its children's ends */
 	{SCMP_SYS(sendto), 2, {EQ(4, 0), EQ(5, 0)}}, /* answers: send(), never to an address */
 	{SCMP_SYS(dup2), 0, {{0}}},                 /* the child's client on 0 and 1 */
+	{SCMP_SYS(dup3), 0, {{0}}},                 /* dup2 where the kernel has no dup2 (arm64) */
 	{SCMP_SYS(prctl), 1, {EQ(0, PR_SET_NAME)}}, /* the child's name */
 };
 
@@ -84,11 +85,14 @@ static int refused[COUNT(before_upgrade) + COUNT(template_only)];
 
 const int *sandbox_layer_refused(size_t *n)
 {
+	/* libseccomp's negative numbers stand for calls this architecture lacks */
 	size_t k = 0;
 	for (size_t i = 0; i < COUNT(before_upgrade); i++)
-		refused[k++] = before_upgrade[i].sys;
+		if (before_upgrade[i].sys >= 0)
+			refused[k++] = before_upgrade[i].sys;
 	for (size_t i = 0; i < COUNT(template_only); i++)
-		refused[k++] = template_only[i].sys;
+		if (template_only[i].sys >= 0)
+			refused[k++] = template_only[i].sys;
 	*n = k;
 	return refused;
 }

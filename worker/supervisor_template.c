@@ -199,8 +199,13 @@ static void send_waiting(void)
 
 bool template_give(struct worker *w, int conn)
 {
-	if (T.fd < 0 || T.npending >= TEMPLATE_PENDING ||
-	    (T.nsent > 0 && clock_ms() - T.heard_at > TEMPLATE_STALL_MS))
+	if (T.fd >= 0 && T.nsent > 0 && clock_ms() - T.heard_at > TEMPLATE_STALL_MS) {
+		for (struct worker *u; (u = take_unsent());)
+			spawn_instead(u); /* stuck: those waiting for room are spawned too */
+		watch_out(false);
+		return false;
+	}
+	if (T.fd < 0 || T.npending >= TEMPLATE_PENDING)
 		return false;
 	w->conn = conn;
 	w->forked = true;
