@@ -117,7 +117,7 @@ $(B)/switchboard-worker: $(call obj,$(WORKER)) $(B)/obj/gen/worker_protocols.o $
 	@$(CC) $(CFLAGS) $(WORKER_LDFLAGS) $^ -o $@ $(LIBS_W)
 # The worker's seccomp filter, compiled from worker/sandbox_rules.c by
 # libseccomp at build time rather than in every new worker.
-$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox.h worker/sandbox_mode.h
+$(B)/gen/sandbox_gen: worker/sandbox_gen.c worker/sandbox_rules.c worker/sandbox_layers.c worker/sandbox.h worker/sandbox_mode.h
 	@mkdir -p $(dir $@)
 	@echo "  GEN $@"
 	@$(CC) $(CFLAGS) $(filter %.c,$^) -o $@ -lseccomp

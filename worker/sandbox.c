@@ -6,6 +6,10 @@
  * worker/sandbox_rules.c by libseccomp at build time; loading one is two
  * system calls, which is all that is written by hand here.
  *
+ * A worker forked by the worker template has most of it already: the
+ * template loaded its layer once, and the worker stacks a small one at its
+ * upgrade (worker/sandbox_layers.c).
+ *
  * --sandbox-log loads the trapping version instead: a call off the list
  * raises SIGSYS, whose handler logs the call by name and makes it fail with
  * ENOSYS, and the worker goes on. The call is still never made; only the
@@ -56,11 +60,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
  * regular file (2>>file) is the one file a worker writes: there the file
  * size limit is left alone, or every log line would fail.
  */
-static int set_limits(void)
+static const struct rlimit zero = {0, 0};
+
+static int no_file_growth(void)
 {
-	struct rlimit zero = {0, 0};
-	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
-		return -1;
 	struct stat st;
 	int fd = log_sink_fd();
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -68,22 +71,76 @@ static int set_limits(void)
 	return setrlimit(RLIMIT_FSIZE, &zero);
 }
 
-int sandbox_enter(enum sandbox_bus bus, bool log_only)
+static int set_limits(void)
 {
-	if (bus >= SANDBOX_MODES || set_limits() < 0)
+	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
 		return -1;
+	return no_file_growth();
+}
+
+/* Installs the trap handler for --sandbox-log, then no_new_privs (it lets an
+ * unprivileged process install a filter) and the filter. */
+static int load(const struct sock_filter *f, size_t n, bool log_only)
+{
 	if (log_only) {
 		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(SIGSYS, &sa, NULL) < 0)
 			return -1;
 	}
-	struct sock_fprog prog = {
-		.len = (unsigned short)sandbox_filters[bus][log_only].n,
-		.filter = (struct sock_filter *)sandbox_filters[bus][log_only].f,
-	};
-	/* no_new_privs lets an unprivileged process install a filter */
+	struct sock_fprog prog = {.len = (unsigned short)n, .filter = (struct sock_filter *)f};
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
 	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -1;
+}
+
+/*
+ * The worker template (worker/sandbox_layers.c says why): layered is set in
+ * the template and so in every child it forks, with the template's
+ * --sandbox-log. Its handler and no_new_privs are inherited too.
+ */
+static bool layered, layered_log;
+
+int sandbox_template_enter(bool log_only)
+{
+	/* the template writes no file, nor will its children: inherited */
+	if (no_file_growth() < 0)
+		return -1;
+	const int l = SANDBOX_TEMPLATE;
+	if (load(sandbox_layers[l][log_only].f, sandbox_layers[l][log_only].n, log_only) < 0)
+		return -1;
+	layered = true;
+	layered_log = log_only;
+	return 0;
+}
+
+const int *sandbox_upgrade_refuses(size_t *n)
+{
+	*n = sizeof sandbox_layer_refused / sizeof sandbox_layer_refused[0];
+	return sandbox_layer_refused;
+}
+
+int sandbox_forked(void)
+{
+	return layered ? setrlimit(RLIMIT_NPROC, &zero) : 0;
+}
+
+int sandbox_enter(enum sandbox_bus bus, bool log_only)
+{
+	if (bus >= SANDBOX_MODES)
+		return -1;
+	if (layered) {
+		/* the limits are on since the fork; one filter of a few instructions */
+		const int l = SANDBOX_UPGRADED;
+		struct sock_fprog prog = {
+			.len = (unsigned short)sandbox_layers[l][layered_log].n,
+			.filter = (struct sock_filter *)sandbox_layers[l][layered_log].f,
+		};
+		if (bus != SANDBOX_HANDED)
+			return -1;
+		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -1;
+	}
+	if (set_limits() < 0)
+		return -1;
+	return load(sandbox_filters[bus][log_only].f, sandbox_filters[bus][log_only].n, log_only);
 }

@@ -14,4 +14,15 @@
  * log_only: a call off the list traps (SIGSYS to a handler) instead of killing. */
 scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only);
 
+/* Whether the last sandbox_rules built names sys in a rule, whatever its arguments. */
+bool sandbox_rules_names(int sys);
+
+/* worker/sandbox_layers.c: the worker template's layers (sandbox_mode.h), or
+ * NULL. The template layer is built on sandbox_rules(SANDBOX_HANDED). */
+scmp_filter_ctx sandbox_layer_rules(enum sandbox_layer layer, bool log_only);
+
+/* The calls the upgraded layer refuses, for the generated table the unit
+ * tests probe; *n is their number. */
+const int *sandbox_layer_refused(size_t *n);
+
 #endif

@@ -6,7 +6,8 @@
  * versions, killing or trapping (--sandbox-log), and the table of system
  * call names the trap handler logs. The programs check the architecture
  * they were built for and kill the process on any other, as libseccomp's
- * filters always do.
+ * filters always do. Then the worker template's two layers
+ * (worker/sandbox_layers.c), in the same two versions.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,19 +20,20 @@
 
 static const char *const mode_names[SANDBOX_MODES] = {"handed", "dial_unix", "dial_inet"};
 
-static int print_filter(enum sandbox_bus bus, bool log_only)
+static const char *const layer_names[SANDBOX_LAYERS] = {"template", "upgraded"};
+
+static int print_ctx(scmp_filter_ctx ctx, const char *name, bool log_only)
 {
-	scmp_filter_ctx ctx = sandbox_rules(bus, log_only);
 	FILE *tmp = tmpfile();
 	if (!ctx || !tmp || seccomp_export_bpf(ctx, fileno(tmp)) != 0) {
-		fprintf(stderr, "sandbox_gen: cannot build the seccomp filter %s\n", mode_names[bus]);
+		fprintf(stderr, "sandbox_gen: cannot build the seccomp filter %s\n", name);
 		return -1;
 	}
 	seccomp_release(ctx);
 	rewind(tmp);
 	/* struct sock_filter: u16 code, u8 jt, u8 jf, u32 k, in host order */
 	struct { uint16_t code; uint8_t jt, jf; uint32_t k; } ins;
-	printf("static const struct sock_filter sandbox_filter_%s%s[] = {\n", mode_names[bus], log_only ? "_log" : "");
+	printf("static const struct sock_filter sandbox_filter_%s%s[] = {\n", name, log_only ? "_log" : "");
 	size_t n = 0;
 	while (fread(&ins, sizeof ins, 1, tmp) == 1) {
 		printf("\t{0x%04x, %u, %u, 0x%08x},\n", ins.code, ins.jt, ins.jf, ins.k);
@@ -40,6 +42,34 @@ static int print_filter(enum sandbox_bus bus, bool log_only)
 	printf("};\n");
 	fclose(tmp);
 	return n > 0 ? 0 : -1;
+}
+
+static int print_filter(enum sandbox_bus bus, bool log_only)
+{
+	return print_ctx(sandbox_rules(bus, log_only), mode_names[bus], log_only);
+}
+
+/* The template's layers, as sandbox_layers[layer][log_only], and the calls
+ * the upgraded layer refuses (sandbox_layer_refused[]). */
+static int print_layers(void)
+{
+	for (int l = 0; l < SANDBOX_LAYERS; l++)
+		for (int log_only = 0; log_only < 2; log_only++)
+			if (print_ctx(sandbox_layer_rules((enum sandbox_layer)l, log_only), layer_names[l], log_only) < 0)
+				return -1;
+	printf("static const struct { const struct sock_filter *f; size_t n; } sandbox_layers[%d][2] = {\n",
+	       SANDBOX_LAYERS);
+	for (int l = 0; l < SANDBOX_LAYERS; l++)
+		printf("\t{SANDBOX_FILTER(sandbox_filter_%s), SANDBOX_FILTER(sandbox_filter_%s_log)},\n", layer_names[l],
+		       layer_names[l]);
+	printf("};\n");
+	size_t n;
+	const int *r = sandbox_layer_refused(&n);
+	printf("static const int sandbox_layer_refused[] = {");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%d", i ? ", " : "", r[i]);
+	printf("};\n");
+	return 0;
 }
 
 static void print_names(void)
@@ -69,6 +99,8 @@ int main(void)
 		printf("\t{SANDBOX_FILTER(sandbox_filter_%s), SANDBOX_FILTER(sandbox_filter_%s_log)},\n", mode_names[b],
 		       mode_names[b]);
 	printf("};\n");
+	if (print_layers() < 0)
+		return 1;
 	print_names();
 	return 0;
 }

@@ -13,4 +13,18 @@ enum sandbox_bus {
 	SANDBOX_MODES
 };
 
+/*
+ * The worker template's two layers (worker/sandbox_layers.c). The template
+ * loads SANDBOX_TEMPLATE once, before it forks: the SANDBOX_HANDED list,
+ * plus what a worker does before its upgrade and what the template itself
+ * does. Each child inherits it at no cost; at its upgrade it stacks
+ * SANDBOX_UPGRADED, a few instructions that refuse those additions, so that
+ * what it may call from then on is the SANDBOX_HANDED list exactly.
+ */
+enum sandbox_layer {
+	SANDBOX_TEMPLATE, /* an allowlist */
+	SANDBOX_UPGRADED, /* a denylist, stacked on the first */
+	SANDBOX_LAYERS
+};
+
 #endif

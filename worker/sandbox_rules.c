@@ -47,10 +47,24 @@ static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datu
 	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = want};
 }
 
+/* Every call a rule names, whatever its arguments: the template's layers
+ * must add only calls not among them (sandbox_rules_names). */
+static int named[64];
+static size_t nnamed;
+
+static int add(scmp_filter_ctx ctx, int sys, unsigned n, const struct scmp_arg_cmp *cmp)
+{
+	if (nnamed < sizeof named / sizeof named[0])
+		named[nnamed++] = sys;
+	else
+		return -1;
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, n, cmp);
+}
+
 static int allow(scmp_filter_ctx ctx, int sys, unsigned n, struct scmp_arg_cmp a, struct scmp_arg_cmp b)
 {
 	struct scmp_arg_cmp cmp[2] = {a, b};
-	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, sys, n, cmp);
+	return add(ctx, sys, n, cmp);
 }
 
 /*
@@ -96,10 +110,10 @@ static int socket_rules(scmp_filter_ctx ctx, enum sandbox_bus bus)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct scmp_arg_cmp cmp[3] = {arg_eq(0, (scmp_datum_t)families[i]),
 					      arg_masked(1, type_mask, SOCK_STREAM), arg_eq(2, 0)};
-		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3, cmp);
+		rc = add(ctx, SCMP_SYS(socket), 3, cmp);
 	}
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0);
+		rc = add(ctx, SCMP_SYS(connect), 0, NULL);
 	return rc;
 }
 
@@ -113,8 +127,9 @@ scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only)
 	/* A binary tree instead of a list: every syscall of the worker runs the
 	 * filter, and a list of this length costs a compare per entry. */
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	nnamed = 0;
 	for (size_t i = 0; i < sizeof allowed / sizeof allowed[0] && rc == 0; i++)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+		rc = add(ctx, allowed[i], 0, NULL);
 	/* memory, never executable: the worker loads no code after exec, and
 	 * mprotect is not on the list at all (nothing it maps changes later) */
 	struct scmp_arg_cmp none = {0};
@@ -129,4 +144,12 @@ scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only)
 		return NULL;
 	}
 	return ctx;
+}
+
+bool sandbox_rules_names(int sys)
+{
+	for (size_t i = 0; i < nnamed; i++)
+		if (named[i] == sys)
+			return true;
+	return false;
 }

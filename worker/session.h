@@ -154,6 +154,14 @@ void uplink_drain(struct session *s, int timeout_ms);
  * and fails with ENOSYS instead of killing the worker (--sandbox-log). */
 int sandbox_enter(enum sandbox_bus bus, bool log_only);
 
+/* The worker template's side (worker/sandbox_layers.c): its layer, loaded
+ * once before its first fork; and in each child right after the fork,
+ * RLIMIT_NPROC 0 (nothing when the template is not sandboxed). */
+int sandbox_template_enter(bool log_only);
+int sandbox_forked(void);
+/* The calls the upgraded layer refuses (for the unit tests); *n: how many. */
+const int *sandbox_upgrade_refuses(size_t *n);
+
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];
 

@@ -443,6 +443,10 @@ static void finish_stop(void)
 
 /* ---- loop ---- */
 
+/* The deadline the timer holds: re-armed only when it changes (not once per
+ * event, i.e. twice per connection), or after it fired. */
+static int64_t timer_at = -1;
+
 static void arm_timer(void)
 {
 	int64_t at = INT64_MAX;
@@ -456,7 +460,9 @@ static void arm_timer(void)
 		at = sup_stats_due();
 	if (T.restart_at && !S.stopping && T.restart_at < at)
 		at = T.restart_at;
-	clock_arm_timerfd(S.timer_fd, at);
+	if (at != timer_at)
+		clock_arm_timerfd(S.timer_fd, at);
+	timer_at = at;
 }
 
 static void run(void)
@@ -489,6 +495,7 @@ static void run(void)
 				uint64_t t;
 				ssize_t r = read(S.timer_fd, &t, sizeof t);
 				(void)r;
+				timer_at = -1;
 				if (S.router_restart_at && clock_ms() >= S.router_restart_at && !S.stopping)
 					start_router();
 				if (T.restart_at && clock_ms() >= T.restart_at && !S.stopping)

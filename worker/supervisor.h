@@ -70,7 +70,9 @@ struct worker {
 #define EV_WORKER_CTL (1ull << 40)
 #define EV_TEMPLATE (1ull << 41)
 
-#define TEMPLATE_PENDING 256 /* requests in flight to the template; more are spawned */
+/* Requests in flight to the template or waiting for room; more are spawned.
+ * A burst of new connections waits here: a fork is far cheaper than a spawn. */
+#define TEMPLATE_PENDING 1024
 
 /* The worker template (worker/supervisor_template.c). */
 struct template_state {
@@ -78,6 +80,9 @@ struct template_state {
 	int fd;    /* our end of its control socket, or -1 */
 	struct worker *pending[TEMPLATE_PENDING]; /* waiting for 'p' or 'n', oldest first */
 	int head, npending;
+	int nsent;      /* of those, the oldest nsent are sent; the others wait for room */
+	bool watch_out; /* EPOLLOUT is watched on fd */
+	int64_t heard_at; /* its last answer, or the request sent when none was out */
 	int64_t started, restart_at;
 	int backoff_ms;
 	bool off; /* --no-worker-template, or the worker program refused to be one */

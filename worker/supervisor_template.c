@@ -9,8 +9,9 @@
  *
  * The template is never in the way of a connection:
  * - not running (starting, restarting after a crash with backoff, or turned
- *   off by --no-worker-template), its socket full, or TEMPLATE_PENDING
- *   requests in flight: the worker is spawned the old way;
+ *   off by --no-worker-template), TEMPLATE_PENDING requests in flight or
+ *   waiting, or none answered for TEMPLATE_STALL_MS: the worker is spawned
+ *   the old way; its socket full: the request waits for room (send_waiting);
  * - its fork fails ('n'): the connection, which we keep until the answer,
  *   gets a spawned worker;
  * - it dies: the answers already written are still read; connections it
@@ -38,6 +39,9 @@
 #include "template.h"
 
 #define TEMPLATE_EARLY_MS 10000
+/* Requests unanswered this long: the template is stuck (stopped, say), and
+ * new connections are spawned rather than queued behind it. */
+#define TEMPLATE_STALL_MS 1000
 
 struct template_state T;
 
@@ -55,17 +59,45 @@ static void close_fd(void)
 	if (T.fd >= 0)
 		close(T.fd); /* out of epoll with it */
 	T.fd = -1;
+	T.watch_out = false;
 }
 
-/* The request at the head of the queue is answered: it leaves the queue. */
+/* The request at the head of the queue is answered: it leaves the queue.
+ * Only sent requests are answered, and they are the oldest. */
 static struct worker *pop(void)
 {
-	if (T.npending == 0)
+	if (T.nsent == 0)
 		return NULL;
 	struct worker *w = T.pending[T.head];
 	T.head = (T.head + 1) % TEMPLATE_PENDING;
 	T.npending--;
+	T.nsent--;
+	T.heard_at = clock_ms();
 	return w;
+}
+
+/* The oldest request not sent yet leaves the queue (the ones behind it move up). */
+static struct worker *take_unsent(void)
+{
+	if (T.nsent == T.npending)
+		return NULL;
+	struct worker *w = T.pending[(T.head + T.nsent) % TEMPLATE_PENDING];
+	for (int i = T.nsent; i + 1 < T.npending; i++)
+		T.pending[(T.head + i) % TEMPLATE_PENDING] = T.pending[(T.head + i + 1) % TEMPLATE_PENDING];
+	T.npending--;
+	return w;
+}
+
+/* A connection the template will not fork for: spawned, or closed when we stop. */
+static void spawn_instead(struct worker *w)
+{
+	int conn = w->conn;
+	w->conn = -1;
+	w->forked = false;
+	bool ok = !S.stopping && worker_spawn(w, conn);
+	close(conn);
+	if (!ok)
+		worker_drop(w);
 }
 
 void template_start(void)
@@ -99,14 +131,13 @@ void template_start(void)
 	log_info("worker template started (pid %d)", (int)pid);
 }
 
-bool template_give(struct worker *w, int conn)
+/* 1: sent; 0: the template's queue is full (EAGAIN); -1: failed. */
+static int send_request(struct worker *w)
 {
-	if (T.fd < 0 || T.npending >= TEMPLATE_PENDING)
-		return false;
 	int child;
 	if (bus_hand_open(&w->bus, &child) < 0)
-		return false;
-	int fds[2] = {conn, child};
+		return -1;
+	int fds[2] = {w->conn, child};
 	char c = 'c';
 	struct iovec iov = {&c, 1};
 	union {
@@ -121,17 +152,66 @@ bool template_give(struct worker *w, int conn)
 	h->cmsg_len = CMSG_LEN(sizeof fds);
 	memcpy(CMSG_DATA(h), fds, sizeof fds);
 	ssize_t n = sendmsg(T.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int err = errno;
 	close(child); /* the template has its own copy now, or none */
-	if (n != 1) {
-		if (errno != EAGAIN)
-			log_warn("worker template: %s", strerror(errno));
-		bus_hand_close(&w->bus);
+	if (n == 1)
+		return 1;
+	bus_hand_close(&w->bus);
+	if (err == EAGAIN)
+		return 0;
+	log_warn("worker template: %s", strerror(err));
+	return -1;
+}
+
+/* EPOLLOUT on the template's socket while requests wait for room. */
+static void watch_out(bool want)
+{
+	if (want == T.watch_out || T.fd < 0)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u64 = EV_TEMPLATE};
+	if (epoll_ctl(S.ep, EPOLL_CTL_MOD, T.fd, &ev) == 0)
+		T.watch_out = want;
+}
+
+/*
+ * Sends the requests that wait, oldest first. The template's socket holds
+ * what its send buffer holds (a request with its two descriptors counts
+ * the better part of a kilobyte): in a burst of new connections the rest
+ * wait here for room rather than be spawned, which costs the supervisor an
+ * exec each and the connection more time.
+ */
+static void send_waiting(void)
+{
+	while (T.fd >= 0 && T.nsent < T.npending) {
+		struct worker *w = T.pending[(T.head + T.nsent) % TEMPLATE_PENDING];
+		int r = send_request(w);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			spawn_instead(take_unsent());
+			continue;
+		}
+		if (T.nsent++ == 0)
+			T.heard_at = clock_ms();
+	}
+	watch_out(T.fd >= 0 && T.nsent < T.npending);
+}
+
+bool template_give(struct worker *w, int conn)
+{
+	if (T.fd >= 0 && T.nsent > 0 && clock_ms() - T.heard_at > TEMPLATE_STALL_MS) {
+		for (struct worker *u; (u = take_unsent());)
+			spawn_instead(u); /* stuck: those waiting for room are spawned too */
+		watch_out(false);
 		return false;
 	}
+	if (T.fd < 0 || T.npending >= TEMPLATE_PENDING)
+		return false;
 	w->conn = conn;
 	w->forked = true;
 	T.pending[(T.head + T.npending) % TEMPLATE_PENDING] = w;
 	T.npending++;
+	send_waiting();
 	return true;
 }
 
@@ -161,12 +241,7 @@ static void on_failed(int err)
 		return;
 	log_warn("worker template: fork: %s; spawning the worker", strerror(err));
 	bus_hand_close(&w->bus);
-	int conn = w->conn;
-	bool ok = worker_spawn(w, conn);
-	close(conn);
-	w->conn = -1;
-	if (!ok)
-		worker_drop(w);
+	spawn_instead(w);
 }
 
 /* Reads what the template said; false once it hung up. */
@@ -195,6 +270,7 @@ void template_on_event(void)
 {
 	if (!read_messages())
 		close_fd(); /* it is gone: template_ended follows with its status */
+	send_waiting(); /* answers read, or EPOLLOUT: there may be room */
 }
 
 /* Children of the dead template whose end it reaped but never told. */
@@ -213,9 +289,11 @@ void template_ended(int status)
 	read_messages(); /* the answers it wrote before it died */
 	close_fd();
 	T.pid = 0;
-	int lost = T.npending;
+	int lost = T.nsent;
 	for (struct worker *w; (w = pop());)
 		worker_drop(w);
+	for (struct worker *w; (w = take_unsent());)
+		spawn_instead(w); /* never sent: no child of its can have them */
 	pid_t gone[TEMPLATE_PENDING + 1] = {0};
 	hmap_each(&S.workers, find_gone, gone);
 	for (int i = 1; i <= gone[0]; i++)

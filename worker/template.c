@@ -17,8 +17,18 @@
  * child besides; connection ids come from getrandom in the child.
  *
  * The template is not dumpable (nor so its children): a worker that is taken
- * over before its sandbox cannot ptrace the template, and with it every
+ * over before its upgrade cannot ptrace the template, and with it every
  * later connection, nor its siblings.
+ *
+ * The sandbox (unless --no-sandbox): the template loads its seccomp layer
+ * once, before its first fork, so no child compiles and loads the worker's
+ * whole filter: each inherits it, is refused new processes (RLIMIT_NPROC 0)
+ * right after the fork, and stacks a small layer at its upgrade that leaves
+ * it the calls of a spawned worker exactly (worker/sandbox_layers.c). So a
+ * forked worker runs under a filter from its first instruction, plain HTTP
+ * included, where a spawned one has none before its upgrade; and the
+ * template itself can do little more than fork: it opens nothing, execs
+ * nothing, dials nothing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -33,6 +43,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "session.h"
 #include "template.h"
 
 static void tell(int ctl, char type, int32_t pid, int32_t value)
@@ -87,6 +98,8 @@ static int take_request(int ctl, int *conn, int *wctl)
 /* In the child: the client on 0 and 1, its control socket on ctl's number. */
 static void become_worker(int ctl, int sig_fd, int conn, int wctl)
 {
+	if (sandbox_forked() < 0)
+		log_fatal("template: cannot set a worker's limits: %s", strerror(errno));
 	close(sig_fd);
 	if (dup2(conn, 0) < 0 || dup2(conn, 1) < 0 || dup2(wctl, ctl) < 0)
 		log_fatal("template: cannot set up a worker: %s", strerror(errno));
@@ -110,7 +123,7 @@ static void reap(int ctl, int sig_fd)
 		tell(ctl, 'x', pid, status);
 }
 
-void template_run(int ctl)
+void template_run(int ctl, bool sandbox, bool sandbox_log)
 {
 	/* told apart from the workers in ps and /proc (comm is 15 bytes at most) */
 	prctl(PR_SET_NAME, "switchboard-tpl", 0, 0, 0);
@@ -123,6 +136,8 @@ void template_run(int ctl)
 	int sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sig_fd < 0)
 		log_fatal("template: signalfd: %s", strerror(errno));
+	if (sandbox && sandbox_template_enter(sandbox_log) < 0)
+		log_fatal("template: cannot enter the sandbox: %s", strerror(errno));
 	log_debug("template ready");
 	for (;;) {
 		struct pollfd p[2] = {{.fd = ctl, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};

@@ -15,6 +15,7 @@
  */
 #ifndef SB_TEMPLATE_H
 #define SB_TEMPLATE_H
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The first argument that makes switchboard-worker a template. */
@@ -27,11 +28,12 @@ struct template_msg {
 };
 
 /*
- * Serves requests on ctl until the supervisor hangs up (then exits). Returns
+ * Serves requests on ctl until the supervisor hangs up (then exits), in its
+ * seccomp layer when sandbox (--sandbox-log: sandbox_log). Returns
  * only in a forked child, with the client on fd 0 and 1, its own control
  * socket on ctl's number, the template's descriptors closed and signals as
  * a freshly exec'd worker has them.
  */
-void template_run(int ctl);
+void template_run(int ctl, bool sandbox, bool sandbox_log);
 
 #endif

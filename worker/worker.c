@@ -249,13 +249,32 @@ static void set_nodelay(int fd)
 		log_warn("TCP_NODELAY on the client socket: %s", strerror(errno));
 }
 
+/* O_NONBLOCK on both; true when fd 1 is fd 0's open file (dup'd, as the
+ * supervisor, inetd, tcpserver and systemd pass a client): the flag just set
+ * on fd 0 shows on fd 1 then, so one look tells, and the socket is set up
+ * once. (Were fd 1 another socket, already non-blocking, it would keep
+ * Nagle: no server passes such a pair.) */
+static bool set_nonblock(int in, int out)
+{
+	int fl = fcntl(in, F_GETFL);
+	bool was = fl >= 0 && (fl & O_NONBLOCK);
+	if (fl >= 0 && !was)
+		fcntl(in, F_SETFL, fl | O_NONBLOCK);
+	if (out == in)
+		return true;
+	int out_fl = fcntl(out, F_GETFL);
+	if (out_fl < 0 || (out_fl & O_NONBLOCK))
+		return out_fl >= 0 && !was;
+	fcntl(out, F_SETFL, out_fl | O_NONBLOCK);
+	return false;
+}
+
 static void setup_fds(struct session *s)
 {
+	bool one_socket = set_nonblock(s->in_fd, s->out_fd);
 	set_nodelay(s->in_fd);
-	if (s->out_fd != s->in_fd)
+	if (!one_socket)
 		set_nodelay(s->out_fd);
-	fcntl(s->in_fd, F_SETFL, fcntl(s->in_fd, F_GETFL) | O_NONBLOCK);
-	fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sigset_t set;
@@ -265,11 +284,12 @@ static void setup_fds(struct session *s)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.u32 = EV_CLIENT_IN};
+	/* one socket: one registration for both ways */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP | (one_socket ? EPOLLOUT : 0),
+				 .data.u32 = EV_CLIENT_IN};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->in_fd, &ev);
 	ev = (struct epoll_event){.events = EPOLLOUT | EPOLLET, .data.u32 = EV_CLIENT_OUT};
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->out_fd, &ev) < 0 && errno == EEXIST) {
-		/* fd 1 is fd 0 (same number): one registration for both */
+	if (!one_socket && epoll_ctl(s->ep, EPOLL_CTL_ADD, s->out_fd, &ev) < 0 && errno == EEXIST) {
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, s->in_fd, &ev);
 	}
@@ -542,7 +562,8 @@ int main(int argc, char **argv)
 			log_fatal("--template needs --bus-fd");
 		if ((setup_rc = setup_once(&cfg, &s)) != 0)
 			return setup_rc;
-		template_run(cfg.bus_ctl); /* returns in each child, a worker from here on */
+		/* returns in each child, a worker from here on */
+		template_run(cfg.bus_ctl, cfg.sandbox, cfg.sandbox_log);
 	}
 	log_identity(&s);
 	if (!is_template && (setup_rc = setup_once(&cfg, &s)) != 0)

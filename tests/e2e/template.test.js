@@ -84,8 +84,24 @@ if (!ASAN) { // ASan builds run workers without the filter
       assert.equal(status(a.pid, 'NoNewPrivs'), '1');
       const nproc = fs.readFileSync(`/proc/${a.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max processes'));
       assert.deepEqual(nproc.slice(26).trim().split(/\s+/).slice(0, 2), ['0', '0']);
-      // the template itself is not in the sandbox (it forks), and not dumpable
+      // the template loaded its layer once, before forking (worker/sandbox_layers.c);
+      // the upgraded worker inherited it and stacked the small one
+      assert.equal(status(srv.templatePid(), 'Seccomp'), '2');
+      assert.equal(status(srv.templatePid(), 'Seccomp_filters'), '1');
+      assert.equal(status(a.pid, 'Seccomp_filters'), '2');
+      // the template forks on: it is not held to RLIMIT_NPROC
+      await echoes((await echoClient(srv, 'next')).ws, 'again');
+      a.ws.close();
+    } finally { await srv.stop(); }
+  });
+
+  test('--no-sandbox: neither the template nor its workers load a filter', async () => {
+    const srv = await startServer({ args: ['--no-sandbox'] });
+    try {
+      const a = await echoClient(srv, 'free');
+      assert.equal(ppid(a.pid), srv.templatePid());
       assert.equal(status(srv.templatePid(), 'Seccomp'), '0');
+      assert.equal(status(a.pid, 'Seccomp'), '0');
       a.ws.close();
     } finally { await srv.stop(); }
   });
@@ -135,6 +151,48 @@ test('the template killed: its clients go on, new ones are served, it is restart
     await until(() => srv.workerPids().length === 0, 15000, 'every worker gone');
     assert.ok(!/worker template exited.*status/.test(srv.log));
   } finally { await srv.stop(); }
+});
+
+test('a burst of new connections waits for the template instead of being spawned', async () => {
+  const srv = await startServer();
+  try {
+    const tpl = srv.templatePid();
+    // the template held still for a moment while they come: more requests
+    // than its socket's buffer holds (and than the 256 once kept in flight)
+    const n = 300;
+    process.kill(tpl, 'SIGSTOP');
+    const opening = Array.from({ length: n }, () => connect(srv.url('/echo')));
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(tpl, 'SIGCONT');
+    const clients = await Promise.all(opening);
+    await Promise.all(clients.map((ws, i) => echoes(ws, `burst ${i}`)));
+    let pids;
+    await until(() => (pids = srv.workerPids()).length === n, 15000, 'every worker');
+    assert.deepEqual(pids.filter((p) => ppid(p) !== tpl), [], 'workers the supervisor spawned');
+    for (const ws of clients) ws.close();
+    await until(() => srv.workerPids().length === 0, 30000, 'every worker gone');
+  } finally { await srv.stop(); }
+}, { timeout: 90000 });
+
+test('a template that stops answering: new clients are spawned a second later; the one it holds is served when it goes on', async () => {
+  const srv = await startServer();
+  try {
+    const tpl = srv.templatePid();
+    process.kill(tpl, 'SIGSTOP');
+    const held = connect(srv.url('/echo')); // sent to the stopped template: it waits
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await echoClient(srv, 'spawned');
+    assert.equal(ppid(b.pid), srv.proc.pid, 'spawned by the supervisor');
+    process.kill(tpl, 'SIGCONT');
+    const a = await held;
+    await echoes(a, 'held');
+    a.close();
+    b.ws.close();
+    await until(() => srv.workerPids().length === 0, 15000, 'every worker gone');
+  } finally {
+    try { process.kill(srv.templatePid(), 'SIGCONT'); } catch { /* gone */ }
+    await srv.stop();
+  }
 });
 
 test('--no-worker-template: every worker is spawned by the supervisor', async () => {

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -108,25 +110,76 @@ static void p_nodelay_set(void)
 	syscall(SYS_setsockopt, probe_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* the worker template's layers (worker/sandbox_layers.c) */
+static long probe_nr; /* p_refused's call */
+static void p_refused(void) { syscall(probe_nr, -1L, 0L, 0L, 0L, 0L, 0L); }
+static void p_nproc_zero(void)
+{
+	struct rlimit r;
+	must(getrlimit(RLIMIT_NPROC, &r) == 0 && r.rlim_cur == 0 && r.rlim_max == 0);
+}
+static void p_openat2(void)
+{
+	struct open_how how = {.flags = O_RDONLY | O_DIRECTORY, .resolve = RESOLVE_BENEATH};
+	must(syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how) >= 0);
+}
+static void p_clone_ns(void) { syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0L, 0L, 0L, 0L); }
+static void p_sendto_addr(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/nonexistent"};
+	syscall(SYS_sendto, probe_fd, "x", 1L, 0L, &sun, (long)sizeof sun);
+}
+
 /* Which filter the probes run under: the worker that dials the bus itself
  * (over tcp:// or ipc://), or the one the supervisor hands its connections to. */
 static enum sandbox_bus probe_bus = SANDBOX_DIAL_INET;
 
-/* The child's wait status: exit 0 when the probe was allowed. */
+/* How the probe's process got its sandbox: spawned (sandbox_enter alone), or
+ * forked by a template in its layer, before its upgrade or after it. */
+static enum { SPAWNED, FORKED, UPGRADED } probe_stage = SPAWNED;
+
+/* In the probe's process: its sandbox, the probe, exit 0. */
+static void run_probe(void (*probe)(void))
+{
+	if (probe_stage == SPAWNED ? sandbox_enter(probe_bus, false) < 0
+				   : sandbox_forked() < 0 || (probe_stage == UPGRADED &&
+							      sandbox_enter(SANDBOX_HANDED, false) < 0))
+		syscall(SYS_exit_group, 2);
+	probe();
+	/* the raw call: a sanitizer's _exit does more than the worker's sandbox allows */
+	syscall(SYS_exit_group, 0);
+}
+
+/* As the worker template: its layer, one child, the child's end passed on
+ * as the exit status (128 + the signal). */
+static void run_template(void (*probe)(void))
+{
+	if (sandbox_template_enter(false) < 0)
+		_exit(2);
+	pid_t c = fork();
+	if (c == 0)
+		run_probe(probe);
+	int st = 0;
+	if (c < 0 || waitpid(c, &st, 0) != c)
+		syscall(SYS_exit_group, 4);
+	syscall(SYS_exit_group, WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/* The probe's wait status: exit 0 when the probe was allowed. */
 static int probe_status(void (*probe)(void))
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		log_set_sink("none"); /* a log on a regular file would keep RLIMIT_FSIZE off */
-		if (sandbox_enter(probe_bus, false) < 0)
-			_exit(2);
-		probe();
-		/* the raw call: a sanitizer's _exit does more than the worker's sandbox allows */
-		syscall(SYS_exit_group, 0);
+		if (probe_stage == SPAWNED)
+			run_probe(probe);
+		run_template(probe);
 	}
 	int st = -1;
 	if (pid > 0)
 		waitpid(pid, &st, 0);
+	if (probe_stage != SPAWNED && WIFEXITED(st) && WEXITSTATUS(st) > 128)
+		st = WEXITSTATUS(st) - 128; /* the wait status of a process killed by that signal */
 	return st;
 }
 
@@ -178,6 +231,50 @@ static void test_sandbox_log(void)
 	      strstr(buf, "warn: sandbox: system call getppid (") != NULL);
 }
 
+/*
+ * The worker template's way: the template's layer, inherited by a forked
+ * child, and the upgraded layer on top. Before its upgrade the child may do
+ * its set-up and plain HTTP, but start no process; after it, every call the
+ * layers add is refused, and the supervisor mode's list is what is left.
+ */
+static void test_layers(void)
+{
+	probe_stage = FORKED;
+	CHECK("sandbox layers: the template forks; its child has RLIMIT_NPROC 0", allowed(p_nproc_zero));
+	CHECK("sandbox layers, before the upgrade: openat2 (--static-dir files) is allowed", allowed(p_openat2));
+	CHECK("sandbox layers, before the upgrade: recvmsg and write are allowed", allowed(p_recvmsg) && allowed(p_write));
+	CHECK("sandbox layers, before the upgrade: open kills the process", killed(p_open));
+	CHECK("sandbox layers, before the upgrade: execve kills the process", killed(p_execve));
+	CHECK("sandbox layers, before the upgrade: getppid kills the process", killed(p_getppid));
+	CHECK("sandbox layers, before the upgrade: a socket kills the process", killed(p_unix_socket));
+	CHECK("sandbox layers, before the upgrade: a clone into a namespace kills the process", killed(p_clone_ns));
+	CHECK("sandbox layers, before the upgrade: sendto an address kills the process", killed(p_sendto_addr));
+	CHECK("sandbox layers, before the upgrade: prctl other than PR_SET_NAME kills the process", killed(p_prctl));
+	int st = probe_status(p_file_write);
+	CHECK("sandbox layers: a file opened before cannot grow (RLIMIT_FSIZE 0 from the template)",
+	      probe_file >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ);
+
+	probe_stage = UPGRADED;
+	CHECK("sandbox layers, upgraded: write, recvmsg, F_SETFL O_NONBLOCK, read-write mmap are allowed",
+	      allowed(p_write) && allowed(p_recvmsg) && allowed(p_nonblock) && allowed(p_mmap_rw));
+	CHECK("sandbox layers, upgraded: open, getppid, execve, a socket, connect kill the process",
+	      killed(p_open) && killed(p_getppid) && killed(p_execve) && killed(p_unix_socket) && killed(p_connect));
+	CHECK("sandbox layers, upgraded: F_SETOWN, executable mmap, setsockopt kill the process",
+	      killed(p_setown) && killed(p_mmap_exec) && killed(p_nodelay_set));
+	size_t n;
+	const int *nr = sandbox_upgrade_refuses(&n);
+	bool all = n > 10;
+	for (size_t i = 0; i < n; i++) {
+		probe_nr = nr[i];
+		if (!killed(p_refused)) {
+			fprintf(stderr, "# system call %ld is not refused after the upgrade\n", probe_nr);
+			all = false;
+		}
+	}
+	CHECK("sandbox layers, upgraded: every call the layers add before the upgrade kills the process", all);
+	probe_stage = SPAWNED;
+}
+
 void test_sandbox(void)
 {
 	int sv[2];
@@ -191,8 +288,6 @@ void test_sandbox(void)
 	int st = probe_status(p_file_write);
 	CHECK("sandbox: writing a file opened before it fails (RLIMIT_FSIZE 0: SIGXFSZ)",
 	      probe_file >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGXFSZ);
-	if (probe_file >= 0)
-		close(probe_file);
 	CHECK("sandbox: write is allowed", allowed(p_write));
 	CHECK("sandbox (tcp:// bus): an AF_INET6 stream socket (bus reconnect) is allowed", allowed(p_tcp_socket));
 	CHECK("sandbox (tcp:// bus): an AF_UNIX stream socket kills the process", killed(p_unix_socket));
@@ -244,6 +339,9 @@ void test_sandbox(void)
 	CHECK("sandbox (supervisor mode): fcntl F_SETOWN kills the process", killed(p_setown));
 	CHECK("sandbox (supervisor mode): fcntl F_SETFL O_NONBLOCK is allowed", allowed(p_nonblock));
 	probe_bus = SANDBOX_DIAL_INET;
+	test_layers();
+	if (probe_file >= 0)
+		close(probe_file);
 	test_sandbox_log();
 	if (probe_fd >= 0) {
 		close(sv[0]);
