@@ -1,6 +1,8 @@
 #include "ws.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 void ws_conn_init(struct ws_conn *c, struct buf *out, size_t max_message,
 		  const struct ws_handlers *h, void *ctx)
@@ -44,6 +46,28 @@ int ws_send(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
 	if (c->state != WS_OPEN)
 		return -1;
 	return queue_frame(c->out, opcode, p, n);
+}
+
+int ws_send_to(struct ws_conn *c, int fd, uint8_t opcode, const void *p, size_t n)
+{
+	if (c->state != WS_OPEN)
+		return -1;
+	if (n < WS_THROUGH_MIN || buf_used(c->out) > 0)
+		return queue_frame(c->out, opcode, p, n);
+	uint8_t hdr[10];
+	size_t hl = ws_frame_header(hdr, true, opcode, n);
+	struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
+	ssize_t w;
+	do
+		w = writev(fd, iov, 2);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) /* EAGAIN, or an error the caller's next write finds */
+		w = 0;
+	size_t done = (size_t)w;
+	if (done < hl)
+		buf_append(c->out, hdr + done, hl - done);
+	size_t from = done > hl ? done - hl : 0;
+	return buf_append(c->out, (const uint8_t *)p + from, n - from);
 }
 
 static void send_close_frame(struct ws_conn *c, uint16_t code, const char *reason, size_t rlen)
