@@ -100,8 +100,9 @@ static void account_out(struct bus *b, struct bus_pipe *p, size_t before)
 		return;
 	size_t now = sp_conn_pending(&p->sp);
 	b->worker_out = b->worker_out - before + now;
-	if (now < before || before == 0)
-		p->out_moved = clock_ms(); /* progress, or the clock starts */
+	/* progress, or the clock starts; a pipe under bus_expect_reads moves only when read */
+	if (!p->drain_watched && (now < before || before == 0))
+		p->out_moved = clock_ms();
 }
 
 /* Closes the socket now; the pipe itself goes in bus_reap. */
