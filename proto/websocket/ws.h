@@ -34,6 +34,7 @@ struct ws_conn {
 	size_t max_message;
 	uint8_t msg_opcode; /* TEXT/BINARY of the message being assembled, 0 if none */
 	struct buf msg;
+	uint8_t *whole;     /* a message that came in one piece, in the data being fed (not copied to msg) */
 	struct utf8_state utf8;
 	uint8_t ctl[WS_MAX_CONTROL];
 	size_t ctl_len;

@@ -1,8 +1,9 @@
 /*
  * The bulk data path: common/sp's written-through sends (sp_conn_send,
  * sp_conn_send_buf) and unread count, sp_conn_read stopping at a full
- * buffer, router/bufpool's lent buffers, and ws_send_to, each over a real
- * unix socket pair whose buffer is made small enough to fill.
+ * buffer, router/bufpool's lent buffers, ws_send_to over a real unix
+ * socket pair whose buffer is made small enough to fill, and a WebSocket
+ * message handed over from the data fed when it is whole there.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -239,7 +240,62 @@ static void test_bufpool(void)
 	CHECK("bufpool: freed", pool.n == 0);
 }
 
-static void on_msg(void *ctx, uint8_t op, uint8_t *d, size_t n) { (void)ctx, (void)op, (void)d, (void)n; }
+struct got {
+	const uint8_t *p;
+	size_t n;
+	int count;
+	uint8_t first;
+};
+
+static void on_msg(void *ctx, uint8_t op, uint8_t *d, size_t n)
+{
+	struct got *g = ctx;
+	(void)op;
+	if (!g)
+		return;
+	g->p = d;
+	g->n = n;
+	g->first = n ? d[0] : 0;
+	g->count++;
+}
+
+/* A masked client frame of payload p (n < 126) into out; returns its length. */
+static size_t client_frame(uint8_t *out, bool fin, uint8_t op, const char *p, size_t n)
+{
+	static const uint8_t mask[4] = {1, 2, 3, 4};
+	size_t k = ws_frame_header_masked(out, fin, op, n, mask);
+	for (size_t i = 0; i < n; i++)
+		out[k + i] = (uint8_t)p[i] ^ mask[i & 3];
+	return k + n;
+}
+
+static void test_ws_whole(void)
+{
+	static const struct ws_handlers h = {.on_message = on_msg};
+	struct buf out = {0};
+	struct got g = {0};
+	struct ws_conn c;
+	ws_conn_init(&c, &out, 1 << 20, &h, &g);
+	uint8_t in[256];
+	size_t n = client_frame(in, true, WS_TEXT, "hello", 5);
+	n += client_frame(in + n, true, WS_BINARY, "world!", 6);
+	ws_conn_feed(&c, in, n);
+	CHECK("ws: a message whole in the data fed is handed over from there, not copied",
+	      g.count == 2 && g.n == 6 && g.p >= in && g.p + 6 <= in + n && memcmp(g.p, "world!", 6) == 0 &&
+		      c.msg.data == NULL);
+	n = client_frame(in, false, WS_TEXT, "frag", 4);
+	n += client_frame(in + n, true, WS_CONT, "mented", 6);
+	ws_conn_feed(&c, in, n);
+	CHECK("ws: a fragmented message is still put together", g.count == 3 && g.n == 10 &&
+	      memcmp(g.p, "fragmented", 10) == 0 && !(g.p >= in && g.p < in + n));
+	n = client_frame(in, true, WS_BINARY, "split across", 12);
+	ws_conn_feed(&c, in, 9);
+	ws_conn_feed(&c, in + 9, n - 9);
+	CHECK("ws: a message in two pieces is put together", g.count == 4 && g.n == 12 &&
+	      memcmp(g.p, "split across", 12) == 0);
+	ws_conn_free(&c);
+	buf_free(&out);
+}
 
 static void test_ws_through(void)
 {
@@ -285,4 +341,5 @@ void test_bulk(void)
 	test_read_full();
 	test_bufpool();
 	test_ws_through();
+	test_ws_whole();
 }
