@@ -363,7 +363,8 @@ static int send_to(struct bus *b, uint32_t pipe, const void *m, size_t n, struct
 	if (!p || p->dead || p->kind != BUS_WORKERS)
 		return -1;
 	size_t before = sp_conn_pending(&p->sp);
-	if (!mb || before > 0) /* what the socket does not take may be copied there */
+	/* what the socket does not take is copied there: room for a big one is lent */
+	if (before > 0 || (!mb && n >= BUFPOOL_SMALL))
 		bufpool_reserve(&b->pool, &p->sp.out, n + 16);
 	int rc = mb ? sp_conn_send_buf(&p->sp, mb) : sp_conn_send(&p->sp, m, n);
 	account_out(b, p, before);
