@@ -7,7 +7,10 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 int sp_addr_parse(const char *url, struct sp_addr *a)
@@ -224,13 +227,23 @@ int sp_conn_flush(struct sp_conn *c)
 	return 0;
 }
 
+/* The buffer is full and its head frame whole (or bad): the caller takes
+ * frames before the next read, rather than the buffer growing for it. */
+static bool full_with_frame(const struct sp_conn *c)
+{
+	const uint8_t *p;
+	size_t fl, n;
+	return c->state == SP_OPEN && c->in.cap - c->in.len < 16384 &&
+	       sp_frame_parse(c->transport, buf_head(&c->in), buf_used(&c->in), c->max_body, &fl, &p, &n) != 0;
+}
+
 int sp_conn_read(struct sp_conn *c)
 {
 	if (c->fd < 0 || c->state == SP_CONNECTING)
 		return 0;
 	for (;;) {
 		/* enough for the largest frame: let the caller take frames first */
-		if (buf_used(&c->in) >= c->max_body + 65536)
+		if (buf_used(&c->in) >= c->max_body + 65536 || full_with_frame(c))
 			return 1;
 		if (buf_reserve(&c->in, 16384) < 0)
 			return -1;
@@ -289,6 +302,50 @@ int sp_conn_queue(struct sp_conn *c, const void *p, size_t n)
 	return buf_append(&c->out, p, n);
 }
 
+int sp_conn_send(struct sp_conn *c, const void *p, size_t n)
+{
+	if (c->fd < 0 || c->state != SP_OPEN || c->hold || c->my_sent < SP_HANDSHAKE_LEN || buf_used(&c->out) > 0)
+		return sp_conn_queue(c, p, n);
+	uint8_t hdr[13];
+	int hl = make_frame(c, hdr, n);
+	struct iovec iov[2] = {{hdr, (size_t)hl}, {(void *)p, n}};
+	ssize_t w = writev(c->fd, iov, n ? 2 : 1);
+	if (w == (ssize_t)hl + (ssize_t)n)
+		return 0;
+	/* The rest waits in the output as a whole frame, its head marked
+	 * written. On an error nothing counts as written: the next flush
+	 * finds the error, and a redial sends the frame again whole. */
+	if (sp_conn_queue(c, p, n) < 0)
+		return -1;
+	c->head_written = w > 0 ? (size_t)w : 0;
+	return 0;
+}
+
+int sp_conn_send_buf(struct sp_conn *c, struct buf *m)
+{
+	size_t n = buf_used(m);
+	if (m->off < SP_HEADROOM || c->fd < 0 || c->state != SP_OPEN || c->hold || c->my_sent < SP_HANDSHAKE_LEN ||
+	    buf_used(&c->out) > 0) {
+		int rc = sp_conn_send(c, buf_head(m), n);
+		buf_reset(m);
+		return rc;
+	}
+	uint8_t hdr[13];
+	int hl = make_frame(c, hdr, n);
+	m->off -= (size_t)hl;
+	memcpy(m->data + m->off, hdr, (size_t)hl);
+	ssize_t w = write(c->fd, buf_head(m), buf_used(m));
+	if (w != (ssize_t)buf_used(m)) {
+		/* the rest waits: m's storage becomes the output, the output's m's */
+		struct buf empty = c->out;
+		c->out = *m;
+		*m = empty;
+		c->head_written = w > 0 ? (size_t)w : 0;
+	}
+	buf_reset(m);
+	return 0;
+}
+
 int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n)
 {
 	/* Only valid while nothing of the head frame is written. A front
@@ -320,3 +377,11 @@ void sp_conn_drop_queued(struct sp_conn *c)
 }
 
 size_t sp_conn_pending(const struct sp_conn *c) { return buf_used(&c->out); }
+
+size_t sp_conn_unread(const struct sp_conn *c)
+{
+	int q = 0;
+	if (c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &q) < 0 || q < 0)
+		q = 0;
+	return buf_used(&c->out) + (size_t)q;
+}

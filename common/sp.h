@@ -88,14 +88,30 @@ int sp_conn_flush(struct sp_conn *c);
 bool sp_conn_wants_write(const struct sp_conn *c);
 /*
  * Reads what the socket has: 0 when it is drained, 1 when it stopped with a
- * largest frame's worth buffered (take frames with sp_conn_next, then read
- * again), -1 on EOF, error or a bad handshake.
+ * largest frame's worth buffered, or a full buffer with a whole frame first
+ * (take frames with sp_conn_next, then read again), -1 on EOF, error or a
+ * bad handshake.
  */
 int sp_conn_read(struct sp_conn *c);
 /* Takes the next received payload: 1 got one, 0 none, -1 protocol error. */
 int sp_conn_next(struct sp_conn *c, const uint8_t **p, size_t *n);
 /* Queues one message (a pair1 hop count of 1 is added). */
 int sp_conn_queue(struct sp_conn *c, const void *p, size_t n);
+/*
+ * The same, but written straight from p when nothing waits before it (open,
+ * not held): a big message skips its copy into the output buffer, and only
+ * what the socket does not take is queued. Callers flush as after a queue.
+ */
+int sp_conn_send(struct sp_conn *c, const void *p, size_t n);
+/*
+ * The same for a message in m that has SP_HEADROOM bytes free before it
+ * (m->off): the frame's header is written there, and when the socket does
+ * not take it all, m's storage becomes the output (no copy) and m gets
+ * the output's empty one. m is empty afterwards. Without the headroom, or
+ * with output waiting, it is sp_conn_send.
+ */
+#define SP_HEADROOM 16
+int sp_conn_send_buf(struct sp_conn *c, struct buf *m);
 /*
  * Puts a message before everything queued (for hello after a reconnect).
  * A message an earlier call put there that has not gone out yet (its
@@ -105,5 +121,7 @@ int sp_conn_queue_front(struct sp_conn *c, const void *p, size_t n);
 /* Forgets every queued message (a connection that is not redialled). */
 void sp_conn_drop_queued(struct sp_conn *c);
 size_t sp_conn_pending(const struct sp_conn *c);
+/* What is pending here and what the kernel holds that the peer has not read yet (SIOCOUTQ). */
+size_t sp_conn_unread(const struct sp_conn *c);
 
 #endif

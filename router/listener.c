@@ -28,6 +28,7 @@
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "allowfrom.h"
+#include "listen_sock.h"
 #include "listener.h"
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb)
@@ -48,97 +49,6 @@ void bus_set_key(struct bus *b, const uint8_t key[BUS_KEY_LEN])
 }
 
 /* ---- listening ---- */
-
-static bool is_loopback(const struct sp_addr *a)
-{
-	if (a->sa.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&a->sa;
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->sa;
-	const uint8_t *v6 = in6->sin6_addr.s6_addr;
-	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) || (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && v6[12] == 127);
-}
-
-/*
- * The socket file's mode says who may connect: bus.ipc the router's user and
- * group (0660; --bus-group gives it another, for workers that dial it
- * themselves), the tap only the router's user and root (0600: it carries
- * every message). The umask makes the file so from bind on, with no moment
- * of a wider mode.
- */
-static int listen_ipc(const char *path, mode_t mode, gid_t gid)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof sun.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	unlink(path); /* a stale socket of a killed router */
-	mode_t old = umask(0777 & ~mode);
-	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (rc < 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Anyone who reaches a tcp:// bus could act as a worker, and a tap reader
- * sees every message: off loopback, workers must hold the bus key, and the
- * tap (whose readers cannot authenticate) is not offered at all.
- */
-static bool tcp_allowed(const struct bus *b, const char *url, const struct sp_addr *a, enum bus_kind kind)
-{
-	if (is_loopback(a))
-		return true;
-	if (kind == BUS_TAP)
-		log_error("refusing to offer the tap on %s: it has no authentication; use ipc:// or a loopback address", url);
-	else if (!b->has_key)
-		log_error("refusing to listen on %s without --bus-key: a tcp:// bus off loopback needs "
-			  "--bus-key FILE (and belongs on a private network or WireGuard)", url);
-	return kind != BUS_TAP && b->has_key;
-}
-
-static int listen_tcp(const struct bus *b, const char *url, enum bus_kind kind)
-{
-	char any[300];
-	/* a host of "*" or nothing means every IPv4 address, as for nng */
-	if (strncmp(url, "tcp://*:", 8) == 0 || strncmp(url, "tcp://:", 7) == 0) {
-		snprintf(any, sizeof any, "tcp://0.0.0.0%s", strchr(url + 6, ':'));
-		url = any;
-	}
-	struct sp_addr a;
-	if (sp_addr_parse(url, &a) < 0 || a.transport != SP_TCP) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (!tcp_allowed(b, url, &a, kind)) {
-		errno = EACCES;
-		return -1;
-	}
-	int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&a.sa, a.salen) < 0 || listen(fd, SOMAXCONN) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 int bus_listen(struct bus *b, const char *url, enum bus_kind kind)
 {
@@ -190,8 +100,9 @@ static void account_out(struct bus *b, struct bus_pipe *p, size_t before)
 		return;
 	size_t now = sp_conn_pending(&p->sp);
 	b->worker_out = b->worker_out - before + now;
-	if (now < before || before == 0)
-		p->out_moved = clock_ms(); /* progress, or the clock starts */
+	/* progress, or the clock starts; a pipe under bus_expect_reads moves only when read */
+	if (!p->drain_watched && (now < before || before == 0))
+		p->out_moved = clock_ms();
 }
 
 /* Closes the socket now; the pipe itself goes in bus_reap. */
@@ -235,7 +146,7 @@ static void flush_pipe(struct bus *b, struct bus_pipe *p, const char *why)
 	account_out(b, p, before);
 	if (rc < 0)
 		return kill_pipe(b, p, why);
-	buf_shrink(&p->sp.out, 16384); /* nor its output buffer, per worker pipe */
+	bufpool_give(&b->pool, &p->sp.out); /* nor its output buffer, per worker pipe */
 	watch_writes(b, p);
 }
 
@@ -373,7 +284,7 @@ static void handshake_done(struct bus *b, struct bus_pipe *p)
 }
 
 /* Reads, and hands each whole message to on_message, until the socket is drained. */
-static void read_pipe(struct bus *b, struct bus_pipe *p)
+static void read_frames(struct bus *b, struct bus_pipe *p)
 {
 	int more = 1;
 	while (more == 1 && !p->dead) {
@@ -411,8 +322,14 @@ static void read_pipe(struct bus *b, struct bus_pipe *p)
 		if (more < 0 && !p->dead)
 			kill_pipe(b, p, sp_conn_open(&p->sp) ? "closed by the peer" : "bad or no handshake");
 	}
-	/* thousands of idle workers: no read buffer kept between messages */
-	buf_shrink(&p->sp.in, 0);
+}
+
+static void read_pipe(struct bus *b, struct bus_pipe *p)
+{
+	/* thousands of idle workers: a read buffer is lent for the read only */
+	bufpool_lend_read(&b->pool, &p->sp.in);
+	read_frames(b, p);
+	bufpool_take_back_read(&b->pool, &p->sp.in);
 }
 
 void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
@@ -439,13 +356,17 @@ void bus_on_event(struct bus *b, uint64_t tag, uint32_t events)
 		flush_pipe(b, p, "write failed");
 }
 
-int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
+/* One message for a worker's pipe, from m (and n) or from the buffer mb. */
+static int send_to(struct bus *b, uint32_t pipe, const void *m, size_t n, struct buf *mb)
 {
 	struct bus_pipe *p = find(b, pipe);
 	if (!p || p->dead || p->kind != BUS_WORKERS)
 		return -1;
 	size_t before = sp_conn_pending(&p->sp);
-	int rc = sp_conn_queue(&p->sp, m, n);
+	/* what the socket does not take is copied there: room for a big one is lent */
+	if (before > 0 || (!mb && n >= BUFPOOL_SMALL))
+		bufpool_reserve(&b->pool, &p->sp.out, n + 16);
+	int rc = mb ? sp_conn_send_buf(&p->sp, mb) : sp_conn_send(&p->sp, m, n);
 	account_out(b, p, before);
 	if (rc < 0) {
 		kill_pipe(b, p, "out of memory");
@@ -453,6 +374,15 @@ int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n)
 	}
 	flush_pipe(b, p, "write failed");
 	return 0;
+}
+
+int bus_send(struct bus *b, uint32_t pipe, const void *m, size_t n) { return send_to(b, pipe, m, n, NULL); }
+
+int bus_send_buf(struct bus *b, uint32_t pipe, struct buf *m)
+{
+	int rc = send_to(b, pipe, NULL, buf_used(m), m);
+	buf_reset(m);
+	return rc;
 }
 
 void bus_send_last(struct bus *b, uint32_t pipe, const void *m, size_t n)
@@ -518,6 +448,30 @@ struct expiry {
 	int64_t now;
 };
 
+void bus_expect_reads(struct bus *b, uint32_t pipe)
+{
+	struct bus_pipe *p = find(b, pipe);
+	if (!p || p->dead || p->drain_watched || p->kind != BUS_WORKERS)
+		return;
+	p->drain_watched = true;
+	p->last_unread = sp_conn_unread(&p->sp);
+	p->out_moved = clock_ms();
+	if (b->drain_watched++ == 0 && b->handshaking == 0 && b->worker_out == 0)
+		b->next_sweep = p->out_moved + 1000;
+}
+
+/* What a pipe has sent that its worker has not read, when that counts. */
+static size_t unread(struct bus_pipe *p, int64_t now)
+{
+	if (!p->drain_watched)
+		return sp_conn_pending(&p->sp);
+	size_t u = sp_conn_unread(&p->sp);
+	if (u < p->last_unread)
+		p->out_moved = now; /* read some */
+	p->last_unread = u;
+	return u;
+}
+
 static void expire_one(void *arg, const void *key, size_t klen, void *value)
 {
 	(void)key;
@@ -526,10 +480,10 @@ static void expire_one(void *arg, const void *key, size_t klen, void *value)
 	struct bus_pipe *p = value;
 	if (!p->dead && p->handshake_deadline && x->now >= p->handshake_deadline)
 		kill_pipe(x->b, p, "no handshake in time");
-	if (!p->dead && p->kind == BUS_WORKERS && sp_conn_pending(&p->sp) > 0 &&
-	    x->now - p->out_moved >= BUS_STALL_MS) {
-		log_warn("bus pipe %u: %zu bytes unread for %d s; dropping that worker", p->id,
-			 sp_conn_pending(&p->sp), BUS_STALL_MS / 1000);
+	size_t u = !p->dead && p->kind == BUS_WORKERS ? unread(p, x->now) : 0;
+	if (u > 0 && x->now - p->out_moved >= BUS_STALL_MS) {
+		log_warn("bus pipe %u: %zu bytes unread for %d s; dropping that worker", p->id, u,
+			 BUS_STALL_MS / 1000);
 		x->b->stalled++;
 		kill_pipe(x->b, p, "does not read");
 	}
@@ -538,6 +492,8 @@ static void expire_one(void *arg, const void *key, size_t klen, void *value)
 static void release(struct bus *b, struct bus_pipe *p)
 {
 	hmap_del_u64(&b->pipes, p->id);
+	if (p->drain_watched)
+		b->drain_watched--;
 	if (p->handshake_deadline) { /* it never became a pipe anybody could use */
 		b->handshaking--;
 		b->refused++;
@@ -556,7 +512,7 @@ bool bus_reap(struct bus *b, int64_t now)
 		b->accept_paused_until = 0;
 		listeners_watch(b, true);
 	}
-	if ((b->handshaking > 0 || b->worker_out > 0) && now >= b->next_sweep) {
+	if ((b->handshaking > 0 || b->worker_out > 0 || b->drain_watched > 0) && now >= b->next_sweep) {
 		struct expiry x = {b, now};
 		hmap_each(&b->pipes, expire_one, &x);
 		b->next_sweep = now + 1000;
@@ -573,7 +529,7 @@ int64_t bus_due(const struct bus *b)
 {
 	if (b->dead)
 		return 0;
-	int64_t due = b->handshaking > 0 || b->worker_out > 0 ? b->next_sweep : INT64_MAX;
+	int64_t due = b->handshaking > 0 || b->worker_out > 0 || b->drain_watched > 0 ? b->next_sweep : INT64_MAX;
 	if (b->accept_paused_until && b->accept_paused_until < due)
 		due = b->accept_paused_until;
 	return due;
@@ -593,6 +549,7 @@ void bus_fini(struct bus *b)
 {
 	hmap_each(&b->pipes, free_pipe, NULL);
 	hmap_free(&b->pipes);
+	bufpool_free(&b->pool);
 	for (int i = 0; i < b->nlisteners; i++) {
 		close(b->listeners[i].fd);
 		if (b->listeners[i].path)

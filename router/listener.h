@@ -13,6 +13,7 @@
 #include "../common/busauth.h"
 #include "../common/hmap.h"
 #include "../common/sp.h"
+#include "bufpool.h"
 
 #define BUS_MAX_LISTENERS 16
 #define BUS_HANDSHAKE_MS 10000
@@ -45,6 +46,8 @@ struct bus_pipe {
 	bool authed;           /* with a bus key: its hello carried the right tag */
 	uint8_t nonce[BUS_NONCE_LEN]; /* the challenge it was sent */
 	int64_t out_moved;     /* when output last went out, or was queued on an empty pipe */
+	bool drain_watched;    /* must be read to the end: unread bytes in the kernel count too */
+	size_t last_unread;    /* while watched: what was unread at the last sweep */
 	struct bus_pipe *next_dead;
 };
 
@@ -79,6 +82,8 @@ struct bus {
 	uint8_t key[BUS_KEY_LEN];
 	size_t worker_out; /* bytes waiting on all workers' pipes (router memory) */
 	uint64_t stalled;  /* workers' pipes closed because their output did not move */
+	int drain_watched; /* pipes under bus_expect_reads */
+	struct bufpool pool; /* big buffers lent to pipes and queues (bufpool.h) */
 };
 
 int bus_init(struct bus *b, int ep, size_t max_message, uid_t allow_uid, struct bus_callbacks cb);
@@ -93,12 +98,22 @@ int bus_listen(struct bus *b, const char *url, enum bus_kind kind);
 void bus_on_event(struct bus *b, uint64_t tag, uint32_t events);
 /* Queues one message for a worker's pipe and writes what it can; -1 if it is gone. */
 int bus_send(struct bus *b, uint32_t pipe, const void *p, size_t n);
+/* The same for a message in m with SP_HEADROOM before it: its storage may
+ * become the pipe's output, and m gets an empty one (common/sp.h). */
+int bus_send_buf(struct bus *b, uint32_t pipe, struct buf *m);
 /* Queues one last message, writes what it can of it at once and closes the pipe. */
 void bus_send_last(struct bus *b, uint32_t pipe, const void *p, size_t n);
 /* Bytes queued on a pipe and not yet taken by the socket (0 if it is gone). */
 size_t bus_pending(const struct bus *b, uint32_t pipe);
 /* How long a pipe's output has waited without any of it going out (0: none waits). */
 int64_t bus_stalled_ms(const struct bus *b, uint32_t pipe, int64_t now);
+/*
+ * The worker on pipe must read what it was sent (a worker told to close):
+ * until the pipe goes, bytes it has not read count as stalled output even
+ * once the kernel holds them all, so one that never reads is dropped after
+ * BUS_STALL_MS even when what it was sent fitted in the socket's buffer.
+ */
+void bus_expect_reads(struct bus *b, uint32_t pipe);
 /* One line to every tap reader (dropped for a reader that is far behind). */
 void bus_publish(struct bus *b, const void *p, size_t n);
 /* Closes a pipe; on_gone runs from bus_reap, never from inside a call into us. */

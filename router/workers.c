@@ -84,8 +84,20 @@ void router_drop_worker(struct router *r, struct rworker *w, const char *why)
 /* Every change to a worker's queue goes through these two, for r->queued. */
 static void queue_append(struct router *r, struct rworker *w, const void *p, size_t n)
 {
-	if (buf_append(&w->queue, p, n) == 0)
-		r->queued += n;
+	struct buf *q = &w->queue;
+	if (buf_used(q) > 0) {
+		bufpool_reserve(&r->bus.pool, q, n); /* a big message's room is lent (router/bufpool.h) */
+		buf_append(q, p, n);
+	} else if (n > 0) {
+		/* room before it for the bus frame's header: the queue can then
+		 * become the pipe's output without a copy (bus_send_buf) */
+		buf_reset(q);
+		bufpool_reserve(&r->bus.pool, q, SP_HEADROOM + n);
+		memcpy(q->data + SP_HEADROOM, p, n);
+		q->off = SP_HEADROOM;
+		q->len = SP_HEADROOM + n;
+	}
+	r->queued += n;
 }
 
 static void queue_clear(struct router *r, struct rworker *w)
@@ -114,6 +126,7 @@ static void doom(struct router *r, struct rworker *w, int code, const char *reas
 	mp_out_free(&o);
 	w->doomed = true;
 	mark_dirty(r, w);
+	bus_expect_reads(&r->bus, w->pipe); /* one that never reads goes, even if all it was sent fits in its socket */
 }
 
 /* Closes w's pipe now (its output freed); the worker goes at the next reap. */
@@ -259,12 +272,12 @@ static void flush_one(struct router *r, struct rworker *w)
 	/* The queue is one bus message: router_send keeps it within the worker's
 	 * limit, and that within BUS_MAX_MESSAGE (checked at start).
 	 * A pipe that is gone is reaped by the bus, and the worker with it. */
-	bus_send(&r->bus, w->pipe, buf_head(&w->queue), len);
+	r->queued -= len; /* the pipe's now: bus_send_buf empties the queue */
+	bus_send_buf(&r->bus, w->pipe, &w->queue);
 	bus_inflight_sent(&w->inflight, len);
 	w->credit--;
 	r->stats.bus_messages_out++;
-	queue_clear(r, w);
-	buf_shrink(&w->queue, 16384); /* a burst's queue (a Galène join: a user add per member) is not kept */
+	bufpool_give(&r->bus.pool, &w->queue); /* a burst's queue (a Galène join: a user add per member) is not kept */
 }
 
 void workers_flush(struct router *r)

@@ -27,12 +27,12 @@ void *session_state(struct session *s) { return s->state; }
 
 int session_send_text(struct session *s, const void *p, size_t n)
 {
-	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_TEXT, p, n) : -1;
+	return s->phase == PHASE_OPEN ? ws_send_to(&s->ws, s->out_fd, WS_TEXT, p, n) : -1;
 }
 
 int session_send_binary(struct session *s, const void *p, size_t n)
 {
-	return s->phase == PHASE_OPEN ? ws_send(&s->ws, WS_BINARY, p, n) : -1;
+	return s->phase == PHASE_OPEN ? ws_send_to(&s->ws, s->out_fd, WS_BINARY, p, n) : -1;
 }
 
 void session_close(struct session *s, uint16_t code, const char *reason)

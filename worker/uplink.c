@@ -28,7 +28,7 @@ static void queue_part(struct session *s, size_t n)
 {
 	if (n == 0)
 		return;
-	if (sp_conn_queue(&s->bus, s->batch.sb.data, n) < 0)
+	if (sp_conn_send(&s->bus, s->batch.sb.data, n) < 0)
 		log_error("out of memory queueing for the bus");
 	memmove(s->batch.sb.data, s->batch.sb.data + n, s->batch.sb.size - n);
 	s->batch.sb.size -= n;

@@ -58,7 +58,7 @@ static void read_client(struct session *s)
 {
 	/* static, not on the stack: deeper calls would sit 16 KB lower and every
 	 * stack page they touch stays dirty in each idle worker (issue 12, point 3) */
-	static uint8_t chunk[16384];
+	static uint8_t chunk[131072]; /* a 64 KiB message in one read (then not copied: ws.c); pages untouched stay shared */
 	for (;;) {
 		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
 			return;

@@ -1,6 +1,8 @@
 #include "ws.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 void ws_conn_init(struct ws_conn *c, struct buf *out, size_t max_message,
 		  const struct ws_handlers *h, void *ctx)
@@ -44,6 +46,28 @@ int ws_send(struct ws_conn *c, uint8_t opcode, const void *p, size_t n)
 	if (c->state != WS_OPEN)
 		return -1;
 	return queue_frame(c->out, opcode, p, n);
+}
+
+int ws_send_to(struct ws_conn *c, int fd, uint8_t opcode, const void *p, size_t n)
+{
+	if (c->state != WS_OPEN)
+		return -1;
+	if (n < WS_THROUGH_MIN || buf_used(c->out) > 0)
+		return queue_frame(c->out, opcode, p, n);
+	uint8_t hdr[10];
+	size_t hl = ws_frame_header(hdr, true, opcode, n);
+	struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
+	ssize_t w;
+	do
+		w = writev(fd, iov, 2);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) /* EAGAIN, or an error the caller's next write finds */
+		w = 0;
+	size_t done = (size_t)w;
+	if (done < hl)
+		buf_append(c->out, hdr + done, hl - done);
+	size_t from = done > hl ? done - hl : 0;
+	return buf_append(c->out, (const uint8_t *)p + from, n - from);
 }
 
 static void send_close_frame(struct ws_conn *c, uint16_t code, const char *reason, size_t rlen)
@@ -136,6 +160,7 @@ static void on_header(struct ws_conn *c)
 		return fail(c, 1002, "continuation without a message");
 	if (f->opcode != WS_CONT && c->msg_opcode != 0)
 		return fail(c, 1002, "new message inside a fragmented one");
+	c->whole = NULL;
 	if (f->opcode != WS_CONT) {
 		c->msg_opcode = f->opcode;
 		buf_reset(&c->msg);
@@ -145,7 +170,7 @@ static void on_header(struct ws_conn *c)
 		return fail(c, 1009, "message too big");
 }
 
-static void on_data(struct ws_conn *c, const uint8_t *p, size_t n)
+static void on_data(struct ws_conn *c, uint8_t *p, size_t n)
 {
 	if (ws_is_control(c->dec.f.opcode)) {
 		memcpy(c->ctl + c->ctl_len, p, n);
@@ -154,6 +179,12 @@ static void on_data(struct ws_conn *c, const uint8_t *p, size_t n)
 	}
 	if (c->msg_opcode == WS_TEXT && !utf8_feed(&c->utf8, p, n))
 		return fail(c, 1007, "invalid UTF-8 in text message");
+	const struct ws_frame *f = &c->dec.f;
+	if (f->fin && buf_used(&c->msg) == 0 && n == f->len) {
+		/* the whole message in one piece of the caller's data: handed over from there, not copied */
+		c->whole = p;
+		return;
+	}
 	if (buf_append(&c->msg, p, n) < 0)
 		return fail(c, 1011, "out of memory");
 }
@@ -169,7 +200,12 @@ static void on_frame_end(struct ws_conn *c)
 	c->msg_opcode = 0;
 	if (opcode == WS_TEXT && !utf8_complete(&c->utf8))
 		return fail(c, 1007, "invalid UTF-8 in text message");
-	c->h->on_message(c->ctx, opcode, buf_head(&c->msg), buf_used(&c->msg));
+	uint8_t *whole = c->whole;
+	c->whole = NULL;
+	if (whole)
+		c->h->on_message(c->ctx, opcode, whole, (size_t)f->len);
+	else
+		c->h->on_message(c->ctx, opcode, buf_head(&c->msg), buf_used(&c->msg));
 	buf_reset(&c->msg);
 	/* kept up to 256 KiB: unmapping and mapping again a buffer per 64 KiB message
 	 * (128 KiB, over the worker's mmap threshold) tripled the CPU of a WebSocketStar relay */

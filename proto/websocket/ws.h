@@ -18,6 +18,8 @@ enum ws_state {
 	WS_CLOSED   /* handshake over (or connection failed): flush out, then close TCP */
 };
 
+#define WS_THROUGH_MIN (16u << 10) /* smaller frames are batched: one write per loop turn */
+
 struct ws_conn;
 struct ws_handlers {
 	void (*on_message)(void *ctx, uint8_t opcode, uint8_t *data, size_t len);
@@ -32,6 +34,7 @@ struct ws_conn {
 	size_t max_message;
 	uint8_t msg_opcode; /* TEXT/BINARY of the message being assembled, 0 if none */
 	struct buf msg;
+	uint8_t *whole;     /* a message that came in one piece, in the data being fed (not copied to msg) */
 	struct utf8_state utf8;
 	uint8_t ctl[WS_MAX_CONTROL];
 	size_t ctl_len;
@@ -48,6 +51,14 @@ void ws_conn_free(struct ws_conn *c);
 void ws_conn_feed(struct ws_conn *c, uint8_t *data, size_t n);
 /* Queues a data or control frame (dropped once closing). */
 int ws_send(struct ws_conn *c, uint8_t opcode, const void *p, size_t n);
+/*
+ * The same for a data frame, but one of WS_THROUGH_MIN bytes or more is
+ * written straight to fd when nothing waits in the output before it: no
+ * copy, and no output buffer the size of the message (allocated and freed
+ * again for each one). Only what fd does not take is queued; an error is
+ * left for the caller's next write to find.
+ */
+int ws_send_to(struct ws_conn *c, int fd, uint8_t opcode, const void *p, size_t n);
 /* Starts the close handshake with code and reason (reason cut to fit). */
 void ws_close(struct ws_conn *c, uint16_t code, const char *reason);
 /* Whether a received close code is one a peer may send (RFC 6455 7.4). */

@@ -183,6 +183,31 @@ test('a fake worker that grants credit and never reads is dropped; router RSS st
   await srv.stop();
 }, { timeout: 120000 });
 
+// A worker told to close as too slow must still read its pipe to the end.
+// One that never reads is dropped after 10 s even when what it was sent
+// (the close, here) went whole into its socket's buffer, so that nothing
+// waits in the router's own output: the bytes it has not read count.
+test('a fake worker told to close, all it was sent in its socket, that never reads is dropped', async () => {
+  const srv = await server(['--worker-queue', '65536']);
+  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'), { read: false });
+  fake.send(Buffer.concat([
+    mp({ v: 1, p: 'core', op: 'hello', conn: 4243, pid: 1, proto: 'wschat', credit: 2 }),
+    mp({ v: 1, p: 'wschat', op: 'identify', name: 'sink2' })]));
+  let gone = false;
+  fake.closed.then(() => { gone = true; });
+  const credit = setInterval(() => { if (!gone) fake.send(mp({ v: 1, p: 'core', op: 'credit', n: 2 })); }, 5);
+  try {
+    const tx = await wschat(srv, 'tx');
+    tx.sendJSON({ command: 'broadcast', message: 'z'.repeat(100000) }); // over the fake's queue limit at once
+    await until(() => /worker pid 1 conn 0000000000001093 is too slow/.test(srv.log), 30000, 'the fake worker told to close');
+    await until(() => metric(srv, 'bus_dropped_total') >= 1, 30000, 'the fake worker dropped');
+    await until(() => gone, 10000, 'the fake worker hung up on');
+    assert.match(srv.log, /bus pipe \d+: \d+ bytes unread for 10 s; dropping that worker/);
+    tx.terminate();
+  } finally { clearInterval(credit); fake.socket.destroy(); }
+  await srv.stop();
+}, { timeout: 120000 });
+
 test('many slow readers and broadcasts stay under --router-memory (largest queues closed first)', async () => {
   const budget = 6 * MB;
   const srv = await server(['--max-message', String(MB), '--worker-queue', String(2 * MB),
