@@ -37,7 +37,11 @@ FAILED=''
 SB='' NP='' WSDP='' LGP=''
 trap 'kill_tree "$SB"; [ -n "$NP" ] && kill -KILL "$NP" 2>/dev/null; [ -n "$WSDP" ] && kill_tree "$WSDP";
 	[ -n "$LGP" ] && kill -KILL "$LGP" 2>/dev/null' EXIT
-[ "$(ulimit -n)" -ge $((MANY * 4 + 100)) ] || log "bench: idle-many: ulimit -n is $(ulimit -n): websocketd may run short"
+# websocketd holds 4 fds a connection: fewer connections for it when the
+# limit (without CAP_SYS_RESOURCE: the hard limit) does not allow MANY
+WSD_MANY=$((($(ulimit -n) - 200) / 4))
+[ "$WSD_MANY" -lt "$MANY" ] || WSD_MANY=$MANY
+[ "$WSD_MANY" = "$MANY" ] || log "bench: idle-many: ulimit -n is $(ulimit -n): websocketd gets $WSD_MANY connections"
 
 med3() { # CMD: median of three readings 0.2 s apart
 	_a=$($1); sleep 0.2; _b=$($1); sleep 0.2; _c=$($1)
@@ -56,10 +60,10 @@ snap() { # PREFIX: system-wide figures into PREFIX_* (and PREFIX.slab: /proc/sla
 # per connection ("name kB, ..."); their sum over all caches last
 slab_top() {
 	[ -n "$SLABS" ] || { echo "(no /proc/slabinfo)"; return; }
-	awk -v n="$MANY" -v top="$1" 'FNR <= 2 { next } FNR == NR { b[$1] = $15 * $6 * 4; next }
+	awk -v top="$1" 'FNR <= 2 { next } FNR == NR { b[$1] = $15 * $6 * 4; next }
 		{ d = $15 * $6 * 4 - b[$1]; if (d > 0) { g[$1] = d; s += d } }
 		END { for (k in g) print g[k], k; print -1, "all " s }' "$TMP/b.slab" "$TMP/a.slab" |
-		sort -rn | awk -v n="$MANY" -v top="$1" '$1 == -1 { all = $3; next } NR <= top { o = o sprintf("%s%s %.2f", o ? ", " : "", $2, $1 / n) }
+		sort -rn | awk -v n="$_n" -v top="$1" '$1 == -1 { all = $3; next } NR <= top { o = o sprintf("%s%s %.2f", o ? ", " : "", $2, $1 / n) }
 			END { printf "%s (all caches %.1f)", o, all / n }'
 }
 # proc_kb: kB of /proc inodes and their dentries that appeared from b.slab
@@ -71,21 +75,21 @@ proc_kb() {
 		$1 == "proc_inode_cache" { d = $2 - b[$1]; ps = $4 } END { printf "%.0f", (d > 0 ? d * (ps + ds) / 1024 : 0) }' \
 		"$TMP/b.slab" "$TMP/a.slab"
 }
-# hold NAME PORT PID PATH: opens MANY connections to PATH against the server
-# PID, records the figures in $LOGS/many-NAME.txt, kills server and generator
+# hold NAME PORT PID PATH [N]: opens N (MANY) connections to PATH against the
+# server PID, records the figures in $LOGS/many-NAME.txt, kills server and generator
 hold() {
-	_name=$1 _port=$2 _pid=$3 _path=$4
+	_name=$1 _port=$2 _pid=$3 _path=$4 _n=${5:-$MANY}
 	sleep 1
 	_pss0=$(sum_smaps Pss "$_pid" $(descendants "$_pid"))
 	snap b
 	rm -f "$TMP/ready-$_name"
 	_t0=$(date +%s)
-	LOADGEN_HOLD_SECS=900 LOADGEN_INFLIGHT=$INFLIGHT "$LG" hold "$_port" "$_path" "$MANY" "$TMP/ready-$_name" >>"$LOGS/many-$_name.log" 2>&1 &
+	LOADGEN_HOLD_SECS=900 LOADGEN_INFLIGHT=$INFLIGHT "$LG" hold "$_port" "$_path" "$_n" "$TMP/ready-$_name" >>"$LOGS/many-$_name.log" 2>&1 &
 	LGP=$!
 	waitfor 900 test -s "$TMP/ready-$_name"
 	_ready=$(cat "$TMP/ready-$_name" 2>/dev/null)
 	_setup=$(($(date +%s) - _t0))
-	grep -q '^ready' "$TMP/ready-$_name" 2>/dev/null || FAILED="$FAILED; $_name: $MANY connections failed: ${_ready:-no answer}"
+	grep -q '^ready' "$TMP/ready-$_name" 2>/dev/null || FAILED="$FAILED; $_name: $_n connections failed: ${_ready:-no answer}"
 	# websocketd starts its children a while after the upgrade: until the task count settles
 	_n0=-1 _n1=$(tasks) _w=0
 	while [ "$_n1" != "$_n0" ] && [ $_w -lt 60 ]; do sleep 2; _n0=$_n1; _n1=$(tasks); _w=$((_w + 1)); done
@@ -100,7 +104,7 @@ hold() {
 	_pte=$(sum_status VmPTE $_procs)
 	# the observers' /proc entries are taken out of used and slab (and, being
 	# reclaimable, may be gone by the time "freed" is read: counted there 0)
-	echo "used=$((a_used - b_used - _prockb)) pt=$((a_pt - b_pt)) ks=$((a_ks - b_ks)) slab=$((a_slab - b_slab - _prockb))" \
+	echo "n=$_n used=$((a_used - b_used - _prockb)) pt=$((a_pt - b_pt)) ks=$((a_ks - b_ks)) slab=$((a_slab - b_slab - _prockb))" \
 		"vmalloc=$((a_vm - b_vm)) percpu=$((a_pcpu - b_pcpu)) tcp=$((a_tcp - b_tcp)) pss=$((_pss - _pss0))" \
 		"proc=$_prockb" \
 		"lg_rss=${_lg:-0} procs=$_np forked=$_nf fds=$_fds vmpte=$_pte setup_s=$_setup ready=$(echo "$_ready" | tr ' ' ,)" \
@@ -131,25 +135,28 @@ if [ "${BENCH_MANY_ONLY:-}" != switchboard ]; then
 	hold node "$NODE_PORT" "$NP" "$MSGPATH"
 	NP=
 	start_wsd
-	hold websocketd "$WSD_PORT" "$WSDP" /echo
+	hold websocketd "$WSD_PORT" "$WSDP" /echo "$WSD_MANY"
 	WSDP=
 fi
 
 v() { _v=$(kv "$1" "$LOGS/many-$2.txt"); echo "${_v:-0}"; }
-per() { awk -v a="$1" -v n="$MANY" 'BEGIN { printf "%.1f", a / n }'; }
+nof() { _v=$(v n "$1"); [ "$_v" -gt 0 ] 2>/dev/null && echo "$_v" || echo "$MANY"; }
+per() { # VALUE NAME: per connection of NAME's run
+	awk -v a="$1" -v n="$(nof "$2")" 'BEGIN { printf "%.1f", a / n }'
+}
 # the generator's kernel share per connection: half the slab and TCP buffer
 # growth of the Node run (one socket at each end, both idle; Node's other
 # kernel memory per connection is nil: one process, one thread)
-CLIENT_K=$(awk -v s="$(v slab node)" -v t="$(v tcp node)" -v n="$MANY" \
+CLIENT_K=$(awk -v s="$(v slab node)" -v t="$(v tcp node)" -v n="$(nof node)" \
 	'BEGIN { k = (s + t) / 2; printf "%.1f", (k > 0 ? k : 0) / n }')
 # growth: the mean of what appeared with the connections and what their end gave back
 grew() { awk -v u="$(v used "$1")" -v f="$(v freed "$1")" 'BEGIN { printf "%.0f", (u + f) / 2 }'; }
 server_kb() { # NAME: all-in kB per connection, the generator's share taken out
-	awk -v u="$(grew "$1")" -v g="$(v lg_rss "$1")" -v c="$CLIENT_K" -v n="$MANY" \
+	awk -v u="$(grew "$1")" -v g="$(v lg_rss "$1")" -v c="$CLIENT_K" -v n="$(nof "$1")" \
 		'BEGIN { printf "%.1f", (u - g) / n - c }'
 }
 spread() { # NAME: the two readings, per connection, generator's share out
-	awk -v u="$(v used "$1")" -v f="$(v freed "$1")" -v g="$(v lg_rss "$1")" -v c="$CLIENT_K" -v n="$MANY" \
+	awk -v u="$(v used "$1")" -v f="$(v freed "$1")" -v g="$(v lg_rss "$1")" -v c="$CLIENT_K" -v n="$(nof "$1")" \
 		'BEGIN { printf "%.0f–%.0f", ((u < f ? u : f) - g) / n - c, ((u > f ? u : f) - g) / n - c }'
 }
 SBK=$(server_kb switchboard) SXK=$(server_kb switchboard-exec) NK=$(server_kb node) WK=$(server_kb websocketd)
@@ -160,17 +167,17 @@ row "idle Messaging connection at $MANY, all in (system memory growth ÷ connect
 	"$SBK KB ($(spread switchboard))$(over "$SBK")" "$NK KB ($(spread node))" "$(ratio "$SBK" "$NK")" "$BUDGET_KB KB"
 row "the same, switchboard --no-worker-template (every worker exec'd), vs Node \`ws\`" \
 	"$SXK KB ($(spread switchboard-exec))$(over "$SXK")" "$NK KB" "$(ratio "$SXK" "$NK")" "$BUDGET_KB KB"
-row "idle connection at $MANY, all in, vs websocketd 0.4.1 + static C echo child (plain upgraded /echo connections)" \
+row "idle connection at $MANY, all in, vs websocketd 0.4.1 + static C echo child (plain upgraded /echo connections, $(nof websocketd) of them)" \
 	"$SBK KB" "$WK KB ($(spread websocketd))" "$(ratio "$SBK" "$WK")" "$BUDGET_KB KB"
 # vmalloc less the kernel stacks (VMAP_STACK: they are vmalloc'd, and in KernelStack already)
 vm_other() { echo $(($(v vmalloc "$1") - $(v ks "$1"))); }
 parts_sum() { # NAME: the parts added up, per connection, the generator's kernel share out
 	awk -v p="$(v pss "$1")" -v t="$(v pt "$1")" -v k="$(v ks "$1")" -v s="$(v slab "$1")" -v m="$(vm_other "$1")" \
-		-v b="$(v tcp "$1")" -v c="$CLIENT_K" -v n="$MANY" 'BEGIN { printf "%.1f", (p + t + k + s + m + b) / n - c }'
+		-v b="$(v tcp "$1")" -v c="$CLIENT_K" -v n="$(nof "$1")" 'BEGIN { printf "%.1f", (p + t + k + s + m + b) / n - c }'
 }
 parts() { # NAME: the parts per connection
-	echo "PSS $(per "$(v pss "$1")") + page tables $(per "$(v pt "$1")") + kernel stacks $(per "$(v ks "$1")")" \
-		"+ slab $(per "$(v slab "$1")") + other vmalloc $(per "$(vm_other "$1")") + TCP buffers $(per "$(v tcp "$1")")" \
+	echo "PSS $(per "$(v pss "$1")" "$1") + page tables $(per "$(v pt "$1")" "$1") + kernel stacks $(per "$(v ks "$1")" "$1")" \
+		"+ slab $(per "$(v slab "$1")" "$1") + other vmalloc $(per "$(vm_other "$1")" "$1") + TCP buffers $(per "$(v tcp "$1")" "$1")" \
 		"− the generator's $CLIENT_K = $(parts_sum "$1") KB"
 }
 row "idle connection at $MANY: what it is made of, per connection (slab and TCP buffers: both ends)" \
@@ -190,7 +197,7 @@ row "$MANY connections set up ($INFLIGHT at a time), seconds" \
 		"ends), ΔVmallocUsed (seccomp filters among them), ΔTCP buffer pages (/proc/net/sockstat), all from" \
 		"/proc, all divided by $MANY; the processes' /proc entries were read only after the system-wide figures." \
 		"switchboard ran $(v procs switchboard) processes ($(v forked switchboard) workers forked by the template) with $(v fds switchboard) fds (VmPTE of them all" \
-		"$(per "$(v vmpte switchboard)") KB per connection; exec'd $(per "$(v vmpte switchboard-exec)") KB);" \
+		"$(per "$(v vmpte switchboard)" switchboard) KB per connection; exec'd $(per "$(v vmpte switchboard-exec)" switchboard-exec) KB);" \
 		"websocketd $(v procs websocketd) processes. Slab caches that grew most, kB per connection (both ends):" \
 		"switchboard: $(cat "$LOGS/many-switchboard.slab" 2>/dev/null); exec'd: $(cat "$LOGS/many-switchboard-exec.slab" 2>/dev/null);" \
 		"Node: $(cat "$LOGS/many-node.slab" 2>/dev/null)." \
