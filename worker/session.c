@@ -6,7 +6,6 @@
  * that drives it is worker/worker.c.
  */
 #include <arpa/inet.h>
-#include <malloc.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "../proto/websocket/origin.h"
 #include "../proto/websocket/proxy.h"
 #include "refusal.h"
+#include "memtrim.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */
@@ -166,7 +166,7 @@ static void open_session(struct session *s, size_t head_len)
 	if (s->cfg->sandbox && sandbox_enter(bus, s->cfg->sandbox_log) < 0) {
 		log_fatal("cannot enter the sandbox");
 	}
-	malloc_trim(0); /* give back what set-up (seccomp filter building) used */
+	memtrim_request(clock_ms() + 1000); /* what set-up and the request used (worker/memtrim.c) */
 	s->phase = PHASE_OPEN;
 	ws_conn_init(&s->ws, &s->out, s->cfg->max_message, &ws_handlers, s);
 	s->last_rx = clock_ms();

@@ -251,6 +251,10 @@ void supervisor_options(int argc, char **argv)
 			exit(2);
 		}
 	take_own_options();
+	/* Whatever else we were started with (a shell's or a CI runner's stray
+	 * descriptors) is not for the router nor any worker: a sandboxed worker
+	 * must not hold it, and each worker would carry a file table that big. */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	/* the readiness descriptor is ours alone: not the router's, not a worker's */
 	if (core_opt.ready_fd >= 0 && fcntl((int)core_opt.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		fprintf(stderr, "switchboard: --ready-fd %ld: %s\n", core_opt.ready_fd, strerror(errno));

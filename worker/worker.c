@@ -25,6 +25,7 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
+#include "memtrim.h"
 #include "session.h"
 #include "template.h"
 
@@ -54,11 +55,16 @@ static bool must_pause(const struct session *s)
 	return s->phase == PHASE_HTTP || s->phase == PHASE_ASK || (s->phase == PHASE_OPEN && (uplink_backlogged(s) || output_backlogged(s)));
 }
 
+/* What read_client reads into: 128 KiB, so a 64 KiB message comes in one
+ * read and is handed on without a copy (ws.c). Static, not on the stack:
+ * deeper calls would sit lower and every stack page they touch stays dirty
+ * in each idle worker (issue 12, point 3); a small read touches only the
+ * first pages. Page-aligned, so that reads dirty its own pages only, which
+ * worker/memtrim.c drops when the connection is idle. */
+static uint8_t chunk[131072] __attribute__((aligned(4096)));
+
 static void read_client(struct session *s)
 {
-	/* static, not on the stack: deeper calls would sit 16 KB lower and every
-	 * stack page they touch stays dirty in each idle worker (issue 12, point 3) */
-	static uint8_t chunk[131072]; /* a 64 KiB message in one read (then not copied: ws.c); pages untouched stay shared */
 	for (;;) {
 		if (s->phase == PHASE_OPEN && s->ws.state == WS_CLOSED)
 			return;
@@ -160,6 +166,7 @@ static int64_t next_deadline(const struct session *s)
 						 : s->last_rx + s->cfg->ping_interval_ms);
 		CONSIDER(s->proto_timer_at);
 		CONSIDER(s->bus_retry_at);
+		CONSIDER(memtrim_deadline());
 	}
 #undef CONSIDER
 	return t;
@@ -213,6 +220,7 @@ static void on_timers(struct session *s)
 		} else if (!s->ping_sent_at && now >= s->last_rx + s->cfg->ping_interval_ms) {
 			ws_send(&s->ws, WS_PING, "", 0);
 			s->ping_sent_at = now;
+			memtrim_request(0); /* silent a while: likely to stay idle */
 		}
 	}
 	if (s->proto_timer_at && now >= s->proto_timer_at) {
@@ -349,6 +357,7 @@ static int run(struct session *s)
 {
 	struct epoll_event evs[8];
 	while (s->phase != PHASE_DONE) {
+		memtrim_if_due(s);
 		arm_timer(next_deadline(s));
 		/* A read paused for backpressure whose output drained in after_turn
 		 * gets no new edge: the bytes already wait in the socket. Poll, do
@@ -569,6 +578,7 @@ int main(int argc, char **argv)
 	if (!is_template && (setup_rc = setup_once(&cfg, &s)) != 0)
 		return setup_rc;
 	setup_fds(&s);
+	memtrim_scratch(chunk, sizeof chunk);
 	s.handshake_deadline = clock_ms() + cfg.handshake_timeout_ms;
 	int rc = run(&s);
 	session_log_close(&s);

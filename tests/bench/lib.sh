@@ -201,6 +201,18 @@ build_tools() {
 	fi
 }
 
+# build_soak_tools: the SaltyRTC, Galène and WebSocketStar load generators
+# make soak runs beside $LG, into $OUT (cc -O2)
+build_soak_tools() {
+	cc -O2 -Wall -Wextra -o "$OUT/loadgen_salty" tests/bench/loadgen_salty.c tests/bench/loadgen_net.c \
+		tests/bench/loadgen_cpu.c proto/saltyrtc/client.c proto/saltyrtc/client_crypto.c proto/saltyrtc/client_mp.c \
+		proto/saltyrtc/client_server.c proto/saltyrtc/client_peer.c common/mp.c common/alloc.c common/log.c \
+		common/log_sink.c -lsodium -lmsgpackc || return 1
+	cc -O2 -Wall -Wextra -o "$OUT/loadgen_galene" tests/bench/loadgen_galene.c tests/bench/loadgen_net.c \
+		tests/bench/loadgen_cpu.c tests/bench/loadgen_lat.c || return 1
+	cc -O2 -Wall -Wextra -Werror -o "$OUT/wsstar_relay" tests/bench/wsstar_relay.c
+}
+
 # machine: one line saying what this machine is
 machine() {
 	echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))," \

@@ -13,10 +13,13 @@
  *       for SIGTERM/SIGINT (at most 120 s, or LOADGEN_HOLD_SECS) and close
  *       them all cleanly. At most 256 connections are being set up at a time.
  *   loadgen hold  PORT PATH N READYFILE
- *       the same without WSChat: N upgraded connections to PATH, nothing sent.
+ *       the same without WSChat: N upgraded connections to PATH, nothing sent
+ *       (a "%d" in PATH becomes the connection's number: one Messaging
+ *       client_id each, /messaging?client_id=h%d).
  *   loadgen soak  PORT NCHAT NMSG NECHO RATE PAYLOAD READYFILE
  *       mixed steady traffic over many connections: see loadgen_soak.c.
- *   Many connections: RLIMIT_NOFILE is raised as needed; LOADGEN_SRCS=K
+ *   Many connections: RLIMIT_NOFILE is raised as needed; LOADGEN_INFLIGHT=K
+ *   sets up K at a time instead of 256 (idle, hold, soak); LOADGEN_SRCS=K
  *   connects from 127.0.0.1 .. 127.0.0.K in turn (more ephemeral ports).
  *   loadgen chat  PORT N WINDOW RATE WARMUP SECS PAYLOAD CPUPID
  *       N clients on /wschat identified as c0..cN-1 send direct messages
@@ -148,6 +151,8 @@ const char *conn_path(struct conn *c)
 		snprintf(p, sizeof p, "/messaging?client_id=%s", msg_from);
 	else if (mode == M_BACKLOG)
 		snprintf(p, sizeof p, "/messaging?client_id=%s", msg_to);
+	else if (mode == M_HOLD && strstr(path, "%d"))	/* one id per connection */
+		snprintf(p, sizeof p, "%.*s%d%s", (int)(strstr(path, "%d") - path), path, c->id, strstr(path, "%d") + 2);
 	else
 		return path;
 	return p;
@@ -267,7 +272,9 @@ void open_ramp(int n, int inflight, double secs)
 	for (int i = 0; i < n; i++)
 		conns[i].fd = -1;
 	nconns = n;
-	ramp_inflight = inflight;
+	/* LOADGEN_INFLIGHT: fewer at a time (a server may treat bursts apart) */
+	const char *e = getenv("LOADGEN_INFLIGHT");
+	ramp_inflight = e && atoi(e) > 0 ? atoi(e) : inflight;
 	loop(ramp_done, now() + secs, ramp_tick);
 }
 

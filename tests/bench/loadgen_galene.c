@@ -18,10 +18,18 @@
  *   loadgen_galene idle    PORT GROUP PASS N READYFILE
  *       N members join, "ready N" goes to READYFILE, then they wait
  *       (answering pings) until SIGTERM, at most 600 s.
+ *   loadgen_galene soak    PORT GROUP PASS N RATE PAYLOAD READYFILE
+ *       make soak (tests/bench/soak.sh): N members join, "ready N" goes to
+ *       READYFILE, then private chat to random other members, RATE
+ *       messages/s, until SIGTERM; each value carries its sequence number
+ *       and addressee (a loss, duplicate or misdelivery is an error). On
+ *       SIGTERM: waits up to 15 s for what was sent, prints one line
+ *       (sent_galene=, delivered_galene=, errors=), then waits (at most
+ *       120 s) for the server to close the connections.
  */
 #include "loadgen.h"
 
-enum gmode { G_FANOUT, G_PRIVATE, G_IDLE };
+enum gmode { G_FANOUT, G_PRIVATE, G_IDLE, G_SOAK };
 static enum gmode gmode;
 static const char *group, *pass;
 static int njoined, ngone, senders;
@@ -29,6 +37,9 @@ static double rate, pace_t0;
 static long gsent, gdelivered, gseq;
 static char gpayload[4096];
 static int gplen;
+static unsigned char *gseen;	/* soak: sequence numbers delivered */
+static int soak_over;		/* soak: the result is out, ends are expected */
+#define GMAXSEQ (1L << 27)
 
 int running;
 
@@ -60,7 +71,13 @@ static void send_chat(struct conn *c)
 	lat_sent(seq);
 	char v[32];
 	int vn = snprintf(v, sizeof v, "%ld ", seq);
-	if (gmode == G_PRIVATE) {
+	if (gmode == G_SOAK) {
+		int to = (int)(rnd() % (unsigned)(nconns - 1));
+		to += to >= c->id;
+		vn = snprintf(v, sizeof v, "%ld:%d ", seq, to);
+		send_json(c, "{\"type\":\"chat\",\"source\":\"g%d\",\"dest\":\"g%d\",\"value\":\"%s%.*s\"}", c->id, to, v,
+			  gplen - vn, gpayload);
+	} else if (gmode == G_PRIVATE) {
 		int to = (int)(rnd() % (unsigned)(nconns - 1));
 		to += to >= c->id;
 		send_json(c, "{\"type\":\"chat\",\"source\":\"g%d\",\"dest\":\"g%d\",\"value\":\"%s%.*s\"}", c->id, to, v,
@@ -69,6 +86,21 @@ static void send_chat(struct conn *c)
 		send_json(c, "{\"type\":\"chat\",\"source\":\"g%d\",\"value\":\"%s%.*s\"}", c->id, v, gplen - vn, gpayload);
 	}
 	gsent++;
+}
+
+/* soak: the value "SEQ:TO ..." reached g<TO>, once */
+static void soak_check(struct conn *c, long seq, const char *end)
+{
+	if (soak_over)
+		return;
+	if (*end != ':' || atoi(end + 1) != c->id)
+		return err("misdelivered:seq_%ld_to_g%d", seq, c->id);
+	if (seq < 0 || seq >= GMAXSEQ)
+		return err("bad_sequence:%ld", seq);
+	if (gseen[seq >> 3] & (1 << (seq & 7)))
+		return err("duplicate:seq_%ld", seq);
+	gseen[seq >> 3] |= (unsigned char)(1 << (seq & 7));
+	gdelivered++;
 }
 
 void on_text(struct conn *c, const char *p, size_t n)
@@ -91,7 +123,10 @@ void on_text(struct conn *c, const char *p, size_t n)
 	const char *v = memmem(p, n, "\"value\":\"", 9);
 	if (!v)
 		return err("chat_without_value");
-	long seq = strtol(v + 9, NULL, 10);
+	char *end;
+	long seq = strtol(v + 9, &end, 10);
+	if (gmode == G_SOAK)
+		return soak_check(c, seq, end);
 	gdelivered++;
 	lat_delivered(seq);
 	/* closed loop: a sender's own echo lets it send the next */
@@ -108,7 +143,7 @@ void on_end(struct conn *c)
 	if (c->fd >= 0)
 		conn_close(c);
 	ngone++;
-	if (running || gmode == G_IDLE)
+	if ((running || gmode == G_IDLE || gmode == G_SOAK) && !soak_over)
 		err("connection_lost:g%d", c->id);
 }
 
@@ -130,6 +165,7 @@ static void pace(double t)
 	}
 }
 
+static int all_back(void) { return gdelivered >= gseq; }
 static int all_joined(void) { return njoined + ngone >= nconns || stop_flag; }
 static int never(void) { return stop_flag; }
 static int all_ended(void) { return ngone >= nconns; }
@@ -161,7 +197,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen_galene fanout PORT GROUP PASS N SENDERS RATE WARMUP SECS PAYLOAD CPUPID\n"
 			"       loadgen_galene private PORT GROUP PASS N RATE WARMUP SECS PAYLOAD CPUPID\n"
-			"       loadgen_galene idle PORT GROUP PASS N READYFILE\n");
+			"       loadgen_galene idle PORT GROUP PASS N READYFILE\n"
+			"       loadgen_galene soak PORT GROUP PASS N RATE PAYLOAD READYFILE\n");
 	exit(2);
 }
 
@@ -212,6 +249,43 @@ static int measure(double warm, double secs, int cpupid)
 	return errors ? 1 : 0;
 }
 
+static int run_soak(int n, double r, int plen, const char *readyfile)
+{
+	gmode = G_SOAK;
+	rate = r;
+	gplen = plen;
+	if (rate <= 0 || gplen < 24 || gplen >= (int)sizeof gpayload - 64 || !(gseen = calloc(GMAXSEQ / 8, 1)))
+		usage();
+	for (int i = 0; i < gplen; i++)
+		gpayload[i] = (char)('a' + i % 26);
+	lat_init();
+	int rc = join_all(n);
+	FILE *f = fopen(readyfile, "w");
+	if (!f)
+		die("%s: %s", readyfile, strerror(errno));
+	fprintf(f, "%s %d errors=%ld first_error=%s\n", rc ? "failed" : "ready", njoined, errors,
+		first_error[0] ? first_error : "-");
+	fclose(f);
+	if (rc == 0) {
+		loop(never, now() + 1, NULL); /* the user add frames of the last joins */
+		running = 1;
+		pace_t0 = now();
+		loop(never, pace_t0 + 86400, pace);
+		running = 0;
+		stop_flag = 0;
+		loop(all_back, now() + 15, NULL);
+		if (gdelivered < gseq)
+			err("undelivered:%ld", gseq - gdelivered);
+	}
+	printf("soak sent_galene=%ld delivered_galene=%ld errors=%ld first_error=%s\n", gseq, gdelivered, errors,
+	       first_error[0] ? first_error : "-");
+	fflush(stdout);
+	soak_over = 1;
+	rc = rc || errors;
+	loop(all_ended, now() + 120, NULL);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 7)
@@ -242,6 +316,8 @@ int main(int argc, char **argv)
 		close_all(5);
 		return rc ? 1 : 0;
 	}
+	if (!strcmp(argv[1], "soak") && argc == 9)
+		return run_soak(n, atof(argv[6]), atoi(argv[7]), argv[8]);
 	int fan = !strcmp(argv[1], "fanout");
 	if (!(fan && argc == 12) && !(!strcmp(argv[1], "private") && argc == 11))
 		usage();

@@ -32,6 +32,15 @@
  *   loadgen_salty idle PORT PAIRS READYFILE
  *       PAIRS pairs through the whole handshake, "ready ..." to READYFILE,
  *       then held open until SIGTERM (at most 120 s).
+ *   loadgen_salty soak PORT PAIRS RATE SIZE READYFILE
+ *       make soak (tests/bench/soak.sh): PAIRS pairs through the whole
+ *       handshake, "ready ..." to READYFILE, then RATE relays/s in all of
+ *       SIZE bytes (a valid nonce, a sequence number, opaque bytes), each
+ *       from a random side of a random pair to its peer, until SIGTERM (a
+ *       loss, duplicate or misaddressed relay is an error). On SIGTERM:
+ *       waits up to 15 s for what was sent, prints one line
+ *       (sent_saltyrtc=, delivered_saltyrtc=, errors=), then waits (at
+ *       most 120 s) for the server to close the connections.
  *
  * Results go to stdout as one line of key=value pairs.
  */
@@ -41,7 +50,7 @@
 
 #include "../../proto/saltyrtc/client.h"
 
-static enum { S_HS, S_CHATHS, S_RELAY, S_CHAT, S_IDLE } smode;
+static enum { S_HS, S_CHATHS, S_RELAY, S_CHAT, S_IDLE, S_SOAK } smode;
 
 struct side {
 	struct saltyc_client *cli;
@@ -63,10 +72,16 @@ static uint8_t (*ini_sk)[SALTYC_KEY_LEN], (*tokens)[SALTYC_KEY_LEN];
 static uint8_t *pkt, *task_msg;
 static size_t task_len;
 static char *chat_msg[2];	/* the frames a<i> → b<i> and back, "%05d" placeholders patched */
+/* soak: relays sent (also the next sequence number) and received, and
+ * which sequence numbers came; the result is out once soak_over is set */
+static long soak_sent, soak_got;
+static unsigned char *soak_seen;
+static int soak_over;
+#define SOAK_MAXSEQ (1L << 27)
 
 static int idx(const struct conn *c) { return (int)(c - conns); }
 static int partner(int i) { return i < npairs ? i + npairs : i - npairs; }
-static int salty(void) { return smode == S_HS || smode == S_RELAY || smode == S_IDLE; }
+static int salty(void) { return smode != S_CHATHS && smode != S_CHAT; }
 
 static int io_send(void *ctx, const uint8_t *p, size_t n)
 {
@@ -96,7 +111,7 @@ static void io_event(void *ctx, const struct saltyc_event *ev)
 		if (running)
 			send_relay(c);
 	} else if (ev->type == SALTYC_EV_CLOSE) {
-		if (c->st == ST_OPEN) {
+		if (c->st == ST_OPEN && !soak_over) {
 			err("salty_close_%d:%s", ev->a, ev->text ? ev->text : "");
 			send_close(c);
 		}
@@ -178,6 +193,8 @@ static void send_relay(struct conn *c)
 	for (int k = 0; k < 6; k++)
 		pkt[18 + k] = (uint8_t)(s->csn >> (8 * (5 - k)));
 	s->csn++;
+	if (smode == S_SOAK) /* after the nonce: its sequence number */
+		memcpy(pkt + 24, &soak_sent, sizeof soak_sent);
 	put_frame_unmasked_key(c, 2, pkt, size);
 }
 
@@ -206,6 +223,19 @@ void on_text(struct conn *c, const char *p, size_t n)
 		return chat_text(c, p, n);
 	struct side *s = &sides[idx(c)];
 	const uint8_t *u = (const uint8_t *)p;
+	if (smode == S_SOAK && s->peer && n == (size_t)size && u[16] == s->peer) {
+		long seq;
+		memcpy(&seq, u + 24, sizeof seq);
+		if (soak_over)
+			return;
+		if (u[17] != s->addr)
+			return err("misaddressed_relay");
+		if (seq < 0 || seq >= SOAK_MAXSEQ || (soak_seen[seq >> 3] & (1 << (seq & 7))))
+			return err("duplicate_or_bad_sequence:%ld", seq);
+		soak_seen[seq >> 3] |= (unsigned char)(1 << (seq & 7));
+		soak_got++;
+		return;
+	}
 	if (smode == S_RELAY && !sealed && s->peer && n > 24 && u[16] == s->peer) {
 		if (u[17] != s->addr)
 			err("misaddressed_relay");
@@ -425,12 +455,67 @@ static int run_idle(const char *readyfile)
 	return rc ? 1 : 0;
 }
 
+/* soak: RATE relays/s from random sides, paced by the loop's tick */
+static double soak_rate, soak_t0;
+static long soak_due_sent;
+static void soak_tick(double t)
+{
+	if (!running)
+		return;
+	long due = (long)((t - soak_t0) * soak_rate);
+	if (due - soak_due_sent > soak_rate / 10) /* fell behind by 100 ms: do not burst */
+		soak_due_sent = due - (long)(soak_rate / 10);
+	while (soak_due_sent < due) {
+		soak_due_sent++;
+		struct conn *c = &conns[rnd() % (unsigned)nconns];
+		if (c->st != ST_OPEN)
+			continue;
+		send_relay(c);
+		soak_sent++;
+		if (flush(c) < 0)
+			on_end(c);
+	}
+}
+static int soak_back(void) { return soak_got >= soak_sent; }
+
+static int run_soak(double rate, const char *readyfile)
+{
+	soak_rate = rate;
+	if (!(soak_seen = calloc(SOAK_MAXSEQ / 8, 1)))
+		die("out of memory");
+	relay_prepare();
+	int rc = open_pairs();
+	FILE *f = fopen(readyfile, "w");
+	if (!f)
+		die("%s: %s", readyfile, strerror(errno));
+	fprintf(f, "%s paired=%ld errors=%ld first_error=%s\n", rc ? "failed" : "ready", nready, errors, first());
+	fclose(f);
+	if (rc == 0) {
+		running = 1;
+		soak_t0 = now();
+		loop(never, soak_t0 + 86400, soak_tick);
+		running = 0;
+		stop_flag = 0;
+		loop(soak_back, now() + 15, NULL);
+		if (soak_got < soak_sent)
+			err("undelivered:%ld", soak_sent - soak_got);
+	}
+	printf("soak sent_saltyrtc=%ld delivered_saltyrtc=%ld errors=%ld first_error=%s\n", soak_sent, soak_got, errors,
+	       first());
+	fflush(stdout);
+	soak_over = 1;
+	rc = rc || errors;
+	loop(all_ended, now() + 120, NULL);
+	return rc ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen_salty hs|chaths PORT PAIRS CONC CPUPID\n"
 		"       loadgen_salty relay PORT PAIRS WINDOW SIZE WARMUP SECS CPUPID [sealed]\n"
 		"       loadgen_salty chat PORT PAIRS WINDOW SIZE WARMUP SECS CPUPID\n"
-		"       loadgen_salty idle PORT PAIRS READYFILE\n");
+		"       loadgen_salty idle PORT PAIRS READYFILE\n"
+		"       loadgen_salty soak PORT PAIRS RATE SIZE READYFILE\n");
 	exit(2);
 }
 
@@ -447,7 +532,8 @@ int main(int argc, char **argv)
 		usage();
 	const char *m = argv[1];
 	smode = !strcmp(m, "hs") ? S_HS : !strcmp(m, "chaths") ? S_CHATHS : !strcmp(m, "relay") ? S_RELAY
-		: !strcmp(m, "chat") ? S_CHAT : !strcmp(m, "idle") ? S_IDLE : (usage(), 0);
+		: !strcmp(m, "chat") ? S_CHAT : !strcmp(m, "idle") ? S_IDLE : !strcmp(m, "soak") ? S_SOAK
+		: (usage(), 0);
 	if (salty())
 		req_headers = "Sec-WebSocket-Protocol: " SALTYC_SUBPROTOCOL "\r\n";
 	if ((smode == S_HS || smode == S_CHATHS) && argc == 6) {
@@ -455,6 +541,13 @@ int main(int argc, char **argv)
 		int conc = atoi(argv[4]);
 		alloc_pairs(conc < 1 ? 1 : conc > n ? n : conc);
 		return run_hs(atoi(argv[5]));
+	}
+	if (smode == S_SOAK && argc == 7) {
+		size = atoi(argv[5]);
+		if (atof(argv[4]) <= 0 || size < 128 || size > (1 << 20))
+			usage();
+		alloc_pairs(n);
+		return run_soak(atof(argv[4]), argv[6]);
 	}
 	if (smode == S_IDLE && argc == 5) {
 		alloc_pairs(n);

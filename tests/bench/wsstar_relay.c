@@ -9,10 +9,18 @@
  *         granting credit back every 256 KiB read so no more than 768 KiB is
  *         in flight (under every relay bound of switchboard; the same for the
  *         reference); prints MB/s read by the listener.
+ *   soak: for make soak (tests/bench/soak.sh): RATE 32-byte chunks a second
+ *         dialer -> listener, each written back; each carries a sequence
+ *         number, checked in order on both ends (a lost, repeated or
+ *         reordered chunk is an error); until SIGTERM, then it waits up to
+ *         15 s for what was sent, prints "soak sent_wsstar=N
+ *         delivered_wsstar=M echoed_wsstar=K errors=E" and exits. The two
+ *         peers get random peer ids of their own (many pairs may run).
  * The same client for switchboard and the reference, so the Node client's own
  * cost (more than the servers' per MB) does not cap both figures.
  *
  *   wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B
+ *   wsstar_relay PORT soak RATE READYFILE
  * Prints key=value on stdout; exits 1 on any failure.
  */
 #define _GNU_SOURCE
@@ -21,10 +29,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -47,7 +57,11 @@ struct conn {
 
 static struct conn A, B; /* A dials B */
 static const char *ma_a, *ma_b;
-static int echo_mode, dial_acked, dial_accepted, started;
+static int echo_mode, soak_mode, dial_acked, dial_accepted, started;
+static long long soak_sent, soak_got, soak_echoed; /* chunks: sent by A, read by B, back at A */
+static long soak_errors;
+static char soak_first[120];
+static volatile sig_atomic_t soak_stop;
 static long long granted = WINDOW, sent, bytes_read, since_credit;
 static double t_start, t_sent, rtts[MAX_RTT];
 static int nrtt;
@@ -132,6 +146,30 @@ static void send_echo(void)
 	chunk(&A, "dialer", data, sizeof data);
 }
 
+/* soak: a chunk whose first 8 bytes are its sequence number */
+static void send_soak(void)
+{
+	uint8_t data[ECHO_SIZE] = "........0123456789abcdef01234567";
+	memcpy(data, &soak_sent, sizeof soak_sent);
+	soak_sent++;
+	chunk(&A, "dialer", data, sizeof data);
+}
+
+/* soak: the chunk at p (after the 04 byte) must be number *want */
+static void soak_check(const uint8_t *p, size_t n, long long *want, const char *where)
+{
+	long long seq = -1;
+	if (n == ECHO_SIZE)
+		memcpy(&seq, p, sizeof seq);
+	if (seq != *want) {
+		if (!soak_errors++)
+			snprintf(soak_first, sizeof soak_first, "%s:got_%lld_wanted_%lld_len_%zu", where, seq, *want, n);
+		if (seq >= 0)
+			*want = seq; /* resynchronise: report once, not for every later chunk */
+	}
+	(*want)++;
+}
+
 static void fill(void)
 {
 	static uint8_t big[CHUNK];
@@ -146,6 +184,8 @@ static void start(void)
 {
 	started = 1;
 	t_start = now_s();
+	if (soak_mode)
+		return; /* the loop paces */
 	if (echo_mode)
 		send_echo();
 	else
@@ -169,7 +209,7 @@ static void on_text_a(const char *t, size_t n)
 		text(&A, "42[\"socket.io-pull-stream.accept.x.listener\"]");
 	} else if (memmem(t, n, "accept.x.dialer", 15)) {
 		dial_accepted = 1;
-	} else if (started && !echo_mode && memmem(t, n, "queue.x.listener", 16)) {
+	} else if (started && !echo_mode && !soak_mode && memmem(t, n, "queue.x.listener", 16)) {
 		granted += CREDIT; /* a credit, as text (the reference) or as a placeholder event (us) */
 		fill();
 	}
@@ -200,6 +240,11 @@ static void on_binary_b(const uint8_t *p, size_t n)
 {
 	if (n < 1)
 		return;
+	if (soak_mode) {
+		soak_check(p + 1, n - 1, &soak_got, "listener");
+		chunk(&B, "listener", p + 1, n - 1);
+		return;
+	}
 	if (echo_mode) {
 		chunk(&B, "listener", p + 1, n - 1);
 		return;
@@ -212,8 +257,12 @@ static void on_binary_b(const uint8_t *p, size_t n)
 	}
 }
 
-static void on_binary_a(void)
+static void on_binary_a(const uint8_t *p, size_t n)
 {
+	if (soak_mode && n >= 1) {
+		soak_check(p + 1, n - 1, &soak_echoed, "dialer");
+		return;
+	}
 	if (!echo_mode || !started)
 		return;
 	if (nrtt < MAX_RTT)
@@ -228,7 +277,7 @@ static void on_frame(struct conn *c, int opcode, const uint8_t *p, size_t n)
 	if (opcode == 1)
 		(c == &A ? on_text_a : on_text_b)((const char *)p, n);
 	else if (opcode == 2)
-		c == &A ? on_binary_a() : on_binary_b(p, n);
+		c == &A ? on_binary_a(p, n) : on_binary_b(p, n);
 }
 
 /* Parses what came in: the 101, then whole frames (server frames: unmasked, unfragmented). */
@@ -325,20 +374,125 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A random, well-formed peer id: base58 of a sha2-256 multihash (12 20, then 32 bytes). */
+static void random_peer_id(char *out, size_t cap)
+{
+	static const char b58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+	uint8_t h[34] = {0x12, 0x20};
+	if (getrandom(h + 2, 32, 0) != 32)
+		die("getrandom");
+	uint8_t digits[64] = {0};
+	size_t nd = 0;
+	for (size_t i = 0; i < sizeof h; i++) { /* digits (base 58, least significant first) = h */
+		unsigned carry = h[i];
+		for (size_t j = 0; j < nd; j++) {
+			carry += (unsigned)digits[j] << 8;
+			digits[j] = (uint8_t)(carry % 58);
+			carry /= 58;
+		}
+		while (carry) {
+			digits[nd++] = (uint8_t)(carry % 58);
+			carry /= 58;
+		}
+	}
+	size_t k = 0; /* h starts with 0x12: no leading zero bytes to write as '1' */
+	while (nd > 0 && k + 1 < cap)
+		out[k++] = b58[digits[--nd]];
+	out[k] = 0;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	soak_stop = 1;
+}
+
+/* soak: paced chunks until SIGTERM, then the result; never returns */
+static void soak_loop(double rate, const char *readyfile, double deadline)
+{
+	int ready_written = 0;
+	double t0 = 0, stop_at = 0;
+	long long due_sent = 0;
+	for (;;) {
+		double t = now_s();
+		if (started && !ready_written) {
+			FILE *f = fopen(readyfile, "w");
+			if (!f || fprintf(f, "ready\n") < 0 || fclose(f) != 0)
+				die("the ready file");
+			ready_written = 1;
+			t0 = t;
+		}
+		if (!started && t > deadline)
+			die("the dial never started");
+		if (started && !soak_stop) {
+			long long due = (long long)((t - t0) * rate);
+			if (due - due_sent > rate / 10) /* fell behind by 100 ms: do not burst */
+				due_sent = due - (long long)(rate / 10);
+			for (; due_sent < due; due_sent++)
+				send_soak();
+		}
+		if (soak_stop && !stop_at)
+			stop_at = t + 15;
+		if (stop_at && (soak_echoed >= soak_sent || t > stop_at))
+			break;
+		struct pollfd p[2] = {{A.fd, POLLIN | (A.off < A.len ? POLLOUT : 0), 0},
+				      {B.fd, POLLIN | (B.off < B.len ? POLLOUT : 0), 0}};
+		int ms = started && !soak_stop ? (int)(1000 / rate) + 1 : 100;
+		if (poll(p, 2, ms) < 0 && errno != EINTR)
+			die("poll");
+		for (int i = 0; i < 2; i++) {
+			struct conn *c = i ? &B : &A;
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+				readable(c);
+			if (p[i].revents & POLLOUT)
+				writable(c);
+		}
+		writable(&A);
+		writable(&B);
+	}
+	if (soak_got < soak_sent && !soak_errors++)
+		snprintf(soak_first, sizeof soak_first, "undelivered:%lld", soak_sent - soak_got);
+	if (soak_echoed < soak_sent && !soak_errors++)
+		snprintf(soak_first, sizeof soak_first, "not_echoed:%lld", soak_sent - soak_echoed);
+	printf("soak sent_wsstar=%lld delivered_wsstar=%lld echoed_wsstar=%lld errors=%ld first_error=%s\n", soak_sent,
+	       soak_got, soak_echoed, soak_errors, soak_first[0] ? soak_first : "-");
+	exit(soak_errors ? 1 : 0);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 6)
-		die("usage: wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B");
-	int port = atoi(argv[1]);
+	static char ma_soak[2][200];
+	int port = argc > 1 ? atoi(argv[1]) : 0;
+	soak_mode = argc == 5 && !strcmp(argv[2], "soak");
+	if (argc != 6 && !soak_mode)
+		die("usage: wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B\n"
+		    "       wsstar_relay PORT soak RATE READYFILE");
 	echo_mode = !strcmp(argv[2], "echo");
 	double secs = atof(argv[3]);
-	ma_a = argv[4];
-	ma_b = argv[5];
+	if (soak_mode) {
+		char id[64];
+		for (int k = 0; k < 2; k++) {
+			random_peer_id(id, sizeof id);
+			snprintf(ma_soak[k], sizeof ma_soak[k], "/ip4/127.0.0.1/tcp/%d/ws/p2p-websocket-star/ipfs/%s", port, id);
+		}
+		ma_a = ma_soak[0];
+		ma_b = ma_soak[1];
+		struct sigaction sa = {.sa_handler = on_term}; /* no SA_RESTART: poll returns */
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		if (secs <= 0)
+			die("soak: RATE must be > 0");
+	} else {
+		ma_a = argv[4];
+		ma_b = argv[5];
+	}
 	open_conn(&A, port);
 	open_conn(&B, port);
 	int dialed = 0;
-	double deadline = now_s() + secs + 30;
+	double deadline = now_s() + (soak_mode ? 0 : secs) + 30;
 	for (;;) {
+		if (soak_mode && dialed)
+			soak_loop(secs, argv[4], deadline);
 		if (A.joined && B.joined && !dialed) {
 			char m[1024];
 			snprintf(m, sizeof m, "421[\"ss-dial\",\"%s\",\"%s\",\"x\"]", ma_a, ma_b);
