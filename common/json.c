@@ -209,6 +209,50 @@ static int parse_bare_primitive(struct json_doc *d, size_t start, size_t end)
 	return JSON_OK;
 }
 
+/* The usual small document in one jsmn pass, into scratch tokens then a
+ * copy of the right size: the count-then-parse of counted_parse costs a
+ * second pass over every client message (issue 12, point 2). 0: not done
+ * here (more tokens than the scratch holds, or malformed: counted_parse
+ * gives the verdict, so errors are reported exactly as before). */
+static int small_parse(struct json_doc *d, int max_tokens)
+{
+	static _Thread_local jsmntok_t scratch[64];
+	unsigned cap = max_tokens < 64 ? (unsigned)(max_tokens > 0 ? max_tokens : 0) : 64;
+	jsmn_parser p;
+	jsmn_init(&p);
+	int n = cap ? jsmn_parse(&p, d->js, d->len, scratch, cap) : 0;
+	if (n <= 0)
+		return 0;
+	d->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
+	if (!d->tok)
+		return JSON_NOMEM;
+	memcpy(d->tok, scratch, sizeof(jsmntok_t) * (size_t)n);
+	d->ntok = n;
+	return n;
+}
+
+/* Any size: counts the tokens first, then parses into exactly that many. */
+static int counted_parse(struct json_doc *d, int max_tokens)
+{
+	jsmn_parser p;
+	jsmn_init(&p);
+	int n = jsmn_parse(&p, d->js, d->len, NULL, 0);
+	if (n == JSMN_ERROR_NOMEM || n > max_tokens)
+		return JSON_TOO_BIG;
+	if (n <= 0)
+		return JSON_MALFORMED;
+	d->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
+	if (!d->tok)
+		return JSON_NOMEM;
+	jsmn_init(&p);
+	d->ntok = jsmn_parse(&p, d->js, d->len, d->tok, (unsigned)n);
+	if (d->ntok != n) {
+		json_free(d);
+		return JSON_MALFORMED;
+	}
+	return n;
+}
+
 int json_parse(struct json_doc *d, const char *js, size_t len, int max_tokens)
 {
 	memset(d, 0, sizeof *d);
@@ -223,22 +267,11 @@ int json_parse(struct json_doc *d, const char *js, size_t len, int max_tokens)
 		return parse_bare_primitive(d, first, len);
 	if (!depth_ok(js, len))
 		return JSON_MALFORMED;
-	jsmn_parser p;
-	jsmn_init(&p);
-	int n = jsmn_parse(&p, js, len, NULL, 0);
-	if (n == JSMN_ERROR_NOMEM || n > max_tokens)
-		return JSON_TOO_BIG;
-	if (n <= 0)
-		return JSON_MALFORMED;
-	d->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
-	if (!d->tok)
-		return JSON_NOMEM;
-	jsmn_init(&p);
-	d->ntok = jsmn_parse(&p, js, len, d->tok, (unsigned)n);
-	if (d->ntok != n) {
-		json_free(d);
-		return JSON_MALFORMED;
-	}
+	int n = small_parse(d, max_tokens);
+	if (n == 0)
+		n = counted_parse(d, max_tokens);
+	if (n < 0)
+		return n;
 	struct walk w = {d, 0, 0};
 	if (walk_value(&w, 0) != n || !skip_ws_to(&w, len)) {
 		json_free(d);
