@@ -86,7 +86,17 @@ static bool valid_primitive(const char *p, size_t n)
 
 static bool valid_string_body(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	/* eight bytes at a time: a byte below 0x20 sets its top bit in
+	 * (x - 0x20 in each byte) & ~x (the classic "has a byte less than") */
+	const uint64_t ones = 0x0101010101010101u, tops = 0x8080808080808080u;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		if ((x - 0x20 * ones) & ~x & tops)
+			return false;
+	}
+	for (; i < n; i++)
 		if ((unsigned char)p[i] < 0x20)
 			return false;
 	return true; /* escapes were checked by jsmn in strict mode */
@@ -159,6 +169,25 @@ static int walk_value(struct walk *w, int i)
 	}
 }
 
+/* Where the string whose body starts at i ends (its closing quote, or len):
+ * a backslash always escapes the next byte. memchr, not a byte loop: this
+ * runs over every client message (issue 12, point 2). */
+static size_t string_end(const char *js, size_t len, size_t i)
+{
+	const char *q = i < len ? memchr(js + i, '"', len - i) : NULL;
+	size_t end = q ? (size_t)(q - js) : len; /* the next quote: each byte is searched once */
+	for (;;) {
+		const char *bs = i < end ? memchr(js + i, '\\', end - i) : NULL;
+		if (!bs)
+			return end < len ? end : len;
+		i = (size_t)(bs - js) + 2; /* past the escaped byte */
+		if (i > end) {            /* it was the quote: find the next one */
+			q = i < len ? memchr(js + i, '"', len - i) : NULL;
+			end = q ? (size_t)(q - js) : len;
+		}
+	}
+}
+
 /* Nesting depth, checked in one linear pass before jsmn runs: jsmn closes a
  * bracket by walking parent links up from its newest token, so n nested
  * brackets cost it n²/2 steps (seconds for a few hundred KB). Inside strings
@@ -169,9 +198,7 @@ static bool depth_ok(const char *js, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		switch (js[i]) {
 		case '"':
-			for (i++; i < len && js[i] != '"'; i++)
-				if (js[i] == '\\')
-					i++;
+			i = string_end(js, len, i + 1);
 			break;
 		case '[':
 		case '{':
