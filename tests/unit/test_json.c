@@ -136,6 +136,33 @@ static void test_grammar(void)
 	json_free(&d);
 	free(copy);
 	CHECK("json: json_free clears tokens", d.tok == NULL && d.ntok == 0);
+	/* json.c parses up to 64 tokens in one pass, more by counting first:
+	 * both sides of that line give the same tokens and the same verdicts */
+	for (int n = 61; n <= 66; n++) {
+		struct buf a = {0};
+		buf_append_str(&a, "[");
+		for (int i = 1; i < n; i++)
+			buf_printf(&a, "%s%d", i > 1 ? "," : "", i);
+		buf_append_str(&a, "]");
+		char what[96];
+		snprintf(what, sizeof what, "json: %d tokens parsed whole, the last one right", n);
+		int rc = parse_n(&d, (const char *)buf_head(&a), buf_used(&a), 65536, &copy);
+		CHECK(what, rc == JSON_OK && d.ntok == n && d.tok[n - 1].end - d.tok[n - 1].start == (n - 1 > 9 ? 2 : 1));
+		json_free(&d);
+		free(copy);
+		snprintf(what, sizeof what, "json: %d tokens against a limit of %d: JSON_TOO_BIG", n, n - 1);
+		CHECK(what, parse_n(&d, (const char *)buf_head(&a), buf_used(&a), n - 1, &copy) == JSON_TOO_BIG);
+		free(copy);
+		snprintf(what, sizeof what, "json: %d tokens with a missing comma: malformed", n);
+		char *p = (char *)buf_head(&a);
+		size_t k = buf_used(&a);
+		while (p[--k] != ',')
+			; /* the last separator: "[1,...,64 65]" (the buffer has no NUL) */
+		p[k] = ' ';
+		CHECK(what, parse_n(&d, p, buf_used(&a), 65536, &copy) == JSON_MALFORMED);
+		free(copy);
+		buf_free(&a);
+	}
 }
 
 static double cpu_seconds(void)

@@ -365,8 +365,48 @@ static void test_element_budget(void)
 	mp_out_free(&o);
 }
 
+/* common/envelope.c keeps a few cleared zones for the next envelopes: more
+ * envelopes alive at once than it keeps, freed in any order, and taken again,
+ * each keeps its own values (a zone handed out twice would mix them). */
+static void test_kept_zones(void)
+{
+	enum { ALIVE = 7 };
+	struct mp_out o[ALIVE];
+	struct envelope e[ALIVE];
+	bool ok = true;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < ALIVE; i++) {
+			char d[16];
+			snprintf(d, sizeof d, "r%d-%d", round, i);
+			mp_out_init(&o[i]);
+			env_begin(&o[i].pk, ENV_CORE, OP_TEXT, 2);
+			mp_kv_bin(&o[i].pk, "d", d, strlen(d));
+			mp_cstr(&o[i].pk, "list"); /* a container: its elements live in the zone */
+			msgpack_pack_array(&o[i].pk, 2);
+			msgpack_pack_int(&o[i].pk, round);
+			msgpack_pack_int(&o[i].pk, i);
+			ok &= env_decode(&e[i], o[i].sb.data, o[i].sb.size) == 0;
+		}
+		for (int k = 0; k < ALIVE; k++) {
+			int i = (k * 3 + round) % ALIVE; /* freed out of order */
+			char want[16];
+			const uint8_t *d;
+			size_t n;
+			snprintf(want, sizeof want, "r%d-%d", round, i);
+			const msgpack_object *l = mp_get(e[i].map, "list");
+			ok &= mp_get_bin(e[i].map, "d", &d, &n) && n == strlen(want) && memcmp(d, want, n) == 0 && l &&
+			      l->type == MSGPACK_OBJECT_ARRAY && l->via.array.size == 2 &&
+			      l->via.array.ptr[0].via.i64 == round && l->via.array.ptr[1].via.i64 == i;
+			env_free(&e[i]);
+			mp_out_free(&o[i]);
+		}
+	}
+	CHECK("env: seven envelopes alive at once, freed out of order, three rounds: each keeps its values", ok);
+}
+
 void test_mp(void)
 {
+	test_kept_zones();
 	test_helpers();
 	test_envelope();
 	test_batch();
