@@ -174,6 +174,8 @@ extern const struct proto_store galene_store;
 
 /* persist.c: what survives a router restart */
 int persist_init(const unsigned char *ticket_key);
+struct sqlite3;
+int persist_upgrading_from_v1(struct sqlite3 *db); /* the store migration's step to version 2 */
 /* Sends p its re-join ticket (after every change of what it holds) and stores its MAC. */
 void galene_send_ticket(struct galene_peer *p);
 void persist_member_gone(const struct galene_peer *p, const struct ggroup *g);

@@ -14,6 +14,7 @@ fuzz_max_len() {
 	fuzz_static) echo 4096 ;; # a request path lives in an 8 KiB head
 	fuzz_proxy | fuzz_origin | fuzz_forwarded) echo 4096 ;; # a PROXY header is at most 536 bytes; an Origin lives in a head
 	fuzz_sp | fuzz_envelope) echo 2097152 ;;
+	fuzz_galene_ticket) echo 262144 ;; # a ticket is at most GALENE_MAX_TICKET (132 KiB): twice that covers the refusal
 	*) echo 1048576 ;;
 	esac
 }

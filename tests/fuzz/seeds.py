@@ -318,8 +318,42 @@ def sp_seeds():
     out(t, "handshake_short", HS[:5])
 
 
+def ticket2(group=b"test", user=b"alice", cid=b"c1", perms=b"\x00\x01", cand=-2, data=b"", status=b""):
+    parts = (group, user, cid, perms, struct.pack("<h", cand), data, status)
+    return b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+
+def ticket1(group=b"test", user=b"alice", cid=b"c1", perms=b"\x00\x01"):
+    return b"".join(struct.pack("<H", len(p)) + p for p in (group, user, cid, perms))
+
+
+def ticket_seeds():
+    t = "fuzz_galene_ticket"
+    out(t, "v2", ticket2())
+    out(t, "v2_token", ticket2(cand=-1, data=b'{"a":1}', status=b'{"raisehand":true}'))
+    out(t, "v2_wildcard_empty_user", ticket2(user=b"", cand=3, perms=b""))
+    out(t, "v1", ticket1())
+    out(t, "v1_empty_user", ticket1(user=b"", perms=b""))
+    # the limits, and over them: data and status of 64 KiB each with the longest
+    # group name and id (the largest ticket), one byte more of each, 9 permissions
+    big = b"x" * 65536
+    out(t, "v2_largest", ticket2(data=big, status=big, group=b"g" * 1024, cid=b"i" * 256))
+    out(t, "v2_data_over", ticket2(data=big + b"x"))
+    out(t, "v2_group_over", ticket2(group=b"g" * 1025))
+    out(t, "v2_id_over", ticket2(cid=b"i" * 257))
+    out(t, "v2_perm_unknown", ticket2(perms=b"\x00\x08"))
+    out(t, "v2_perms_over", ticket2(perms=bytes(range(8)) + b"\x00"))
+    out(t, "v2_over_max", ticket2(data=big, status=big, user=b"u" * 8192))
+    out(t, "v2_truncated", ticket2()[:-1])
+    out(t, "v2_trailing", ticket2() + b"\x00")
+    out(t, "v2_cand_short", b"".join(struct.pack("<I", len(p)) + p for p in (b"test", b"a", b"c", b"", b"\x01", b"", b"")))
+    out(t, "v1_nul_group", ticket1(group=b"te\x00st"))
+    out(t, "v1_huge_len", b"\xff\xff" + b"x" * 70000)
+
+
 if __name__ == "__main__":
     for name, fn in (("fuzz_http", http_seeds), ("fuzz_frame", frame_seeds), ("fuzz_json", json_seeds),
-                     ("fuzz_messaging", messaging_seeds), ("fuzz_envelope", envelope_seeds), ("fuzz_sp", sp_seeds)):
+                     ("fuzz_messaging", messaging_seeds), ("fuzz_envelope", envelope_seeds), ("fuzz_sp", sp_seeds),
+                     ("fuzz_galene_ticket", ticket_seeds)):
         clean(name)
         fn()
