@@ -213,7 +213,10 @@ static void rejoin_v1(struct galene_peer *p, struct gticket *t)
 {
 	if (!v1_until || clock_ms() > v1_until)
 		return stale(p);
-	struct ggroup *g = galene_group_for((const char *)t->group, t->glen);
+	char name[GF_MAX_NAME + 1]; /* the folder is looked up by a C string */
+	memcpy(name, t->group, t->glen);
+	name[t->glen] = 0;
+	struct ggroup *g = galene_group_for(name, t->glen);
 	if (!g || galene_peer_by_id(g, p->id, p->id_len))
 		return;
 	t->cand = gf_find_user(g->desc, (const char *)t->username, t->ulen) ? CAND_USER : CAND_TOKEN;
