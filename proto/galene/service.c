@@ -1,7 +1,8 @@
 /*
  * Galène, router half: the connections. Envelopes from each worker (hello,
  * with the re-join ticket after a router restart; client messages, decoded
- * again since we trust no worker, held while a join is checked), the
+ * again since we trust no worker, held while a join is checked; chats as
+ * decoded fields: chatenv.c), the
  * timer (delayed "not authorised" replies, the groups folder's walk, the
  * rejoin grace), start and stop. Groups and members: members.c; joins:
  * join.c; chat and actions: actions.c; the folder: reload.c; what survives
