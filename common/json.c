@@ -223,9 +223,17 @@ int json_parse(struct json_doc *d, const char *js, size_t len, int max_tokens)
 		return parse_bare_primitive(d, first, len);
 	if (!depth_ok(js, len))
 		return JSON_MALFORMED;
+	/* A small document (most messages) is tokenized once, on the stack;
+	 * a larger one is counted, then tokenized into an array of its size. */
 	jsmn_parser p;
+	jsmntok_t small[64];
 	jsmn_init(&p);
-	int n = jsmn_parse(&p, js, len, NULL, 0);
+	int n = jsmn_parse(&p, js, len, small, sizeof small / sizeof small[0]);
+	bool fits = n != JSMN_ERROR_NOMEM;
+	if (!fits) {
+		jsmn_init(&p);
+		n = jsmn_parse(&p, js, len, NULL, 0);
+	}
 	if (n == JSMN_ERROR_NOMEM || n > max_tokens)
 		return JSON_TOO_BIG;
 	if (n <= 0)
@@ -233,8 +241,13 @@ int json_parse(struct json_doc *d, const char *js, size_t len, int max_tokens)
 	d->tok = malloc(sizeof(jsmntok_t) * (size_t)n);
 	if (!d->tok)
 		return JSON_NOMEM;
-	jsmn_init(&p);
-	d->ntok = jsmn_parse(&p, js, len, d->tok, (unsigned)n);
+	if (fits) {
+		memcpy(d->tok, small, sizeof(jsmntok_t) * (size_t)n);
+		d->ntok = n;
+	} else {
+		jsmn_init(&p);
+		d->ntok = jsmn_parse(&p, js, len, d->tok, (unsigned)n);
+	}
 	if (d->ntok != n) {
 		json_free(d);
 		return JSON_MALFORMED;
