@@ -17,6 +17,7 @@
 #include "galene.h"
 #include "groupfile.h"
 #include "msg.h"
+#include "chatfields.h"
 
 struct ggroup;
 
@@ -139,23 +140,10 @@ void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void 
 /* actions.c: every joined message but join */
 void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char *msg);
 void galene_dispatch(struct galene_peer *p, const struct gmsg *m);
-/* A chat or usermessage, decoded from JSON (msg.c) or from the worker's
- * fields (chatenv.c). Strings need not be NUL-terminated; value is its JSON
- * text, checked, or NULL when absent. */
-struct gchat {
-	bool is_chat; /* else a usermessage */
-	struct gm_str kind, id, dest, source, username;
-	const char *value;
-	size_t value_len;
-	bool noecho;
-};
 void gchat_from_gmsg(const struct gmsg *m, struct gchat *c);
 void galene_chat(struct galene_peer *p, const struct gchat *c); /* p is joined */
 /* chatenv.c: GALENE_OP_CHAT from the worker */
 void galene_on_chat(struct galene_peer *p, const struct envelope *e);
-int gchat_from_env(const msgpack_object *map, struct gchat *c); /* -1: a field missing, unknown or bad */
-void gchat_to_json(struct buf *b, const struct gchat *c);      /* as a client would have sent it */
-bool galene_json_value_ok(const char *p, size_t n);            /* one JSON value, valid UTF-8 */
 /* service.c: the checks of a message from p before it is handled */
 const char *galene_spoofed(const struct galene_peer *p, const struct gm_str *source, const struct gm_str *username);
 bool galene_may_send(struct galene_peer *p); /* after hello, not doomed (false: dropped or ignored) */

@@ -351,9 +351,35 @@ def ticket_seeds():
     out(t, "v1_huge_len", b"\xff\xff" + b"x" * 70000)
 
 
+def chat_seeds():
+    t = "fuzz_galene_chat"
+    T, F = b"\xc3", b"\xc2"
+    c = lambda *fields: env("galene", "c", fields)
+    out(t, "private", c(("u", F), ("source", mp_str("g1")), ("dest", mp_str("g2")), ("value", mp_bin(b'"hi \\u00e9"'))))
+    out(t, "broadcast_me", c(("u", F), ("kind", mp_str("me")), ("id", mp_str("x1")), ("value", mp_bin(b'"waves"')),
+                             ("noecho", T)))
+    out(t, "usermessage_object", c(("u", T), ("kind", mp_str("filetransfer")), ("dest", mp_str("g2")),
+                                   ("value", mp_bin(b'{"type":"invite","id":"f","name":"a.txt","size":3}'))))
+    out(t, "username_nul_utf8", c(("u", F), ("username", mp_str("b\x00\xc3\xa9")), ("value", mp_bin(b"1"))))
+    out(t, "value_spliced", c(("u", F), ("value", mp_bin(b'"a","privileged":true'))))
+    out(t, "value_escaped_end", c(("u", F), ("value", mp_bin(b'"a\\"'))))
+    out(t, "value_surrogate", c(("u", F), ("value", mp_bin(b'"\\ud800"'))))
+    out(t, "value_bad_utf8", c(("u", F), ("value", mp_bin(b'"\xc3"'))))
+    out(t, "value_ws", c(("u", F), ("value", mp_bin(b' [1, {"a": null}] '))))
+    out(t, "value_str_type", c(("u", F), ("value", mp_str('"x"'))))
+    out(t, "no_u", c(("value", mp_bin(b'"x"'))))
+    out(t, "unknown_key", c(("u", F), ("extra", mp_str("x"))))
+    out(t, "repeated_dest", c(("u", F), ("dest", mp_str("a")), ("dest", mp_str("b"))))
+    # far over 4 KB: a 1 MiB value (the limit) and one byte over, a deep value
+    out(t, "value_1mib", c(("u", F), ("value", mp_bin(b'"' + b"v" * (1048576 - 2) + b'"'))))
+    out(t, "value_over", c(("u", F), ("value", mp_bin(b'"' + b"v" * (1048576 - 1) + b'"'))))
+    out(t, "value_deep", c(("u", T), ("value", mp_bin(b"[" * 511 + b"]" * 511))))
+    out(t, "dest_64k", c(("u", F), ("dest", mp_str("d" * 65536)), ("value", mp_bin(b"null"))))
+
+
 if __name__ == "__main__":
     for name, fn in (("fuzz_http", http_seeds), ("fuzz_frame", frame_seeds), ("fuzz_json", json_seeds),
                      ("fuzz_messaging", messaging_seeds), ("fuzz_envelope", envelope_seeds), ("fuzz_sp", sp_seeds),
-                     ("fuzz_galene_ticket", ticket_seeds)):
+                     ("fuzz_galene_ticket", ticket_seeds), ("fuzz_galene_chat", chat_seeds)):
         clean(name)
         fn()
