@@ -152,7 +152,7 @@ static int decode_members(struct gmsg *m, const char **why)
 
 int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 {
-	memset(m, 0, sizeof *m);
+	memset(m, 0, offsetof(struct gmsg, small_arena)); /* the arena is written before it is read */
 	m->value = m->data = m->request = m->candidate = m->version = -1;
 	*why = "malformed JSON";
 	if (len > GM_MAX_MESSAGE) {
@@ -169,7 +169,9 @@ int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 		return GM_NOT_OBJECT;
 	}
 	/* unescaped strings are never longer than their text: one arena does */
-	if (!(m->arena = malloc(len + 1)))
+	if (len + 1 <= sizeof m->small_arena)
+		m->arena = m->small_arena;
+	else if (!(m->arena = malloc(len + 1)))
 		return GM_NOMEM;
 	if ((rc = decode_members(m, why)) != GM_OK) {
 		static char buf[64];
@@ -191,6 +193,7 @@ int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 void gm_free(struct gmsg *m)
 {
 	json_free(&m->doc);
-	free(m->arena);
+	if (m->arena != m->small_arena)
+		free(m->arena);
 	m->arena = NULL;
 }
