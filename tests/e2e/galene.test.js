@@ -591,4 +591,28 @@ test('a chat as decoded fields from a worker: relayed as the router stamps it; a
   } finally { await stop(s); }
 });
 
+test('messages sent while a join is checked (bcrypt, off the loop) are handled after it, in order', async () => {
+  const s = await server();
+  try {
+    const aid = newId(), cid = newId();
+    const a = await joined(s, aid, 'alice', 'alicepw');
+    const c = await client(s, cid);
+    c.sendJSON({ type: 'join', kind: 'join', group: 'test', username: 'carol', password: 'carolpw' });
+    c.sendJSON({ type: 'chat', source: cid, dest: aid, value: 'first' });
+    c.sendJSON({ type: 'usermessage', kind: 'x', dest: aid, value: { n: 2 } });
+    c.sendJSON({ type: 'chat', source: cid, value: 'third', noecho: true });
+    assert.equal((await c.nextJSON()).kind, 'join');
+    const got = [];
+    while (got.length < 3) {
+      const m = await a.nextJSON();
+      if (m.type === 'chat' || m.type === 'usermessage') got.push(m);
+    }
+    assert.deepEqual(got.map((m) => [m.type, m.source, m.username, m.dest, m.value]),
+      [['chat', cid, 'carol', aid, 'first'], ['usermessage', cid, 'carol', aid, { n: 2 }], ['chat', cid, 'carol', undefined, 'third']]);
+    assert.equal(got[2].noecho, true);
+    a.terminate();
+    c.terminate();
+  } finally { await stop(s); }
+});
+
 run({ after: stopAll });
