@@ -575,6 +575,10 @@ test('a chat as decoded fields from a worker: relayed as the router stamps it; a
       mp({ v: 1, p: 'galene', op: 'm', d: Buffer.from(JSON.stringify({ type: 'join', kind: 'join', group: 'test', username: 'bob', password: 'bobpw' })) }),
     ]));
     await waitFor(a, (m) => m.type === 'user' && m.kind === 'add' && m.id === 'fields');
+    // a worker from before op c sends the client's text: still taken
+    f.send(mp({ v: 1, p: 'galene', op: 'm', d: Buffer.from(JSON.stringify({ type: 'chat', dest: aid, value: 'as text' })) }));
+    const t = await waitFor(a, (m) => m.type === 'chat');
+    assert.deepEqual([t.source, t.username, t.value], ['fields', 'bob', 'as text']);
     f.send(mp({ v: 1, p: 'galene', op: 'c', u: false, dest: aid, value: Buffer.from('"hi \\u00e9 \\"x\\""'), noecho: true }));
     const c = await waitFor(a, (m) => m.type === 'chat');
     assert.deepEqual([c.source, c.dest, c.username, c.value, c.noecho], ['fields', aid, 'bob', 'hi é "x"', true]);
