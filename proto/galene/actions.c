@@ -23,41 +23,61 @@ static void raw_member(struct buf *b, const char *key, const struct gmsg *m, int
 	buf_append(b, v, n);
 }
 
+/* Built by appends, no printf: this is the path every chat takes. */
+static void put_kv(struct buf *b, const char *key_json, const char *s, size_t n)
+{
+	buf_append_str(b, key_json);
+	json_put_string(b, s, n);
+}
+
 /* A relayed chat or usermessage, stamped with who sent it and when. */
-static void relayed(struct buf *b, const char *type, const struct galene_peer *p, const struct gmsg *m,
+static void relayed(struct buf *b, const char *type, const struct galene_peer *p, const struct gchat *c,
 		    const char *id, size_t idlen, const struct galene_peer *dest, bool history)
 {
 	buf_reset(b);
-	buf_printf(b, "{\"type\":\"%s\"", type);
-	if (gm_set(&m->kind))
-		out_kv(b, "kind", m->kind.p, m->kind.n);
+	buf_append_str(b, "{\"type\":\"");
+	buf_append_str(b, type);
+	buf_append_str(b, "\"");
+	if (gm_set(&c->kind))
+		put_kv(b, ",\"kind\":", c->kind.p, c->kind.n);
 	if (idlen)
-		out_kv(b, "id", id, idlen);
-	out_kv(b, "source", p->id, p->id_len);
+		put_kv(b, ",\"id\":", id, idlen);
+	put_kv(b, ",\"source\":", p->id, p->id_len);
 	if (dest)
-		out_kv(b, "dest", dest->id, dest->id_len);
-	out_kv(b, "username", p->username, p->username_len);
+		put_kv(b, ",\"dest\":", dest->id, dest->id_len);
+	put_kv(b, ",\"username\":", p->username, p->username_len);
 	if (!history && peer_has(p, GF_P_OP))
 		buf_append_str(b, ",\"privileged\":true");
-	raw_member(b, "value", m, m->value);
-	if (!history && m->noecho)
+	if (c->value) {
+		buf_append_str(b, ",\"value\":");
+		buf_append(b, c->value, c->value_len);
+	}
+	if (!history && c->noecho)
 		buf_append_str(b, ",\"noecho\":true");
 	out_time_now(b);
 	buf_append_str(b, "}");
 }
 
-static void chat(struct galene_peer *p, const struct gmsg *m)
+void gchat_from_gmsg(const struct gmsg *m, struct gchat *c)
 {
-	bool is_chat = m->type == GM_CHAT;
+	*c = (struct gchat){.is_chat = m->type == GM_CHAT, .kind = m->kind, .id = m->id, .dest = m->dest,
+			    .source = m->source, .username = m->username, .noecho = m->noecho};
+	if (m->value >= 0)
+		gm_raw(m, m->value, &c->value, &c->value_len);
+}
+
+void galene_chat(struct galene_peer *p, const struct gchat *c)
+{
+	bool is_chat = c->is_chat;
 	const char *type = is_chat ? "chat" : "usermessage";
-	enum gf_perm need = is_chat && gm_eq(&m->kind, "caption") ? GF_P_CAPTION : GF_P_MESSAGE;
+	enum gf_perm need = is_chat && gm_eq(&c->kind, "caption") ? GF_P_CAPTION : GF_P_MESSAGE;
 	if (!peer_has(p, need))
 		return galene_error(p, "not authorised");
-	if (gm_set(&m->dest)) {
-		struct galene_peer *to = galene_peer_by_id(p->group, m->dest.p, m->dest.n);
+	if (gm_set(&c->dest)) {
+		struct galene_peer *to = galene_peer_by_id(p->group, c->dest.p, c->dest.n);
 		if (!to)
 			return galene_error(p, "user unknown");
-		relayed(&galene_out, type, p, m, m->id.p, m->id.n, to, false);
+		relayed(&galene_out, type, p, c, c->id.p, c->id.n, to, false);
 		galene_stats.chat += is_chat;
 		galene_stats.chat_private += is_chat;
 		galene_stats.usermessages += !is_chat;
@@ -65,20 +85,20 @@ static void chat(struct galene_peer *p, const struct gmsg *m)
 		return galene_send(to, &galene_out);
 	}
 	char rid[12];
-	const char *id = m->id.p;
-	size_t idlen = m->id.n;
-	if (is_chat && !gm_set(&m->id)) {
+	const char *id = c->id.p;
+	size_t idlen = c->id.n;
+	if (is_chat && !gm_set(&c->id)) {
 		out_random_id(rid);
 		id = rid;
 		idlen = 11;
 	}
-	relayed(&galene_out, type, p, m, id, idlen, NULL, false);
-	galene_fan_out(p->group, &galene_out, m->noecho ? p : NULL);
+	relayed(&galene_out, type, p, c, id, idlen, NULL, false);
+	galene_fan_out(p->group, &galene_out, c->noecho ? p : NULL);
 	galene_stats.chat += is_chat;
 	galene_stats.usermessages += !is_chat;
-	galene_stats.deliveries += (uint64_t)(p->group->count - (m->noecho ? 1 : 0));
+	galene_stats.deliveries += (uint64_t)(p->group->count - (c->noecho ? 1 : 0));
 	if (is_chat) {
-		relayed(&galene_out, "chathistory", p, m, id, idlen, NULL, true);
+		relayed(&galene_out, "chathistory", p, c, id, idlen, NULL, true);
 		history_add(p->group->name, p->group->name_len, p->id, p->id_len, id, idlen, galene_now_ms(),
 			    (const char *)buf_head(&galene_out), buf_used(&galene_out));
 	}
@@ -401,14 +421,17 @@ void galene_dispatch(struct galene_peer *p, const struct gmsg *m)
 	case GM_CHAT:
 	case GM_USERMESSAGE:
 	case GM_USERACTION:
-	case GM_GROUPACTION:
+	case GM_GROUPACTION: {
 		if (!p->group)
 			return galene_error(p, "join a group first");
 		if (m->type == GM_USERACTION)
 			return useraction(p, m);
 		if (m->type == GM_GROUPACTION)
 			return groupaction(p, m);
-		return chat(p, m);
+		struct gchat c;
+		gchat_from_gmsg(m, &c);
+		return galene_chat(p, &c);
+	}
 	case GM_REQUEST:
 	case GM_REQUESTSTREAM:
 	case GM_OFFER:

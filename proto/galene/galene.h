@@ -16,6 +16,11 @@
 /* worker → router */
 #define GALENE_OP_HELLO "hello" /* id, addr (str: "ip:port" or ""), t? (bin: re-join ticket after a router restart) */
 #define GALENE_OP_MSG "m"       /* d (bin): one client message, as the client sent it */
+/* A chat or usermessage, as the worker decoded it (the router checks each
+ * field, a cheaper check than parsing the JSON again): u (bool: a
+ * usermessage), then kind, id, dest, source, username (str) when the client
+ * gave them, value (bin: its JSON text) when given, noecho (bool) when true. */
+#define GALENE_OP_CHAT "c"
 /* router → worker */
 #define GALENE_OP_TICKET "ticket" /* t (bin): keep, send back in hello; nil: forget */
 

@@ -101,7 +101,7 @@ static int history_stats(sqlite3 *db, FILE *f)
 	"CREATE TABLE galene_groups (grp BLOB PRIMARY KEY, locked INTEGER NOT NULL, lock_message TEXT,"        \
 	" data BLOB);"
 
-static const struct store_migration migrations[] = {{2, PERSIST_TABLES, NULL}};
+static const struct store_migration migrations[] = {{2, PERSIST_TABLES, persist_upgrading_from_v1}};
 
 const struct proto_store galene_store = {
 	.name = GALENE_PROTO,

@@ -65,40 +65,75 @@ static int check_version(struct gmsg *m, int tok)
 	return GM_OK;
 }
 
+/* The members we read, by name. */
+enum key { K_OTHER = -1, K_NOECHO = 100, K_PRIVILEGED, K_VERSION, K_VALUE, K_DATA, K_CANDIDATE, K_REQUEST };
+static const struct {
+	const char *name;
+	size_t len;
+	int key; /* an index of str_members (same order), or enum key */
+} keys[] = {
+#define K(s, k) {s, sizeof s - 1, k}
+	K("type", 0), K("kind", 1), K("id", 2), K("source", 3), K("dest", 4), K("username", 5), K("password", 6),
+	K("token", 7), K("group", 8), K("label", 9), K("replace", 10), K("sdp", 11), K("noecho", K_NOECHO),
+	K("privileged", K_PRIVILEGED), K("version", K_VERSION), K("value", K_VALUE), K("data", K_DATA),
+	K("candidate", K_CANDIDATE), K("request", K_REQUEST),
+#undef K
+};
+
+/* Which member key token k is. A key without an escape is its own text,
+ * compared by length then bytes (every message's members pass here); one
+ * with an escape is unescaped for the comparison. */
+static int which_key(const struct gmsg *m, int k)
+{
+	const char *p = m->doc.js + m->doc.tok[k].start;
+	size_t n = (size_t)(m->doc.tok[k].end - m->doc.tok[k].start);
+	bool plain = !memchr(p, '\\', n);
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (plain ? keys[i].len == n && memcmp(p, keys[i].name, n) == 0 : json_str_eq(&m->doc, k, keys[i].name))
+			return keys[i].key;
+	}
+	return K_OTHER;
+}
+
 /* One member: key token k, value token v. */
 static int member(struct gmsg *m, int k, int v, size_t *used, const char **why)
 {
 	if (json_type(&m->doc, v) == JSON_NULL)
 		return GM_OK;
-	for (size_t i = 0; i < sizeof str_members / sizeof str_members[0]; i++)
-		if (json_str_eq(&m->doc, k, str_members[i].key)) {
-			*why = str_members[i].key;
-			return take_string(m, v, (struct gm_str *)((char *)m + str_members[i].off), used);
-		}
+	int key = which_key(m, k);
+	if (key >= 0 && key < (int)(sizeof str_members / sizeof str_members[0])) {
+		*why = str_members[key].key;
+		return take_string(m, v, (struct gm_str *)((char *)m + str_members[key].off), used);
+	}
 	enum json_type t = json_type(&m->doc, v);
-	if (json_str_eq(&m->doc, k, "noecho") || json_str_eq(&m->doc, k, "privileged")) {
+	switch (key) {
+	case K_NOECHO:
+	case K_PRIVILEGED:
 		*why = "noecho/privileged";
 		if (t != JSON_TRUE && t != JSON_FALSE)
 			return GM_BAD_FIELD;
-		if (json_str_eq(&m->doc, k, "noecho"))
+		if (key == K_NOECHO)
 			m->noecho = t == JSON_TRUE;
-	} else if (json_str_eq(&m->doc, k, "version")) {
+		return GM_OK;
+	case K_VERSION:
 		*why = "version";
 		return check_version(m, v);
-	} else if (json_str_eq(&m->doc, k, "value")) {
+	case K_VALUE:
 		m->value = v;
-	} else if (json_str_eq(&m->doc, k, "data") || json_str_eq(&m->doc, k, "candidate")) {
+		return GM_OK;
+	case K_DATA:
+	case K_CANDIDATE:
 		*why = "data/candidate";
 		if (t != JSON_OBJECT)
 			return GM_BAD_FIELD;
-		if (json_str_eq(&m->doc, k, "data"))
-			m->data = v;
-		else
-			m->candidate = v;
-	} else if (json_str_eq(&m->doc, k, "request")) {
+		*(key == K_DATA ? &m->data : &m->candidate) = v;
+		return GM_OK;
+	case K_REQUEST:
 		m->request = v;
+		return GM_OK;
+	default:
+		return GM_OK; /* other members (time, permissions, status, ...) are ignored */
 	}
-	return GM_OK; /* other members (time, permissions, status, ...) are ignored */
 }
 
 static int decode_members(struct gmsg *m, const char **why)
@@ -117,7 +152,7 @@ static int decode_members(struct gmsg *m, const char **why)
 
 int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 {
-	memset(m, 0, sizeof *m);
+	memset(m, 0, offsetof(struct gmsg, small_arena)); /* the arena is written before it is read */
 	m->value = m->data = m->request = m->candidate = m->version = -1;
 	*why = "malformed JSON";
 	if (len > GM_MAX_MESSAGE) {
@@ -134,7 +169,9 @@ int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 		return GM_NOT_OBJECT;
 	}
 	/* unescaped strings are never longer than their text: one arena does */
-	if (!(m->arena = malloc(len + 1)))
+	if (len + 1 <= sizeof m->small_arena)
+		m->arena = m->small_arena;
+	else if (!(m->arena = malloc(len + 1)))
 		return GM_NOMEM;
 	if ((rc = decode_members(m, why)) != GM_OK) {
 		static char buf[64];
@@ -156,6 +193,7 @@ int gm_decode(struct gmsg *m, const char *text, size_t len, const char **why)
 void gm_free(struct gmsg *m)
 {
 	json_free(&m->doc);
-	free(m->arena);
+	if (m->arena != m->small_arena)
+		free(m->arena);
 	m->arena = NULL;
 }

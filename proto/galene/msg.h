@@ -39,7 +39,8 @@ struct gmsg {
 	bool has_v2; /* handshake: "2" is in version */
 	bool password_present; /* "password" given, as a string */
 	struct json_doc doc;
-	char *arena; /* the unescaped strings */
+	char *arena; /* the unescaped strings: small_arena for a short message (no allocation) */
+	char small_arena[512];
 };
 
 enum gm_err { GM_OK = 0, GM_MALFORMED = -1, GM_NOT_OBJECT = -2, GM_BAD_FIELD = -3, GM_NO_TYPE = -4,

@@ -13,7 +13,9 @@
 
 void out_kv(struct buf *b, const char *key, const char *s, size_t n)
 {
-	buf_printf(b, ",\"%s\":", key);
+	buf_append_str(b, ",\"");
+	buf_append_str(b, key);
+	buf_append_str(b, "\":");
 	json_put_string(b, s, n);
 }
 
@@ -51,11 +53,20 @@ int64_t galene_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Every chat is stamped: the member is formatted once a second, not per message. */
 void out_time_now(struct buf *b)
 {
-	buf_append_str(b, ",\"time\":\"");
-	out_time(b, galene_now_ms(), false);
-	buf_append_str(b, "\"");
+	static int64_t cached_sec = -1;
+	static struct buf cached;
+	int64_t sec = galene_now_ms() / 1000;
+	if (sec != cached_sec || !buf_used(&cached)) {
+		buf_reset(&cached);
+		buf_append_str(&cached, ",\"time\":\"");
+		out_time(&cached, sec * 1000, false);
+		buf_append_str(&cached, "\"");
+		cached_sec = sec;
+	}
+	buf_append(b, buf_head(&cached), buf_used(&cached));
 }
 
 void out_random_id(char out[12])

@@ -19,10 +19,11 @@
 #include "options.h"
 #include "groups.h"
 #include "router.h"
-
-#define NPARTS 7 /* group, username, id, permissions, cand, data, status */
+#include "ticket.h"
 
 static unsigned char key[crypto_auth_KEYBYTES];
+static bool from_v1;        /* the store was at version 1 when we opened it */
+static int64_t v1_until;    /* until then, version 1 tickets are taken (0: not) */
 static sqlite3_stmt *st_member_put, *st_member_del, *st_member_all, *st_group_put, *st_group_del, *st_group_get;
 
 /* A member the store knew at start, not back yet. Key: group, NUL, id. */
@@ -98,6 +99,11 @@ int persist_init(const unsigned char *ticket_key)
 	while (sqlite3_step(st_member_all) == SQLITE_ROW)
 		load_one(st_member_all);
 	sqlite3_reset(st_member_all);
+	if (from_v1) {
+		v1_until = clock_ms() + galene_opt.rejoin_grace_ms;
+		log_info("galene: store upgraded from version 1: tickets of that version are taken for %d ms",
+			 galene_opt.rejoin_grace_ms);
+	}
 	if (awaited.count) {
 		grace_until = clock_ms() + galene_opt.rejoin_grace_ms;
 		log_info("galene: waiting %d ms for %zu members to come back", galene_opt.rejoin_grace_ms,
@@ -106,26 +112,27 @@ int persist_init(const unsigned char *ticket_key)
 	return 0;
 }
 
-/* ---- tickets ---- */
-
-static void put_part(struct buf *b, const void *p, size_t n)
+/* Store migration to version 2 (history.c): its tickets' MACs were never
+ * kept, so version 1 tickets are taken for a while (rejoin_v1). */
+int persist_upgrading_from_v1(sqlite3 *db)
 {
-	uint32_t l = (uint32_t)n;
-	buf_append(b, &l, 4);
-	buf_append(b, p, n);
+	(void)db;
+	from_v1 = true;
+	return 0;
 }
+
+/* ---- tickets ---- */
 
 void galene_send_ticket(struct galene_peer *p)
 {
 	struct buf b = {0};
 	struct ggroup *g = p->group;
-	put_part(&b, g->name, g->name_len);
-	put_part(&b, p->username, p->username_len);
-	put_part(&b, p->id, p->id_len);
-	put_part(&b, p->perms, p->nperms);
-	put_part(&b, &p->cand, sizeof p->cand);
-	put_part(&b, buf_head(&p->data), buf_used(&p->data));
-	put_part(&b, buf_head(&p->status), buf_used(&p->status));
+	struct gticket t = {.group = (const uint8_t *)g->name, .glen = g->name_len,
+			    .username = (const uint8_t *)p->username, .ulen = p->username_len,
+			    .id = (const uint8_t *)p->id, .idlen = p->id_len, .perms = p->perms, .nperms = p->nperms,
+			    .cand = p->cand, .data = buf_head(&p->data), .dlen = buf_used(&p->data),
+			    .status = buf_head(&p->status), .slen = buf_used(&p->status)};
+	ticket_write(&b, &t);
 	unsigned char mac[crypto_auth_BYTES];
 	crypto_auth(mac, buf_head(&b), buf_used(&b), key);
 	buf_append(&b, mac, sizeof mac);
@@ -150,34 +157,14 @@ void persist_member_gone(const struct galene_peer *p, const struct ggroup *g)
 	step(st_member_del, "member delete");
 }
 
-/* Splits a ticket whose MAC is ours into its parts: false if it is not. */
-static bool ticket_parts(const uint8_t *t, size_t n, const uint8_t *part[NPARTS], uint32_t len[NPARTS])
-{
-	if (n < crypto_auth_BYTES || crypto_auth_verify(t + n - crypto_auth_BYTES, t, n - crypto_auth_BYTES, key))
-		return false;
-	size_t off = 0, end = n - crypto_auth_BYTES;
-	for (int i = 0; i < NPARTS; i++) {
-		if (off + 4 > end)
-			return false;
-		memcpy(&len[i], t + off, 4);
-		part[i] = t + off + 4;
-		if (len[i] > end - off - 4)
-			return false;
-		off += 4 + (size_t)len[i];
-	}
-	return off == end;
-}
-
 /* The awaited entry the ticket is the latest of, taken out of the list;
  * NULL if there is none (the grace is over, or an older ticket). */
-static struct awaited *claim(const uint8_t *t, size_t n, const uint8_t *part[NPARTS], const uint32_t len[NPARTS])
+static struct awaited *claim(const struct gticket *t, const uint8_t *mac)
 {
 	char k[GF_MAX_NAME + 1 + GALENE_MAX_ID];
-	if (len[0] > GF_MAX_NAME || len[2] > GALENE_MAX_ID)
-		return NULL;
-	size_t kl = awaited_key(k, (const char *)part[0], len[0], (const char *)part[2], len[2]);
+	size_t kl = awaited_key(k, (const char *)t->group, t->glen, (const char *)t->id, t->idlen);
 	struct awaited *a = hmap_get(&awaited, k, kl);
-	if (!a || sodium_memcmp(a->mac, t + n - crypto_auth_BYTES, crypto_auth_BYTES) != 0)
+	if (!a || sodium_memcmp(a->mac, mac, crypto_auth_BYTES) != 0)
 		return NULL;
 	hmap_del(&awaited, k, kl);
 	return a;
@@ -191,41 +178,69 @@ static void awaited_free(struct awaited *a)
 }
 
 /* Puts p back as the ticket says; the others know it already. */
-static void restore(struct galene_peer *p, struct ggroup *g, const uint8_t *part[NPARTS], const uint32_t len[NPARTS])
+static void restore(struct galene_peer *p, struct ggroup *g, const struct gticket *t)
 {
 	free(p->username);
-	p->username = dup_n(part[1], len[1]);
-	p->username_len = len[1];
-	memcpy(p->perms, part[3], len[3]);
-	p->nperms = (uint8_t)len[3];
-	memcpy(&p->cand, part[4], sizeof p->cand);
+	p->username = dup_n(t->username, t->ulen);
+	p->username_len = t->ulen;
+	memcpy(p->perms, t->perms, t->nperms);
+	p->nperms = (uint8_t)t->nperms;
+	p->cand = t->cand;
 	buf_reset(&p->data);
-	buf_append(&p->data, part[5], len[5]);
+	buf_append(&p->data, t->data, t->dlen);
 	buf_reset(&p->status);
-	buf_append(&p->status, part[6], len[6]);
+	buf_append(&p->status, t->status, t->slen);
 	galene_member_add(g, p);
 	galene_stats.rejoins++;
 	log_info("galene: %.*s is back in %s after a router restart", (int)p->username_len, p->username, g->name);
 }
 
+static void stale(struct galene_peer *p)
+{
+	/* its client's view of the group is stale: it must join again */
+	galene_stats.stale++;
+	log_info("galene: worker pid %d sent a stale ticket (replaced, or back too late)", rworker_pid(p->w));
+	galene_fatal(p, 1000, "the server restarted; please join again");
+}
+
+/* A ticket from before the store's version 2: the store keeps no MAC for
+ * it, so it is taken once per member within the grace after the upgrade,
+ * as the router before it took it, and the member gets a new ticket. It
+ * has no data, status, nor how the member got in: a user the group file
+ * lists is one again; anyone else keeps the ticket's permissions on a
+ * reload, as a token's holder does. */
+static void rejoin_v1(struct galene_peer *p, struct gticket *t)
+{
+	if (!v1_until || clock_ms() > v1_until)
+		return stale(p);
+	char name[GF_MAX_NAME + 1]; /* the folder is looked up by a C string */
+	memcpy(name, t->group, t->glen);
+	name[t->glen] = 0;
+	struct ggroup *g = galene_group_for(name, t->glen);
+	if (!g || galene_peer_by_id(g, p->id, p->id_len))
+		return;
+	t->cand = gf_find_user(g->desc, (const char *)t->username, t->ulen) ? CAND_USER : CAND_TOKEN;
+	restore(p, g, t);
+	galene_send_ticket(p);
+}
+
 void galene_rejoin(struct galene_peer *p, const uint8_t *t, size_t n)
 {
-	const uint8_t *part[NPARTS];
-	uint32_t len[NPARTS];
-	if (!ticket_parts(t, n, part, len))
+	struct gticket k;
+	if (n < crypto_auth_BYTES || crypto_auth_verify(t + n - crypto_auth_BYTES, t, n - crypto_auth_BYTES, key))
 		return galene_stats.stale++, log_warn("galene: worker pid %d sent a ticket we did not sign; ignored", rworker_pid(p->w));
-	if (len[2] != p->id_len || memcmp(part[2], p->id, p->id_len) != 0 || len[3] > GF_NPERM ||
-	    len[4] != sizeof p->cand || len[5] > GALENE_MAX_DATA || len[6] > GALENE_MAX_DATA || p->group)
+	if (ticket_parse(t, n - crypto_auth_BYTES, &k) < 0)
+		return log_warn("galene: worker pid %d sent a ticket we cannot read; ignored", rworker_pid(p->w));
+	if (k.idlen != p->id_len || memcmp(k.id, p->id, p->id_len) != 0 || p->group)
 		return log_warn("galene: worker pid %d sent a ticket for another client; ignored", rworker_pid(p->w));
-	struct awaited *a = claim(t, n, part, len);
-	if (!a) { /* its client's view of the group is stale: it must join again */
-		galene_stats.stale++;
-		log_info("galene: worker pid %d sent a stale ticket (replaced, or back too late)", rworker_pid(p->w));
-		return galene_fatal(p, 1000, "the server restarted; please join again");
-	}
+	if (k.version == 1)
+		return rejoin_v1(p, &k);
+	struct awaited *a = claim(&k, t + n - crypto_auth_BYTES);
+	if (!a)
+		return stale(p);
 	struct ggroup *g = galene_group_for(a->group, a->glen);
 	if (g && !galene_peer_by_id(g, p->id, p->id_len))
-		restore(p, g, part, len);
+		restore(p, g, &k);
 	awaited_free(a);
 }
 

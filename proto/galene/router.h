@@ -17,6 +17,7 @@
 #include "galene.h"
 #include "groupfile.h"
 #include "msg.h"
+#include "chatfields.h"
 
 struct ggroup;
 
@@ -139,6 +140,14 @@ void galene_each_group(void (*fn)(void *arg, const void *key, size_t klen, void 
 /* actions.c: every joined message but join */
 void galene_kick(struct galene_peer *t, const struct galene_peer *by, const char *msg);
 void galene_dispatch(struct galene_peer *p, const struct gmsg *m);
+void gchat_from_gmsg(const struct gmsg *m, struct gchat *c);
+void galene_chat(struct galene_peer *p, const struct gchat *c); /* p is joined */
+/* chatenv.c: GALENE_OP_CHAT from the worker */
+void galene_on_chat(struct galene_peer *p, const struct envelope *e);
+/* service.c: the checks of a message from p before it is handled */
+const char *galene_spoofed(const struct galene_peer *p, const struct gm_str *source, const struct gm_str *username);
+bool galene_may_send(struct galene_peer *p); /* after hello, not doomed (false: dropped or ignored) */
+bool galene_held(struct galene_peer *p, const void *text, size_t n); /* true: kept while p is busy */
 
 /* out.c: frames. Each starts b afresh. */
 void out_joined(struct buf *b, const char *kind, const struct galene_peer *p, const struct ggroup *g);
@@ -174,6 +183,8 @@ extern const struct proto_store galene_store;
 
 /* persist.c: what survives a router restart */
 int persist_init(const unsigned char *ticket_key);
+struct sqlite3;
+int persist_upgrading_from_v1(struct sqlite3 *db); /* the store migration's step to version 2 */
 /* Sends p its re-join ticket (after every change of what it holds) and stores its MAC. */
 void galene_send_ticket(struct galene_peer *p);
 void persist_member_gone(const struct galene_peer *p, const struct ggroup *g);

@@ -1,7 +1,8 @@
 /*
  * Galène, router half: the connections. Envelopes from each worker (hello,
  * with the re-join ticket after a router restart; client messages, decoded
- * again since we trust no worker, held while a join is checked), the
+ * again since we trust no worker, held while a join is checked; chats as
+ * decoded fields: chatenv.c), the
  * timer (delayed "not authorised" replies, the groups folder's walk, the
  * rejoin grace), start and stop. Groups and members: members.c; joins:
  * join.c; chat and actions: actions.c; the folder: reload.c; what survives
@@ -97,6 +98,17 @@ void galene_fail_later(struct galene_peer *p, const struct buf *frame)
 
 /* ---- messages from the worker ---- */
 
+/* What a message's source and username may say (NULL: they are p's). */
+const char *galene_spoofed(const struct galene_peer *p, const struct gm_str *source, const struct gm_str *username)
+{
+	if (gm_has(source) && !(source->n == p->id_len && memcmp(source->p, p->id, p->id_len) == 0))
+		return "spoofed client id";
+	if (gm_has(username) &&
+	    !(username->n == p->username_len && (!p->username_len || memcmp(username->p, p->username, p->username_len) == 0)))
+		return "spoofed username";
+	return NULL;
+}
+
 static void handle_text(struct galene_peer *p, const char *text, size_t len)
 {
 	struct gmsg m;
@@ -107,11 +119,9 @@ static void handle_text(struct galene_peer *p, const char *text, size_t len)
 		return router_drop_worker(galene_R, p->w, "sent a message its worker must have answered or refused");
 	}
 	if (m.type != GM_JOIN) {
-		if (gm_has(&m.source) && !(m.source.n == p->id_len && memcmp(m.source.p, p->id, p->id_len) == 0))
-			galene_fatal(p, 1002, "spoofed client id");
-		else if (gm_has(&m.username) &&
-			 !(m.username.n == p->username_len && (!p->username_len || memcmp(m.username.p, p->username, p->username_len) == 0)))
-			galene_fatal(p, 1002, "spoofed username");
+		const char *spoof = galene_spoofed(p, &m.source, &m.username);
+		if (spoof)
+			galene_fatal(p, 1002, spoof);
 		else
 			galene_dispatch(p, &m);
 	} else {
@@ -137,25 +147,39 @@ void galene_process_held(struct galene_peer *p)
 
 #define MAX_HELD (4u << 20) /* bytes of messages kept while a join is checked */
 
+bool galene_may_send(struct galene_peer *p)
+{
+	if (p->doomed)
+		return false;
+	if (!p->hello) {
+		router_drop_worker(galene_R, p->w, "sent a message before hello");
+		return false;
+	}
+	return true;
+}
+
+bool galene_held(struct galene_peer *p, const void *text, size_t n)
+{
+	if (!p->busy)
+		return false;
+	if (buf_used(&p->held) + n > MAX_HELD) {
+		galene_fatal(p, 1002, "too many messages while joining");
+		return true;
+	}
+	uint32_t l = (uint32_t)n;
+	buf_append(&p->held, &l, 4);
+	buf_append(&p->held, text, n);
+	return true;
+}
+
 static void on_msg(struct galene_peer *p, const struct envelope *e)
 {
 	const uint8_t *d;
 	size_t n;
 	if (!mp_get_bin(e->map, "d", &d, &n))
 		return router_drop_worker(galene_R, p->w, "sent a message envelope without d");
-	if (p->doomed)
-		return;
-	if (!p->hello)
-		return router_drop_worker(galene_R, p->w, "sent a message before hello");
-	if (p->busy) {
-		if (buf_used(&p->held) + n > MAX_HELD)
-			return galene_fatal(p, 1002, "too many messages while joining");
-		uint32_t l = (uint32_t)n;
-		buf_append(&p->held, &l, 4);
-		buf_append(&p->held, d, n);
-		return;
-	}
-	handle_text(p, (const char *)d, n);
+	if (galene_may_send(p) && !galene_held(p, d, n))
+		handle_text(p, (const char *)d, n);
 }
 
 static void on_hello(struct galene_peer *p, const struct envelope *e)
@@ -188,7 +212,9 @@ static void galene_envelope(struct router *r, struct rworker *w, const struct en
 	if (!p->w)
 		hmap_put(&peers, &w, sizeof w, w, NULL);
 	p->w = w;
-	if (env_op_is(e, GALENE_OP_MSG))
+	if (env_op_is(e, GALENE_OP_CHAT))
+		galene_on_chat(p, e); /* chatenv.c */
+	else if (env_op_is(e, GALENE_OP_MSG))
 		on_msg(p, e);
 	else if (env_op_is(e, GALENE_OP_HELLO))
 		on_hello(p, e);

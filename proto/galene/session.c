@@ -1,8 +1,9 @@
 /*
  * Galène, worker half: the /ws endpoint. Answers what needs no shared
  * state (the handshake and its 15 s deadline, JSON ping, the keep-alive)
- * and hands every other message to the router as the client sent it; the
- * router decodes it again, since it trusts no worker, and answers.
+ * and hands every other message to the router: chat and usermessage (the
+ * hot path) as the fields we decoded, the rest as the client sent it. The
+ * router checks either again, since it trusts no worker, and answers.
  */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -115,6 +116,36 @@ static void handshake(struct session *s, const struct gmsg *m)
 	session_set_timer(s, GALENE_TICK_MS);
 }
 
+static void kv_gstr(msgpack_packer *pk, const char *key, const struct gm_str *v)
+{
+	if (gm_has(v))
+		mp_kv_str(pk, key, v->p, v->n);
+}
+
+/* A chat or usermessage as its decoded fields (GALENE_OP_CHAT): the router
+ * need not parse the whole JSON text again. */
+static void send_chat(struct session *s, const struct gmsg *m)
+{
+	const struct gm_str *strs[] = {&m->kind, &m->id, &m->dest, &m->source, &m->username};
+	static const char *const keys[] = {"kind", "id", "dest", "source", "username"};
+	uint32_t n = 1 + (m->value >= 0) + m->noecho;
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		n += gm_has(strs[i]);
+	msgpack_packer *pk = session_bus(s);
+	env_begin(pk, GALENE_PROTO, GALENE_OP_CHAT, n);
+	mp_kv_bool(pk, "u", m->type == GM_USERMESSAGE);
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+		kv_gstr(pk, keys[i], strs[i]);
+	if (m->value >= 0) {
+		const char *v;
+		size_t vn;
+		gm_raw(m, m->value, &v, &vn);
+		mp_kv_bin(pk, "value", v, vn);
+	}
+	if (m->noecho)
+		mp_kv_bool(pk, "noecho", true);
+}
+
 static void galene_message(struct session *s, uint8_t opcode, uint8_t *data, size_t len)
 {
 	struct galene_state *st = session_state(s);
@@ -141,6 +172,8 @@ static void galene_message(struct session *s, uint8_t opcode, uint8_t *data, siz
 	} else if (m.type == GM_PING) {
 		static const char pong[] = "{\"type\":\"pong\"}";
 		session_send_text(s, pong, sizeof pong - 1);
+	} else if (m.type == GM_CHAT || m.type == GM_USERMESSAGE) {
+		send_chat(s, &m);
 	} else if (m.type != GM_PONG) {
 		msgpack_packer *pk = session_bus(s);
 		env_begin(pk, GALENE_PROTO, GALENE_OP_MSG, 1);

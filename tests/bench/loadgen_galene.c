@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 		usage();
 	struct rlimit rl = {(rlim_t)n + 64, (rlim_t)n + 64};
 	setrlimit(RLIMIT_NOFILE, &rl);
-	mode = M_CHAT;
+	mode = M_CHAT; /* loadgen_net.c: a close from the server (server_closed:CODE) is an error */
 	int rc;
 	if (!strcmp(argv[1], "idle") && argc == 7) {
 		gmode = G_IDLE;

@@ -149,6 +149,8 @@ row "Galène idle member ($IDLE_N joined, ${IDLE_WAIT} s without traffic): worke
 	echo "$LOGS/galene-*.txt). Load average at the end of this run: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Idle memory: the worker gives its heap back a second after its join (malloc_trim), and the"
 	echo "router keeps at most 16 KB of a worker's queue and pipe buffer after the join's burst."
+	echo "Instructions per private chat (router, members' workers), repeatable where CPU time on a"
+	echo "shared machine is not: sh tests/bench/galene-callgrind.sh (by hand; callgrind)."
 } >"$OUT/notes-galene.md"
 
 stop_sb

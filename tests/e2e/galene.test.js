@@ -12,63 +12,11 @@ const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const { test, run, assert, sleep, until } = require('./lib/harness');
-const { startServer } = require('./lib/server');
 const { connect, quiet } = require('./lib/client');
 
-const DATA = path.join(__dirname, 'galene');
-const servers = [];
+const { DATA, newId, servers: galeneServers, client, joined, waitFor } = require('./lib/galene');
 
-function groupsDir(extra = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-galene-groups-'));
-  for (const f of fs.readdirSync(path.join(DATA, 'groups')))
-    fs.copyFileSync(path.join(DATA, 'groups', f), path.join(dir, f));
-  for (const [name, body] of Object.entries(extra)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), typeof body === 'string' ? body : JSON.stringify(body));
-  }
-  return dir;
-}
-
-async function server(opts = {}) {
-  const dir = opts.dir || groupsDir(opts.groups);
-  const args = ['--galene-groups', dir, '--galene-reload', '0.2', ...(opts.present === false ? [] : ['--galene-allow-present']),
-    ...(opts.args || [])];
-  const s = await startServer({ args, stateDir: opts.stateDir });
-  s.groupsDir = dir;
-  servers.push(s);
-  return s;
-}
-
-async function stop(s) {
-  await s.stop();
-  servers.splice(servers.indexOf(s), 1);
-}
-
-// A client that has done its handshake.
-async function client(s, id, opts = {}) {
-  const ws = await connect(s.url('/ws'), opts);
-  ws.sendJSON({ type: 'handshake', version: ['2'], id });
-  assert.deepEqual(await ws.nextJSON(), { type: 'handshake', version: ['2'] });
-  return ws;
-}
-
-async function joined(s, id, username, password, group = 'test') {
-  const ws = await client(s, id);
-  ws.sendJSON({ type: 'join', kind: 'join', group, username, password });
-  const j = await ws.nextJSON();
-  assert.equal(j.kind, 'join', JSON.stringify(j));
-  ws.joined = j;
-  return ws;
-}
-
-// Reads frames until one matches pred (others kept in ws.skipped).
-async function waitFor(ws, pred, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = await ws.nextJSON(Math.max(1, end - Date.now()));
-    if (pred(m)) return m;
-  }
-}
+const { server, stop, stopAll } = galeneServers({ present: true });
 
 // ---- transcript replay ----
 
@@ -226,8 +174,6 @@ for (const f of fs.readdirSync(path.join(DATA, 'transcripts')).filter((x) => x.e
 
 const BOB_PBKDF2 = JSON.parse(fs.readFileSync(path.join(DATA, 'groups', 'test.json'), 'utf8')).users.bob.password;
 const CAROL_BCRYPT = JSON.parse(fs.readFileSync(path.join(DATA, 'groups', 'test.json'), 'utf8')).users.carol.password;
-let idn = 0;
-const newId = () => crypto.randomBytes(16).toString('hex') + (idn++);
 
 async function joinReply(s, msg, id = newId()) {
   const ws = await client(s, id);
@@ -616,4 +562,61 @@ test('a forged re-join ticket is refused: a rogue bus peer cannot place itself i
   } finally { await stop(s); }
 });
 
-run({ after: async () => { for (const s of servers.splice(0)) await s.stop(); } });
+test('a chat as decoded fields from a worker: relayed as the router stamps it; a bad field drops the worker', async () => {
+  const { spClient, mp } = require('./lib/sp');
+  const s = await server();
+  try {
+    const aid = newId();
+    const a = await joined(s, aid, 'alice', 'alicepw');
+    const f = await spClient(path.join(s.stateDir, 'bus.ipc'));
+    f.send(Buffer.concat([
+      mp({ v: 1, p: 'core', op: 'hello', conn: 4343, pid: 2, proto: 'galene', credit: 64 }),
+      mp({ v: 1, p: 'galene', op: 'hello', id: 'fields', addr: '' }),
+      mp({ v: 1, p: 'galene', op: 'm', d: Buffer.from(JSON.stringify({ type: 'join', kind: 'join', group: 'test', username: 'bob', password: 'bobpw' })) }),
+    ]));
+    await waitFor(a, (m) => m.type === 'user' && m.kind === 'add' && m.id === 'fields');
+    // a worker from before op c sends the client's text: still taken
+    f.send(mp({ v: 1, p: 'galene', op: 'm', d: Buffer.from(JSON.stringify({ type: 'chat', dest: aid, value: 'as text' })) }));
+    const t = await waitFor(a, (m) => m.type === 'chat');
+    assert.deepEqual([t.source, t.username, t.value], ['fields', 'bob', 'as text']);
+    f.send(mp({ v: 1, p: 'galene', op: 'c', u: false, dest: aid, value: Buffer.from('"hi \\u00e9 \\"x\\""'), noecho: true }));
+    const c = await waitFor(a, (m) => m.type === 'chat');
+    assert.deepEqual([c.source, c.dest, c.username, c.value, c.noecho], ['fields', aid, 'bob', 'hi é "x"', true]);
+    assert.match(c.time, TIME);
+    f.send(mp({ v: 1, p: 'galene', op: 'c', u: true, kind: 'x', dest: aid, value: Buffer.from('{"a":[1,2]}') }));
+    const u = await waitFor(a, (m) => m.type === 'usermessage');
+    assert.deepEqual([u.kind, u.source, u.value], ['x', 'fields', { a: [1, 2] }]);
+    // value must be one JSON value: text that would add members to the frame drops the worker
+    f.send(mp({ v: 1, p: 'galene', op: 'c', u: false, dest: aid, value: Buffer.from('"a","privileged":true') }));
+    await until(() => /sent a chat envelope with a bad field/.test(s.log), 10000, 'the log line');
+    const gone = await waitFor(a, (m) => m.type === 'user' && m.kind === 'delete' || m.type === 'chat');
+    assert.deepEqual([gone.type, gone.id], ['user', 'fields']);
+    a.terminate();
+  } finally { await stop(s); }
+});
+
+test('messages sent while a join is checked (bcrypt, off the loop) are handled after it, in order', async () => {
+  const s = await server();
+  try {
+    const aid = newId(), cid = newId();
+    const a = await joined(s, aid, 'alice', 'alicepw');
+    const c = await client(s, cid);
+    c.sendJSON({ type: 'join', kind: 'join', group: 'test', username: 'carol', password: 'carolpw' });
+    c.sendJSON({ type: 'chat', source: cid, dest: aid, value: 'first' });
+    c.sendJSON({ type: 'usermessage', kind: 'x', dest: aid, value: { n: 2 } });
+    c.sendJSON({ type: 'chat', source: cid, value: 'third', noecho: true });
+    assert.equal((await c.nextJSON()).kind, 'join');
+    const got = [];
+    while (got.length < 3) {
+      const m = await a.nextJSON();
+      if (m.type === 'chat' || m.type === 'usermessage') got.push(m);
+    }
+    assert.deepEqual(got.map((m) => [m.type, m.source, m.username, m.dest, m.value]),
+      [['chat', cid, 'carol', aid, 'first'], ['usermessage', cid, 'carol', aid, { n: 2 }], ['chat', cid, 'carol', undefined, 'third']]);
+    assert.equal(got[2].noecho, true);
+    a.terminate();
+    c.terminate();
+  } finally { await stop(s); }
+});
+
+run({ after: stopAll });

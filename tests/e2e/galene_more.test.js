@@ -10,56 +10,13 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
 const { test, run, assert, sleep, until } = require('./lib/harness');
-const { startServer } = require('./lib/server');
 const { connect, quiet } = require('./lib/client');
 
-const DATA = path.join(__dirname, 'galene');
-const servers = [];
-let idn = 0;
-const newId = () => crypto.randomBytes(16).toString('hex') + (idn++);
+const { newId, servers: galeneServers, joined, waitFor } = require('./lib/galene');
 
-function groupsDir(extra = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-galene-more-'));
-  for (const f of fs.readdirSync(path.join(DATA, 'groups')))
-    fs.copyFileSync(path.join(DATA, 'groups', f), path.join(dir, f));
-  for (const [name, body] of Object.entries(extra))
-    fs.writeFileSync(path.join(dir, name), typeof body === 'string' ? body : JSON.stringify(body));
-  return dir;
-}
-
-async function server(opts = {}) {
-  const dir = groupsDir(opts.groups);
-  const args = ['--galene-groups', dir, '--galene-reload', '0.2', ...(opts.args || [])];
-  const s = await startServer({ args });
-  s.groupsDir = dir;
-  servers.push(s);
-  return s;
-}
-
-async function stop(s) {
-  await s.stop();
-  servers.splice(servers.indexOf(s), 1);
-}
-
-async function joined(s, id, username, password, group = 'test') {
-  const ws = await connect(s.url('/ws'));
-  ws.sendJSON({ type: 'handshake', version: ['2'], id });
-  assert.deepEqual(await ws.nextJSON(), { type: 'handshake', version: ['2'] });
-  ws.sendJSON({ type: 'join', kind: 'join', group, username, password });
-  const j = await ws.nextJSON();
-  assert.equal(j.kind, 'join', JSON.stringify(j));
-  ws.joined = j;
-  return ws;
-}
-
-async function waitFor(ws, pred, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const m = await ws.nextJSON(Math.max(1, end - Date.now()));
-    if (pred(m)) return m;
-  }
-}
+const { server, stop, stopAll } = galeneServers({ prefix: 'sb-galene-more-' });
 
 function get(port, p, headers = {}) {
   return new Promise((resolve, reject) => {
@@ -297,4 +254,40 @@ test('/metrics: groups, members, joins by outcome and refusals by reason, chat r
   } finally { await stop(s); }
 });
 
-run({ after: async () => { for (const s of servers.splice(0)) await s.stop(); } });
+test('an upgrade from store version 1: a version 1 ticket is taken once within the grace, then replaced by a version 2 one', async () => {
+  const { spClient, mp } = require('./lib/sp');
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-galene-v1-'));
+  let s = await server({ stateDir });
+  await stop(s);
+  // the store as the version before left it: galene at version 1, without the tables of version 2
+  execFileSync('sqlite3', [path.join(stateDir, 'store.db'),
+    "DROP TABLE galene_members; DROP TABLE galene_groups; UPDATE schema_versions SET version = 1 WHERE protocol = 'galene';"]);
+  const key = fs.readFileSync(path.join(stateDir, 'galene.key'));
+  const part = (b) => { const l = Buffer.alloc(2); l.writeUInt16LE(b.length); return Buffer.concat([l, b]); };
+  const v1 = (id) => {
+    const body = Buffer.concat([part(Buffer.from('test')), part(Buffer.from('alice')), part(Buffer.from(id)), part(Buffer.from([2]))]);
+    return Buffer.concat([body, crypto.createHmac('sha512', key).update(body).digest().subarray(0, 32)]); // crypto_auth
+  };
+  const hello = (conn, id) => Buffer.concat([mp({ v: 1, p: 'core', op: 'hello', conn, pid: 1, proto: 'galene', credit: 8 }),
+    mp({ v: 1, p: 'galene', op: 'hello', id, addr: '', t: v1(id) })]);
+  s = await server({ stateDir, args: ['--galene-rejoin-grace', '4'] });
+  try {
+    await until(() => /store upgraded from version 1/.test(s.log), 10000, 'the upgrade noted');
+    const bus = path.join(s.stateDir, 'bus.ipc');
+    const f = await spClient(bus);
+    f.send(hello(5151, 'old1'));
+    await until(() => tickets(f.received).length >= 1, 10000, 'a version 2 ticket');
+    assert.match(s.log, /alice is back in test after a router restart/);
+    const b = await joined(s, newId(), 'bob', 'bobpw');
+    const u = await waitFor(b, (m) => m.type === 'user' && m.id === 'old1');
+    assert.deepEqual([u.username, u.permissions], ['alice', ['message']]);
+    // after the grace a version 1 ticket is stale: its client must join again
+    await sleep(4500);
+    const g = await spClient(bus);
+    g.send(hello(5152, 'old2'));
+    await until(() => /sent a stale ticket/.test(s.log), 10000, 'the late one refused');
+    b.terminate();
+  } finally { await stop(s); }
+}, { timeout: 60000 });
+
+run({ after: stopAll });

@@ -13,7 +13,8 @@ fuzz_max_len() {
 	fuzz_http) echo 16384 ;;
 	fuzz_static) echo 4096 ;; # a request path lives in an 8 KiB head
 	fuzz_proxy | fuzz_origin | fuzz_forwarded) echo 4096 ;; # a PROXY header is at most 536 bytes; an Origin lives in a head
-	fuzz_sp | fuzz_envelope) echo 2097152 ;;
+	fuzz_sp | fuzz_envelope | fuzz_galene_chat) echo 2097152 ;; # fuzz_galene_chat: a worker's chat envelope, its 1 MiB value and the rest
+	fuzz_galene_ticket) echo 262144 ;; # a ticket is at most GALENE_MAX_TICKET (132 KiB): twice that covers the refusal
 	*) echo 1048576 ;;
 	esac
 }

@@ -318,8 +318,68 @@ def sp_seeds():
     out(t, "handshake_short", HS[:5])
 
 
+def ticket2(group=b"test", user=b"alice", cid=b"c1", perms=b"\x00\x01", cand=-2, data=b"", status=b""):
+    parts = (group, user, cid, perms, struct.pack("<h", cand), data, status)
+    return b"".join(struct.pack("<I", len(p)) + p for p in parts)
+
+
+def ticket1(group=b"test", user=b"alice", cid=b"c1", perms=b"\x00\x01"):
+    return b"".join(struct.pack("<H", len(p)) + p for p in (group, user, cid, perms))
+
+
+def ticket_seeds():
+    t = "fuzz_galene_ticket"
+    out(t, "v2", ticket2())
+    out(t, "v2_token", ticket2(cand=-1, data=b'{"a":1}', status=b'{"raisehand":true}'))
+    out(t, "v2_wildcard_empty_user", ticket2(user=b"", cand=3, perms=b""))
+    out(t, "v1", ticket1())
+    out(t, "v1_empty_user", ticket1(user=b"", perms=b""))
+    # the limits, and over them: data and status of 64 KiB each with the longest
+    # group name and id (the largest ticket), one byte more of each, 9 permissions
+    big = b"x" * 65536
+    out(t, "v2_largest", ticket2(data=big, status=big, group=b"g" * 1024, cid=b"i" * 256))
+    out(t, "v2_data_over", ticket2(data=big + b"x"))
+    out(t, "v2_group_over", ticket2(group=b"g" * 1025))
+    out(t, "v2_id_over", ticket2(cid=b"i" * 257))
+    out(t, "v2_perm_unknown", ticket2(perms=b"\x00\x08"))
+    out(t, "v2_perms_over", ticket2(perms=bytes(range(8)) + b"\x00"))
+    out(t, "v2_over_max", ticket2(data=big, status=big, user=b"u" * 8192))
+    out(t, "v2_truncated", ticket2()[:-1])
+    out(t, "v2_trailing", ticket2() + b"\x00")
+    out(t, "v2_cand_short", b"".join(struct.pack("<I", len(p)) + p for p in (b"test", b"a", b"c", b"", b"\x01", b"", b"")))
+    out(t, "v1_nul_group", ticket1(group=b"te\x00st"))
+    out(t, "v1_huge_len", b"\xff\xff" + b"x" * 70000)
+
+
+def chat_seeds():
+    t = "fuzz_galene_chat"
+    T, F = b"\xc3", b"\xc2"
+    c = lambda *fields: env("galene", "c", fields)
+    out(t, "private", c(("u", F), ("source", mp_str("g1")), ("dest", mp_str("g2")), ("value", mp_bin(b'"hi \\u00e9"'))))
+    out(t, "broadcast_me", c(("u", F), ("kind", mp_str("me")), ("id", mp_str("x1")), ("value", mp_bin(b'"waves"')),
+                             ("noecho", T)))
+    out(t, "usermessage_object", c(("u", T), ("kind", mp_str("filetransfer")), ("dest", mp_str("g2")),
+                                   ("value", mp_bin(b'{"type":"invite","id":"f","name":"a.txt","size":3}'))))
+    out(t, "username_nul_utf8", c(("u", F), ("username", mp_str("b\x00\xc3\xa9")), ("value", mp_bin(b"1"))))
+    out(t, "value_spliced", c(("u", F), ("value", mp_bin(b'"a","privileged":true'))))
+    out(t, "value_escaped_end", c(("u", F), ("value", mp_bin(b'"a\\"'))))
+    out(t, "value_surrogate", c(("u", F), ("value", mp_bin(b'"\\ud800"'))))
+    out(t, "value_bad_utf8", c(("u", F), ("value", mp_bin(b'"\xc3"'))))
+    out(t, "value_ws", c(("u", F), ("value", mp_bin(b' [1, {"a": null}] '))))
+    out(t, "value_str_type", c(("u", F), ("value", mp_str('"x"'))))
+    out(t, "no_u", c(("value", mp_bin(b'"x"'))))
+    out(t, "unknown_key", c(("u", F), ("extra", mp_str("x"))))
+    out(t, "repeated_dest", c(("u", F), ("dest", mp_str("a")), ("dest", mp_str("b"))))
+    # far over 4 KB: a 1 MiB value (the limit) and one byte over, a deep value
+    out(t, "value_1mib", c(("u", F), ("value", mp_bin(b'"' + b"v" * (1048576 - 2) + b'"'))))
+    out(t, "value_over", c(("u", F), ("value", mp_bin(b'"' + b"v" * (1048576 - 1) + b'"'))))
+    out(t, "value_deep", c(("u", T), ("value", mp_bin(b"[" * 511 + b"]" * 511))))
+    out(t, "dest_64k", c(("u", F), ("dest", mp_str("d" * 65536)), ("value", mp_bin(b"null"))))
+
+
 if __name__ == "__main__":
     for name, fn in (("fuzz_http", http_seeds), ("fuzz_frame", frame_seeds), ("fuzz_json", json_seeds),
-                     ("fuzz_messaging", messaging_seeds), ("fuzz_envelope", envelope_seeds), ("fuzz_sp", sp_seeds)):
+                     ("fuzz_messaging", messaging_seeds), ("fuzz_envelope", envelope_seeds), ("fuzz_sp", sp_seeds),
+                     ("fuzz_galene_ticket", ticket_seeds), ("fuzz_galene_chat", chat_seeds)):
         clean(name)
         fn()

@@ -32,6 +32,10 @@ static void test_members(void)
 	rc = decode("{\"type\":\"handshake\",\"version\":[\"1\"]}", &m, &why);
 	CHECK("galene msg: handshake without version 2", rc == GM_OK && !m.has_v2 && !gm_has(&m.id));
 	gm_free(&m);
+	rc = decode("{\"typ\\u0065\":\"chat\",\"\\u006eoecho\":true,\"valu\\u0065\":1,\"ids\":\"x\",\"i\":\"y\"}", &m, &why);
+	CHECK("galene msg: keys with escapes are read unescaped; near names are not taken",
+	      rc == GM_OK && m.type == GM_CHAT && m.noecho && m.value >= 0 && !gm_has(&m.id));
+	gm_free(&m);
 	rc = decode("{\"type\":\"frob\",\"username\":null}", &m, &why);
 	CHECK("galene msg: unknown type, null absent", rc == GM_OK && m.type == GM_UNKNOWN && !gm_has(&m.username));
 	gm_free(&m);
