@@ -130,6 +130,22 @@ static void put(struct line *l, const char *s, size_t k)
 
 static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
 
+/* v in decimal, zero-padded to width digits: the head of every line is
+ * written this way, not with snprintf (a worker logs a few lines per
+ * connection, and formatting them was most of its own instructions). */
+static void put_uint(struct line *l, unsigned long long v, int width)
+{
+	char d[24];
+	int n = 0;
+	do {
+		d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < (int)sizeof d);
+	while (n < width && n < (int)sizeof d)
+		d[sizeof d - 1 - n++] = '0';
+	put(l, d + sizeof d - n, (size_t)n);
+}
+
 static void putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(struct line *l, const char *fmt, ...)
 {
@@ -186,7 +202,9 @@ static void put_field(struct line *l, const struct log_kv *kv)
 		puts_(l, "\"");
 		return;
 	}
-	putf(l, " %s=", kv->key);
+	puts_(l, " ");
+	puts_(l, kv->key);
+	puts_(l, "=");
 	bool q = needs_quotes(kv->value);
 	if (q)
 		puts_(l, "\"");
@@ -215,15 +233,33 @@ static void put_time(struct line *l)
 	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
 	long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
-	putf(l, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ", y, m, d, rem / 3600, rem / 60 % 60, rem % 60,
-	     ts.tv_nsec / 1000000);
+	const long long part[7] = {y, m, d, rem / 3600, rem / 60 % 60, rem % 60, ts.tv_nsec / 1000000};
+	static const char after[7] = "--T::.Z";
+	for (int i = 0; i < 7; i++) {
+		put_uint(l, part[i] < 0 ? 0 : (unsigned long long)part[i], i == 0 ? 4 : i == 6 ? 3 : 2);
+		put(l, &after[i], 1);
+	}
+}
+
+/* "IDENT[PID]" */
+static void put_who(struct line *l)
+{
+	puts_(l, log_ident);
+	puts_(l, "[");
+	put_uint(l, (unsigned long long)getpid(), 1);
+	puts_(l, "]");
 }
 
 /* The start of a line: syslog's priority, the time, who, the level. */
 static void put_head(struct line *l, enum log_level level)
 {
-	if (log_out.syslog)
-		putf(l, "<%d>%s[%d]: ", 3 * 8 /* daemon */ + syslog_severity[level], log_ident, (int)getpid());
+	if (log_out.syslog) {
+		puts_(l, "<");
+		put_uint(l, (unsigned long long)(3 * 8 /* daemon */ + syslog_severity[level]), 1);
+		puts_(l, ">");
+		put_who(l);
+		puts_(l, ": ");
+	}
 	if (log_fmt == LOG_FORMAT_JSON) {
 		puts_(l, "{\"time\":\"");
 		put_time(l);
@@ -236,9 +272,11 @@ static void put_head(struct line *l, enum log_level level)
 			put_time(l);
 			puts_(l, " ");
 		}
-		putf(l, "%s[%d]: ", log_ident, (int)getpid());
+		put_who(l);
+		puts_(l, ": ");
 	}
-	putf(l, "%s: ", level_names[level]);
+	puts_(l, level_names[level]);
+	puts_(l, ": ");
 }
 
 /* After the message: the context, the event's fields, the end. */

@@ -16,7 +16,7 @@
  * their arguments, and nothing else, as a spawned worker.
  *
  * The additions are whole calls the worker's list does not name at all
- * (sandbox_layers_check makes the build fail otherwise): refusing one
+ * (check() below fails the build otherwise): refusing one
  * outright at the upgrade can then take nothing from the list.
  *
  * Before its upgrade a forked worker also has RLIMIT_NPROC 0 from the first

@@ -88,6 +88,10 @@ pid_t supervisor_spawn(const char *path, const char **argv, int conn, int ctl, c
 	/* the bus control socket on BUS_HAND_FD, without close-on-exec */
 	if (ctl >= 0 && (ctl == BUS_HAND_FD ? fcntl(ctl, F_SETFD, 0) : dup2(ctl, BUS_HAND_FD)) < 0)
 		child_fail(path, "cannot set up");
+	/* a worker (and the template, whose children would inherit it) gets 0-3
+	 * alone, not what the supervisor's starter left open without close-on-exec */
+	if (id == &worker_id)
+		syscall(SYS_close_range, BUS_HAND_FD + 1, ~0u, 0);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* the router's store, tap and keys are its own (bus.ipc is set to 0660) */
 	if (id == &router_id)

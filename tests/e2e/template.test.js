@@ -180,7 +180,7 @@ test('a template that stops answering: new clients are spawned a second later; t
     const tpl = srv.templatePid();
     process.kill(tpl, 'SIGSTOP');
     const held = connect(srv.url('/echo')); // sent to the stopped template: it waits
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2500)); // past TEMPLATE_STALL_MS (1 s), with room for a busy machine
     const b = await echoClient(srv, 'spawned');
     assert.equal(ppid(b.pid), srv.proc.pid, 'spawned by the supervisor');
     process.kill(tpl, 'SIGCONT');
