@@ -37,9 +37,10 @@ FAILED=''
 SB='' NP='' WSDP='' LGP=''
 trap 'kill_tree "$SB"; [ -n "$NP" ] && kill -KILL "$NP" 2>/dev/null; [ -n "$WSDP" ] && kill_tree "$WSDP";
 	[ -n "$LGP" ] && kill -KILL "$LGP" 2>/dev/null' EXIT
-# websocketd holds 4 or 5 fds a connection: fewer connections for it when
+# websocketd holds up to 7 fds a connection (more while it starts a child):
+# fewer connections for it when
 # the limit (without CAP_SYS_RESOURCE: the hard limit) does not allow MANY
-WSD_MANY=$((($(ulimit -n) - 500) / 5))
+WSD_MANY=$((($(ulimit -n) - 500) / 7))
 [ "$WSD_MANY" -lt "$MANY" ] || WSD_MANY=$MANY
 [ "$WSD_MANY" = "$MANY" ] || log "bench: idle-many: ulimit -n is $(ulimit -n): websocketd gets $WSD_MANY connections"
 # switchboard's supervisor holds 2 a connection (the control socket, its copy
@@ -203,7 +204,7 @@ row "$MANY connections set up ($INFLIGHT at a time), seconds" \
 		"/proc, each divided by its run's connections; the processes' /proc entries were read only after the" \
 		"system-wide figures (the /proc inodes other observers made meanwhile are taken out)." \
 		"The fd limit here ($(ulimit -n)) allowed switchboard $(nof switchboard) connections (its supervisor holds 2" \
-		"a connection) and websocketd $(nof websocketd) (4–5 each)." \
+		"a connection) and websocketd $(nof websocketd) (up to 7 each)." \
 		"switchboard ran $(v procs switchboard) processes ($(v forked switchboard) workers forked by the template) with $(v fds switchboard) fds (VmPTE of them all" \
 		"$(per "$(v vmpte switchboard)" switchboard) KB per connection; exec'd $(per "$(v vmpte switchboard-exec)" switchboard-exec) KB);" \
 		"websocketd $(v procs websocketd) processes. Slab caches that grew most, kB per connection (both ends):" \
