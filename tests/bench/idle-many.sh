@@ -61,6 +61,7 @@ snap() { # PREFIX: system-wide figures into PREFIX_* (and PREFIX.slab: /proc/sla
 	eval "$1_used=$(med3 mem_used) $1_pt=$(meminfo PageTables) $1_ks=$(meminfo KernelStack)" \
 		"$1_slab=$(meminfo Slab) $1_vm=$(meminfo VmallocUsed) $1_pcpu=$(meminfo Percpu) $1_tcp=$(tcp_mem)"
 	[ -z "$SLABS" ] || cp /proc/slabinfo "$TMP/$1.slab"
+	cp /proc/meminfo "$TMP/$1.meminfo"
 }
 # slab_top N: the N slab caches that grew most from b.slab to a.slab, kB
 # per connection ("name kB, ..."); their sum over all caches last
@@ -116,6 +117,9 @@ hold() {
 		"lg_rss=${_lg:-0} procs=$_np forked=$_nf fds=$_fds vmpte=$_pte setup_s=$_setup ready=$(echo "$_ready" | tr ' ' ,)" \
 		>"$LOGS/many-$_name.txt"
 	echo "$_slab" >"$LOGS/many-$_name.slab"
+	# every meminfo field's growth, kB, for a figure the parts do not explain
+	awk 'FNR == NR { b[$1] = $2; next } { printf "%s%s%d", (FNR > 1 ? " " : ""), $1, $2 - b[$1] } END { print "" }' \
+		"$TMP/b.meminfo" "$TMP/a.meminfo" >"$LOGS/many-$_name.meminfo"
 	kill_tree "$_pid"
 	kill -KILL "$LGP" 2>/dev/null
 	wait "$LGP" 2>/dev/null
