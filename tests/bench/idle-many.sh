@@ -214,7 +214,9 @@ row "$MANY connections set up ($INFLIGHT at a time), seconds" \
 		"websocketd $(v procs websocketd) processes. Slab caches that grew most, kB per connection (both ends):" \
 		"switchboard: $(cat "$LOGS/many-switchboard.slab" 2>/dev/null); exec'd: $(cat "$LOGS/many-switchboard-exec.slab" 2>/dev/null);" \
 		"Node: $(cat "$LOGS/many-node.slab" 2>/dev/null)." \
-		"System-wide figures move with whatever else runs: on a busy machine take them as ±20 KB."
+		"System-wide figures move with whatever else runs (on a busy shared machine, runs of one build gave" \
+		"135 to 200 KB a connection; logs/many-NAME.meminfo has every field's growth); the parts are per" \
+		"process or per kernel counter and move far less."
 } >"$OUT/notes-many.md"
 [ -z "$FAILED" ] || { log "bench: idle-many: ${FAILED#; }"; echo "${FAILED#; }" >"$OUT/many-failed.txt"; exit 1; }
 exit 0
