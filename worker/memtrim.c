@@ -31,9 +31,10 @@
 #include "memtrim.h"
 #include "session.h"
 
-/* How far below the loop's frame to cut: the kernel keeps 1 MB under a
- * stack unmapped (stack_guard_gap), so this range holds the stack and
- * nothing else; madvise skips the unmapped part of it (ENOMEM, ignored). */
+/* How far below the loop's frame to cut: nothing is mapped that close
+ * under a stack but the stack itself (the kernel places mmaps at least
+ * 128 MB below its top and keeps a guard gap under it), and madvise skips
+ * the unmapped part of the range (ENOMEM, ignored). */
 #define STACK_TRIM (256 * 1024)
 
 #if defined(__has_feature)

@@ -17,8 +17,8 @@
 #include "../proto/websocket/handshake.h"
 #include "../proto/websocket/origin.h"
 #include "../proto/websocket/proxy.h"
-#include "refusal.h"
 #include "memtrim.h"
+#include "refusal.h"
 #include "session.h"
 
 /* ---- calls for protocols ---- */

@@ -37,11 +37,17 @@ FAILED=''
 SB='' NP='' WSDP='' LGP=''
 trap 'kill_tree "$SB"; [ -n "$NP" ] && kill -KILL "$NP" 2>/dev/null; [ -n "$WSDP" ] && kill_tree "$WSDP";
 	[ -n "$LGP" ] && kill -KILL "$LGP" 2>/dev/null' EXIT
-# websocketd holds 4 fds a connection: fewer connections for it when the
-# limit (without CAP_SYS_RESOURCE: the hard limit) does not allow MANY
-WSD_MANY=$((($(ulimit -n) - 200) / 4))
+# websocketd holds up to 7 fds a connection (more while it starts a child):
+# fewer connections for it when
+# the limit (without CAP_SYS_RESOURCE: the hard limit) does not allow MANY
+WSD_MANY=$((($(ulimit -n) - 500) / 7))
 [ "$WSD_MANY" -lt "$MANY" ] || WSD_MANY=$MANY
 [ "$WSD_MANY" = "$MANY" ] || log "bench: idle-many: ulimit -n is $(ulimit -n): websocketd gets $WSD_MANY connections"
+# switchboard's supervisor holds 2 a connection (the control socket, its copy
+# of the handed bus connection); the router 1
+SB_MANY=$((($(ulimit -n) - 100) / 2))
+[ "$SB_MANY" -lt "$MANY" ] || SB_MANY=$MANY
+[ "$SB_MANY" = "$MANY" ] || log "bench: idle-many: ulimit -n is $(ulimit -n): switchboard gets $SB_MANY connections"
 
 med3() { # CMD: median of three readings 0.2 s apart
 	_a=$($1); sleep 0.2; _b=$($1); sleep 0.2; _c=$($1)
@@ -55,6 +61,7 @@ snap() { # PREFIX: system-wide figures into PREFIX_* (and PREFIX.slab: /proc/sla
 	eval "$1_used=$(med3 mem_used) $1_pt=$(meminfo PageTables) $1_ks=$(meminfo KernelStack)" \
 		"$1_slab=$(meminfo Slab) $1_vm=$(meminfo VmallocUsed) $1_pcpu=$(meminfo Percpu) $1_tcp=$(tcp_mem)"
 	[ -z "$SLABS" ] || cp /proc/slabinfo "$TMP/$1.slab"
+	cp /proc/meminfo "$TMP/$1.meminfo"
 }
 # slab_top N: the N slab caches that grew most from b.slab to a.slab, kB
 # per connection ("name kB, ..."); their sum over all caches last
@@ -63,7 +70,7 @@ slab_top() {
 	awk -v top="$1" 'FNR <= 2 { next } FNR == NR { b[$1] = $15 * $6 * 4; next }
 		{ d = $15 * $6 * 4 - b[$1]; if (d > 0) { g[$1] = d; s += d } }
 		END { for (k in g) print g[k], k; print -1, "all " s }' "$TMP/b.slab" "$TMP/a.slab" |
-		sort -rn | awk -v n="$_n" -v top="$1" '$1 == -1 { all = $3; next } NR <= top { o = o sprintf("%s%s %.2f", o ? ", " : "", $2, $1 / n) }
+		sort -rn | awk -v n="$_cnt" -v top="$1" '$1 == -1 { all = $3; next } NR <= top { o = o sprintf("%s%s %.2f", o ? ", " : "", $2, $1 / n) }
 			END { printf "%s (all caches %.1f)", o, all / n }'
 }
 # proc_kb: kB of /proc inodes and their dentries that appeared from b.slab
@@ -78,18 +85,18 @@ proc_kb() {
 # hold NAME PORT PID PATH [N]: opens N (MANY) connections to PATH against the
 # server PID, records the figures in $LOGS/many-NAME.txt, kills server and generator
 hold() {
-	_name=$1 _port=$2 _pid=$3 _path=$4 _n=${5:-$MANY}
+	_name=$1 _port=$2 _pid=$3 _path=$4 _cnt=${5:-$MANY} # not _n: waitfor uses it
 	sleep 1
 	_pss0=$(sum_smaps Pss "$_pid" $(descendants "$_pid"))
 	snap b
 	rm -f "$TMP/ready-$_name"
 	_t0=$(date +%s)
-	LOADGEN_HOLD_SECS=900 LOADGEN_INFLIGHT=$INFLIGHT "$LG" hold "$_port" "$_path" "$_n" "$TMP/ready-$_name" >>"$LOGS/many-$_name.log" 2>&1 &
+	LOADGEN_HOLD_SECS=900 LOADGEN_INFLIGHT=$INFLIGHT "$LG" hold "$_port" "$_path" "$_cnt" "$TMP/ready-$_name" >>"$LOGS/many-$_name.log" 2>&1 &
 	LGP=$!
 	waitfor 900 test -s "$TMP/ready-$_name"
 	_ready=$(cat "$TMP/ready-$_name" 2>/dev/null)
 	_setup=$(($(date +%s) - _t0))
-	grep -q '^ready' "$TMP/ready-$_name" 2>/dev/null || FAILED="$FAILED; $_name: $_n connections failed: ${_ready:-no answer}"
+	grep -q '^ready' "$TMP/ready-$_name" 2>/dev/null || FAILED="$FAILED; $_name: $_cnt connections failed: ${_ready:-no answer}"
 	# websocketd starts its children a while after the upgrade: until the task count settles
 	_n0=-1 _n1=$(tasks) _w=0
 	while [ "$_n1" != "$_n0" ] && [ $_w -lt 60 ]; do sleep 2; _n0=$_n1; _n1=$(tasks); _w=$((_w + 1)); done
@@ -104,12 +111,15 @@ hold() {
 	_pte=$(sum_status VmPTE $_procs)
 	# the observers' /proc entries are taken out of used and slab (and, being
 	# reclaimable, may be gone by the time "freed" is read: counted there 0)
-	echo "n=$_n used=$((a_used - b_used - _prockb)) pt=$((a_pt - b_pt)) ks=$((a_ks - b_ks)) slab=$((a_slab - b_slab - _prockb))" \
+	echo "n=$_cnt used=$((a_used - b_used - _prockb)) pt=$((a_pt - b_pt)) ks=$((a_ks - b_ks)) slab=$((a_slab - b_slab - _prockb))" \
 		"vmalloc=$((a_vm - b_vm)) percpu=$((a_pcpu - b_pcpu)) tcp=$((a_tcp - b_tcp)) pss=$((_pss - _pss0))" \
 		"proc=$_prockb" \
 		"lg_rss=${_lg:-0} procs=$_np forked=$_nf fds=$_fds vmpte=$_pte setup_s=$_setup ready=$(echo "$_ready" | tr ' ' ,)" \
 		>"$LOGS/many-$_name.txt"
 	echo "$_slab" >"$LOGS/many-$_name.slab"
+	# every meminfo field's growth, kB, for a figure the parts do not explain
+	awk 'FNR == NR { b[$1] = $2; next } { printf "%s%s%d", (FNR > 1 ? " " : ""), $1, $2 - b[$1] } END { print "" }' \
+		"$TMP/b.meminfo" "$TMP/a.meminfo" >"$LOGS/many-$_name.meminfo"
 	kill_tree "$_pid"
 	kill -KILL "$LGP" 2>/dev/null
 	wait "$LGP" 2>/dev/null
@@ -125,11 +135,11 @@ MSGPATH='/messaging?client_id=h%d'
 log "bench: $MANY idle connections (memory as the system sees it)"
 # BENCH_MANY_ONLY=switchboard: only the default switchboard (hand runs)
 SB_MAX_CONN=$((MANY + 100)) start_sb
-hold switchboard "$SB_PORT" "$SB" "$MSGPATH"
+hold switchboard "$SB_PORT" "$SB" "$MSGPATH" "$SB_MANY"
 SB=
 if [ "${BENCH_MANY_ONLY:-}" != switchboard ]; then
 	SB_MAX_CONN=$((MANY + 100)) start_sb --no-worker-template
-	hold switchboard-exec "$SB_PORT" "$SB" "$MSGPATH"
+	hold switchboard-exec "$SB_PORT" "$SB" "$MSGPATH" "$SB_MANY"
 	SB=
 	start_node
 	hold node "$NODE_PORT" "$NP" "$MSGPATH"
@@ -163,7 +173,7 @@ SBK=$(server_kb switchboard) SXK=$(server_kb switchboard-exec) NK=$(server_kb no
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 over() { [ "$(awk -v a="$1" -v b="$BUDGET_KB" 'BEGIN { print (a > b) }')" = 1 ] && echo " **over budget**"; }
-row "idle Messaging connection at $MANY, all in (system memory growth ÷ connections, load generator's share out), vs Node \`ws\`" \
+row "idle Messaging connection at $(nof switchboard), all in (system memory growth ÷ connections, load generator's share out), vs Node \`ws\`" \
 	"$SBK KB ($(spread switchboard))$(over "$SBK")" "$NK KB ($(spread node))" "$(ratio "$SBK" "$NK")" "$BUDGET_KB KB"
 row "the same, switchboard --no-worker-template (every worker exec'd), vs Node \`ws\`" \
 	"$SXK KB ($(spread switchboard-exec))$(over "$SXK")" "$NK KB" "$(ratio "$SXK" "$NK")" "$BUDGET_KB KB"
@@ -195,13 +205,18 @@ row "$MANY connections set up ($INFLIGHT at a time), seconds" \
 		"half the slab and TCP buffer growth of the Node run) is taken out of every server's figure." \
 		"Parts: ΔPSS of the server's processes, ΔPageTables, ΔKernelStack, ΔSlab (sockets, tasks, files of both" \
 		"ends), ΔVmallocUsed (seccomp filters among them), ΔTCP buffer pages (/proc/net/sockstat), all from" \
-		"/proc, all divided by $MANY; the processes' /proc entries were read only after the system-wide figures." \
+		"/proc, each divided by its run's connections; the processes' /proc entries were read only after the" \
+		"system-wide figures (the /proc inodes other observers made meanwhile are taken out)." \
+		"The fd limit here ($(ulimit -n)) allowed switchboard $(nof switchboard) connections (its supervisor holds 2" \
+		"a connection) and websocketd $(nof websocketd) (up to 7 each)." \
 		"switchboard ran $(v procs switchboard) processes ($(v forked switchboard) workers forked by the template) with $(v fds switchboard) fds (VmPTE of them all" \
 		"$(per "$(v vmpte switchboard)" switchboard) KB per connection; exec'd $(per "$(v vmpte switchboard-exec)" switchboard-exec) KB);" \
 		"websocketd $(v procs websocketd) processes. Slab caches that grew most, kB per connection (both ends):" \
 		"switchboard: $(cat "$LOGS/many-switchboard.slab" 2>/dev/null); exec'd: $(cat "$LOGS/many-switchboard-exec.slab" 2>/dev/null);" \
 		"Node: $(cat "$LOGS/many-node.slab" 2>/dev/null)." \
-		"System-wide figures move with whatever else runs: on a busy machine take them as ±20 KB."
+		"System-wide figures move with whatever else runs (on a busy shared machine, runs of one build gave" \
+		"135 to 200 KB a connection; logs/many-NAME.meminfo has every field's growth); the parts are per" \
+		"process or per kernel counter and move far less."
 } >"$OUT/notes-many.md"
 [ -z "$FAILED" ] || { log "bench: idle-many: ${FAILED#; }"; echo "${FAILED#; }" >"$OUT/many-failed.txt"; exit 1; }
 exit 0
