@@ -163,8 +163,8 @@ FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fsanitize=fuz
               -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_TARGETS)
 FUZZ_SRC := $(COMMON_R) $(WS) common/cidr.c proto/websocket/forwarded.c $(P_SHARED) $(P_LIB) $(P_UNIT) $(SALTY_LIB)
-# the configuration file's parser needs only the option code
-CONFIG_SRC := common/config.c common/options.c common/options_doc.c
+# the configuration file's parser needs the option code (and the log, for option errors under inetd)
+CONFIG_SRC := common/config.c common/options.c common/options_doc.c common/log.c common/log_sink.c common/clock.c
 build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRC) $(HEADERS)
 	@mkdir -p build/fuzz
 	@echo "  FUZZ $@"
