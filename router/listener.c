@@ -100,8 +100,9 @@ static void account_out(struct bus *b, struct bus_pipe *p, size_t before)
 		return;
 	size_t now = sp_conn_pending(&p->sp);
 	b->worker_out = b->worker_out - before + now;
-	/* progress, or the clock starts; a pipe under bus_expect_reads moves only when read */
-	if (!p->drain_watched && (now < before || before == 0))
+	/* progress, or the clock starts (not for a pipe under bus_expect_reads:
+	 * what the kernel holds unread keeps its clock running) */
+	if (now < before || (before == 0 && !p->drain_watched))
 		p->out_moved = clock_ms();
 }
 

@@ -81,7 +81,7 @@ void router_drop_worker(struct router *r, struct rworker *w, const char *why)
 	bus_close(&r->bus, w->pipe); /* its protocol's on_worker_gone runs when the pipe is reaped */
 }
 
-/* Every change to a worker's queue goes through these two, for r->queued. */
+/* Every change to a worker's queue goes through these two (and flush_one), for r->queued. */
 static void queue_append(struct router *r, struct rworker *w, const void *p, size_t n)
 {
 	struct buf *q = &w->queue;
