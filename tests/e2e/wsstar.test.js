@@ -11,6 +11,7 @@ const { execFileSync } = require('node:child_process');
 const { test, run, assert, until, sleep } = require('./lib/harness');
 const { startServer, ROOT } = require('./lib/server');
 const { connect } = require('./lib/client');
+const { RawWs, OP } = require('./lib/rawws');
 const { launch } = require('./lib/chromium');
 
 const WStar = require('libp2p-websocket-star');
@@ -339,6 +340,44 @@ test('a peer vanishing mid-stream ends the other side with error true', async ()
   assert.deepEqual(await ended, [true]);
   await closeAll();
 });
+
+test('chunks that reach a worker after its client left are dropped without a warning', async () => {
+  // the reader is a raw client that ends the WebSocket but keeps TCP open: its
+  // worker lingers (waiting for the FIN) while the router still relays to it
+  const S = 'socket.io-pull-stream.';
+  const from = open.log.length;
+  const a = await sio(open);
+  const maA = maOf(open, ids.rsa), maB = maOf(open, ids.ed);
+  assert.equal((await ask(a, 'ss-join', maA, ''))[0], null);
+  const b = await RawWs.connect(open.port, '/socket.io/?EIO=3&transport=websocket');
+  cleanup.push(() => b.destroy());
+  const text = async () => { for (;;) { const e = await b.next(); if (e.opcode === OP.TEXT) return e.data.toString(); } };
+  assert.equal((await text()).slice(0, 1), '0');
+  assert.equal(await text(), '40');
+  b.send(OP.TEXT, `420["ss-join",${JSON.stringify(maB)},""]`);
+  assert.match(await text(), /^430\[null/);
+  const acked = ask(a, 'ss-dial', maA, maB, 'dq');
+  const inc = await text();
+  assert.match(inc, /^42\d+\["ss-incomming","dq"/);
+  b.send(OP.TEXT, `43${/^42(\d+)/.exec(inc)[1]}[]`);
+  b.send(OP.TEXT, `42["${S}accept.dq.dialer"]`);
+  assert.deepEqual(await acked, []);
+  let over = false;
+  const ended = nextEvent(a, S + 'error.dq.listener', 20000).then((v) => { over = true; return v; });
+  a.emit(S + 'accept.dq.listener');
+  const chunk = Buffer.alloc(4096, 0x63);
+  a.emit(S + 'queue.dq.dialer', chunk);
+  await b.waitFor(() => b.events.some((e) => e.opcode === OP.BINARY), 10000, 'the first chunk');
+  b.sendClose(1000, '');
+  for (let i = 0; i < 5000 && !over; i++) {
+    a.emit(S + 'queue.dq.dialer', chunk);
+    await sleep(1);
+  }
+  assert.deepEqual(await ended, [true]);
+  const log = open.log.slice(from);
+  assert.ok(!/envelope for protocol wsstar ignored/.test(log), log);
+  await closeAll();
+}, { timeout: 40000 });
 
 test('past the relay bound the stream ends with an error to both peers, and is counted', async () => {
   const { a, b, maA, maB } = await pair();
