@@ -24,8 +24,6 @@
 
 /* Engine.IO: a client that sends nothing for this long is gone (45 s by default, as the reference). */
 #define SILENCE_MS (wsstar_opt.ping_interval_ms + wsstar_opt.ping_timeout_ms)
-/* The scratch buffer for the client is freed after a relayed chunk only past this. */
-#define OUT_KEEP (256u << 10)
 /* ss-incomming events whose ack the listener still owes. */
 #define MAX_INCOMING 64
 
@@ -264,7 +262,9 @@ static void on_queue(struct session *s, const struct sio_rx *rx, const char *id,
 	if (num >= 0) {
 		msgpack_packer *pk = session_bus(s); /* once per envelope: it may start a new batch */
 		stream_op(pk, WSSTAR_OP_CHUNK, 1, id, id_len, dir);
-		mp_kv_bin(pk, "b", buf_head(&rx->att[num]), buf_used(&rx->att[num]));
+		size_t n;
+		const uint8_t *b = sio_rx_att(rx, (unsigned)num, &n);
+		mp_kv_bin(pk, "b", b, n);
 		return;
 	}
 	size_t n;
@@ -519,7 +519,7 @@ static void on_relay(struct session *s, const struct envelope *e)
 	size_t n, bn;
 	int64_t dir;
 	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID || !mp_get_int(e->map, "dir", &dir) ||
-	    !mp_get_bin(e->map, "b", &b, &bn))
+	    !mp_get_bin(e->map, "b", &b, &bn) || bn == 0 || b[0] != EIO_MESSAGE)
 		return;
 	char name[64 + WSSTAR_MAX_DIAL_ID];
 	int nl = snprintf(name, sizeof name, "socket.io-pull-stream.queue.%.*s.%s", (int)n, id,
@@ -531,12 +531,7 @@ static void on_relay(struct session *s, const struct envelope *e)
 	if (sio_out_end(&o) < 0)
 		return;
 	send_out(s);
-	buf_reset(&out);
-	eio_put_binary(&out, b, bn);
-	session_send_binary(s, buf_head(&out), buf_used(&out));
-	/* kept while it holds a chunk of a usual size: freeing and mapping it again per chunk
-	 * (a 64 KiB chunk needs a 128 KiB buffer, mmap'ed in the worker) cost more than the copy */
-	buf_shrink(&out, OUT_KEEP);
+	session_send_binary(s, b, bn); /* the router framed it as the Engine.IO packet */
 }
 
 /* Finds a dial id in st->dials: its offset, or -1. */
