@@ -1,0 +1,208 @@
+/*
+ * WebSocketStar, worker half: the router's envelopes. Answers and events the
+ * router composes arrive as whole text messages (core text); these are the
+ * ones framed here: relayed chunks, ss-incomming with an ack id of ours,
+ * announcements, and what this connection holds (addresses, dials).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio.h"
+#include "multiaddr.h"
+#include "sio.h"
+#include "state.h"
+
+static int own_index(const struct wsstar_state *st, const char *ma, size_t n)
+{
+	for (int i = 0; i < st->nown; i++)
+		if (st->own_len[i] == n && memcmp(st->own[i], ma, n) == 0)
+			return i;
+	return -1;
+}
+
+static void on_joined(struct wsstar_state *st, const char *ma, size_t n, bool joined)
+{
+	int i = own_index(st, ma, n);
+	if (joined && i < 0 && st->nown < WSSTAR_MAX_ADDRS && (st->own[st->nown] = malloc(n ? n : 1))) {
+		memcpy(st->own[st->nown], ma, n);
+		st->own_len[st->nown++] = n;
+	} else if (!joined && i >= 0) {
+		free(st->own[i]);
+		st->own[i] = st->own[--st->nown];
+		st->own_len[i] = st->own_len[st->nown];
+	}
+}
+
+static void keep_list(struct wsstar_state *st, const msgpack_object *l)
+{
+	buf_reset(&st->peers);
+	for (uint32_t i = 0; i < l->via.array.size; i++) {
+		const msgpack_object *m = &l->via.array.ptr[i];
+		if (m->type != MSGPACK_OBJECT_STR || m->via.str.size > MA_MAX_LEN)
+			continue;
+		uint16_t n = (uint16_t)m->via.str.size;
+		buf_append(&st->peers, &n, 2);
+		buf_append(&st->peers, m->via.str.ptr, n);
+	}
+}
+
+/* ws-peer for every other address, a copy per address of ours (as the reference's per-address timers). */
+static void on_announce(struct session *s, const struct envelope *e)
+{
+	struct wsstar_state *st = session_state(s);
+	int64_t g;
+	const msgpack_object *l = mp_get(e->map, "l");
+	if (!mp_get_int(e->map, "gen", &g))
+		return;
+	if (l && l->type == MSGPACK_OBJECT_ARRAY) {
+		keep_list(st, l);
+		st->peers_gen = g;
+	}
+	if (g != st->peers_gen)
+		return;
+	for (size_t off = 0; off + 2 <= buf_used(&st->peers);) {
+		uint16_t n;
+		memcpy(&n, buf_head(&st->peers) + off, 2);
+		const char *ma = (const char *)buf_head(&st->peers) + off + 2;
+		off += 2 + n;
+		int copies = st->nown - (own_index(st, ma, n) >= 0 ? 1 : 0);
+		struct sio_out o;
+		buf_reset(&wsstar_out);
+		sio_out_event(&o, &wsstar_out, "ws-peer", 7, -1, 0);
+		sio_out_string(&o, ma, n);
+		if (sio_out_end(&o) < 0)
+			continue;
+		for (int i = 0; i < copies; i++)
+			wsstar_send_out(s);
+	}
+}
+
+/* ss-incomming [dialId, from] with an ack id of ours. */
+static void on_incoming(struct session *s, const struct envelope *e)
+{
+	struct wsstar_state *st = session_state(s);
+	const char *id, *from;
+	size_t n, fn;
+	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID || !mp_get_str(e->map, "from", &from, &fn))
+		return;
+	if (st->nin == MAX_INCOMING) {
+		/* a listener that answers none of them: the dial is refused for it */
+		msgpack_packer *pk = session_bus(s);
+		env_begin(pk, WSSTAR_PROTO, WSSTAR_OP_INACK, 2);
+		mp_kv_str(pk, "id", id, n);
+		mp_kv_cstr(pk, "err", "\"Listener busy\"");
+		return;
+	}
+	struct incoming *in = &st->in[st->nin++];
+	in->ack = st->next_ack++;
+	memcpy(in->id, id, n);
+	in->id_len = n;
+	struct sio_out o;
+	buf_reset(&wsstar_out);
+	sio_out_event(&o, &wsstar_out, "ss-incomming", 12, (int64_t)in->ack, 0);
+	sio_out_string(&o, id, n);
+	sio_out_string(&o, from, fn);
+	if (sio_out_end(&o) == 0)
+		wsstar_send_out(s);
+}
+
+/* 451-["socket.io-pull-stream.queue.<id>.<dir>",{placeholder}] then 04 <bytes>. */
+static void on_relay(struct session *s, const struct envelope *e)
+{
+	const char *id;
+	const uint8_t *b;
+	size_t n, bn;
+	int64_t dir;
+	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID || !mp_get_int(e->map, "dir", &dir) ||
+	    !mp_get_bin(e->map, "b", &b, &bn) || bn == 0 || b[0] != EIO_MESSAGE)
+		return;
+	char name[64 + WSSTAR_MAX_DIAL_ID];
+	int nl = snprintf(name, sizeof name, "socket.io-pull-stream.queue.%.*s.%s", (int)n, id,
+			  dir == WSSTAR_DIALER ? "dialer" : "listener");
+	struct sio_out o;
+	buf_reset(&wsstar_out);
+	sio_out_event(&o, &wsstar_out, name, (size_t)nl, -1, 1);
+	sio_out_placeholder(&o);
+	if (sio_out_end(&o) < 0)
+		return;
+	wsstar_send_out(s);
+	session_send_binary(s, b, bn); /* the router framed it as the Engine.IO packet */
+}
+
+/* Finds a dial id in st->dials: its offset, or -1. */
+static long dial_find(const struct wsstar_state *st, const char *id, size_t n)
+{
+	for (size_t off = 0; off < buf_used(&st->dials);) {
+		size_t len = buf_head(&st->dials)[off];
+		if (len == n && memcmp(buf_head(&st->dials) + off + 1, id, n) == 0)
+			return (long)off;
+		off += 1 + len;
+	}
+	return -1;
+}
+
+static void on_dial_state(struct wsstar_state *st, const struct envelope *e, bool open)
+{
+	const char *id;
+	size_t n;
+	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID)
+		return;
+	long at = dial_find(st, id, n);
+	if (open && at < 0 && st->ndials < WSSTAR_MAX_DIALS) {
+		uint8_t len = (uint8_t)n;
+		buf_append(&st->dials, &len, 1);
+		buf_append(&st->dials, id, n);
+		st->ndials++;
+	} else if (!open && at >= 0) {
+		uint8_t *p = buf_head(&st->dials);
+		size_t cut = 1 + n, used = buf_used(&st->dials);
+		memmove(p + at, p + at + cut, used - (size_t)at - cut);
+		st->dials.len -= cut;
+		st->ndials--;
+	}
+}
+
+/* The router restarted and forgot every dial: both streams of each end for the client. */
+void wsstar_end_dials(struct session *s)
+{
+	struct wsstar_state *st = session_state(s);
+	for (size_t off = 0; off < buf_used(&st->dials);) {
+		size_t len = buf_head(&st->dials)[off];
+		const char *id = (const char *)buf_head(&st->dials) + off + 1;
+		off += 1 + len;
+		for (int dir = 0; dir < 2; dir++) {
+			char name[64 + WSSTAR_MAX_DIAL_ID];
+			int nl = snprintf(name, sizeof name, "socket.io-pull-stream.error.%.*s.%s", (int)len, id,
+					  dir == WSSTAR_DIALER ? "dialer" : "listener");
+			struct sio_out o;
+			buf_reset(&wsstar_out);
+			sio_out_event(&o, &wsstar_out, name, (size_t)nl, -1, 0);
+			sio_out_string(&o, "relay lost", 10);
+			if (sio_out_end(&o) == 0)
+				wsstar_send_out(s);
+		}
+	}
+	buf_reset(&st->dials);
+	st->ndials = 0;
+}
+
+void wsstar_from_router(struct session *s, const struct envelope *e)
+{
+	struct wsstar_state *st = session_state(s);
+	const char *ma;
+	size_t n;
+	if (env_op_is(e, WSSTAR_OP_RELAY))
+		on_relay(s, e);
+	else if (env_op_is(e, WSSTAR_OP_ANNOUNCE))
+		on_announce(s, e);
+	else if (env_op_is(e, WSSTAR_OP_INCOMING))
+		on_incoming(s, e);
+	else if (env_op_is(e, WSSTAR_OP_JOINED) && mp_get_str(e->map, "ma", &ma, &n))
+		on_joined(st, ma, n, true);
+	else if (env_op_is(e, WSSTAR_OP_LEFT) && mp_get_str(e->map, "ma", &ma, &n))
+		on_joined(st, ma, n, false);
+	else if (env_op_is(e, WSSTAR_OP_DIALOPEN) || env_op_is(e, WSSTAR_OP_DIALEND))
+		on_dial_state(st, e, env_op_is(e, WSSTAR_OP_DIALOPEN));
+}
+
+/* The router restarted: the addresses come back; dials and challenges do not. */
