@@ -8,11 +8,14 @@
  *   bulk: 64 KiB chunks dialer -> listener for SECS seconds, the listener
  *         granting credit back every 256 KiB read so no more than 768 KiB is
  *         in flight (under every relay bound of switchboard; the same for the
- *         reference); prints MB/s read by the listener.
+ *         reference); prints MB/s read by the listener;
+ * Without the multiaddrs, the same echo or bulk frames go with no rendezvous
+ * at all (no HTTP, no join, no dial), for tests/bench/wsstar_floor.c, which
+ * only forwards bytes between A and B: the floor of the client and loopback.
  * The same client for switchboard and the reference, so the Node client's own
  * cost (more than the servers' per MB) does not cap both figures.
  *
- *   wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B
+ *   wsstar_relay PORT echo|bulk SECS [MULTIADDR_A MULTIADDR_B]
  * Prints key=value on stdout; exits 1 on any failure.
  */
 #define _GNU_SOURCE
@@ -47,7 +50,7 @@ struct conn {
 
 static struct conn A, B; /* A dials B */
 static const char *ma_a, *ma_b;
-static int echo_mode, dial_acked, dial_accepted, started;
+static int echo_mode, floor_mode, dial_acked, dial_accepted, started;
 static long long granted = WINDOW, sent, bytes_read, since_credit;
 static double t_start, t_sent, rtts[MAX_RTT];
 static int nrtt;
@@ -247,21 +250,22 @@ static void parse(struct conn *c)
 	while (c->inlen - off >= 2) {
 		const uint8_t *h = c->in + off;
 		uint64_t len = h[1] & 127;
-		size_t hl = 2;
+		/* the floor servers pass our own frames on: masked, with the zero key */
+		size_t hl = h[1] & 0x80 ? 6 : 2;
 		if (len == 126) {
 			if (c->inlen - off < 4)
 				break;
 			len = (uint64_t)h[2] << 8 | h[3];
-			hl = 4;
+			hl += 2;
 		} else if (len == 127) {
 			if (c->inlen - off < 10)
 				break;
 			len = 0;
 			for (int i = 0; i < 8; i++)
 				len = len << 8 | h[2 + i];
-			hl = 10;
+			hl += 8;
 		}
-		if (c->inlen - off - hl < len)
+		if (c->inlen - off < hl || c->inlen - off - hl < len)
 			break;
 		on_frame(c, h[0] & 15, h + hl, (size_t)len);
 		off += hl + (size_t)len;
@@ -311,6 +315,10 @@ static void open_conn(struct conn *c, int port)
 		die("connect");
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
 		die("TCP_NODELAY");
+	if (floor_mode) {
+		c->upgraded = 1;
+		return;
+	}
 	char req[256];
 	snprintf(req, sizeof req,
 		 "GET /socket.io/?EIO=3&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
@@ -327,16 +335,19 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	if (argc != 6)
-		die("usage: wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B");
+	floor_mode = argc == 4;
+	if (argc != 6 && !floor_mode)
+		die("usage: wsstar_relay PORT echo|bulk SECS [MULTIADDR_A MULTIADDR_B]");
 	int port = atoi(argv[1]);
 	echo_mode = !strcmp(argv[2], "echo");
 	double secs = atof(argv[3]);
-	ma_a = argv[4];
-	ma_b = argv[5];
+	ma_a = floor_mode ? "" : argv[4];
+	ma_b = floor_mode ? "" : argv[5];
 	open_conn(&A, port);
 	open_conn(&B, port);
-	int dialed = 0;
+	int dialed = floor_mode;
+	if (floor_mode)
+		start();
 	double deadline = now_s() + secs + 30;
 	for (;;) {
 		if (A.joined && B.joined && !dialed) {
