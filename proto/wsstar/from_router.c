@@ -33,16 +33,69 @@ static void on_joined(struct wsstar_state *st, const char *ma, size_t n, bool jo
 	}
 }
 
+/*
+ * The address list is kept by prefix: every peer registered on one server
+ * announces that server's address with its own id after the last '/', so
+ * the prefixes are few and an entry is mostly its peer id. A worker holds
+ * the list of every peer (the announcements are replayed from it), so at
+ * 1000 peers this halves the memory it costs each worker.
+ */
+#define MAX_PREFIXES 16
+#define WHOLE 0xff /* an entry holding its whole address */
+
+struct prefixes {
+	const char *p[MAX_PREFIXES];
+	uint16_t n[MAX_PREFIXES];
+	int count;
+};
+
+/* The prefixes kept in st->prefixes ([u16 length][bytes]...), indexed. */
+static void prefixes_of(const struct wsstar_state *st, struct prefixes *t)
+{
+	t->count = 0;
+	for (size_t off = 0; off + 2 <= buf_used(&st->prefixes) && t->count < MAX_PREFIXES; t->count++) {
+		memcpy(&t->n[t->count], buf_head(&st->prefixes) + off, 2);
+		t->p[t->count] = (const char *)buf_head(&st->prefixes) + off + 2;
+		off += 2 + t->n[t->count];
+	}
+}
+
+/* The index of prefix p (added when new), or WHOLE when the table is full. */
+static uint8_t prefix_index(struct wsstar_state *st, struct prefixes *t, const char *p, size_t n)
+{
+	for (int i = 0; i < t->count; i++)
+		if (t->n[i] == n && memcmp(t->p[i], p, n) == 0)
+			return (uint8_t)i;
+	if (t->count == MAX_PREFIXES)
+		return WHOLE;
+	uint16_t len = (uint16_t)n;
+	buf_append(&st->prefixes, &len, 2);
+	buf_append(&st->prefixes, p, n);
+	prefixes_of(st, t); /* the buffer may have moved */
+	return (uint8_t)(t->count - 1);
+}
+
+/* st->peers: [u8 prefix index or WHOLE][u16 length][the rest of the address]... */
 static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 {
+	struct prefixes t = {.count = 0};
 	buf_reset(&st->peers);
+	buf_reset(&st->prefixes);
 	for (uint32_t i = 0; i < l->via.array.size; i++) {
 		const msgpack_object *m = &l->via.array.ptr[i];
 		if (m->type != MSGPACK_OBJECT_STR || m->via.str.size > MA_MAX_LEN)
 			continue;
-		uint16_t n = (uint16_t)m->via.str.size;
-		buf_append(&st->peers, &n, 2);
-		buf_append(&st->peers, m->via.str.ptr, n);
+		const char *ma = m->via.str.ptr;
+		size_t n = m->via.str.size, k = n;
+		while (k > 0 && ma[k - 1] != '/')
+			k--;
+		uint8_t idx = k > 0 ? prefix_index(st, &t, ma, k) : WHOLE;
+		if (idx == WHOLE)
+			k = 0;
+		uint16_t rest = (uint16_t)(n - k);
+		buf_append(&st->peers, &idx, 1);
+		buf_append(&st->peers, &rest, 2);
+		buf_append(&st->peers, ma + k, rest);
 	}
 }
 
@@ -60,11 +113,20 @@ static void on_announce(struct session *s, const struct envelope *e)
 	}
 	if (g != st->peers_gen)
 		return;
-	for (size_t off = 0; off + 2 <= buf_used(&st->peers);) {
-		uint16_t n;
-		memcpy(&n, buf_head(&st->peers) + off, 2);
-		const char *ma = (const char *)buf_head(&st->peers) + off + 2;
-		off += 2 + n;
+	struct prefixes t;
+	prefixes_of(st, &t);
+	char ma[MA_MAX_LEN];
+	for (size_t off = 0; off + 3 <= buf_used(&st->peers);) {
+		const uint8_t *p = buf_head(&st->peers) + off;
+		uint16_t rest;
+		memcpy(&rest, p + 1, 2);
+		off += 3 + rest;
+		size_t k = p[0] < t.count ? t.n[p[0]] : 0;
+		if (k + rest > sizeof ma)
+			continue; /* cannot be: both parts came from one address within MA_MAX_LEN */
+		memcpy(ma, k ? t.p[p[0]] : "", k);
+		memcpy(ma + k, p + 3, rest);
+		size_t n = k + rest;
 		int copies = st->nown - (own_index(st, ma, n) >= 0 ? 1 : 0);
 		struct sio_out o;
 		buf_reset(&wsstar_out);

@@ -162,6 +162,7 @@ static void wsstar_close(struct session *s)
 		free(st->own[i]);
 	st->nown = 0;
 	buf_free(&st->peers);
+	buf_free(&st->prefixes);
 	buf_free(&st->dials);
 	buf_free(&wsstar_out);
 }

@@ -27,7 +27,8 @@ struct wsstar_state {
 	char *own[WSSTAR_MAX_ADDRS]; /* addresses registered to this connection */
 	size_t own_len[WSSTAR_MAX_ADDRS];
 	int nown;
-	struct buf peers; /* the router's address list: [u16 length][bytes]... */
+	struct buf peers; /* the router's address list, by prefix (from_router.c) */
+	struct buf prefixes;
 	int64_t peers_gen;
 	struct buf dials; /* ids of the dials this connection is in: [u8 length][bytes]... */
 	int ndials;

@@ -10,7 +10,8 @@
 # reference's shape) and three (switchboard's: worker -> router -> worker). Prints the table rows (tests/bench/run.sh's five columns) on stdout,
 # notes to $OUT/notes-wsstar.md, logs to stderr; exits non-zero when a run is
 # not valid. Run alone: B=build OUT=/tmp/o LOGS=/tmp/l TMP=/tmp/t sh tests/bench/proto-wsstar.sh
-# WSSTAR_PEERS ("100 1000") and WSSTAR_ROUNDS (announcement rounds measured, 3) scale it.
+# WSSTAR_PEERS ("100 1000") and WSSTAR_ROUNDS (announcement rounds measured, 3) scale it;
+# WSSTAR_NO_RELAY, WSSTAR_NO_SB, WSSTAR_NO_REF leave parts out (for a partial run).
 # From WSSTAR_BIG (1000) peers on, the announcement interval is WSSTAR_BIG_INTERVAL_MS
 # (60000) for both servers, over one round: at 10 s the reference cannot keep up (notes).
 cd "$(dirname "$0")/../.." || exit 1
@@ -103,6 +104,7 @@ peers() {
 	sleep $((_rounds_due * _interval / 1000))
 	_c1=$(ticks $($5))
 	_a1=$(ticks $($6))
+	_mem2=$(pss_all $($4)) # after the rounds: each worker holds the address list they replay
 	kill -TERM "$PL"
 	_w1=$(date +%s%N)
 	wait "$PL"
@@ -113,10 +115,10 @@ peers() {
 	# ROUNDS, and its CPU per round is the CPU over the rounds delivered.
 	_rounds=$(awk -v e="$(kv events_rx "$TMP/peers-$3-$2")" -v n="$2" 'BEGIN { printf "%.2f", e / (n * (n - 1)) }')
 	_due=$(awk -v w="$((_w1 - _w0))" -v i="$_interval" 'BEGIN { printf "%.2f", w / 1e6 / i }')
-	echo "mem_kb_per_peer=$(calc "($_mem1 - $_mem0) / $2") rounds=$_rounds rounds_due=$_due \
+	echo "mem_kb_per_peer=$(calc "($_mem2 - $_mem0) / $2") mem_kb_per_peer_joined=$(calc "($_mem1 - $_mem0) / $2") rounds=$_rounds rounds_due=$_due \
 cpu_ms_round=$(calc "($_c1 - $_c0) * 1000 / $HZ / ($_rounds > 0 ? $_rounds : 1)") \
 all_cpu_ms_round=$(calc "($_a1 - $_a0) * 1000 / $HZ / ($_rounds > 0 ? $_rounds : 1)") \
-cpu_share=$(awk -v t="$((_c1 - _c0))" -v hz="$HZ" -v w="$((_w1 - _w0))" 'BEGIN { printf "%.2f", t * 1e9 / hz / w }') \
+cpu_share=$(awk -v t="$((_c1 - _c0))" -v hz="$HZ" -v w="$((_w1 - _w0))" 'BEGIN { printf "%.3f", t * 1e9 / hz / w }') \
 join_s=$_join_s $(cat "$TMP/peers-$3-$2")" >"$TMP/idle-$3-$2"
 	log "bench: wsstar $2 idle peers on $3: $(cat "$TMP/idle-$3-$2")"
 }
@@ -185,6 +187,7 @@ for n in $PEERS; do
 		peers "$SB_PORT" "$n" sb sb_pids sb_router sb_pids
 		stop_sb
 	fi
+	[ -z "$WSSTAR_NO_REF" ] || continue
 	if [ "$ms" = "$INTERVAL_MS" ]; then start_ref; else start_ref_interval "$ms"; fi
 	peers "$REF_PORT" "$n" ref ref_pid ref_pid ref_pid
 	stop_ref
@@ -225,7 +228,7 @@ for n in $PEERS; do
 	row "WebSocketStar CPU per announcement round, $n peers (sb: router + workers + supervisor)" \
 		"$(i all_cpu_ms_round sb) ms" "$(i all_cpu_ms_round ref) ms" \
 		"$(ratio "$(i all_cpu_ms_round sb)" "$(i all_cpu_ms_round ref)")" "—"
-	row "WebSocketStar memory per idle peer, $n peers (sb: PSS of all processes; ref: its process)" \
+	row "WebSocketStar memory per idle peer, $n peers, after the rounds (sb: PSS of all processes; ref: its process)" \
 		"$(i mem_kb_per_peer sb) KiB" "$(i mem_kb_per_peer ref) KiB" \
 		"$(ratio "$(i mem_kb_per_peer sb)" "$(i mem_kb_per_peer ref)")" "—"
 done
@@ -253,6 +256,9 @@ done
 	echo "core (about 100× its 100-peer round): at 10 s it falls further behind every round, its joins then take"
 	echo "minutes and its HTTP server answers late ones 400 (request timeout). CPU per round counts the rounds the"
 	echo "client received (events over n(n-1)), so a server behind still gets a fair per-round figure."
+	echo "What else bounds the peer count: one Node load client holds every socket and counts frames by header"
+	echo "(its CPU above); switchboard runs a worker process per peer (fds per process: ulimit -n $(ulimit -n),"
+	echo "processes: ulimit -u $(ulimit -u), --max-connections ${SB_MAX_CONN:-5000} here)."
 } >"$OUT/notes-wsstar.md"
 
 # the budgets, in this run

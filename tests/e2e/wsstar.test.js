@@ -137,6 +137,26 @@ test('announcements repeat every interval, a copy per address, and stop when a p
   await closeAll();
 }, { timeout: 60000 });
 
+test('announcements of many servers\' addresses (more prefixes than a worker keeps apart) arrive whole', async () => {
+  const c = await sio(open), d = await sio(open);
+  const id = ids.ed.toB58String();
+  const mine = [];
+  for (let i = 0; i < 20; i++) { // 20 prefixes: each worker keeps 16 apart, the rest as whole addresses
+    const ma = `/ip4/10.0.0.${i + 1}/tcp/${4000 + i}/ws/p2p-websocket-star/ipfs/${id}`;
+    assert.equal((await ask(c, 'ss-join', ma, ''))[0], null);
+    mine.push(ma);
+  }
+  const maD = maOf(open, ids.rsa);
+  const seen = new Set();
+  let toC = 0;
+  d.on('ws-peer', (m) => seen.add(m));
+  c.on('ws-peer', (m) => { if (m === maD) toC++; });
+  assert.equal((await ask(d, 'ss-join', maD, ''))[0], null);
+  await until(() => seen.size >= mine.length && toC >= mine.length, 30000, 'a round of announcements');
+  assert.deepEqual([...seen].sort(), [...mine].sort());
+  await closeAll();
+}, { timeout: 60000 });
+
 test('a reconnecting peer takes its address back and is dialable again', async () => {
   const a = await peer(srv, ids.rsa), b = await peer(srv, ids.ed);
   assert.equal(await exchange(a, b, ['one']), 'echo:one');
@@ -351,7 +371,12 @@ test('chunks that reach a worker after its client left are dropped without a war
   assert.equal((await ask(a, 'ss-join', maA, ''))[0], null);
   const b = await RawWs.connect(open.port, '/socket.io/?EIO=3&transport=websocket');
   cleanup.push(() => b.destroy());
-  const text = async () => { for (;;) { const e = await b.next(); if (e.opcode === OP.TEXT) return e.data.toString(); } };
+  const text = async () => { // the next text packet, announcements aside
+    for (;;) {
+      const e = await b.next();
+      if (e.opcode === OP.TEXT && !e.data.toString().startsWith('42["ws-peer"')) return e.data.toString();
+    }
+  };
   assert.equal((await text()).slice(0, 1), '0');
   assert.equal(await text(), '40');
   b.send(OP.TEXT, `420["ss-join",${JSON.stringify(maB)},""]`);
