@@ -137,6 +137,7 @@ static void on_announce(struct session *s, const struct envelope *e)
 		for (int i = 0; i < copies; i++)
 			wsstar_send_out(s);
 	}
+	wsstar_trim_soon(s);
 }
 
 /* ss-incomming [dialId, from] with an ack id of ours. */
@@ -259,9 +260,10 @@ void wsstar_from_router(struct session *s, const struct envelope *e)
 		on_announce(s, e);
 	else if (env_op_is(e, WSSTAR_OP_INCOMING))
 		on_incoming(s, e);
-	else if (env_op_is(e, WSSTAR_OP_JOINED) && mp_get_str(e->map, "ma", &ma, &n))
+	else if (env_op_is(e, WSSTAR_OP_JOINED) && mp_get_str(e->map, "ma", &ma, &n)) {
 		on_joined(st, ma, n, true);
-	else if (env_op_is(e, WSSTAR_OP_LEFT) && mp_get_str(e->map, "ma", &ma, &n))
+		wsstar_trim_soon(s); /* the join's answer listed every peer */
+	} else if (env_op_is(e, WSSTAR_OP_LEFT) && mp_get_str(e->map, "ma", &ma, &n))
 		on_joined(st, ma, n, false);
 	else if (env_op_is(e, WSSTAR_OP_DIALOPEN) || env_op_is(e, WSSTAR_OP_DIALEND))
 		on_dial_state(st, e, env_op_is(e, WSSTAR_OP_DIALOPEN));

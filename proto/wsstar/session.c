@@ -6,6 +6,7 @@
  * handed to from_router.c, and what a router restart brings back. README.md
  * here is the wire format.
  */
+#include <malloc.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 
 /* Engine.IO: a client that sends nothing for this long is gone (45 s by default, as the reference). */
 #define SILENCE_MS (wsstar_opt.ping_interval_ms + wsstar_opt.ping_timeout_ms)
+/* How long after a burst of output the heap is trimmed (its bytes written out by then). */
+#define TRIM_MS 1000
 
 struct buf wsstar_out;
 
@@ -91,9 +94,25 @@ static void wsstar_open(struct session *s)
 	session_set_timer(s, SILENCE_MS);
 }
 
+void wsstar_trim_soon(struct session *s)
+{
+	struct wsstar_state *st = session_state(s);
+	if (st->trim)
+		return;
+	st->trim = true;
+	int64_t left = st->last_rx + SILENCE_MS - clock_ms();
+	session_set_timer(s, left < TRIM_MS ? (left > 0 ? left : 0) : TRIM_MS);
+}
+
 static void wsstar_timer(struct session *s)
 {
 	struct wsstar_state *st = session_state(s);
+	if (st->trim) {
+		/* the buffers of the burst are freed, but glibc keeps a heap under its
+		 * trim threshold resident: with 1000 peers that is a few hundred KiB a worker */
+		st->trim = false;
+		malloc_trim(0);
+	}
 	int64_t left = st->last_rx + SILENCE_MS - clock_ms();
 	if (left > 0)
 		return session_set_timer(s, left);

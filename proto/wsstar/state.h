@@ -33,11 +33,16 @@ struct wsstar_state {
 	struct buf dials; /* ids of the dials this connection is in: [u8 length][bytes]... */
 	int ndials;
 	bool registered; /* the bus has been up before: a new registration is a router restart */
+	bool trim;       /* a burst came (an announcement round, a join's list): give the heap back soon */
 };
 
 /* Scratch for one message to the client (session.c), and sending it as text. */
 extern struct buf wsstar_out;
 void wsstar_send_out(struct session *s);
+
+/* After a burst of output (session.c): the heap it grew goes back to the
+ * system a second later, so that an idle peer does not carry it. */
+void wsstar_trim_soon(struct session *s);
 
 /* A whole Socket.IO packet from the client (client.c). */
 void wsstar_on_packet(struct session *s, const struct sio_rx *rx);

@@ -62,6 +62,14 @@ ticks() {
 	for _p in "$@"; do echo "/proc/$_p/stat"; done | xargs -r cat 2>/dev/null |
 		awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
 }
+# PID... -> ms on a CPU, every thread, from the scheduler's nanoseconds: clock ticks
+# would round each of 1000 workers' few ms per round down to nothing
+cpu_ms() {
+	_f=
+	for _p in "$@"; do _f="$_f /proc/$_p/task/*/schedstat"; done
+	# shellcheck disable=SC2086 # the globs expand here, in one cat for all
+	cat $_f 2>/dev/null | awk '{ t += $1 } END { printf "%.1f", t / 1e6 }'
+}
 pss_all() { # PID... -> summed Pss in kB
 	for _p in "$@"; do echo "/proc/$_p/smaps_rollup"; done | xargs -r cat 2>/dev/null |
 		awk '$1 == "Pss:" { t += $2 } END { print t + 0 }'
@@ -97,13 +105,13 @@ peers() {
 	log "bench: wsstar: $2 peers joined $3 after $_join_s s"
 	sleep 2 # the joins' own work settles
 	_mem1=$(pss_all $($4))
-	_c0=$(ticks $($5))
-	_a0=$(ticks $($6))
+	_c0=$(cpu_ms $($5))
+	_a0=$(cpu_ms $($6))
 	kill -USR1 "$PL" # the client counts the announcements from here
 	_w0=$(date +%s%N)
 	sleep $((_rounds_due * _interval / 1000))
-	_c1=$(ticks $($5))
-	_a1=$(ticks $($6))
+	_c1=$(cpu_ms $($5))
+	_a1=$(cpu_ms $($6))
 	_mem2=$(pss_all $($4)) # after the rounds: each worker holds the address list they replay
 	kill -TERM "$PL"
 	_w1=$(date +%s%N)
@@ -116,9 +124,9 @@ peers() {
 	_rounds=$(awk -v e="$(kv events_rx "$TMP/peers-$3-$2")" -v n="$2" 'BEGIN { printf "%.2f", e / (n * (n - 1)) }')
 	_due=$(awk -v w="$((_w1 - _w0))" -v i="$_interval" 'BEGIN { printf "%.2f", w / 1e6 / i }')
 	echo "mem_kb_per_peer=$(calc "($_mem2 - $_mem0) / $2") mem_kb_per_peer_joined=$(calc "($_mem1 - $_mem0) / $2") rounds=$_rounds rounds_due=$_due \
-cpu_ms_round=$(calc "($_c1 - $_c0) * 1000 / $HZ / ($_rounds > 0 ? $_rounds : 1)") \
-all_cpu_ms_round=$(calc "($_a1 - $_a0) * 1000 / $HZ / ($_rounds > 0 ? $_rounds : 1)") \
-cpu_share=$(awk -v t="$((_c1 - _c0))" -v hz="$HZ" -v w="$((_w1 - _w0))" 'BEGIN { printf "%.3f", t * 1e9 / hz / w }') \
+cpu_ms_round=$(calc "($_c1 - $_c0) / ($_rounds > 0 ? $_rounds : 1)") \
+all_cpu_ms_round=$(calc "($_a1 - $_a0) / ($_rounds > 0 ? $_rounds : 1)") \
+cpu_share=$(awk -v t="$_c1" -v t0="$_c0" -v w="$((_w1 - _w0))" 'BEGIN { printf "%.3f", (t - t0) * 1e6 / w }') \
 join_s=$_join_s $(cat "$TMP/peers-$3-$2")" >"$TMP/idle-$3-$2"
 	log "bench: wsstar $2 idle peers on $3: $(cat "$TMP/idle-$3-$2")"
 }
