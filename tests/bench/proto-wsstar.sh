@@ -265,8 +265,8 @@ done
 	echo "minutes and its HTTP server answers late ones 400 (request timeout). CPU per round counts the rounds the"
 	echo "client received (events over n(n-1)), so a server behind still gets a fair per-round figure."
 	echo "What else bounds the peer count: one Node load client holds every socket and counts frames by header"
-	echo "(its CPU above); switchboard runs a worker process per peer (fds per process: ulimit -n $(ulimit -n),"
-	echo "processes: ulimit -u $(ulimit -u), --max-connections ${SB_MAX_CONN:-5000} here)."
+	echo "(its CPU above); switchboard runs a worker process per peer (open files: $(ulimit -n) a process,"
+	echo "processes: $(awk '/^Max processes/ { print $3 }' /proc/self/limits), --max-connections ${SB_MAX_CONN:-5000} here)."
 } >"$OUT/notes-wsstar.md"
 
 # the budgets, in this run
