@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ static pid_t spawn_relay(int x, int y, int close1, int close2)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM); /* the bench stops the parent only */
 		close(close1);
 		close(close2);
 		relay(x, y);
