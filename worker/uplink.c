@@ -349,6 +349,8 @@ static void handle_batch(struct session *s, const uint8_t *p, size_t n)
 			handle_core(s, &e);
 		else if (s->proto && env_proto_is(&e, s->proto->name) && s->proto->on_bus)
 			s->proto->on_bus(s, &e);
+		else if (!s->proto && s->phase >= PHASE_LINGER) /* sent before the router knew the client left */
+			log_debug("envelope for protocol %.*s after the client left; dropped", (int)e.proto_len, e.proto);
 		else
 			log_warn("envelope for protocol %.*s ignored", (int)e.proto_len, e.proto);
 		env_free(&e);

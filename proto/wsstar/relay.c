@@ -68,7 +68,13 @@ static void forward_chunk(struct router *r, struct dial *d, int dir, const uint8
 	env_begin(pk, WSSTAR_PROTO, WSSTAR_OP_RELAY, 3);
 	mp_kv_str(pk, "id", d->id, d->id_len);
 	mp_kv_int(pk, "dir", dir);
-	mp_kv_bin(pk, "b", p, n);
+	/* the attachment as the reader's worker writes it: 04 (Engine.IO message) then the bytes,
+	 * so that it goes to the client with no copy there */
+	static const uint8_t eio_message = 4;
+	mp_cstr(pk, "b");
+	msgpack_pack_bin(pk, n + 1);
+	msgpack_pack_bin_body(pk, &eio_message, 1);
+	msgpack_pack_bin_body(pk, p, n);
 	router_send_scratch(r, reader(d, dir));
 	wsstar_stats.relay_bytes += n;
 	wsstar_stats.relay_chunks++;

@@ -20,6 +20,8 @@ void sio_rx_release(struct sio_rx *rx)
 		buf_free(&rx->att[k]);
 	rx->got = 0;
 	rx->bytes = 0;
+	rx->last = NULL;
+	rx->last_len = 0;
 	rx->pending = rx->ready = false;
 }
 
@@ -67,18 +69,32 @@ int sio_rx_binary(struct sio_rx *rx, const uint8_t *data, size_t n)
 		sio_rx_release(rx);
 		return SIO_TOO_BIG;
 	}
-	struct buf *b = &rx->att[rx->got];
-	if (n && buf_append(b, data, n) < 0) {
-		sio_rx_release(rx);
-		return SIO_NOMEM;
-	}
-	rx->got++;
 	rx->bytes += n;
-	if (rx->got < rx->pkt.attachments)
+	if (rx->got + 1 < rx->pkt.attachments) {
+		if (n && buf_append(&rx->att[rx->got], data, n) < 0) {
+			sio_rx_release(rx);
+			return SIO_NOMEM;
+		}
+		rx->got++;
 		return SIO_RX_PENDING;
+	}
+	/* the packet is whole now and handled before data goes: no copy */
+	rx->last = data;
+	rx->last_len = n;
+	rx->got++;
 	rx->pending = false;
 	rx->ready = true;
 	return SIO_RX_READY;
+}
+
+const uint8_t *sio_rx_att(const struct sio_rx *rx, unsigned k, size_t *n)
+{
+	if (k + 1 == rx->got) {
+		*n = rx->last_len;
+		return rx->last ? rx->last : (const uint8_t *)"";
+	}
+	*n = buf_used(&rx->att[k]);
+	return buf_used(&rx->att[k]) ? buf_head(&rx->att[k]) : (const uint8_t *)"";
 }
 
 const char *sio_rx_strerror(int err)

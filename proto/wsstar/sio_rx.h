@@ -26,7 +26,9 @@ struct sio_rx {
 	char *text;        /* owned copy of a binary header's text (pkt points into it) */
 	unsigned got;      /* attachments received */
 	size_t bytes;
-	struct buf att[SIO_MAX_ATTACHMENTS];
+	struct buf att[SIO_MAX_ATTACHMENTS]; /* copies of the attachments before the last */
+	const uint8_t *last; /* the last attachment: the caller's bytes, not copied */
+	size_t last_len;
 };
 
 /* max_bytes: the largest total of attachment bytes one packet may carry. */
@@ -39,9 +41,13 @@ void sio_rx_init(struct sio_rx *rx, size_t max_bytes);
  */
 int sio_rx_text(struct sio_rx *rx, const char *s, size_t n, int max_tokens);
 /* A binary Engine.IO message packet's data: the next attachment. READY when
- * it was the last one (rx->att[k] holds attachment k), PENDING before.
- * SIO_TOO_BIG past max_bytes; errors leave rx empty. */
+ * it was the last one (sio_rx_att gives each), PENDING before. SIO_TOO_BIG
+ * past max_bytes; errors leave rx empty. The last attachment is not copied
+ * (a relayed chunk is one 64 KiB attachment): data must stay valid until
+ * the packet is released. */
 int sio_rx_binary(struct sio_rx *rx, const uint8_t *data, size_t n);
+/* Attachment k (< rx->got) of a READY packet, its length in *n. */
+const uint8_t *sio_rx_att(const struct sio_rx *rx, unsigned k, size_t *n);
 /* Done with a READY packet: frees it and its attachments (the next
  * sio_rx_text also does). */
 void sio_rx_release(struct sio_rx *rx);

@@ -50,7 +50,7 @@ enum wsstar_dir { WSSTAR_DIALER = 0, WSSTAR_LISTENER = 1 };
 #define WSSTAR_OP_RESTORE "restore" /* l: addresses this connection held, after a router restart */
 /* router → worker (acks and plain events come as core text) */
 #define WSSTAR_OP_INCOMING "incoming" /* id, from: emit ss-incomming with an ack id of ours */
-#define WSSTAR_OP_RELAY "relay"       /* id, dir, b: emit the chunk as a binary queue event */
+#define WSSTAR_OP_RELAY "relay"       /* id, dir, b: emit the chunk as a binary queue event (b: 04 <bytes>, the attachment's Engine.IO packet) */
 #define WSSTAR_OP_JOINED "joined"     /* ma: now registered to this connection */
 #define WSSTAR_OP_LEFT "left"         /* ma: no longer */
 #define WSSTAR_OP_ANNOUNCE "announce" /* gen, l?: every registered address (l only when gen changed) */

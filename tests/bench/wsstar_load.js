@@ -11,9 +11,11 @@
 //     every relay bound, the same for both servers).
 //   node wsstar_load.js peers PORT N READYFILE
 //     N peers on raw WebSockets (a minimal client: Engine.IO by hand) join
-//     with the challenge, then only ping every 20 s and discard what arrives
-//     (the announcements) without parsing it; "ready" goes to READYFILE. On
-//     SIGTERM prints the bytes received and this process's CPU.
+//     with the challenge, ping every 20 s from the start (a server busy with
+//     announcements may take longer than its ping timeout to answer a join),
+//     and count what arrives after the join (the announcements) by frame
+//     headers only; "ready" goes to READYFILE. SIGUSR1 starts the count;
+//     SIGTERM prints the events and bytes received since and this process's CPU.
 'use strict';
 const net = require('node:net');
 const fs = require('node:fs');
@@ -186,6 +188,7 @@ function rawPeer(port, id, stats) {
     let upgraded = false;
     let joined = false;
     s.on('error', reject);
+    s.on('close', () => { if (!joined) reject(new Error(`peer closed before its join (${stats.joined} joined)`)); });
     s.on('connect', () => s.write(`GET /socket.io/?EIO=3&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`
       + 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
       + 'Sec-WebSocket-Version: 13\r\n\r\n'));
@@ -199,19 +202,20 @@ function rawPeer(port, id, stats) {
         const [err] = JSON.parse(t.slice(3));
         if (err) return reject(new Error(`join: ${err}`));
         joined = true;
-        s.pinger = setInterval(() => s.write(frame('2')), 20000);
+        stats.joined++;
         resolve(s);
       }
     };
     s.on('data', (d) => {
       stats.bytes += d.length;
-      if (joined) return; // the announcements: counted, not parsed
+      if (joined) return countFrames(s, d, stats); // the announcements: counted, not parsed
       buf = Buffer.concat([buf, d]);
       if (!upgraded) {
         const i = buf.indexOf('\r\n\r\n');
         if (i < 0) return;
         if (!/^HTTP\/1.1 101/.test(buf.slice(0, i).toString())) return reject(new Error(buf.slice(0, i).toString()));
         upgraded = true;
+        s.pinger = setInterval(() => s.write(frame('2')), 20000);
         buf = buf.slice(i + 4);
       }
       while (buf.length >= 2 && !joined) {
@@ -225,24 +229,58 @@ function rawPeer(port, id, stats) {
         buf = buf.slice(off + len);
         if (op === 1) onText(p.toString());
       }
+      if (joined && buf.length) countFrames(s, buf, stats); // what came behind the join's answer
     });
   });
 }
 
+// Counts the server's frames in d by their headers alone: stats.events for
+// Socket.IO packets (text starting with '4'), the rest (pongs) not. A frame's
+// head may be split across reads: s.head keeps its start, s.skip what is left
+// of a payload.
+function countFrames(s, d, stats) {
+  let i = 0;
+  while (i < d.length) {
+    if (s.skip) {
+      const k = Math.min(s.skip, d.length - i);
+      s.skip -= k;
+      i += k;
+      continue;
+    }
+    const h = s.head ? Buffer.concat([s.head, d.slice(i, i + 10)]) : d.slice(i, i + 10);
+    const had = s.head ? s.head.length : 0;
+    let len = h.length >= 2 ? h[1] & 127 : -1;
+    let hl = 2;
+    if (len === 126) { hl = 4; len = h.length >= 4 ? h.readUInt16BE(2) : -1; }
+    else if (len === 127) { hl = 10; len = h.length >= 10 ? Number(h.readBigUInt64BE(2)) : -1; }
+    if (len < 0 || h.length < hl + (len > 0 ? 1 : 0)) { // the head (and the payload's first byte) is not all here yet
+      s.head = h;
+      return;
+    }
+    s.head = null;
+    if ((h[0] & 15) === 1 && len > 0 && h[hl] === 0x34) stats.events++;
+    i += hl - had;
+    s.skip = len;
+  }
+}
+
 async function peers(port, n, readyFile) {
-  const stats = { bytes: 0 };
+  const stats = { bytes: 0, events: 0, joined: 0 };
   const ids = [];
   for (let i = 0; i < n; i++) ids.push(await mkId());
   const socks = [];
   // join in batches: both servers take a burst of n handshakes
   for (let i = 0; i < n; i += 50) socks.push(...await Promise.all(ids.slice(i, i + 50).map((id) => rawPeer(port, id, stats))));
-  const cpu0 = cpuS();
-  const b0 = stats.bytes;
-  fs.writeFileSync(readyFile, `ready ${socks.length}\n`);
+  let cpu0 = cpuS();
+  let b0 = stats.bytes;
+  let e0 = stats.events;
+  process.on('SIGUSR1', () => { cpu0 = cpuS(); b0 = stats.bytes; e0 = stats.events; });
   process.on('SIGTERM', () => {
-    console.log(`peers=${socks.length} bytes_rx=${stats.bytes - b0} client_cpu_s=${(cpuS() - cpu0).toFixed(2)}`);
+    console.log(`peers=${socks.length} events_rx=${stats.events - e0} bytes_rx=${stats.bytes - b0} `
+      + `client_cpu_s=${(cpuS() - cpu0).toFixed(2)} closed=${stats.closed || 0}`);
     process.exit(0);
   });
+  fs.writeFileSync(readyFile, `ready ${socks.length}\n`);
   socks.forEach((s) => s.on('close', () => { stats.closed = (stats.closed || 0) + 1; }));
 }
 

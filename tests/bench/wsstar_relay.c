@@ -9,6 +9,9 @@
  *         granting credit back every 256 KiB read so no more than 768 KiB is
  *         in flight (under every relay bound of switchboard; the same for the
  *         reference); prints MB/s read by the listener.
+ * Without the multiaddrs, the same echo or bulk frames go with no rendezvous
+ * at all (no HTTP, no join, no dial), for tests/bench/wsstar_floor.c, which
+ * only forwards bytes between A and B: the floor of the client and loopback.
  *   soak: for make soak (tests/bench/soak.sh): RATE 32-byte chunks a second
  *         dialer -> listener, each written back; each carries a sequence
  *         number, checked in order on both ends (a lost, repeated or
@@ -19,7 +22,7 @@
  * The same client for switchboard and the reference, so the Node client's own
  * cost (more than the servers' per MB) does not cap both figures.
  *
- *   wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B
+ *   wsstar_relay PORT echo|bulk SECS [MULTIADDR_A MULTIADDR_B]
  *   wsstar_relay PORT soak RATE READYFILE
  * Prints key=value on stdout; exits 1 on any failure.
  */
@@ -57,7 +60,7 @@ struct conn {
 
 static struct conn A, B; /* A dials B */
 static const char *ma_a, *ma_b;
-static int echo_mode, soak_mode, dial_acked, dial_accepted, started;
+static int echo_mode, soak_mode, floor_mode, dial_acked, dial_accepted, started;
 static long long soak_sent, soak_got, soak_echoed; /* chunks: sent by A, read by B, back at A */
 static long soak_errors;
 static char soak_first[120];
@@ -296,21 +299,22 @@ static void parse(struct conn *c)
 	while (c->inlen - off >= 2) {
 		const uint8_t *h = c->in + off;
 		uint64_t len = h[1] & 127;
-		size_t hl = 2;
+		/* the floor servers pass our own frames on: masked, with the zero key */
+		size_t hl = h[1] & 0x80 ? 6 : 2;
 		if (len == 126) {
 			if (c->inlen - off < 4)
 				break;
 			len = (uint64_t)h[2] << 8 | h[3];
-			hl = 4;
+			hl += 2;
 		} else if (len == 127) {
 			if (c->inlen - off < 10)
 				break;
 			len = 0;
 			for (int i = 0; i < 8; i++)
 				len = len << 8 | h[2 + i];
-			hl = 10;
+			hl += 8;
 		}
-		if (c->inlen - off - hl < len)
+		if (c->inlen - off < hl || c->inlen - off - hl < len)
 			break;
 		on_frame(c, h[0] & 15, h + hl, (size_t)len);
 		off += hl + (size_t)len;
@@ -360,6 +364,10 @@ static void open_conn(struct conn *c, int port)
 		die("connect");
 	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
 		die("TCP_NODELAY");
+	if (floor_mode) {
+		c->upgraded = 1;
+		return;
+	}
 	char req[256];
 	snprintf(req, sizeof req,
 		 "GET /socket.io/?EIO=3&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
@@ -464,8 +472,9 @@ int main(int argc, char **argv)
 	static char ma_soak[2][200];
 	int port = argc > 1 ? atoi(argv[1]) : 0;
 	soak_mode = argc == 5 && !strcmp(argv[2], "soak");
-	if (argc != 6 && !soak_mode)
-		die("usage: wsstar_relay PORT echo|bulk SECS MULTIADDR_A MULTIADDR_B\n"
+	floor_mode = argc == 4;
+	if (argc != 6 && !soak_mode && !floor_mode)
+		die("usage: wsstar_relay PORT echo|bulk SECS [MULTIADDR_A MULTIADDR_B]\n"
 		    "       wsstar_relay PORT soak RATE READYFILE");
 	echo_mode = !strcmp(argv[2], "echo");
 	double secs = atof(argv[3]);
@@ -483,12 +492,14 @@ int main(int argc, char **argv)
 		if (secs <= 0)
 			die("soak: RATE must be > 0");
 	} else {
-		ma_a = argv[4];
-		ma_b = argv[5];
+		ma_a = floor_mode ? "" : argv[4];
+		ma_b = floor_mode ? "" : argv[5];
 	}
 	open_conn(&A, port);
 	open_conn(&B, port);
-	int dialed = 0;
+	int dialed = floor_mode;
+	if (floor_mode)
+		start();
 	double deadline = now_s() + (soak_mode ? 0 : secs) + 30;
 	for (;;) {
 		if (soak_mode && dialed)

@@ -11,6 +11,7 @@ const { execFileSync } = require('node:child_process');
 const { test, run, assert, until, sleep } = require('./lib/harness');
 const { startServer, ROOT } = require('./lib/server');
 const { connect } = require('./lib/client');
+const { RawWs, OP } = require('./lib/rawws');
 const { launch } = require('./lib/chromium');
 
 const WStar = require('libp2p-websocket-star');
@@ -133,6 +134,26 @@ test('announcements repeat every interval, a copy per address, and stop when a p
   const before = seen.length;
   await sleep(2500);
   assert.equal(seen.length, before, 'no announcement of a peer that left');
+  await closeAll();
+}, { timeout: 60000 });
+
+test('announcements of many servers\' addresses (more prefixes than a worker keeps apart) arrive whole', async () => {
+  const c = await sio(open), d = await sio(open);
+  const id = ids.ed.toB58String();
+  const mine = [];
+  for (let i = 0; i < 20; i++) { // 20 prefixes: each worker keeps 16 apart, the rest as whole addresses
+    const ma = `/ip4/10.0.0.${i + 1}/tcp/${4000 + i}/ws/p2p-websocket-star/ipfs/${id}`;
+    assert.equal((await ask(c, 'ss-join', ma, ''))[0], null);
+    mine.push(ma);
+  }
+  const maD = maOf(open, ids.rsa);
+  const seen = new Set();
+  let toC = 0;
+  d.on('ws-peer', (m) => seen.add(m));
+  c.on('ws-peer', (m) => { if (m === maD) toC++; });
+  assert.equal((await ask(d, 'ss-join', maD, ''))[0], null);
+  await until(() => seen.size >= mine.length && toC >= mine.length, 30000, 'a round of announcements');
+  assert.deepEqual([...seen].sort(), [...mine].sort());
   await closeAll();
 }, { timeout: 60000 });
 
@@ -339,6 +360,49 @@ test('a peer vanishing mid-stream ends the other side with error true', async ()
   assert.deepEqual(await ended, [true]);
   await closeAll();
 });
+
+test('chunks that reach a worker after its client left are dropped without a warning', async () => {
+  // the reader is a raw client that ends the WebSocket but keeps TCP open: its
+  // worker lingers (waiting for the FIN) while the router still relays to it
+  const S = 'socket.io-pull-stream.';
+  const from = open.log.length;
+  const a = await sio(open);
+  const maA = maOf(open, ids.rsa), maB = maOf(open, ids.ed);
+  assert.equal((await ask(a, 'ss-join', maA, ''))[0], null);
+  const b = await RawWs.connect(open.port, '/socket.io/?EIO=3&transport=websocket');
+  cleanup.push(() => b.destroy());
+  const text = async () => { // the next text packet, announcements aside
+    for (;;) {
+      const e = await b.next();
+      if (e.opcode === OP.TEXT && !e.data.toString().startsWith('42["ws-peer"')) return e.data.toString();
+    }
+  };
+  assert.equal((await text()).slice(0, 1), '0');
+  assert.equal(await text(), '40');
+  b.send(OP.TEXT, `420["ss-join",${JSON.stringify(maB)},""]`);
+  assert.match(await text(), /^430\[null/);
+  const acked = ask(a, 'ss-dial', maA, maB, 'dq');
+  const inc = await text();
+  assert.match(inc, /^42\d+\["ss-incomming","dq"/);
+  b.send(OP.TEXT, `43${/^42(\d+)/.exec(inc)[1]}[]`);
+  b.send(OP.TEXT, `42["${S}accept.dq.dialer"]`);
+  assert.deepEqual(await acked, []);
+  let over = false;
+  const ended = nextEvent(a, S + 'error.dq.listener', 20000).then((v) => { over = true; return v; });
+  a.emit(S + 'accept.dq.listener');
+  const chunk = Buffer.alloc(4096, 0x63);
+  a.emit(S + 'queue.dq.dialer', chunk);
+  await b.waitFor(() => b.events.some((e) => e.opcode === OP.BINARY), 10000, 'the first chunk');
+  b.sendClose(1000, '');
+  for (let i = 0; i < 5000 && !over; i++) {
+    a.emit(S + 'queue.dq.dialer', chunk);
+    await sleep(1);
+  }
+  assert.deepEqual(await ended, [true]);
+  const log = open.log.slice(from);
+  assert.ok(!/envelope for protocol wsstar ignored/.test(log), log);
+  await closeAll();
+}, { timeout: 40000 });
 
 test('past the relay bound the stream ends with an error to both peers, and is counted', async () => {
   const { a, b, maA, maB } = await pair();

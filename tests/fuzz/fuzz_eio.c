@@ -109,8 +109,13 @@ static void check_rx_state(const struct sio_rx *rx, int rc)
 		if (!rx->ready || rx->pending || rx->got != rx->pkt.attachments)
 			abort();
 		size_t total = 0;
-		for (unsigned k = 0; k < rx->got; k++)
-			total += buf_used(&rx->att[k]);
+		for (unsigned k = 0; k < rx->got; k++) {
+			size_t n;
+			const uint8_t *a = sio_rx_att(rx, k, &n);
+			if (!a)
+				abort();
+			total += n;
+		}
 		if (total != rx->bytes || total > rx->max_bytes)
 			abort();
 	} else if (rc == SIO_RX_PENDING) {
