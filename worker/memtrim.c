@@ -18,7 +18,7 @@
  * A forked worker's stack pages are its own copies by then (copy on
  * write), so this frees them for real: 12 KB of stack, 8 KB of heap and
  * 4 KB of the read buffer a connection, of about 60 KB of its own pages
- * (x86-64, an idle Messaging-style client).
+ * (x86-64, an idle client that registered an id).
  */
 #include <malloc.h>
 #include <stdbool.h>
