@@ -523,7 +523,8 @@ int json_put_string(struct buf *b, const char *s, size_t n)
 		if (buf_append(b, esc, k) < 0)
 			return -1;
 	}
-	if (buf_append(b, s + run, n - run) < 0)
+	/* s may be NULL when n is 0 (msgpack's empty string): no pointer sums then */
+	if (n > run && buf_append(b, s + run, n - run) < 0)
 		return -1;
 	return buf_append(b, "\"", 1);
 }

@@ -430,6 +430,9 @@ static void test_write(void)
 	json_put_string(&b, "", 0);
 	CHECK("json: empty string written as \"\"", buf_used(&b) == 2 && memcmp(buf_head(&b), "\"\"", 2) == 0);
 	buf_reset(&b);
+	json_put_string(&b, NULL, 0); /* msgpack-c gives an empty string a NULL pointer */
+	CHECK("json: NULL empty string written as \"\" (no pointer sum; UBSan)", buf_used(&b) == 2 && memcmp(buf_head(&b), "\"\"", 2) == 0);
+	buf_reset(&b);
 	buf_append_str(&b, "{\"k\":");
 	json_put_string(&b, "a\"b", 3);
 	buf_append_str(&b, "}");
