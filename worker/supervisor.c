@@ -530,6 +530,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	supervisor_raise_fd_limit();
+	supervisor_tune_children();
 	if (hmap_init(&S.workers) < 0 || hmap_init(&S.per_ip) < 0)
 		die("hmap_init");
 	sigset_t set;

@@ -124,5 +124,6 @@ void supervisor_options(int argc, char **argv);
 int supervisor_listen(void);
 void supervisor_choose_users(void);
 void supervisor_raise_fd_limit(void);
+void supervisor_tune_children(void);
 
 #endif
