@@ -182,14 +182,27 @@ start_lws() {
 }
 stop_lws() { kill_wait "$LWSP" 5; LWSP=; }
 
+# the floor of switchboard's process shape (tests/bench/floor-relay.c)
+start_floor() {
+	FLOOR_PORT=$(free_port)
+	"$OUT/floor-relay" "$FLOOR_PORT" >>"$LOGS/floor-relay.log" 2>&1 &
+	FLOORP=$!
+	if ! waitfor 15 listening "$FLOOR_PORT"; then
+		log "bench: the floor relay did not come up (see $LOGS/floor-relay.log)"
+		exit 1
+	fi
+}
+stop_floor() { kill_wait "$FLOORP" 5; FLOORP=; }
+
 # build_loadgen: the load generator at $LG (cc -O2)
 build_loadgen() {
 	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
 		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c tests/bench/loadgen_soak.c
 }
 
-# build_tools: the load generator, the libwebsockets relay and websocketd's
-# echo child, into $OUT (cc -O2; the relay only when libwebsockets is there)
+# build_tools: the load generator, the libwebsockets relay, the floor relay and
+# websocketd's echo child, into $OUT (cc -O2; the lws relay only when
+# libwebsockets is there)
 build_tools() {
 	build_loadgen || return 1
 	cc -O2 -static -Wall -Wextra -o "$OUT/echo-child" tests/bench/echo-child.c || return 1
@@ -199,6 +212,7 @@ build_tools() {
 	else
 		rm -f "$OUT/lws-relay"
 	fi
+	cc -O2 -Wall -Wextra -o "$OUT/floor-relay" tests/bench/floor-relay.c -lcrypto || return 1
 }
 
 # build_soak_tools: the SaltyRTC, Galène and WebSocketStar load generators

@@ -99,10 +99,11 @@ srv_start() {
 	node) start_node; PORT=$NODE_PORT PID=$NP ;;
 	lws) start_lws; PORT=$LWS_PORT PID=$LWSP ;;
 	websocketd) start_wsd; PORT=$WSD_PORT PID=$WSDP ;;
+	floor) start_floor; PORT=$FLOOR_PORT PID=$FLOORP ;;
 	esac
 }
 srv_stop() {
-	case $1 in switchboard) stop_sb ;; node) stop_node ;; lws) stop_lws ;; websocketd) stop_wsd ;; esac
+	case $1 in switchboard) stop_sb ;; node) stop_node ;; lws) stop_lws ;; websocketd) stop_wsd ;; floor) stop_floor ;; esac
 }
 
 # ---------------------------------------------------------------- 1, 2: memory, threads
@@ -188,6 +189,7 @@ done
 log "bench: WSChat direct messages, $CLIENTS clients, paced at $RATE msgs/s"
 chat_bench switchboard "$PACE_WINDOW" "$RATE"
 chat_bench node "$PACE_WINDOW" "$RATE"
+chat_bench floor "$PACE_WINDOW" "$RATE"
 g() { _v=$(kv "$1" "$LOGS/chat-$2.txt"); echo "${_v:-0}"; }
 sb_split() { echo "router $(g us_per_msg:switchboard-rou "$1") + workers $(g us_per_msg:switchboard-wor "$1")"; }
 # chat_rows RUN LABEL BUDGET: rows for one chat run (RUN: wW-rR)
@@ -206,6 +208,19 @@ lws_rows() {
 		"$(g rate "lws-$1")" "$(ratio "$(g rate "switchboard-$1")" "$(g rate "lws-$1")")" "≥ 0.5×"
 	row "CPU µs per delivered message, $2, vs the libwebsockets relay" "$(g us_per_msg "switchboard-$1")" \
 		"$(g us_per_msg "lws-$1")" "$(ratio "$(g us_per_msg "switchboard-$1")" "$(g us_per_msg "lws-$1")")" "—"
+}
+# floor_rows RUN LABEL: switchboard against the floor of its own process shape,
+# and that floor against Node (what no worker-per-connection server can beat)
+floor_rows() {
+	_f="the floor of switchboard's shape (tests/bench/floor-relay.c: a process per connection + a router, doing nothing else)"
+	row "CPU µs per delivered message, $2, vs $_f" "$(g us_per_msg "switchboard-$1")" "$(g us_per_msg "floor-$1")" \
+		"$(ratio "$(g us_per_msg "switchboard-$1")" "$(g us_per_msg "floor-$1")")" "—"
+	row "context switches per delivered message, $2, vs the floor" "$(g cs_per_msg "switchboard-$1")" \
+		"$(g cs_per_msg "floor-$1")" "$(ratio "$(g cs_per_msg "switchboard-$1")" "$(g cs_per_msg "floor-$1")")" "—"
+	row "the floor itself against Node \`ws\`: CPU µs per delivered message, $2" "$(g us_per_msg "floor-$1") (floor)" \
+		"$(g us_per_msg "node-$1")" "$(ratio "$(g us_per_msg "floor-$1")" "$(g us_per_msg "node-$1")")" "—"
+	row "latency p50 / p90 / p99 / max, $2, vs the floor (ms)" "$(lat_cell "switchboard-$1")" "$(lat_cell "floor-$1")" \
+		"$(ratio "$(g lat_p99_ms "switchboard-$1")" "$(g lat_p99_ms "floor-$1")") (p99)" "—"
 }
 cs_ratio() { if awk -v r="$2" 'BEGIN { exit !(r < 0.1) }'; then echo "—"; else ratio "$1" "$2"; fi; }
 lat_cell() { echo "$(g lat_p50_ms "$1") / $(g lat_p90_ms "$1") / $(g lat_p99_ms "$1") / $(g lat_max_ms "$1")"; }
@@ -333,6 +348,7 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	row "latency p50 / p90 / p99 / max, paced at $RATE msgs/s (send to receipt, ms)" "$(lat_cell "switchboard-$_p")" \
 		"$(lat_cell "node-$_p")" "$(ratio "$(g lat_p99_ms "switchboard-$_p")" "$(g lat_p99_ms "node-$_p")") (p99)" \
 		"p99 ≤ 0.5× ref"
+	floor_rows "$_p" "paced at $RATE msgs/s"
 	m() { _v=$(kv "$1" "$LOGS/msg-$2.txt"); echo "${_v:-0}"; }
 	_ms="switchboard" _mn="node" _ml="$MSG_ONLINE of $MSG_IDS client_ids online, $MSG_WINDOW in flight per client"
 	row "Messaging: messages stored/s (sends accepted), $_ml" "$(m rate_stored "$_ms")" "$(m rate_stored "$_mn") (in memory)" \
@@ -359,6 +375,9 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	echo "Peers, each started by this run: \`tests/bench/node-relay.js\` (Node $(node --version), ws $(node -p 'require("ws/package.json").version'));" \
 		"\`tests/bench/lws-relay.c\` (libwebsockets $(pkg-config --modversion libwebsockets), one process, one thread," \
 		"the same WSChat direct routing, JSON parsed with jsmn; the practical C limit of this machine);" \
+		"\`tests/bench/floor-relay.c\` (switchboard's process shape with nothing else in it: a forked process per" \
+		"connection speaking WebSocket, one router process routing, a Unix socket between each and the router; no sandbox," \
+		"bus framing, envelopes, limits or logs: what that shape costs on this machine, its floor);" \
 		"websocketd $(dpkg-query -W -f='${Version}' websocketd 2>/dev/null) (Debian) running \`tests/bench/echo-child.c\` (static) per connection;" \
 		"load from \`tests/bench/loadgen.c\` for all. CPU = utime+stime of the server" \
 		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
