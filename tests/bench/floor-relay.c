@@ -381,19 +381,33 @@ static void router_read(struct peer *p)
 	p->in.len -= off;
 }
 
-static int recv_fd(int ctl)
-{
+/* one descriptor passed with one byte over the control socket */
+struct fdmsg {
 	char c;
-	struct iovec iov = {&c, 1};
+	struct iovec iov;
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
-	if (recvmsg(ctl, &m, 0) <= 0)
+	struct msghdr m;
+};
+
+static struct msghdr *fdmsg_init(struct fdmsg *f)
+{
+	f->c = 0;
+	f->iov = (struct iovec){&f->c, 1};
+	f->m = (struct msghdr){.msg_iov = &f->iov, .msg_iovlen = 1, .msg_control = f->u.b, .msg_controllen = sizeof f->u.b};
+	return &f->m;
+}
+
+static int recv_fd(int ctl)
+{
+	struct fdmsg f;
+	struct msghdr *m = fdmsg_init(&f);
+	if (recvmsg(ctl, m, 0) <= 0 || !CMSG_FIRSTHDR(m))
 		exit(0);
 	int fd;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof fd);
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(m)), sizeof fd);
 	return fd;
 }
 
@@ -428,17 +442,12 @@ static void router(int ctl)
 
 static void send_fd(int ctl, int fd)
 {
-	char c = 0;
-	struct iovec iov = {&c, 1};
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b};
-	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	struct fdmsg f;
+	struct msghdr *m = fdmsg_init(&f);
+	struct cmsghdr *h = CMSG_FIRSTHDR(m);
 	h->cmsg_level = SOL_SOCKET, h->cmsg_type = SCM_RIGHTS, h->cmsg_len = CMSG_LEN(sizeof fd);
 	memcpy(CMSG_DATA(h), &fd, sizeof fd);
-	if (sendmsg(ctl, &m, 0) < 0)
+	if (sendmsg(ctl, m, 0) < 0)
 		die("sendmsg");
 }
 

@@ -170,28 +170,23 @@ start_wsd() {
 }
 stop_wsd() { kill_wait "$WSDP" 5; WSDP=; }
 
-# the libwebsockets relay ($OUT/lws-relay, tests/bench/lws-relay.c)
-start_lws() {
-	LWS_PORT=$(free_port)
-	"$OUT/lws-relay" "$LWS_PORT" >>"$LOGS/lws-relay.log" 2>&1 &
-	LWSP=$!
-	if ! waitfor 15 listening "$LWS_PORT"; then
-		log "bench: the libwebsockets relay did not come up (see $LOGS/lws-relay.log)"
+# start_tool LOGNAME BINARY LABEL: BINARY PORT in the background, waited for;
+# sets TOOL_PORT and TOOL_PID
+start_tool() {
+	TOOL_PORT=$(free_port)
+	"$2" "$TOOL_PORT" >>"$LOGS/$1.log" 2>&1 &
+	TOOL_PID=$!
+	if ! waitfor 15 listening "$TOOL_PORT"; then
+		log "bench: $3 did not come up (see $LOGS/$1.log)"
 		exit 1
 	fi
 }
+# the libwebsockets relay ($OUT/lws-relay, tests/bench/lws-relay.c)
+start_lws() { start_tool lws-relay "$OUT/lws-relay" "the libwebsockets relay"; LWS_PORT=$TOOL_PORT LWSP=$TOOL_PID; }
 stop_lws() { kill_wait "$LWSP" 5; LWSP=; }
 
 # the floor of switchboard's process shape (tests/bench/floor-relay.c)
-start_floor() {
-	FLOOR_PORT=$(free_port)
-	"$OUT/floor-relay" "$FLOOR_PORT" >>"$LOGS/floor-relay.log" 2>&1 &
-	FLOORP=$!
-	if ! waitfor 15 listening "$FLOOR_PORT"; then
-		log "bench: the floor relay did not come up (see $LOGS/floor-relay.log)"
-		exit 1
-	fi
-}
+start_floor() { start_tool floor-relay "$OUT/floor-relay" "the floor relay"; FLOOR_PORT=$TOOL_PORT FLOORP=$TOOL_PID; }
 stop_floor() { kill_wait "$FLOORP" 5; FLOORP=; }
 
 # build_loadgen: the load generator at $LG (cc -O2)

@@ -62,7 +62,7 @@ build_tools || exit 1
 [ -x "$OUT/lws-relay" ] || { echo "bench: libwebsockets-dev missing (make bench installs DEB_BENCH)" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
-SB='' NP='' LGP='' WD='' WSDP='' LWSP=''
+SB='' NP='' LGP='' WD='' WSDP='' LWSP='' FLOORP=''
 FAILED=''   # reasons the run is not valid (printed, and exit status 1)
 
 cleanup() {
@@ -72,6 +72,7 @@ cleanup() {
 	[ -n "$NP" ] && stop_node
 	[ -n "$WSDP" ] && stop_wsd
 	[ -n "$LWSP" ] && stop_lws
+	[ -n "$FLOORP" ] && stop_floor
 	[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
 	rm -rf "$TMP"
 }
