@@ -169,6 +169,17 @@ static void on_incoming(struct session *s, const struct envelope *e)
 		wsstar_send_out(s);
 }
 
+/* Starts the event "socket.io-pull-stream.<what>.<id>.<dialer|listener>" in wsstar_out. */
+static void stream_event(struct sio_out *o, const char *what, const char *id, size_t n, int64_t dir,
+			 unsigned attachments)
+{
+	char name[64 + WSSTAR_MAX_DIAL_ID];
+	int nl = snprintf(name, sizeof name, "socket.io-pull-stream.%s.%.*s.%s", what, (int)n, id,
+			  dir == WSSTAR_DIALER ? "dialer" : "listener");
+	buf_reset(&wsstar_out);
+	sio_out_event(o, &wsstar_out, name, (size_t)nl, -1, attachments);
+}
+
 /* 451-["socket.io-pull-stream.queue.<id>.<dir>",{placeholder}] then 04 <bytes>. */
 static void on_relay(struct session *s, const struct envelope *e)
 {
@@ -179,12 +190,8 @@ static void on_relay(struct session *s, const struct envelope *e)
 	if (!mp_get_str(e->map, "id", &id, &n) || n > WSSTAR_MAX_DIAL_ID || !mp_get_int(e->map, "dir", &dir) ||
 	    !mp_get_bin(e->map, "b", &b, &bn) || bn == 0 || b[0] != EIO_MESSAGE)
 		return;
-	char name[64 + WSSTAR_MAX_DIAL_ID];
-	int nl = snprintf(name, sizeof name, "socket.io-pull-stream.queue.%.*s.%s", (int)n, id,
-			  dir == WSSTAR_DIALER ? "dialer" : "listener");
 	struct sio_out o;
-	buf_reset(&wsstar_out);
-	sio_out_event(&o, &wsstar_out, name, (size_t)nl, -1, 1);
+	stream_event(&o, "queue", id, n, dir, 1);
 	sio_out_placeholder(&o);
 	if (sio_out_end(&o) < 0)
 		return;
@@ -234,12 +241,8 @@ void wsstar_end_dials(struct session *s)
 		const char *id = (const char *)buf_head(&st->dials) + off + 1;
 		off += 1 + len;
 		for (int dir = 0; dir < 2; dir++) {
-			char name[64 + WSSTAR_MAX_DIAL_ID];
-			int nl = snprintf(name, sizeof name, "socket.io-pull-stream.error.%.*s.%s", (int)len, id,
-					  dir == WSSTAR_DIALER ? "dialer" : "listener");
 			struct sio_out o;
-			buf_reset(&wsstar_out);
-			sio_out_event(&o, &wsstar_out, name, (size_t)nl, -1, 0);
+			stream_event(&o, "error", id, len, dir, 0);
 			sio_out_string(&o, "relay lost", 10);
 			if (sio_out_end(&o) == 0)
 				wsstar_send_out(s);

@@ -219,7 +219,7 @@ build_soak_tools() {
 		common/log_sink.c -lsodium -lmsgpackc || return 1
 	cc -O2 -Wall -Wextra -o "$OUT/loadgen_galene" tests/bench/loadgen_galene.c tests/bench/loadgen_net.c \
 		tests/bench/loadgen_cpu.c tests/bench/loadgen_lat.c || return 1
-	cc -O2 -Wall -Wextra -Werror -o "$OUT/wsstar_relay" tests/bench/wsstar_relay.c
+	cc -O2 -Wall -Wextra -Werror -o "$OUT/wsstar_relay" tests/bench/wsstar_relay.c proto/wsstar/base58.c
 }
 
 # machine: one line saying what this machine is

@@ -230,7 +230,6 @@ static int all_open(void) { return nopen + nended >= nconns; }
 static int all_delivered(void) { return msg_delivered >= msg_sent_online || nended > 0 || stop_flag; }
 static int backlog_done(void) { return msg_expect >= msg_count || nended > 0 || stop_flag; }
 static int all_ended(void) { return nended >= nconns; }
-static int never(void) { return stop_flag; }
 
 static void open_all(int n)
 {
@@ -373,12 +372,7 @@ int main(int argc, char **argv)
 		if (n < 1)
 			usage();
 		open_ramp(n, 256, 900);
-		FILE *f = fopen(argv[5], "w");
-		if (!f)
-			die("%s: %s", argv[5], strerror(errno));
-		fprintf(f, "%s open=%d errors=%ld first_error=%s\n", nupgraded == n ? "ready" : "failed", nupgraded,
-			errors, first_error[0] ? first_error : "-");
-		fclose(f);
+		write_ready(argv[5], nupgraded == n, "open=%d", nupgraded);
 		loop(never, now() + hold_secs(), NULL);	/* until SIGTERM */
 		close_all(5);
 		return 0;
@@ -392,13 +386,7 @@ int main(int argc, char **argv)
 			usage();
 		open_ramp(n, 256, 900);
 		loop(all_identified, now() + 300, NULL);
-		FILE *f = fopen(argv[4], "w");
-		if (!f)
-			die("%s: %s", argv[4], strerror(errno));
-		fprintf(f, "%s identified=%d errors=%ld first_error=%s\n",
-			nidentified == nconns ? "ready" : "failed", nidentified, errors,
-			first_error[0] ? first_error : "-");
-		fclose(f);
+		write_ready(argv[4], nidentified == nconns, "identified=%d", nidentified);
 		loop(never, now() + hold_secs(), NULL);	/* until SIGTERM */
 		close_all(5);
 		return 0;
@@ -437,27 +425,17 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			if (conns[i].fd >= 0 && flush(&conns[i]) < 0)
 				on_end(&conns[i]);
-		static struct cpu_snap s0, s1;
+		static struct window w;
 		void (*tick)(double) = rate > 0 ? pace : NULL;
 		loop(never, now() + warm, tick);
 		long d0 = delivered;
-		double g0 = self_cpu_us();
-		cpu_snapshot(cpupid, &s0);
-		double t0 = now();
-		lat_on = 1;
-		loop(never, t0 + secs, tick);
-		lat_on = 0;
-		double t1 = now();
-		cpu_snapshot(cpupid, &s1);
-		double g1 = self_cpu_us();
+		window_measure(&w, cpupid, secs, tick, &lat_on);
 		long d = delivered - d0;
 		running = 0;
-		double cpu, csw;
-		cpu_delta(&s0, &s1, NULL, &cpu, &csw);
-		double el = t1 - t0, dd = d ? d : 1;
+		double el = w.secs, dd = d ? d : 1;
 		printf("delivered=%ld secs=%.3f rate=%.0f cpu_us=%.0f us_per_msg=%.2f cs_per_msg=%.2f gen_us_per_msg=%.2f "
-		       "procs=%d", d, el, d / el, cpu, cpu / dd, csw / dd, (g1 - g0) / dd, s1.n);
-		print_split(&s0, &s1, dd);
+		       "procs=%d", d, el, d / el, w.cpu, w.cpu / dd, w.csw / dd, w.gen_us / dd, w.s1.n);
+		print_split(&w.s0, &w.s1, dd);
 		lat_print();
 		printf(" errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
 		fflush(stdout);
@@ -494,30 +472,22 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			if (conns[i].fd >= 0 && flush(&conns[i]) < 0)
 				on_end(&conns[i]);
-		static struct cpu_snap s0, s1;
+		static struct window w;
 		loop(never, now() + warm, NULL);
 		long d0 = msg_delivered, on0 = msg_sent_online, off0 = msg_sent_offline;
-		double g0 = self_cpu_us();
-		cpu_snapshot(cpupid, &s0);
-		double t0 = now();
-		loop(never, t0 + secs, NULL);
-		double t1 = now();
-		cpu_snapshot(cpupid, &s1);
-		double g1 = self_cpu_us();
+		window_measure(&w, cpupid, secs, NULL, NULL);
 		long d = msg_delivered - d0, st = msg_sent_online - on0 + msg_sent_offline - off0;
 		running = 0;
 		/* drain: everything to online ids arrives, then their reads get through */
 		loop(all_delivered, now() + 10, NULL);
 		loop(never, now() + 0.3, NULL);
-		double cpu, csw;
-		cpu_delta(&s0, &s1, NULL, &cpu, &csw);
-		double el = t1 - t0, ss = st ? st : 1;
+		double el = w.secs, ss = st ? st : 1;
 		if (msg_delivered != msg_sent_online)
 			err("undelivered:%ld", msg_sent_online - msg_delivered);
 		printf("delivered=%ld stored=%ld secs=%.3f rate_delivered=%.0f rate_stored=%.0f cpu_us=%.0f us_per_msg=%.2f "
-		       "cs_per_msg=%.2f gen_us_per_msg=%.2f procs=%d", d, st, el, d / el, st / el, cpu, cpu / ss, csw / ss,
-		       (g1 - g0) / ss, s1.n);
-		print_split(&s0, &s1, ss);
+		       "cs_per_msg=%.2f gen_us_per_msg=%.2f procs=%d", d, st, el, d / el, st / el, w.cpu, w.cpu / ss,
+		       w.csw / ss, w.gen_us / ss, w.s1.n);
+		print_split(&w.s0, &w.s1, ss);
 		printf(" sent_online_total=%ld sent_offline_total=%ld delivered_total=%ld errors=%ld first_error=%s\n",
 		       msg_sent_online, msg_sent_offline, msg_delivered, errors, first_error[0] ? first_error : "-");
 		fflush(stdout);

@@ -65,6 +65,24 @@ void handle(struct conn *c, uint32_t ev);
 void loop(int (*done)(void), double deadline, void (*tick)(double));
 void close_conns(double secs, int (*all_ended)(void));
 void loadgen_signals_and_seed(void (*on_sig)(int));
+int never(void);		/* loop's done for "until SIGTERM or SIGINT" (stop_flag) */
+/* The file a load generator writes once set up (soak.sh and the benches wait
+ * for it): "ready" or "failed", what is up (fmt), errors=N first_error=E. */
+void write_ready(const char *file, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The soak of loadgen_salty and loadgen_galene, after their set-up. */
+struct soak {
+	const char *name;		/* the result's sent_NAME= and delivered_NAME= */
+	void (*tick)(double);		/* sends what is due, paced from *t0 */
+	double *t0;			/* set to when the sending starts */
+	const long *sent, *got;		/* messages sent, and delivered back */
+	int (*all_ended)(void);		/* every connection has ended */
+	int *over;			/* set once the result is out: ends are expected */
+};
+/* With the set-up gone well (ok): sends until SIGTERM, waits up to 15 s for
+ * the rest to arrive; then the line "soak sent_NAME=S delivered_NAME=D
+ * errors=E first_error=F" on stdout, and up to 120 s for the ends. The exit
+ * status: 1 unless ok and no errors. */
+int soak_run(const struct soak *s, int ok);
 extern int port, epfd;
 extern const char *path;
 extern const char *req_headers;
@@ -85,6 +103,16 @@ double self_cpu_us(void);
 void print_split(const struct cpu_snap *s0, struct cpu_snap *s1, double per);
 void cpu_delta(const struct cpu_snap *a, const struct cpu_snap *b, const char *group,
 		      double *us, double *csw);
+/* A measured window: secs of the loop (with tick), the CPU of the process
+ * tree at cpupid around it and the load generator's own. Large (two
+ * snapshots): keep one static. */
+struct window {
+	struct cpu_snap s0, s1;
+	double secs, gen_us;		/* elapsed; the load generator's CPU */
+	double cpu, csw;		/* the tree's CPU (us) and context switches */
+};
+/* *flag (unless NULL) is 1 during the window only, e.g. &lat_on. */
+void window_measure(struct window *w, int cpupid, double secs, void (*tick)(double), int *flag);
 
 /* loadgen.c: the hooks each mode fills in */
 const char *conn_path(struct conn *c);

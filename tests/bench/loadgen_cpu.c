@@ -174,3 +174,19 @@ void print_split(const struct cpu_snap *s0, struct cpu_snap *s1, double per)
 	}
 }
 
+void window_measure(struct window *w, int cpupid, double secs, void (*tick)(double), int *flag)
+{
+	double g0 = self_cpu_us();
+	cpu_snapshot(cpupid, &w->s0);
+	double t0 = now();
+	if (flag)
+		*flag = 1;
+	loop(never, t0 + secs, tick);
+	if (flag)
+		*flag = 0;
+	double t1 = now();
+	cpu_snapshot(cpupid, &w->s1);
+	w->gen_us = self_cpu_us() - g0;
+	w->secs = t1 - t0;
+	cpu_delta(&w->s0, &w->s1, NULL, &w->cpu, &w->csw);
+}

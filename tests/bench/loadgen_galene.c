@@ -165,9 +165,7 @@ static void pace(double t)
 	}
 }
 
-static int all_back(void) { return gdelivered >= gseq; }
 static int all_joined(void) { return njoined + ngone >= nconns || stop_flag; }
-static int never(void) { return stop_flag; }
 static int all_ended(void) { return ngone >= nconns; }
 static void on_signal(int s) { (void)s; stop_flag = 1; }
 
@@ -216,7 +214,7 @@ static int join_all(int n)
 
 static int measure(double warm, double secs, int cpupid)
 {
-	static struct cpu_snap s0, s1;
+	static struct window w;
 	running = 1;
 	pace_t0 = now();
 	for (int i = 0; gmode == G_FANOUT && rate <= 0 && i < senders; i++)
@@ -227,22 +225,13 @@ static int measure(double warm, double secs, int cpupid)
 	void (*tick)(double) = rate > 0 ? pace : NULL;
 	loop(never, now() + warm, tick);
 	long d0 = gdelivered, m0 = gseq;
-	double g0 = self_cpu_us();
-	cpu_snapshot(cpupid, &s0);
-	double t0 = now();
-	lat_on = 1;
-	loop(never, t0 + secs, tick);
-	lat_on = 0;
-	double t1 = now();
-	cpu_snapshot(cpupid, &s1);
-	double g1 = self_cpu_us();
+	window_measure(&w, cpupid, secs, tick, &lat_on);
 	long d = gdelivered - d0, m = gseq - m0;
-	double cpu, csw, el = t1 - t0, dd = d ? d : 1, mm = m ? m : 1;
-	cpu_delta(&s0, &s1, NULL, &cpu, &csw);
+	double el = w.secs, dd = d ? d : 1, mm = m ? m : 1;
 	printf("delivered=%ld sent=%ld secs=%.3f rate=%.0f msg_rate=%.0f cpu_us=%.0f us_per_delivery=%.2f "
 	       "us_per_msg=%.2f gen_us_per_delivery=%.2f procs=%d",
-	       d, m, el, d / el, m / el, cpu, cpu / dd, cpu / mm, (g1 - g0) / dd, s1.n);
-	print_split(&s0, &s1, dd);
+	       d, m, el, d / el, m / el, w.cpu, w.cpu / dd, w.cpu / mm, w.gen_us / dd, w.s1.n);
+	print_split(&w.s0, &w.s1, dd);
 	lat_print();
 	printf(" errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
 	fflush(stdout);
@@ -260,30 +249,11 @@ static int run_soak(int n, double r, int plen, const char *readyfile)
 		gpayload[i] = (char)('a' + i % 26);
 	lat_init();
 	int rc = join_all(n);
-	FILE *f = fopen(readyfile, "w");
-	if (!f)
-		die("%s: %s", readyfile, strerror(errno));
-	fprintf(f, "%s %d errors=%ld first_error=%s\n", rc ? "failed" : "ready", njoined, errors,
-		first_error[0] ? first_error : "-");
-	fclose(f);
-	if (rc == 0) {
+	write_ready(readyfile, rc == 0, "%d", njoined);
+	if (rc == 0)
 		loop(never, now() + 1, NULL); /* the user add frames of the last joins */
-		running = 1;
-		pace_t0 = now();
-		loop(never, pace_t0 + 86400, pace);
-		running = 0;
-		stop_flag = 0;
-		loop(all_back, now() + 15, NULL);
-		if (gdelivered < gseq)
-			err("undelivered:%ld", gseq - gdelivered);
-	}
-	printf("soak sent_galene=%ld delivered_galene=%ld errors=%ld first_error=%s\n", gseq, gdelivered, errors,
-	       first_error[0] ? first_error : "-");
-	fflush(stdout);
-	soak_over = 1;
-	rc = rc || errors;
-	loop(all_ended, now() + 120, NULL);
-	return rc ? 1 : 0;
+	static const struct soak s = {"galene", pace, &pace_t0, &gseq, &gdelivered, all_ended, &soak_over};
+	return soak_run(&s, rc == 0);
 }
 
 int main(int argc, char **argv)
@@ -305,12 +275,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "idle") && argc == 7) {
 		gmode = G_IDLE;
 		rc = join_all(n);
-		FILE *f = fopen(argv[6], "w");
-		if (!f)
-			die("%s: %s", argv[6], strerror(errno));
-		fprintf(f, "%s %d errors=%ld first_error=%s\n", rc ? "failed" : "ready", njoined, errors,
-			first_error[0] ? first_error : "-");
-		fclose(f);
+		write_ready(argv[6], rc == 0, "%d", njoined);
 		if (rc == 0)
 			loop(never, now() + 600, NULL);
 		close_all(5);

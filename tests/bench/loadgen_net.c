@@ -419,3 +419,44 @@ void loadgen_signals_and_seed(void (*on_sig)(int))
 	sigaction(SIGINT, &sa, NULL);
 	rng ^= (uint64_t)getpid() << 20 ^ (uint64_t)time(NULL);
 }
+
+int never(void) { return stop_flag; }
+
+void write_ready(const char *file, int ok, const char *fmt, ...)
+{
+	FILE *f = fopen(file, "w");
+	if (!f)
+		die("%s: %s", file, strerror(errno));
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(f, "%s ", ok ? "ready" : "failed");
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fprintf(f, " errors=%ld first_error=%s\n", errors, first_error[0] ? first_error : "-");
+	fclose(f);
+}
+
+static const struct soak *soak_now; /* for soak_back, which loop calls without arguments */
+static int soak_back(void) { return *soak_now->got >= *soak_now->sent; }
+
+int soak_run(const struct soak *s, int ok)
+{
+	if (ok) {
+		running = 1;
+		*s->t0 = now();
+		loop(never, *s->t0 + 86400, s->tick);
+		running = 0;
+		stop_flag = 0;
+		soak_now = s;
+		loop(soak_back, now() + 15, NULL);
+		if (*s->got < *s->sent)
+			err("undelivered:%ld", *s->sent - *s->got);
+	}
+	printf("soak sent_%s=%ld delivered_%s=%ld errors=%ld first_error=%s\n", s->name, *s->sent, s->name, *s->got,
+	       errors, first_error[0] ? first_error : "-");
+	fflush(stdout);
+	*s->over = 1;
+	int rc = !ok || errors;
+	loop(s->all_ended, now() + 120, NULL);
+	return rc ? 1 : 0;
+}

@@ -317,7 +317,6 @@ void on_end(struct conn *c)
 static int hs_over(void) { return pairs_over >= hs_total || stop_flag; }
 static int all_ready(void) { return nready + ngone >= 2L * npairs || stop_flag; }
 static int all_ended(void) { return ngone >= 2L * npairs; }
-static int never(void) { return stop_flag; }
 static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
 static void alloc_pairs(int n)
@@ -418,24 +417,17 @@ static int run_relay(double warm, double secs, int cpupid)
 	for (int i = 0; i < nconns; i++)
 		if (conns[i].fd >= 0 && flush(&conns[i]) < 0)
 			on_end(&conns[i]);
-	static struct cpu_snap s0, s1;
+	static struct window w;
 	loop(never, now() + warm, NULL);
 	long d0 = delivered;
-	double g0 = self_cpu_us();
-	cpu_snapshot(cpupid, &s0);
-	double t0 = now();
-	loop(never, t0 + secs, NULL);
-	double t1 = now();
-	cpu_snapshot(cpupid, &s1);
-	double g1 = self_cpu_us(), el = t1 - t0;
+	window_measure(&w, cpupid, secs, NULL, NULL);
 	long d = delivered - d0;
-	double cpu, csw, dd = d ? d : 1;
-	cpu_delta(&s0, &s1, NULL, &cpu, &csw);
+	double el = w.secs, dd = d ? d : 1;
 	running = 0;
 	printf("delivered=%ld secs=%.3f rate=%.0f mb_per_s=%.1f cpu_us=%.0f us_per_msg=%.2f cs_per_msg=%.2f "
-	       "gen_us_per_msg=%.2f procs=%d", d, el, d / el, d * (double)size / el / 1e6, cpu, cpu / dd, csw / dd,
-	       (g1 - g0) / dd, s1.n);
-	print_split(&s0, &s1, dd);
+	       "gen_us_per_msg=%.2f procs=%d", d, el, d / el, d * (double)size / el / 1e6, w.cpu, w.cpu / dd,
+	       w.csw / dd, w.gen_us / dd, w.s1.n);
+	print_split(&w.s0, &w.s1, dd);
 	printf(" errors=%ld first_error=%s\n", errors, first());
 	fflush(stdout);
 	close_all(5);
@@ -445,11 +437,7 @@ static int run_relay(double warm, double secs, int cpupid)
 static int run_idle(const char *readyfile)
 {
 	int rc = open_pairs();
-	FILE *f = fopen(readyfile, "w");
-	if (!f)
-		die("%s: %s", readyfile, strerror(errno));
-	fprintf(f, "%s paired=%ld errors=%ld first_error=%s\n", rc ? "failed" : "ready", nready, errors, first());
-	fclose(f);
+	write_ready(readyfile, rc == 0, "paired=%ld", nready);
 	loop(never, now() + 120, NULL); /* until SIGTERM */
 	close_all(3);
 	return rc ? 1 : 0;
@@ -476,7 +464,6 @@ static void soak_tick(double t)
 			on_end(c);
 	}
 }
-static int soak_back(void) { return soak_got >= soak_sent; }
 
 static int run_soak(double rate, const char *readyfile)
 {
@@ -485,28 +472,9 @@ static int run_soak(double rate, const char *readyfile)
 		die("out of memory");
 	relay_prepare();
 	int rc = open_pairs();
-	FILE *f = fopen(readyfile, "w");
-	if (!f)
-		die("%s: %s", readyfile, strerror(errno));
-	fprintf(f, "%s paired=%ld errors=%ld first_error=%s\n", rc ? "failed" : "ready", nready, errors, first());
-	fclose(f);
-	if (rc == 0) {
-		running = 1;
-		soak_t0 = now();
-		loop(never, soak_t0 + 86400, soak_tick);
-		running = 0;
-		stop_flag = 0;
-		loop(soak_back, now() + 15, NULL);
-		if (soak_got < soak_sent)
-			err("undelivered:%ld", soak_sent - soak_got);
-	}
-	printf("soak sent_saltyrtc=%ld delivered_saltyrtc=%ld errors=%ld first_error=%s\n", soak_sent, soak_got, errors,
-	       first());
-	fflush(stdout);
-	soak_over = 1;
-	rc = rc || errors;
-	loop(all_ended, now() + 120, NULL);
-	return rc ? 1 : 0;
+	write_ready(readyfile, rc == 0, "paired=%ld", nready);
+	static const struct soak s = {"saltyrtc", soak_tick, &soak_t0, &soak_sent, &soak_got, all_ended, &soak_over};
+	return soak_run(&s, rc == 0);
 }
 
 static void usage(void)

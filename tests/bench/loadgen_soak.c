@@ -194,7 +194,6 @@ void soak_on_text(struct conn *c, const char *p, size_t n)
 }
 
 static int chat_ready(void) { return stop_flag || chat_ident + nended >= nkind[SK_CHAT]; }
-static int stopped(void) { return stop_flag; }
 static int all_back(void) { return undelivered() <= 0; }
 static int all_ended(void) { return nended >= nconns; }
 
@@ -226,17 +225,12 @@ int soak_main(int argc, char **argv)
 	}
 	open_ramp(total, 256, 900);
 	loop(chat_ready, now() + 300, NULL);
-	FILE *f = fopen(argv[8], "w");
-	if (!f)
-		die("%s: %s", argv[8], strerror(errno));
 	int ok = nupgraded == total && chat_ident == nkind[SK_CHAT] && !errors;
-	fprintf(f, "%s open=%d identified=%d errors=%ld first_error=%s\n", ok ? "ready" : "failed", nupgraded,
-		chat_ident, errors, first_error[0] ? first_error : "-");
-	fclose(f);
+	write_ready(argv[8], ok, "open=%d identified=%d", nupgraded, chat_ident);
 	running = ok;
 	t0 = now();
 	next_report = t0 + 30;
-	loop(stopped, t0 + 86400, tick);
+	loop(never, t0 + 86400, tick);
 	running = 0;
 	stop_flag = 0;
 	loop(all_back, now() + 15, NULL);

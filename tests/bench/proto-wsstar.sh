@@ -165,7 +165,7 @@ floor() {
 }
 
 log "bench: wsstar: machine busy $(cpu_busy)% before the run"
-cc -O2 -Wall -Wextra -Werror -o "$TMP/wsstar_relay" tests/bench/wsstar_relay.c || { log "bench: wsstar: wsstar_relay.c did not build"; exit 1; }
+cc -O2 -Wall -Wextra -Werror -o "$TMP/wsstar_relay" tests/bench/wsstar_relay.c proto/wsstar/base58.c || { log "bench: wsstar: wsstar_relay.c did not build"; exit 1; }
 cc -O2 -Wall -Wextra -Werror -o "$TMP/wsstar_floor" tests/bench/wsstar_floor.c || { log "bench: wsstar: wsstar_floor.c did not build"; exit 1; }
 # two valid peer ids for the C client's multiaddrs (it signs nothing: both servers run without the challenge)
 ID_A=QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../proto/wsstar/base58.h"
+
 #define CHUNK 65536
 #define WINDOW (768 * 1024)
 #define CREDIT (256 * 1024)
@@ -195,17 +197,29 @@ static void start(void)
 		fill();
 }
 
-static void on_text_a(const char *t, size_t n)
+/* The join, the same for both peers: on Socket.IO's connect ("40") ss-join
+ * as ma, and its ack ("430"); 1 if t was one of them. */
+static int on_join(struct conn *c, const char *ma, const char *refused, const char *t, size_t n)
 {
 	if (n == 2 && !memcmp(t, "40", 2)) {
 		char m[512];
-		snprintf(m, sizeof m, "420[\"ss-join\",\"%s\",\"\"]", ma_a);
-		text(&A, m);
+		snprintf(m, sizeof m, "420[\"ss-join\",\"%s\",\"\"]", ma);
+		text(c, m);
 	} else if (n >= 3 && !memcmp(t, "430", 3)) {
 		if (n < 8 || memcmp(t, "430[null", 8))
-			die("A's join was refused");
-		A.joined = 1;
-	} else if (n >= 3 && !memcmp(t, "431", 3)) {
+			die(refused);
+		c->joined = 1;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+static void on_text_a(const char *t, size_t n)
+{
+	if (on_join(&A, ma_a, "A's join was refused", t, n))
+		return; /* a join moves no dial flag: start() is not due */
+	if (n >= 3 && !memcmp(t, "431", 3)) {
 		if (memcmp(t, "431[]", 5) && memcmp(t, "431[null", 8))
 			die("the dial was refused");
 		dial_acked = 1;
@@ -222,15 +236,9 @@ static void on_text_a(const char *t, size_t n)
 
 static void on_text_b(const char *t, size_t n)
 {
-	if (n == 2 && !memcmp(t, "40", 2)) {
-		char m[512];
-		snprintf(m, sizeof m, "420[\"ss-join\",\"%s\",\"\"]", ma_b);
-		text(&B, m);
-	} else if (n >= 3 && !memcmp(t, "430", 3)) {
-		if (n < 8 || memcmp(t, "430[null", 8))
-			die("B's join was refused");
-		B.joined = 1;
-	} else if (n > 2 && !memcmp(t, "42", 2) && memmem(t, n, "\"ss-incomming\"", 14)) {
+	if (on_join(&B, ma_b, "B's join was refused", t, n))
+		return;
+	if (n > 2 && !memcmp(t, "42", 2) && memmem(t, n, "\"ss-incomming\"", 14)) {
 		/* 42<ack>["ss-incomming",...]: ack it, then read the dialer's direction */
 		char m[64];
 		snprintf(m, sizeof m, "43%ld[]", strtol(t + 2, NULL, 10));
@@ -385,28 +393,29 @@ static int cmp(const void *a, const void *b)
 /* A random, well-formed peer id: base58 of a sha2-256 multihash (12 20, then 32 bytes). */
 static void random_peer_id(char *out, size_t cap)
 {
-	static const char b58[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 	uint8_t h[34] = {0x12, 0x20};
 	if (getrandom(h + 2, 32, 0) != 32)
 		die("getrandom");
-	uint8_t digits[64] = {0};
-	size_t nd = 0;
-	for (size_t i = 0; i < sizeof h; i++) { /* digits (base 58, least significant first) = h */
-		unsigned carry = h[i];
-		for (size_t j = 0; j < nd; j++) {
-			carry += (unsigned)digits[j] << 8;
-			digits[j] = (uint8_t)(carry % 58);
-			carry /= 58;
-		}
-		while (carry) {
-			digits[nd++] = (uint8_t)(carry % 58);
-			carry /= 58;
-		}
+	if (b58_encode(h, sizeof h, out, cap) < 0)
+		die("base58");
+}
+
+/* One turn of both connections: wait up to ms, read and write what they can. */
+static void poll_both(int ms)
+{
+	struct pollfd p[2] = {{A.fd, POLLIN | (A.off < A.len ? POLLOUT : 0), 0},
+			      {B.fd, POLLIN | (B.off < B.len ? POLLOUT : 0), 0}};
+	if (poll(p, 2, ms) < 0 && errno != EINTR)
+		die("poll");
+	for (int i = 0; i < 2; i++) {
+		struct conn *c = i ? &B : &A;
+		if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+			readable(c);
+		if (p[i].revents & POLLOUT)
+			writable(c);
 	}
-	size_t k = 0; /* h starts with 0x12: no leading zero bytes to write as '1' */
-	while (nd > 0 && k + 1 < cap)
-		out[k++] = b58[digits[--nd]];
-	out[k] = 0;
+	writable(&A);
+	writable(&B);
 }
 
 static void on_term(int sig)
@@ -443,20 +452,7 @@ static void soak_loop(double rate, const char *readyfile, double deadline)
 			stop_at = t + 15;
 		if (stop_at && (soak_echoed >= soak_sent || t > stop_at))
 			break;
-		struct pollfd p[2] = {{A.fd, POLLIN | (A.off < A.len ? POLLOUT : 0), 0},
-				      {B.fd, POLLIN | (B.off < B.len ? POLLOUT : 0), 0}};
-		int ms = started && !soak_stop ? (int)(1000 / rate) + 1 : 100;
-		if (poll(p, 2, ms) < 0 && errno != EINTR)
-			die("poll");
-		for (int i = 0; i < 2; i++) {
-			struct conn *c = i ? &B : &A;
-			if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-				readable(c);
-			if (p[i].revents & POLLOUT)
-				writable(c);
-		}
-		writable(&A);
-		writable(&B);
+		poll_both(started && !soak_stop ? (int)(1000 / rate) + 1 : 100);
 	}
 	if (soak_got < soak_sent && !soak_errors++)
 		snprintf(soak_first, sizeof soak_first, "undelivered:%lld", soak_sent - soak_got);
@@ -514,19 +510,7 @@ int main(int argc, char **argv)
 			break;
 		if (now_s() > deadline)
 			die(started ? "stalled" : "the dial never started");
-		struct pollfd p[2] = {{A.fd, POLLIN | (A.off < A.len ? POLLOUT : 0), 0},
-				      {B.fd, POLLIN | (B.off < B.len ? POLLOUT : 0), 0}};
-		if (poll(p, 2, 1000) < 0 && errno != EINTR)
-			die("poll");
-		for (int i = 0; i < 2; i++) {
-			struct conn *c = i ? &B : &A;
-			if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
-				readable(c);
-			if (p[i].revents & POLLOUT)
-				writable(c);
-		}
-		writable(&A);
-		writable(&B);
+		poll_both(1000);
 	}
 	double el = now_s() - t_start;
 	struct rusage ru;

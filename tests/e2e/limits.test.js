@@ -160,17 +160,25 @@ async function burst(ws, n, ms = 60000) {
   }
 }
 
+// A fake worker on the bus, WSChat user name on connection conn, that gives
+// all the credit it may, all the time, and never reads its pipe. sink.gone
+// once the router hung up on it; sink.stop() ends it.
+async function fakeSink(srv, conn, name) {
+  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'), { read: false });
+  fake.send(Buffer.concat([
+    mp({ v: 1, p: 'core', op: 'hello', conn, pid: 1, proto: 'wschat', credit: 2 }),
+    mp({ v: 1, p: 'wschat', op: 'identify', name })]));
+  const sink = { gone: false };
+  fake.closed.then(() => { sink.gone = true; });
+  const credit = setInterval(() => { if (!sink.gone) fake.send(mp({ v: 1, p: 'core', op: 'credit', n: 2 })); }, 5);
+  sink.stop = () => { clearInterval(credit); fake.socket.destroy(); };
+  return sink;
+}
+
 test('a fake worker that grants credit and never reads is dropped; router RSS stays bounded', async () => {
   const srv = await server(['--max-message', String(MB)]);
   const pid = srv.routerPid();
-  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'), { read: false });
-  fake.send(Buffer.concat([
-    mp({ v: 1, p: 'core', op: 'hello', conn: 4242, pid: 1, proto: 'wschat', credit: 2 }),
-    mp({ v: 1, p: 'wschat', op: 'identify', name: 'sink' })]));
-  let gone = false;
-  fake.closed.then(() => { gone = true; });
-  // all the credit it may give, all the time
-  const credit = setInterval(() => { if (!gone) fake.send(mp({ v: 1, p: 'core', op: 'credit', n: 2 })); }, 5);
+  const sink = await fakeSink(srv, 4242, 'sink');
   try {
     const tx = await wschat(srv, 'tx');
     tx.name = 'tx';
@@ -180,9 +188,9 @@ test('a fake worker that grants credit and never reads is dropped; router RSS st
     console.log(`# router RSS ${rss0} KiB before, peak grew by ${grew.toFixed(1)} MB over 60 MB of broadcasts`);
     if (!ASAN) assert.ok(grew < 40, `router grew by ${grew} MB`);
     await until(() => metric(srv, 'bus_dropped_total') >= 1, 30000, 'the fake worker dropped');
-    await until(() => gone, 10000, 'the fake worker hung up on');
+    await until(() => sink.gone, 10000, 'the fake worker hung up on');
     tx.terminate();
-  } finally { clearInterval(credit); fake.socket.destroy(); }
+  } finally { sink.stop(); }
   await srv.stop();
 }, { timeout: 120000 });
 
@@ -192,22 +200,16 @@ test('a fake worker that grants credit and never reads is dropped; router RSS st
 // waits in the router's own output: the bytes it has not read count.
 test('a fake worker told to close, all it was sent in its socket, that never reads is dropped', async () => {
   const srv = await server(['--worker-queue', '65536']);
-  const fake = await spClient(path.join(srv.stateDir, 'bus.ipc'), { read: false });
-  fake.send(Buffer.concat([
-    mp({ v: 1, p: 'core', op: 'hello', conn: 4243, pid: 1, proto: 'wschat', credit: 2 }),
-    mp({ v: 1, p: 'wschat', op: 'identify', name: 'sink2' })]));
-  let gone = false;
-  fake.closed.then(() => { gone = true; });
-  const credit = setInterval(() => { if (!gone) fake.send(mp({ v: 1, p: 'core', op: 'credit', n: 2 })); }, 5);
+  const sink = await fakeSink(srv, 4243, 'sink2'); // conn 4243: 0x1093 in the log
   try {
     const tx = await wschat(srv, 'tx');
     tx.sendJSON({ command: 'broadcast', message: 'z'.repeat(100000) }); // over the fake's queue limit at once
     await until(() => /worker pid 1 conn 0000000000001093 is too slow/.test(srv.log), 30000, 'the fake worker told to close');
     await until(() => metric(srv, 'bus_dropped_total') >= 1, 30000, 'the fake worker dropped');
-    await until(() => gone, 10000, 'the fake worker hung up on');
+    await until(() => sink.gone, 10000, 'the fake worker hung up on');
     assert.match(srv.log, /bus pipe \d+: \d+ bytes unread for 10 s; dropping that worker/);
     tx.terminate();
-  } finally { clearInterval(credit); fake.socket.destroy(); }
+  } finally { sink.stop(); }
   await srv.stop();
 }, { timeout: 120000 });
 
