@@ -1,10 +1,15 @@
 /*
  * router/listen_sock: the bus's listening sockets, through bus_listen: what
  * it refuses to listen on, and tcp:// off loopback only with a bus key (the
- * tap never).
+ * tap never); listen_ipc's socket file modes.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "../../router/listen_sock.h"
 #include "bus_loop.h"
 
 static void test_listen_errors(void)
@@ -40,8 +45,32 @@ static void test_auth_listen(void)
 	loop_close(&L);
 }
 
+/* the file has the mode asked for, whatever the umask, and a stale one is replaced */
+static void test_ipc_modes(void)
+{
+	char dir[] = "/tmp/sb-unit-ipc.XXXXXX", path[64];
+	CHECK("listen_ipc: scratch dir", mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/s.ipc", dir);
+	mode_t old = umask(0);
+	const mode_t modes[] = {0660, 0600};
+	for (int i = 0; i < 2; i++) {
+		int fd = listen_ipc(path, modes[i], (gid_t)-1);
+		struct stat st;
+		char what[96];
+		snprintf(what, sizeof what, "listen_ipc: socket file made %04o under umask 0%s", (unsigned)modes[i],
+			 i ? ", over a stale one" : "");
+		CHECK(what, fd >= 0 && stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) == modes[i]);
+		if (fd >= 0)
+			close(fd);
+	}
+	umask(old);
+	unlink(path);
+	rmdir(dir);
+}
+
 void test_listen_sock(void)
 {
 	test_listen_errors();
 	test_auth_listen();
+	test_ipc_modes();
 }
