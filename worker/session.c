@@ -14,6 +14,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "../common/numfmt.h"
 #include "../proto/websocket/handshake.h"
 #include "../proto/websocket/origin.h"
 #include "../proto/websocket/proxy.h"
@@ -142,9 +143,10 @@ void session_log_close(const struct session *s)
 {
 	if (!s->opened_at)
 		return;
-	char code[12], ms[24];
-	snprintf(code, sizeof code, "%u", (unsigned)s->ws.close_code);
-	snprintf(ms, sizeof ms, "%lld", (long long)(clock_ms() - s->opened_at));
+	char code[24], ms[24];
+	int64_t took = clock_ms() - s->opened_at;
+	code[fmt_uint(code, s->ws.close_code, 10, 1)] = 0;
+	ms[fmt_uint(ms, took > 0 ? (unsigned long long)took : 0, 10, 1)] = 0;
 	struct log_kv kv[] = {{"path", s->path}, {"code", s->ws.close_code ? code : NULL}, {"duration_ms", ms}};
 	log_event(LOG_INFO, kv, 3, "close");
 }

@@ -24,6 +24,7 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
+#include "../common/numfmt.h"
 #include "memtrim.h"
 #include "session.h"
 #include "template.h"
@@ -486,14 +487,25 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
 
+/* "a.b.c.d:port" (no printf: common/numfmt.h says why); out holds 22 bytes. */
+static void ipv4_peer(char *out, const uint8_t *a, uint16_t port)
+{
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		n += fmt_uint(out + n, a[i], 10, 1);
+		out[n++] = i < 3 ? '.' : ':';
+	}
+	out[n + fmt_uint(out + n, port, 10, 1)] = 0;
+}
+
 /* The connection's id and the client's address, in every line this worker logs. */
 static void log_identity(struct session *s)
 {
 	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
 		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	char id[20], *peer = s->peer, host[INET6_ADDRSTRLEN];
+	char id[24], *peer = s->peer, host[INET6_ADDRSTRLEN];
 	size_t peer_cap = sizeof s->peer;
-	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->conn_id);
+	id[fmt_uint(id, s->conn_id, 16, 16)] = 0;
 	log_context("conn", id);
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
@@ -501,10 +513,9 @@ static void log_identity(struct session *s)
 		return; /* a pipe, or a client gone already */
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
 		s->peer_family = AF_INET;
 		memcpy(s->peer_addr, &a->sin_addr, 4);
-		snprintf(peer, peer_cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
+		ipv4_peer(peer, s->peer_addr, ntohs(a->sin_port));
 	} else if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
