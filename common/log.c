@@ -322,18 +322,24 @@ static void emit(const struct line *l)
 		log_dropped++; /* EAGAIN or worse: never wait, never retry */
 }
 
+/* Apart, and not inlined: its buffer would make every line's frames a page
+ * deeper, a page each forked worker writes anew (issue 12). */
+static __attribute__((noinline)) void put_formatted(struct line *l, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	put_escaped(l, msg, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
+}
+
 static void compose(struct line *l, enum log_level level, const struct log_kv *kv, int n, const char *note,
 		    const char *fmt, va_list ap)
 {
 	l->n = 0;
 	put_head(l, level);
-	const char *text = fmt;
-	char msg[LOG_LINE];
-	if (strchr(fmt, '%')) { /* most events ("connect", "close") are plain words */
-		vsnprintf(msg, sizeof msg, fmt, ap);
-		text = msg;
-	}
-	put_escaped(l, text, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
+	if (strchr(fmt, '%'))
+		put_formatted(l, fmt, ap);
+	else /* most events ("connect", "close") are plain words */
+		put_escaped(l, fmt, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
 	put_tail(l, kv, n, note);
 }
 
