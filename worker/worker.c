@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,7 +22,6 @@
 #include "../common/clock.h"
 #include "../common/core_options.h"
 #include "../common/log.h"
-#include "../common/numfmt.h"
 #include "memtrim.h"
 #include "session.h"
 #include "template.h"
@@ -487,51 +484,6 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
 
-/* "a.b.c.d:port" (no printf: common/numfmt.h says why); out holds 22 bytes. */
-static void ipv4_peer(char *out, const uint8_t *a, uint16_t port)
-{
-	size_t n = 0;
-	for (int i = 0; i < 4; i++) {
-		n += fmt_uint(out + n, a[i], 10, 1);
-		out[n++] = i < 3 ? '.' : ':';
-	}
-	out[n + fmt_uint(out + n, port, 10, 1)] = 0;
-}
-
-/* The connection's id and the client's address, in every line this worker logs. */
-static void log_identity(struct session *s)
-{
-	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
-		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	char id[24], *peer = s->peer, host[INET6_ADDRSTRLEN];
-	size_t peer_cap = sizeof s->peer;
-	id[fmt_uint(id, s->conn_id, 16, 16)] = 0;
-	log_context("conn", id);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getpeername(s->in_fd, (struct sockaddr *)&ss, &len) < 0)
-		return; /* a pipe, or a client gone already */
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-		s->peer_family = AF_INET;
-		memcpy(s->peer_addr, &a->sin_addr, 4);
-		ipv4_peer(peer, s->peer_addr, ntohs(a->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-		s->peer_family = AF_INET6;
-		memcpy(s->peer_addr, &a->sin6_addr, 16);
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* a dual-stack listener's IPv4 client */
-			s->peer_family = AF_INET;
-			memcpy(s->peer_addr, (const uint8_t *)&a->sin6_addr + 12, 4);
-		}
-		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
-	} else {
-		return;
-	}
-	log_context("peer", peer);
-}
-
 /* --template first (the supervisor's worker template, worker/template.c):
  * taken off before the options are parsed. */
 static bool template_flag(int *argc, char **argv)
@@ -576,7 +528,7 @@ int main(int argc, char **argv)
 		/* returns in each child, a worker from here on */
 		template_run(cfg.bus_ctl, cfg.sandbox, cfg.sandbox_log);
 	}
-	log_identity(&s);
+	session_identify(&s);
 	if (!is_template && (setup_rc = setup_once(&cfg, &s)) != 0)
 		return setup_rc;
 	setup_fds(&s);
