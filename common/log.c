@@ -23,6 +23,7 @@
  */
 #include "log.h"
 #include "log_sink.h"
+#include "numfmt.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -107,7 +108,9 @@ void log_context(const char *key, const char *value)
 	if (i == nctx && nctx < LOG_CTX)
 		nctx++;
 	if (i < nctx) {
-		snprintf(ctx_val[i], sizeof ctx_val[i], "%s", value);
+		size_t n = strnlen(value, sizeof ctx_val[i] - 1);
+		memcpy(ctx_val[i], value, n);
+		ctx_val[i][n] = 0;
 		ctx[i] = (struct log_kv){key, ctx_val[i]};
 	}
 	pthread_mutex_unlock(&log_lock);
@@ -136,14 +139,7 @@ static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
 static void put_uint(struct line *l, unsigned long long v, int width)
 {
 	char d[24];
-	int n = 0;
-	do {
-		d[sizeof d - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v && n < (int)sizeof d);
-	while (n < width && n < (int)sizeof d)
-		d[sizeof d - 1 - n++] = '0';
-	put(l, d + sizeof d - n, (size_t)n);
+	put(l, d, fmt_uint(d, v, 10, width < 24 ? width : 24));
 }
 
 static void putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -326,14 +322,24 @@ static void emit(const struct line *l)
 		log_dropped++; /* EAGAIN or worse: never wait, never retry */
 }
 
+/* Apart, and not inlined: its buffer would make every line's frames a page
+ * deeper, a page each forked worker writes anew (issue 12). */
+static __attribute__((noinline)) void put_formatted(struct line *l, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	put_escaped(l, msg, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
+}
+
 static void compose(struct line *l, enum log_level level, const struct log_kv *kv, int n, const char *note,
 		    const char *fmt, va_list ap)
 {
 	l->n = 0;
 	put_head(l, level);
-	char msg[LOG_LINE];
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	put_escaped(l, msg, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
+	if (strchr(fmt, '%'))
+		put_formatted(l, fmt, ap);
+	else /* most events ("connect", "close") are plain words */
+		put_escaped(l, fmt, log_fmt == LOG_FORMAT_JSON ? ESC_JSON : ESC_TEXT);
 	put_tail(l, kv, n, note);
 }
 

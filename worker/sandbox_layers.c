@@ -48,8 +48,7 @@ struct layer_rule {
 static const struct layer_rule before_upgrade[] = {
 	{SCMP_SYS(getpeername), 0, {{0}}},          /* the client's address, for the log */
 	{SCMP_SYS(setsockopt), 2, {EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY)}}, /* on the client */
-	{SCMP_SYS(epoll_create1), 0, {{0}}},        /* the worker's own loop, timer and signals */
-	{SCMP_SYS(timerfd_create), 0, {{0}}},
+	{SCMP_SYS(epoll_create1), 0, {{0}}},        /* the worker's own loop and signals */
 	{SCMP_SYS(signalfd4), 0, {{0}}},
 	{SCMP_SYS(rt_sigaction), 0, {{0}}},
 	{SCMP_SYS(openat2), 0, {{0}}},              /* --static-dir files, RESOLVE_BENEATH */

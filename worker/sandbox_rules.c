@@ -27,7 +27,7 @@
 static const int allowed[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_settime),
+	SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
 	SCMP_SYS(shutdown), SCMP_SYS(getpid), SCMP_SYS(brk), SCMP_SYS(munmap),
 	SCMP_SYS(mremap), SCMP_SYS(madvise), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),

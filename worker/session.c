@@ -6,14 +6,17 @@
  * that drives it is worker/worker.c.
  */
 #include <arpa/inet.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "../common/numfmt.h"
 #include "../proto/websocket/handshake.h"
 #include "../proto/websocket/origin.h"
 #include "../proto/websocket/proxy.h"
@@ -142,11 +145,57 @@ void session_log_close(const struct session *s)
 {
 	if (!s->opened_at)
 		return;
-	char code[12], ms[24];
-	snprintf(code, sizeof code, "%u", (unsigned)s->ws.close_code);
-	snprintf(ms, sizeof ms, "%lld", (long long)(clock_ms() - s->opened_at));
+	char code[24], ms[24];
+	int64_t took = clock_ms() - s->opened_at;
+	code[fmt_uint(code, s->ws.close_code, 10, 1)] = 0;
+	ms[fmt_uint(ms, took > 0 ? (unsigned long long)took : 0, 10, 1)] = 0;
 	struct log_kv kv[] = {{"path", s->path}, {"code", s->ws.close_code ? code : NULL}, {"duration_ms", ms}};
 	log_event(LOG_INFO, kv, 3, "close");
+}
+
+/* "a.b.c.d:port" (no printf: common/numfmt.h says why); out holds 22 bytes. */
+static void ipv4_peer(char *out, const uint8_t *a, uint16_t port)
+{
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		n += fmt_uint(out + n, a[i], 10, 1);
+		out[n++] = i < 3 ? '.' : ':';
+	}
+	out[n + fmt_uint(out + n, port, 10, 1)] = 0;
+}
+
+/* The connection's id and the client's address, in every line this worker logs. */
+void session_identify(struct session *s)
+{
+	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
+		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
+	char id[24], *peer = s->peer, host[INET6_ADDRSTRLEN];
+	size_t peer_cap = sizeof s->peer;
+	id[fmt_uint(id, s->conn_id, 16, 16)] = 0;
+	log_context("conn", id);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getpeername(s->in_fd, (struct sockaddr *)&ss, &len) < 0)
+		return; /* a pipe, or a client gone already */
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		s->peer_family = AF_INET;
+		memcpy(s->peer_addr, &a->sin_addr, 4);
+		ipv4_peer(peer, s->peer_addr, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+		s->peer_family = AF_INET6;
+		memcpy(s->peer_addr, &a->sin6_addr, 16);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* a dual-stack listener's IPv4 client */
+			s->peer_family = AF_INET;
+			memcpy(s->peer_addr, (const uint8_t *)&a->sin6_addr + 12, 4);
+		}
+		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+	} else {
+		return;
+	}
+	log_context("peer", peer);
 }
 
 static const struct proto_worker *find_protocol(const struct http_request *req)

@@ -110,6 +110,8 @@ void session_http_next(struct session *s); /* a plain-HTTP answer is out: close 
 void session_refuse(struct session *s, int status, const char *why); /* an HTTP error, then linger */
 void session_linger(struct session *s);    /* the last phase, bounded by --close-timeout */
 void session_log_close(const struct session *s); /* the close line of an upgraded connection */
+/* The connection id and the client's address, context of every later line. */
+void session_identify(struct session *s);
 
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */

@@ -223,9 +223,9 @@ static bool refusal_logged(void)
 /* Checks the caps; false when fd was refused (and closed). */
 static bool admit(int fd, struct peer_key *k)
 {
-	char who[80];
-	peer_key_format(k, who, sizeof who);
+	char who[80]; /* formatted only for a refusal: most connections are let in */
 	if (S.live >= S.max_connections) {
+		peer_key_format(k, who, sizeof who);
 		struct log_kv kv[] = {{"status", "503"}, {"reason", "too many connections"}, {"peer", who}};
 		if (refusal_logged())
 			log_event(LOG_WARN, kv, 3, "at --max-connections %d: refusing with 503", S.max_connections);
@@ -234,6 +234,7 @@ static bool admit(int fd, struct peer_key *k)
 		return false;
 	}
 	if (!peers_take(&S.per_ip, k, S.max_per_ip)) {
+		peer_key_format(k, who, sizeof who);
 		struct log_kv kv[] = {{"status", "429"}, {"reason", "too many connections from one address"},
 				      {"peer", who}};
 		if (refusal_logged())

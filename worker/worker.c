@@ -1,13 +1,12 @@
 /*
  * switchboard-worker: one WebSocket client on fd 0/1, one thread, one epoll
- * loop over {client, bus, timer, signals}. Runs under the supervisor, inetd,
- * tcpserver, s6 or systemd Accept=yes alike.
+ * loop over {client, bus, signals}, its timeout the next deadline. Runs
+ * under the supervisor, inetd, tcpserver, s6 or systemd Accept=yes alike.
  * The session and its request handling are worker/session.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -16,9 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../common/bus.h"
@@ -33,13 +30,12 @@
 #define SWITCHBOARD_VERSION "0.1.0"
 #endif
 
-enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_TIMER = 3, EV_SIGNAL = 4 };
+enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_SIGNAL = 4 };
 
-static int timer_fd, signal_fd;
+static int signal_fd;
 static bool read_paused; /* client reads stopped while the bus or the client's output is backlogged */
 static bool client_hup;  /* epoll saw the client's FIN: read until EOF */
 static bool shut_wr;     /* our FIN is sent: linger only until the peer's */
-static int64_t timer_armed_at = -1;
 
 /* Echoes, pongs and answers to a client that does not read pile up in its
  * output; past --client-backlog we stop reading it, so its own TCP window
@@ -172,23 +168,20 @@ static int64_t next_deadline(const struct session *s)
 	return t;
 }
 
-static void arm_timer(int64_t at)
+/* epoll_wait's timeout until the deadline at (clock_ms, whole ms: the
+ * clock is truncated, so the loop wakes at the deadline or after it). The
+ * deadlines are the loop's timer: no timerfd to create, arm and close for
+ * each connection. */
+static int timeout_until(int64_t at)
 {
-	/* The keep-alive deadline moves with every message from the client. A
-	 * timer that fires early costs one wake-up (on_timers checks each
-	 * deadline and the loop re-arms), so it is only moved to fire sooner. */
-	if (at >= timer_armed_at && timer_armed_at >= 0)
-		return;
-	timer_armed_at = at;
-	clock_arm_timerfd(timer_fd, at);
+	if (at == INT64_MAX)
+		return -1;
+	int64_t left = at - clock_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 static void on_timers(struct session *s)
 {
-	uint64_t ticks;
-	ssize_t r = read(timer_fd, &ticks, sizeof ticks);
-	(void)r;
-	timer_armed_at = -1;
 	int64_t now = clock_ms();
 	if (s->phase == PHASE_HANDSHAKE && now >= s->handshake_deadline) {
 		if (s->http_served > 0 && buf_used(&s->head) == 0)
@@ -284,7 +277,6 @@ static void setup_fds(struct session *s)
 	if (!one_socket)
 		set_nodelay(s->out_fd);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -301,8 +293,6 @@ static void setup_fds(struct session *s)
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, s->in_fd, &ev);
 	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = EV_TIMER};
-	epoll_ctl(s->ep, EPOLL_CTL_ADD, timer_fd, &ev);
 	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = EV_SIGNAL};
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, signal_fd, &ev);
 }
@@ -358,11 +348,11 @@ static int run(struct session *s)
 	struct epoll_event evs[8];
 	while (s->phase != PHASE_DONE) {
 		memtrim_if_due(s);
-		arm_timer(next_deadline(s));
+		int64_t at = next_deadline(s);
 		/* A read paused for backpressure whose output drained in after_turn
 		 * gets no new edge: the bytes already wait in the socket. Poll, do
 		 * not block, so it resumes now, not at the next timer. */
-		int n = epoll_wait(s->ep, evs, 8, read_paused && !must_pause(s) ? 0 : -1);
+		int n = epoll_wait(s->ep, evs, 8, read_paused && !must_pause(s) ? 0 : timeout_until(at));
 		if (n < 0 && errno != EINTR)
 			return 1;
 		bool client_in = false;
@@ -383,14 +373,13 @@ static int run(struct session *s)
 			case EV_BUS:
 				uplink_on_event(s, e);
 				break;
-			case EV_TIMER:
-				on_timers(s);
-				break;
 			case EV_SIGNAL:
 				on_signal(s);
 				break;
 			}
 		}
+		if (at != INT64_MAX && clock_ms() >= at)
+			on_timers(s);
 		/* Edge-triggered: a read paused for backpressure resumes here. */
 		if (client_in || (read_paused && !must_pause(s))) {
 			read_paused = false;
@@ -495,41 +484,6 @@ static void parse_options(int argc, char **argv, struct worker_config *cfg)
 		cfg->sandbox = false; /* LeakSanitizer needs ptrace and threads at exit */
 }
 
-/* The connection's id and the client's address, in every line this worker logs. */
-static void log_identity(struct session *s)
-{
-	if (getrandom(&s->conn_id, sizeof s->conn_id, 0) != sizeof s->conn_id)
-		s->conn_id = (uint64_t)getpid() << 32 | (uint64_t)clock_ms();
-	char id[20], *peer = s->peer, host[INET6_ADDRSTRLEN];
-	size_t peer_cap = sizeof s->peer;
-	snprintf(id, sizeof id, "%016llx", (unsigned long long)s->conn_id);
-	log_context("conn", id);
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (getpeername(s->in_fd, (struct sockaddr *)&ss, &len) < 0)
-		return; /* a pipe, or a client gone already */
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-		s->peer_family = AF_INET;
-		memcpy(s->peer_addr, &a->sin_addr, 4);
-		snprintf(peer, peer_cap, "%s:%u", host, (unsigned)ntohs(a->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-		s->peer_family = AF_INET6;
-		memcpy(s->peer_addr, &a->sin6_addr, 16);
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) { /* a dual-stack listener's IPv4 client */
-			s->peer_family = AF_INET;
-			memcpy(s->peer_addr, (const uint8_t *)&a->sin6_addr + 12, 4);
-		}
-		snprintf(peer, peer_cap, "[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
-	} else {
-		return;
-	}
-	log_context("peer", peer);
-}
-
 /* --template first (the supervisor's worker template, worker/template.c):
  * taken off before the options are parsed. */
 static bool template_flag(int *argc, char **argv)
@@ -574,7 +528,7 @@ int main(int argc, char **argv)
 		/* returns in each child, a worker from here on */
 		template_run(cfg.bus_ctl, cfg.sandbox, cfg.sandbox_log);
 	}
-	log_identity(&s);
+	session_identify(&s);
 	if (!is_template && (setup_rc = setup_once(&cfg, &s)) != 0)
 		return setup_rc;
 	setup_fds(&s);
@@ -584,6 +538,13 @@ int main(int argc, char **argv)
 	session_log_close(&s);
 	if (s.proto && s.proto->close && s.state)
 		s.proto->close(&s);
+	/* Nothing else is left to say to anyone: the kernel frees the rest at
+	 * once. exit() would run the C library's handlers and destructors and
+	 * free() every buffer, touching pages the fork shared with the template,
+	 * each one copied just to be thrown away (a tenth of a forked worker's
+	 * time). Only LeakSanitizer wants the buffers freed. */
+	if (!built_with_asan())
+		_exit(rc);
 	static_close(&s.file);
 	ws_conn_free(&s.ws);
 	sp_conn_free(&s.bus);

@@ -79,13 +79,15 @@ void ws_upgrade_response(struct buf *out, const struct http_request *req, const 
 	const struct http_header *k = http_header_find(req, "Sec-WebSocket-Key");
 	char accept[WS_ACCEPT_LEN + 1];
 	ws_accept_key(k->value, k->value_len, accept);
-	buf_printf(out,
-		   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-		   "Sec-WebSocket-Accept: %s\r\n",
-		   accept);
-	if (subprotocol)
-		buf_printf(out, "Sec-WebSocket-Protocol: %s\r\n", subprotocol);
-	buf_append_str(out, "\r\n");
+	/* pieces, not buf_printf: a worker needs no printf code for its upgrade */
+	buf_append_str(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			    "Sec-WebSocket-Accept: ");
+	buf_append_str(out, accept);
+	if (subprotocol) {
+		buf_append_str(out, "\r\nSec-WebSocket-Protocol: ");
+		buf_append_str(out, subprotocol);
+	}
+	buf_append_str(out, "\r\n\r\n");
 }
 
 const char *ws_refusal_headers(int status)
