@@ -333,6 +333,56 @@ static void test_ws_through(void)
 	free(got);
 }
 
+/* Reads from fd until n bytes came or it stays empty a while, writing out's rest to wfd meanwhile. */
+static size_t drain_into(int wfd, struct buf *out, int fd, uint8_t *got, size_t n)
+{
+	size_t k = 0;
+	for (int idle = 0; k < n && idle < 1000;) {
+		ssize_t w = buf_used(out) ? write(wfd, buf_head(out), buf_used(out)) : 0;
+		if (w > 0)
+			buf_consume(out, (size_t)w);
+		ssize_t r = read(fd, got + k, n - k);
+		if (r > 0)
+			k += (size_t)r, idle = 0;
+		else
+			idle++;
+	}
+	return k;
+}
+
+/* A big frame after a queued small one: one writev for both, in their order. */
+static void test_ws_through_after_queued(void)
+{
+	static const struct ws_handlers h = {.on_message = on_msg};
+	for (int small = 0; small < 2; small++) {
+		int sv[2];
+		pair(sv, small);
+		struct buf out = {0};
+		struct ws_conn c;
+		ws_conn_init(&c, &out, 1 << 20, &h, NULL);
+		size_t len = small ? 200000 : 20000, hl = small ? 10 : 4;
+		uint8_t *a = pattern(len, 9), *got = malloc(len + 32);
+		ws_send_to(&c, sv[0], WS_TEXT, "head", 4);
+		ws_send_to(&c, sv[0], WS_BINARY, a, len);
+		if (!small)
+			CHECK("ws_send_to: a queued frame and a big one after it are both written", buf_used(&out) == 0);
+		else
+			CHECK("ws_send_to: the socket full, only the rest is queued", buf_used(&out) > 0 &&
+			      buf_used(&out) < len);
+		size_t n = drain_into(sv[0], &out, sv[1], got, 6 + hl + len);
+		CHECK(small ? "ws_send_to: queued frame then big frame, in order, partly queued"
+			    : "ws_send_to: queued frame then big frame, in order",
+		      n == 6 + hl + len && got[0] == 0x81 && got[1] == 4 && memcmp(got + 2, "head", 4) == 0 &&
+		      got[6] == 0x82 && memcmp(got + 6 + hl, a, len) == 0);
+		ws_conn_free(&c);
+		buf_free(&out);
+		close(sv[0]);
+		close(sv[1]);
+		free(a);
+		free(got);
+	}
+}
+
 void test_bulk(void)
 {
 	test_send_through();
@@ -341,5 +391,6 @@ void test_bulk(void)
 	test_read_full();
 	test_bufpool();
 	test_ws_through();
+	test_ws_through_after_queued();
 	test_ws_whole();
 }
