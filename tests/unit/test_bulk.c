@@ -6,11 +6,13 @@
  * message handed over from the data fed when it is whole there.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/bus.h"
 #include "../../common/sp.h"
 #include "../../proto/websocket/ws.h"
 #include "../../router/bufpool.h"
@@ -297,42 +299,6 @@ static void test_ws_whole(void)
 	buf_free(&out);
 }
 
-static void test_ws_through(void)
-{
-	static const struct ws_handlers h = {.on_message = on_msg};
-	int sv[2];
-	pair(sv, true);
-	struct buf out = {0};
-	struct ws_conn c;
-	ws_conn_init(&c, &out, 1 << 20, &h, NULL);
-	size_t len = 200000;
-	uint8_t *a = pattern(len, 6), *got = malloc(2 * len);
-	ws_send_to(&c, sv[0], WS_BINARY, "small", 5);
-	CHECK("ws_send_to: a small frame is queued (one write per turn)", buf_used(&out) == 7);
-	buf_reset(&out);
-	ws_send_to(&c, sv[0], WS_BINARY, a, len);
-	CHECK("ws_send_to: a big one is written, only the rest queued", buf_used(&out) > 0 && buf_used(&out) < len);
-	size_t n = 0;
-	for (int idle = 0; n < len + 10 && idle < 1000;) {
-		ssize_t w = write(sv[0], buf_head(&out), buf_used(&out));
-		if (w > 0)
-			buf_consume(&out, (size_t)w);
-		ssize_t r = read(sv[1], got + n, 2 * len - n);
-		if (r > 0)
-			n += (size_t)r, idle = 0;
-		else
-			idle++;
-	}
-	CHECK("ws_send_to: the client gets the frame intact",
-	      n == len + 10 && got[0] == 0x82 && got[1] == 127 && memcmp(got + 10, a, len) == 0);
-	ws_conn_free(&c);
-	buf_free(&out);
-	close(sv[0]);
-	close(sv[1]);
-	free(a);
-	free(got);
-}
-
 /* Reads from fd until n bytes came or it stays empty a while, writing out's rest to wfd meanwhile. */
 static size_t drain_into(int wfd, struct buf *out, int fd, uint8_t *got, size_t n)
 {
@@ -348,6 +314,32 @@ static size_t drain_into(int wfd, struct buf *out, int fd, uint8_t *got, size_t 
 			idle++;
 	}
 	return k;
+}
+
+static void test_ws_through(void)
+{
+	static const struct ws_handlers h = {.on_message = on_msg};
+	int sv[2];
+	pair(sv, true);
+	struct buf out = {0};
+	struct ws_conn c;
+	ws_conn_init(&c, &out, 1 << 20, &h, NULL);
+	size_t len = 200000;
+	uint8_t *a = pattern(len, 6), *got = malloc(2 * len);
+	ws_send_to(&c, sv[0], WS_BINARY, "small", 5);
+	CHECK("ws_send_to: a small frame is queued (one write per turn)", buf_used(&out) == 7);
+	buf_reset(&out);
+	ws_send_to(&c, sv[0], WS_BINARY, a, len);
+	CHECK("ws_send_to: a big one is written, only the rest queued", buf_used(&out) > 0 && buf_used(&out) < len);
+	size_t n = drain_into(sv[0], &out, sv[1], got, len + 10);
+	CHECK("ws_send_to: the client gets the frame intact",
+	      n == len + 10 && got[0] == 0x82 && got[1] == 127 && memcmp(got + 10, a, len) == 0);
+	ws_conn_free(&c);
+	buf_free(&out);
+	close(sv[0]);
+	close(sv[1]);
+	free(a);
+	free(got);
 }
 
 /* A big frame after a queued small one: one writev for both, in their order. */
@@ -383,6 +375,33 @@ static void test_ws_through_after_queued(void)
 	}
 }
 
+/* The bus sockets' send buffer takes a whole batch (BUS_BATCH_TARGET) in one write. */
+static void test_bus_sndbuf(void)
+{
+	long max = 0;
+	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+	if (!f || fscanf(f, "%ld", &max) != 1)
+		max = 0;
+	if (f)
+		fclose(f);
+	int sv[2];
+	pair(sv, false);
+	sp_set_sndbuf(sv[0]);
+	int got = 0;
+	socklen_t len = sizeof got;
+	getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len);
+	long want = 2 * (max > 0 && max < (long)SP_SNDBUF ? max : (long)SP_SNDBUF); /* Linux doubles it */
+	CHECK("sp_set_sndbuf: the send buffer is SP_SNDBUF (doubled by Linux, within wmem_max)", got == want);
+	if (max >= (long)SP_SNDBUF) {
+		size_t n = BUS_BATCH_TARGET + 4096;
+		uint8_t *a = pattern(n, 3);
+		CHECK("sp_set_sndbuf: a whole bus batch goes in one write", write(sv[0], a, n) == (ssize_t)n);
+		free(a);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 void test_bulk(void)
 {
 	test_send_through();
@@ -392,5 +411,6 @@ void test_bulk(void)
 	test_bufpool();
 	test_ws_through();
 	test_ws_through_after_queued();
+	test_bus_sndbuf();
 	test_ws_whole();
 }
