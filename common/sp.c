@@ -160,6 +160,12 @@ int sp_conn_connect(struct sp_conn *c, const struct sp_addr *a)
 	return 0;
 }
 
+void sp_set_sndbuf(int fd)
+{
+	int n = (int)SP_SNDBUF;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof n); /* a smaller buffer only costs speed */
+}
+
 void sp_conn_disconnect(struct sp_conn *c)
 {
 	if (c->fd >= 0)

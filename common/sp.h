@@ -76,6 +76,17 @@ void sp_conn_init(struct sp_conn *c, enum sp_transport t, size_t max_body);
 void sp_conn_set_protocols(struct sp_conn *c, uint16_t mine, uint16_t peer, bool hops);
 /* Starts a non-blocking connect (same transport as at init); queued frames are kept. */
 int sp_conn_connect(struct sp_conn *c, const struct sp_addr *a);
+/*
+ * A bus socket's send buffer, set on each end outside the sandbox (the
+ * supervisor's dial, the router's accept). The default, about 200 KB on
+ * Linux, took no whole 256 KiB batch (BUS_BATCH_TARGET): the rest of nearly
+ * every bulk batch was copied into the output and written on the next
+ * EPOLLOUT, in both directions. Kernel memory is taken only for bytes
+ * queued, so idle connections cost nothing more; Linux doubles the value
+ * asked for (for its bookkeeping) and caps it at net.core.wmem_max.
+ */
+#define SP_SNDBUF (512u << 10)
+void sp_set_sndbuf(int fd);
 /* Takes an accepted, non-blocking socket: the handshake starts at the next flush. */
 void sp_conn_adopt(struct sp_conn *c, int fd);
 /* True once both handshakes are through. */

@@ -240,6 +240,7 @@ static void accept_some(struct bus *b, const struct bus_listener *l)
 			int one = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		}
+		sp_set_sndbuf(fd);
 		add_pipe(b, l, fd);
 	}
 }

@@ -68,6 +68,7 @@ static int dial(void)
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
 			log_debug("TCP_NODELAY: %s", strerror(errno));
 	}
+	sp_set_sndbuf(fd);
 	if (connect(fd, (const struct sockaddr *)&router.sa, router.salen) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;

@@ -52,18 +52,27 @@ int ws_send_to(struct ws_conn *c, int fd, uint8_t opcode, const void *p, size_t 
 {
 	if (c->state != WS_OPEN)
 		return -1;
-	if (n < WS_THROUGH_MIN || buf_used(c->out) > 0)
+	if (n < WS_THROUGH_MIN)
 		return queue_frame(c->out, opcode, p, n);
+	/* What waits in the output (a protocol's small header frame before a
+	 * relayed chunk, say) goes first in the same writev: the big frame is
+	 * still not copied, and the order on the wire is kept. */
 	uint8_t hdr[10];
-	size_t hl = ws_frame_header(hdr, true, opcode, n);
-	struct iovec iov[2] = {{hdr, hl}, {(void *)p, n}};
+	size_t hl = ws_frame_header(hdr, true, opcode, n), queued = buf_used(c->out);
+	struct iovec iov[3] = {{buf_head(c->out), queued}, {hdr, hl}, {(void *)p, n}};
 	ssize_t w;
 	do
-		w = writev(fd, iov, 2);
+		w = writev(fd, queued ? iov : iov + 1, queued ? 3 : 2);
 	while (w < 0 && errno == EINTR);
 	if (w < 0) /* EAGAIN, or an error the caller's next write finds */
 		w = 0;
 	size_t done = (size_t)w;
+	if (done < queued) {
+		buf_consume(c->out, done);
+		return queue_frame(c->out, opcode, p, n);
+	}
+	buf_consume(c->out, queued);
+	done -= queued;
 	if (done < hl)
 		buf_append(c->out, hdr + done, hl - done);
 	size_t from = done > hl ? done - hl : 0;

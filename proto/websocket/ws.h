@@ -53,7 +53,7 @@ void ws_conn_feed(struct ws_conn *c, uint8_t *data, size_t n);
 int ws_send(struct ws_conn *c, uint8_t opcode, const void *p, size_t n);
 /*
  * The same for a data frame, but one of WS_THROUGH_MIN bytes or more is
- * written straight to fd when nothing waits in the output before it: no
+ * written straight to fd, in one writev after what waits in the output: no
  * copy, and no output buffer the size of the message (allocated and freed
  * again for each one). Only what fd does not take is queued; an error is
  * left for the caller's next write to find.

@@ -6,11 +6,13 @@
  * message handed over from the data fed when it is whole there.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/bus.h"
 #include "../../common/sp.h"
 #include "../../proto/websocket/ws.h"
 #include "../../router/bufpool.h"
@@ -297,6 +299,23 @@ static void test_ws_whole(void)
 	buf_free(&out);
 }
 
+/* Reads from fd until n bytes came or it stays empty a while, writing out's rest to wfd meanwhile. */
+static size_t drain_into(int wfd, struct buf *out, int fd, uint8_t *got, size_t n)
+{
+	size_t k = 0;
+	for (int idle = 0; k < n && idle < 1000;) {
+		ssize_t w = buf_used(out) ? write(wfd, buf_head(out), buf_used(out)) : 0;
+		if (w > 0)
+			buf_consume(out, (size_t)w);
+		ssize_t r = read(fd, got + k, n - k);
+		if (r > 0)
+			k += (size_t)r, idle = 0;
+		else
+			idle++;
+	}
+	return k;
+}
+
 static void test_ws_through(void)
 {
 	static const struct ws_handlers h = {.on_message = on_msg};
@@ -312,17 +331,7 @@ static void test_ws_through(void)
 	buf_reset(&out);
 	ws_send_to(&c, sv[0], WS_BINARY, a, len);
 	CHECK("ws_send_to: a big one is written, only the rest queued", buf_used(&out) > 0 && buf_used(&out) < len);
-	size_t n = 0;
-	for (int idle = 0; n < len + 10 && idle < 1000;) {
-		ssize_t w = write(sv[0], buf_head(&out), buf_used(&out));
-		if (w > 0)
-			buf_consume(&out, (size_t)w);
-		ssize_t r = read(sv[1], got + n, 2 * len - n);
-		if (r > 0)
-			n += (size_t)r, idle = 0;
-		else
-			idle++;
-	}
+	size_t n = drain_into(sv[0], &out, sv[1], got, len + 10);
 	CHECK("ws_send_to: the client gets the frame intact",
 	      n == len + 10 && got[0] == 0x82 && got[1] == 127 && memcmp(got + 10, a, len) == 0);
 	ws_conn_free(&c);
@@ -333,6 +342,66 @@ static void test_ws_through(void)
 	free(got);
 }
 
+/* A big frame after a queued small one: one writev for both, in their order. */
+static void test_ws_through_after_queued(void)
+{
+	static const struct ws_handlers h = {.on_message = on_msg};
+	for (int small = 0; small < 2; small++) {
+		int sv[2];
+		pair(sv, small);
+		struct buf out = {0};
+		struct ws_conn c;
+		ws_conn_init(&c, &out, 1 << 20, &h, NULL);
+		size_t len = small ? 200000 : 20000, hl = small ? 10 : 4;
+		uint8_t *a = pattern(len, 9), *got = malloc(len + 32);
+		ws_send_to(&c, sv[0], WS_TEXT, "head", 4);
+		ws_send_to(&c, sv[0], WS_BINARY, a, len);
+		if (!small)
+			CHECK("ws_send_to: a queued frame and a big one after it are both written", buf_used(&out) == 0);
+		else
+			CHECK("ws_send_to: the socket full, only the rest is queued", buf_used(&out) > 0 &&
+			      buf_used(&out) < len);
+		size_t n = drain_into(sv[0], &out, sv[1], got, 6 + hl + len);
+		CHECK(small ? "ws_send_to: queued frame then big frame, in order, partly queued"
+			    : "ws_send_to: queued frame then big frame, in order",
+		      n == 6 + hl + len && got[0] == 0x81 && got[1] == 4 && memcmp(got + 2, "head", 4) == 0 &&
+		      got[6] == 0x82 && memcmp(got + 6 + hl, a, len) == 0);
+		ws_conn_free(&c);
+		buf_free(&out);
+		close(sv[0]);
+		close(sv[1]);
+		free(a);
+		free(got);
+	}
+}
+
+/* The bus sockets' send buffer takes a whole batch (BUS_BATCH_TARGET) in one write. */
+static void test_bus_sndbuf(void)
+{
+	long max = 0;
+	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+	if (!f || fscanf(f, "%ld", &max) != 1)
+		max = 0;
+	if (f)
+		fclose(f);
+	int sv[2];
+	pair(sv, false);
+	sp_set_sndbuf(sv[0]);
+	int got = 0;
+	socklen_t len = sizeof got;
+	getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len);
+	long want = 2 * (max > 0 && max < (long)SP_SNDBUF ? max : (long)SP_SNDBUF); /* Linux doubles it */
+	CHECK("sp_set_sndbuf: the send buffer is SP_SNDBUF (doubled by Linux, within wmem_max)", got == want);
+	if (max >= (long)SP_SNDBUF) {
+		size_t n = BUS_BATCH_TARGET + 4096;
+		uint8_t *a = pattern(n, 3);
+		CHECK("sp_set_sndbuf: a whole bus batch goes in one write", write(sv[0], a, n) == (ssize_t)n);
+		free(a);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 void test_bulk(void)
 {
 	test_send_through();
@@ -341,5 +410,7 @@ void test_bulk(void)
 	test_read_full();
 	test_bufpool();
 	test_ws_through();
+	test_ws_through_after_queued();
+	test_bus_sndbuf();
 	test_ws_whole();
 }
