@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/alloc.h"
 #include "eio.h"
 #include "multiaddr.h"
 #include "sio.h"
@@ -75,6 +76,16 @@ static uint8_t prefix_index(struct wsstar_state *st, struct prefixes *t, const c
 	return (uint8_t)(t->count - 1);
 }
 
+/* The list stays until the peers change: no room is kept past its end (a
+ * doubling buffer keeps up to twice its bytes: 64 KiB for 55 KB at 1000 peers). */
+static void fit(struct buf *b)
+{
+	if (b->off == 0 && b->len > 0 && b->len < b->cap) {
+		b->data = xrealloc(b->data, b->len);
+		b->cap = b->len;
+	}
+}
+
 /* st->peers: [u8 prefix index or WHOLE][u16 length][the rest of the address]... */
 static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 {
@@ -97,6 +108,7 @@ static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 		buf_append(&st->peers, &rest, 2);
 		buf_append(&st->peers, ma + k, rest);
 	}
+	fit(&st->peers);
 }
 
 /* ws-peer for every other address, a copy per address of ours (as the reference's per-address timers). */
