@@ -44,7 +44,7 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
             proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
             proto/websocket/proxy.c
 WORKER   := worker/worker.c worker/memtrim.c worker/template.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/refusal.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/listener.c router/listen_sock.c router/bufpool.c router/workers.c router/tap.c router/store.c router/store_schema.c \
+ROUTER   := router/main.c router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c router/http.c router/allowfrom.c router/supervisor_prom.c common/ready.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/supervisor_stats.c worker/supervisor_template.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
