@@ -18,7 +18,7 @@
 #include <malloc.h>
 
 #define HEAPTRIM_DELAY_MS 1000
-#define HEAPTRIM_FREE (4u << 20)
+#define HEAPTRIM_FREE (1u << 20)
 
 static int64_t due; /* 0: no check armed */
 
