@@ -86,6 +86,20 @@ static void fit(struct buf *b)
 	}
 }
 
+/* The first characters of every peer id of a key type go in the prefix
+ * too: Ed25519 ids (an identity multihash of the key) start "12D3KooW",
+ * secp256k1 ones "16Uiu2HA", RSA ones (sha2-256) "Qm". 8 KB at 1000 peers. */
+static size_t id_lead(const char *p, size_t n)
+{
+	static const char *const leads[] = {"12D3KooW", "16Uiu2HA", "Qm"};
+	for (size_t i = 0; i < sizeof leads / sizeof *leads; i++) {
+		size_t l = strlen(leads[i]);
+		if (n > l && memcmp(p, leads[i], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
 /* st->peers: [u8 prefix index or WHOLE][u16 length][the rest of the address]... */
 static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 {
@@ -100,6 +114,8 @@ static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 		size_t n = m->via.str.size, k = n;
 		while (k > 0 && ma[k - 1] != '/')
 			k--;
+		if (k > 0)
+			k += id_lead(ma + k, n - k);
 		uint8_t idx = k > 0 ? prefix_index(st, &t, ma, k) : WHOLE;
 		if (idx == WHOLE)
 			k = 0;
