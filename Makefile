@@ -65,7 +65,7 @@ P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 # (<name>_UNIT, with <name>_UNIT_LIBS).
 P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c router/listen_sock.c router/bufpool.c router/allowfrom.c worker/sandbox.c worker/peers.c worker/bus_hand.c worker/memtrim.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/allowfrom.c worker/sandbox.c worker/peers.c worker/bus_hand.c worker/memtrim.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)
