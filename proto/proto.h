@@ -112,6 +112,9 @@ void session_close(struct session *s, uint16_t code, const char *reason);
 msgpack_packer *session_bus(struct session *s);
 /* Runs on_timer after delay_ms; a negative delay cancels. */
 void session_set_timer(struct session *s, int64_t delay_ms);
+/* After a burst (a big message from the router, much output): in delay_ms,
+ * the worker gives back its empty buffers and free heap (worker/memtrim.c). */
+void session_trim_soon(struct session *s, int64_t delay_ms);
 /* The connection's id on the bus, for logs. */
 uint64_t session_conn_id(const struct session *s);
 /* A protocol's own keep-alive (the core's --ping-interval runs as well):

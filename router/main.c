@@ -21,6 +21,7 @@
 #include "../common/log.h"
 #include "../common/ready.h"
 #include "allowfrom.h"
+#include "heaptrim.h"
 #include "router.h"
 #include "store.h"
 
@@ -183,6 +184,8 @@ static int wait_ms(void)
 			due = tick_due[i];
 	if (commit && commit < due)
 		due = commit;
+	if (heaptrim_due() && heaptrim_due() < due)
+		due = heaptrim_due();
 	if (bus < due)
 		due = bus;
 	int64_t wait = due - clock_ms();
@@ -218,6 +221,7 @@ static int run(int ep, int sig_fd)
 			store_commit();
 		metrics_tick(&R);
 		log_tick();
+		heaptrim_turn(clock_ms()); /* a burst's freed heap goes back (router/heaptrim.c) */
 	}
 }
 

@@ -51,6 +51,12 @@ void session_set_timer(struct session *s, int64_t delay_ms)
 	s->proto_timer_at = delay_ms < 0 ? 0 : clock_ms() + delay_ms;
 }
 
+void session_trim_soon(struct session *s, int64_t delay_ms)
+{
+	(void)s;
+	memtrim_request(clock_ms() + (delay_ms > 0 ? delay_ms : 0));
+}
+
 uint64_t session_conn_id(const struct session *s) { return s->conn_id; }
 
 int session_send_ping(struct session *s)

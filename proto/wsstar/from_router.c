@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/alloc.h"
 #include "eio.h"
 #include "multiaddr.h"
 #include "sio.h"
@@ -75,6 +76,30 @@ static uint8_t prefix_index(struct wsstar_state *st, struct prefixes *t, const c
 	return (uint8_t)(t->count - 1);
 }
 
+/* The list stays until the peers change: no room is kept past its end (a
+ * doubling buffer keeps up to twice its bytes: 64 KiB for 55 KB at 1000 peers). */
+static void fit(struct buf *b)
+{
+	if (b->off == 0 && b->len > 0 && b->len < b->cap) {
+		b->data = xrealloc(b->data, b->len);
+		b->cap = b->len;
+	}
+}
+
+/* The first characters of every peer id of a key type go in the prefix
+ * too: Ed25519 ids (an identity multihash of the key) start "12D3KooW",
+ * secp256k1 ones "16Uiu2HA", RSA ones (sha2-256) "Qm". 8 KB at 1000 peers. */
+static size_t id_lead(const char *p, size_t n)
+{
+	static const char *const leads[] = {"12D3KooW", "16Uiu2HA", "Qm"};
+	for (size_t i = 0; i < sizeof leads / sizeof *leads; i++) {
+		size_t l = strlen(leads[i]);
+		if (n > l && memcmp(p, leads[i], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
 /* st->peers: [u8 prefix index or WHOLE][u16 length][the rest of the address]... */
 static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 {
@@ -89,6 +114,8 @@ static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 		size_t n = m->via.str.size, k = n;
 		while (k > 0 && ma[k - 1] != '/')
 			k--;
+		if (k > 0)
+			k += id_lead(ma + k, n - k);
 		uint8_t idx = k > 0 ? prefix_index(st, &t, ma, k) : WHOLE;
 		if (idx == WHOLE)
 			k = 0;
@@ -97,6 +124,7 @@ static void keep_list(struct wsstar_state *st, const msgpack_object *l)
 		buf_append(&st->peers, &rest, 2);
 		buf_append(&st->peers, ma + k, rest);
 	}
+	fit(&st->peers);
 }
 
 /* ws-peer for every other address, a copy per address of ours (as the reference's per-address timers). */

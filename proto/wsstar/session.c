@@ -6,7 +6,6 @@
  * handed to from_router.c, and what a router restart brings back. README.md
  * here is the wire format.
  */
-#include <malloc.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,25 +93,13 @@ static void wsstar_open(struct session *s)
 	session_set_timer(s, SILENCE_MS);
 }
 
-void wsstar_trim_soon(struct session *s)
-{
-	struct wsstar_state *st = session_state(s);
-	if (st->trim)
-		return;
-	st->trim = true;
-	int64_t left = st->last_rx + SILENCE_MS - clock_ms();
-	session_set_timer(s, left < TRIM_MS ? (left > 0 ? left : 0) : TRIM_MS);
-}
+/* The bus read buffer the round's list came in (128 KiB at 1000 peers) is
+ * the core's: worker/memtrim.c frees it with the heap's free pages. */
+void wsstar_trim_soon(struct session *s) { session_trim_soon(s, TRIM_MS); }
 
 static void wsstar_timer(struct session *s)
 {
 	struct wsstar_state *st = session_state(s);
-	if (st->trim) {
-		/* the buffers of the burst are freed, but glibc keeps a heap under its
-		 * trim threshold resident: with 1000 peers that is a few hundred KiB a worker */
-		st->trim = false;
-		malloc_trim(0);
-	}
 	int64_t left = st->last_rx + SILENCE_MS - clock_ms();
 	if (left > 0)
 		return session_set_timer(s, left);

@@ -33,7 +33,6 @@ struct wsstar_state {
 	struct buf dials; /* ids of the dials this connection is in: [u8 length][bytes]... */
 	int ndials;
 	bool registered; /* the bus has been up before: a new registration is a router restart */
-	bool trim;       /* a burst came (an announcement round, a join's list): give the heap back soon */
 };
 
 /* Scratch for one message to the client (session.c), and sending it as text. */
