@@ -16,4 +16,15 @@ extern int check_passed, check_failed;
 		}                                                                        \
 	} while (0)
 
+/* TEST_ASAN: built with AddressSanitizer (clang or gcc), whose allocator keeps
+ * freed memory in quarantine, so page-return checks do not apply */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+
 #endif

@@ -9,15 +9,6 @@
 #include "../../router/heaptrim.h"
 #include "check.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#endif
-
 #define CHUNKS 400
 #define CHUNK (16 * 1024)
 

@@ -9,15 +9,6 @@
 #include "../../worker/session.h"
 #include "check.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#endif
-
 static uint8_t scratch[2 * 4096] __attribute__((aligned(4096)));
 
 /* Touches a page 64 KB below the caller and returns its address. */
