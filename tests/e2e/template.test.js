@@ -54,6 +54,34 @@ test('workers are children of the template, each its own process with its own id
   } finally { await srv.stop(); }
 });
 
+// GLIBC_TUNABLES as a process was started with (worker/supervisor_setup.c sets it
+// for its children). glibc cuts the string in place with NULs as it parses it at
+// start-up, so /proc/PID/environ shows each tunable after the first as an entry
+// of its own: those are joined back.
+function tunables(pid) {
+  const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  const i = env.findIndex((e) => e.startsWith('GLIBC_TUNABLES='));
+  if (i < 0) return null;
+  const parts = [env[i].slice('GLIBC_TUNABLES='.length)];
+  for (let j = i + 1; j < env.length && env[j].startsWith('glibc.'); j++) parts.push(env[j]);
+  return parts.join(':');
+}
+
+test('the router, the template and its workers start without glibc rseq; an operator\'s own rseq tunable is kept', async () => {
+  let srv = await startServer({ env: { GLIBC_TUNABLES: 'glibc.malloc.check=0' } });
+  try {
+    const a = await echoClient(srv, 'a');
+    for (const [what, pid] of [['router', srv.routerPid()], ['template', srv.templatePid()], ['worker', a.pid]])
+      assert.equal(tunables(pid), 'glibc.malloc.check=0:glibc.pthread.rseq=0', what);
+    a.ws.close();
+  } finally { await srv.stop(); }
+  srv = await startServer({ env: { GLIBC_TUNABLES: 'glibc.pthread.rseq=1' } });
+  try {
+    assert.equal(tunables(srv.routerPid()), 'glibc.pthread.rseq=1');
+    assert.equal(tunables(srv.templatePid()), 'glibc.pthread.rseq=1');
+  } finally { await srv.stop(); }
+});
+
 test('forked workers draw fresh randomness: SaltyRTC cookies and session keys differ', async () => {
   const srv = await startServer();
   try {

@@ -316,62 +316,71 @@ static size_t drain_into(int wfd, struct buf *out, int fd, uint8_t *got, size_t 
 	return k;
 }
 
-static void test_ws_through(void)
+/* A WebSocket sender on one end of a socket pair (small buffers or not),
+ * a pattern of len bytes to send and room to read it back. */
+struct through {
+	int sv[2];
+	struct buf out;
+	struct ws_conn c;
+	uint8_t *a, *got;
+};
+
+static void through_open(struct through *t, bool small, size_t len, int seed)
 {
 	static const struct ws_handlers h = {.on_message = on_msg};
-	int sv[2];
-	pair(sv, true);
-	struct buf out = {0};
-	struct ws_conn c;
-	ws_conn_init(&c, &out, 1 << 20, &h, NULL);
+	pair(t->sv, small);
+	t->out = (struct buf){0};
+	ws_conn_init(&t->c, &t->out, 1 << 20, &h, NULL);
+	t->a = pattern(len, seed);
+	t->got = malloc(2 * len + 32);
+}
+
+static void through_close(struct through *t)
+{
+	ws_conn_free(&t->c);
+	buf_free(&t->out);
+	close(t->sv[0]);
+	close(t->sv[1]);
+	free(t->a);
+	free(t->got);
+}
+
+static void test_ws_through(void)
+{
+	struct through t;
 	size_t len = 200000;
-	uint8_t *a = pattern(len, 6), *got = malloc(2 * len);
-	ws_send_to(&c, sv[0], WS_BINARY, "small", 5);
-	CHECK("ws_send_to: a small frame is queued (one write per turn)", buf_used(&out) == 7);
-	buf_reset(&out);
-	ws_send_to(&c, sv[0], WS_BINARY, a, len);
-	CHECK("ws_send_to: a big one is written, only the rest queued", buf_used(&out) > 0 && buf_used(&out) < len);
-	size_t n = drain_into(sv[0], &out, sv[1], got, len + 10);
+	through_open(&t, true, len, 6);
+	ws_send_to(&t.c, t.sv[0], WS_BINARY, "small", 5);
+	CHECK("ws_send_to: a small frame is queued (one write per turn)", buf_used(&t.out) == 7);
+	buf_reset(&t.out);
+	ws_send_to(&t.c, t.sv[0], WS_BINARY, t.a, len);
+	CHECK("ws_send_to: a big one is written, only the rest queued", buf_used(&t.out) > 0 && buf_used(&t.out) < len);
+	size_t n = drain_into(t.sv[0], &t.out, t.sv[1], t.got, len + 10);
 	CHECK("ws_send_to: the client gets the frame intact",
-	      n == len + 10 && got[0] == 0x82 && got[1] == 127 && memcmp(got + 10, a, len) == 0);
-	ws_conn_free(&c);
-	buf_free(&out);
-	close(sv[0]);
-	close(sv[1]);
-	free(a);
-	free(got);
+	      n == len + 10 && t.got[0] == 0x82 && t.got[1] == 127 && memcmp(t.got + 10, t.a, len) == 0);
+	through_close(&t);
 }
 
 /* A big frame after a queued small one: one writev for both, in their order. */
 static void test_ws_through_after_queued(void)
 {
-	static const struct ws_handlers h = {.on_message = on_msg};
 	for (int small = 0; small < 2; small++) {
-		int sv[2];
-		pair(sv, small);
-		struct buf out = {0};
-		struct ws_conn c;
-		ws_conn_init(&c, &out, 1 << 20, &h, NULL);
+		struct through t;
 		size_t len = small ? 200000 : 20000, hl = small ? 10 : 4;
-		uint8_t *a = pattern(len, 9), *got = malloc(len + 32);
-		ws_send_to(&c, sv[0], WS_TEXT, "head", 4);
-		ws_send_to(&c, sv[0], WS_BINARY, a, len);
+		through_open(&t, small, len, 9);
+		ws_send_to(&t.c, t.sv[0], WS_TEXT, "head", 4);
+		ws_send_to(&t.c, t.sv[0], WS_BINARY, t.a, len);
 		if (!small)
-			CHECK("ws_send_to: a queued frame and a big one after it are both written", buf_used(&out) == 0);
+			CHECK("ws_send_to: a queued frame and a big one after it are both written", buf_used(&t.out) == 0);
 		else
-			CHECK("ws_send_to: the socket full, only the rest is queued", buf_used(&out) > 0 &&
-			      buf_used(&out) < len);
-		size_t n = drain_into(sv[0], &out, sv[1], got, 6 + hl + len);
+			CHECK("ws_send_to: the socket full, only the rest is queued", buf_used(&t.out) > 0 &&
+			      buf_used(&t.out) < len);
+		size_t n = drain_into(t.sv[0], &t.out, t.sv[1], t.got, 6 + hl + len);
 		CHECK(small ? "ws_send_to: queued frame then big frame, in order, partly queued"
 			    : "ws_send_to: queued frame then big frame, in order",
-		      n == 6 + hl + len && got[0] == 0x81 && got[1] == 4 && memcmp(got + 2, "head", 4) == 0 &&
-		      got[6] == 0x82 && memcmp(got + 6 + hl, a, len) == 0);
-		ws_conn_free(&c);
-		buf_free(&out);
-		close(sv[0]);
-		close(sv[1]);
-		free(a);
-		free(got);
+		      n == 6 + hl + len && t.got[0] == 0x81 && t.got[1] == 4 && memcmp(t.got + 2, "head", 4) == 0 &&
+		      t.got[6] == 0x82 && memcmp(t.got + 6 + hl, t.a, len) == 0);
+		through_close(&t);
 	}
 }
 

@@ -90,7 +90,8 @@ class Server {
       // SB_SERVER_ARGS adds options to every server, e.g. "--log-level debug"
       ...(process.env.SB_SERVER_ARGS ? process.env.SB_SERVER_ARGS.split(' ') : [])];
     const exe = this.opts.binDir ? path.join(this.opts.binDir, 'switchboard') : bin('switchboard');
-    this.proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = this.opts.env ? { ...process.env, ...this.opts.env } : process.env;
+    this.proc = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
     // SB_LOG_DIR keeps each server's whole log in a file, for post-mortems
     const file = process.env.SB_LOG_DIR
