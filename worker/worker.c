@@ -73,7 +73,7 @@ static void read_client(struct session *s)
 			continue;
 		if (r <= 0) {
 			if (r == 0 || errno != EAGAIN)
-				s->client_eof = true;
+				s->phase = PHASE_DONE;
 			return;
 		}
 		s->last_rx = clock_ms();
@@ -103,7 +103,7 @@ static void write_client(struct session *s)
 			continue;
 		if (w < 0) {
 			if (errno != EAGAIN) {
-				s->client_eof = true;
+				s->phase = PHASE_DONE;
 				buf_reset(&s->out);
 			}
 			return;
@@ -331,6 +331,12 @@ static void after_turn(struct session *s)
 		int64_t fin_wait = clock_ms() + 1000;
 		if (fin_wait < s->linger_until)
 			s->linger_until = fin_wait;
+		/* Unless the peer's close frame came: after it a peer sends nothing
+		 * (RFC 6455 5.5.1) and we have read all it sent, so the kernel can
+		 * take the rest of TCP's close; waiting for the FIN would cost one
+		 * more wake-up per connection and hold the worker meanwhile. */
+		if (s->phase == PHASE_LINGER && s->ws.peer_closed)
+			s->phase = PHASE_DONE;
 	}
 	/* a half-closed client may still read what is left for it */
 	if (s->phase == PHASE_LINGER && s->client_eof && (buf_used(&s->out) == 0 || shut_wr))

@@ -138,6 +138,7 @@ static void on_close_frame(struct ws_conn *c)
 			c->h->on_close(c->ctx, code);
 		send_close_frame(c, code, "", 0); /* echo the peer's code */
 	}
+	c->peer_closed = true;
 	c->state = WS_CLOSED;
 }
 

@@ -39,6 +39,7 @@ struct ws_conn {
 	uint8_t ctl[WS_MAX_CONTROL];
 	size_t ctl_len;
 	uint16_t close_code; /* the code we sent or echoed */
+	bool peer_closed;    /* the peer's close frame came, valid: it sends nothing more */
 	struct buf *out;
 	const struct ws_handlers *h;
 	void *ctx;

@@ -225,6 +225,39 @@ test('a client whose last frame and FIN arrive together is seen to leave at once
   watcher.close();
 });
 
+// After the client's close frame nothing more comes from it (RFC 6455 5.5.1):
+// the worker closes TCP first and leaves at once, without waiting for the
+// client's FIN (it waits up to 1 s for it when the close was its own).
+test('after the client\'s close frame the worker closes TCP and leaves without waiting for the client\'s FIN', async () => {
+  const { encodeFrame, closePayload, OP } = require('./lib/rawws');
+  await until(() => srv.workerPids().length === 0, 10000, 'earlier tests\' workers to leave');
+  const s = net.connect(srv.port, '127.0.0.1');
+  let got = Buffer.alloc(0);
+  let ended = 0;
+  const errors = [];
+  s.on('data', (d) => { got = Buffer.concat([got, d]); });
+  s.on('end', () => { ended = Date.now(); });
+  s.on('error', (e) => errors.push(e.code));
+  s.allowHalfOpen = true;
+  await new Promise((r) => s.once('connect', r));
+  s.write(upgradeRequest('/echo'));
+  await until(() => got.includes('\r\n\r\n'), 10000, 'the 101');
+  const [pid] = srv.workerPids();
+  assert.ok(pid, 'a worker serves the client');
+  got = Buffer.alloc(0);
+  s.write(encodeFrame({ opcode: OP.CLOSE, payload: closePayload(1000, 'bye') }));
+  await until(() => ended > 0, 10000, 'the server\'s FIN');
+  assert.deepEqual([...got], [0x88, 0x02, 0x03, 0xe8], 'the close frame echoed, then the FIN');
+  await until(() => !srv.workerPids().includes(pid), 10000, 'the worker to leave');
+  const took = Date.now() - ended;
+  assert.ok(took < 900, `the worker left ${took} ms after its FIN, with ours still unsent`);
+  assert.ok(!s.writableEnded, 'our side was still open');
+  s.end();
+  await sleep(100);
+  assert.deepEqual(errors, [], 'no reset for our late FIN');
+  s.destroy();
+});
+
 test('workers are single-threaded and sandboxed', async () => {
   const ws = await connect(srv.url('/wschat'));
   await ws.next();
