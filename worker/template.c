@@ -136,7 +136,7 @@ void template_run(int ctl, bool sandbox, bool sandbox_log)
 	int sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sig_fd < 0)
 		log_fatal("template: signalfd: %s", strerror(errno));
-	if (sandbox && sandbox_template_enter(sandbox_log) < 0)
+	if (sandbox && sandbox_template_enter(http_serves_files(), sandbox_log) < 0)
 		log_fatal("template: cannot enter the sandbox: %s", strerror(errno));
 	log_debug("template ready");
 	for (;;) {
