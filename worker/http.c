@@ -17,6 +17,11 @@
  * `..`, absolute paths and symlinks out of the directory fail in the kernel,
  * whatever the spelling. A connection that upgrades later enters the sandbox
  * then, as before (worker/worker.c, open_session).
+ *
+ * A worker forked by the worker template answers them under the template's
+ * filter already, which is its only one: it allows openat2 and pread (and
+ * so, for a worker taken over, any path its user can read) only when a
+ * set-up opened a directory with session_http_dir (worker/sandbox_layers.c).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -54,8 +54,8 @@
  *   the template loads SANDBOX_TEMPLATE_PLAIN, and no worker can open
  *   anything.
  *
- * Not added any more: seccomp(2) itself, which only the old upgraded layer
- * needed.
+ * Not among them: seccomp(2) itself. No worker loads a filter of its own;
+ * one could only narrow this one, but would cost kernel work and memory.
  */
 #include <fcntl.h>
 #include <netinet/in.h>
