@@ -88,6 +88,11 @@ int session_http_file(struct session *s, int dirfd, const char *path, size_t len
  * name/value pairs, e.g. {"Cache-Control", "max-age=1800", NULL}) in place
  * of Cache-Control: no-cache. */
 int session_http_file_with(struct session *s, int dirfd, const char *path, size_t len, const char *const *headers);
+/* From a setup op: opens the directory (path) files are served from, for
+ * session_http_file; the descriptor, or -1 with errno. Only a worker that
+ * holds one may open files at all: the worker template's filter allows it
+ * only then (worker/sandbox_layers.c). */
+int session_http_dir(const char *path);
 /*
  * Hands the request being answered to the router half of protocol `to`
  * (its proto_router.http op, below), for answers that need the router's

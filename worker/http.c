@@ -17,6 +17,11 @@
  * `..`, absolute paths and symlinks out of the directory fail in the kernel,
  * whatever the spelling. A connection that upgrades later enters the sandbox
  * then, as before (worker/worker.c, open_session).
+ *
+ * A worker forked by the worker template answers them under the template's
+ * filter already, which is its only one: it allows openat2 and pread (and
+ * so, for a worker taken over, any path its user can read) only when a
+ * set-up opened a directory with session_http_dir (worker/sandbox_layers.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,11 +45,27 @@ static bool is_method(const struct http_request *req, const char *m)
 
 static int files_dirfd = -1;
 
+/* Whether a set-up opened a directory of files: the worker template's
+ * filter allows openat2 and pread only then (worker/sandbox_layers.c). */
+static bool serves_files;
+
+int session_http_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	serves_files = serves_files || fd >= 0;
+	return fd;
+}
+
+bool http_serves_files(void)
+{
+	return serves_files;
+}
+
 static int files_setup(const struct worker_config *cfg)
 {
 	if (!cfg->static_dir)
 		return 0;
-	files_dirfd = open(cfg->static_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	files_dirfd = session_http_dir(cfg->static_dir);
 	if (files_dirfd < 0) {
 		log_error("--static-dir %s: %s", cfg->static_dir, strerror(errno));
 		return -1;

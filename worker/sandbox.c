@@ -6,9 +6,10 @@
  * worker/sandbox_rules.c by libseccomp at build time; loading one is two
  * system calls, which is all that is written by hand here.
  *
- * A worker forked by the worker template has most of it already: the
- * template loaded its layer once, and the worker stacks a small one at its
- * upgrade (worker/sandbox_layers.c).
+ * A worker forked by the worker template has it all already: the template
+ * loaded its filter once (worker/sandbox_layers.c says why, and why that
+ * filter is enough), the child set its limits right after the fork
+ * (sandbox_forked), and its upgrade loads nothing.
  *
  * --sandbox-log loads the trapping version instead: a call off the list
  * raises SIGSYS, whose handler logs the call by name and makes it fail with
@@ -95,51 +96,54 @@ static int load(const struct sock_filter *f, size_t n, bool log_only)
 }
 
 /*
- * The worker template (worker/sandbox_layers.c says why): layered is set in
- * the template and so in every child it forks, with the template's
- * --sandbox-log. Its handler and no_new_privs are inherited too.
+ * The worker template: set in the template and so in every child it forks.
+ * Its filter, its --sandbox-log handler and no_new_privs are inherited.
  */
-static bool layered, layered_log;
+static bool forked_in_filter;
 
-int sandbox_template_enter(bool log_only)
+int sandbox_template_enter(bool files, bool log_only)
 {
 	/* the template writes no file, nor will its children: inherited */
 	if (no_file_growth() < 0)
 		return -1;
-	const int l = SANDBOX_TEMPLATE;
-	if (load(sandbox_layers[l][log_only].f, sandbox_layers[l][log_only].n, log_only) < 0)
+	const int t = files ? SANDBOX_TEMPLATE_FILES : SANDBOX_TEMPLATE_PLAIN;
+	if (load(sandbox_templates[t][log_only].f, sandbox_templates[t][log_only].n, log_only) < 0)
 		return -1;
-	layered = true;
-	layered_log = log_only;
+	forked_in_filter = true;
 	return 0;
 }
 
-const int *sandbox_upgrade_refuses(size_t *n)
-{
-	*n = sizeof sandbox_layer_refused / sizeof sandbox_layer_refused[0];
-	return sandbox_layer_refused;
-}
+/*
+ * A forked worker's descriptors, at most: 0 and 1 (the client), 2, the log
+ * sink, its bus control socket (3), its epoll and signalfd, the bus
+ * connection handed to it (and a new one while the old closes), a set-up's
+ * directories and a file it is sending: about a dozen. Without a cap it
+ * would have the supervisor's (raised to the hard limit, often a million),
+ * and the template's filter lets it make epoll and signalfd descriptors.
+ * Hard as well as soft: prlimit64 on itself is allowed. A handed connection
+ * that would not fit is dropped by the kernel (MSG_CTRUNC): the worker takes
+ * it as a failed dial and asks again (worker/uplink.c).
+ */
+static const struct rlimit worker_fds = {64, 64};
 
 int sandbox_forked(void)
 {
-	return layered ? setrlimit(RLIMIT_NPROC, &zero) : 0;
+	if (!forked_in_filter)
+		return 0;
+	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
+		return -1;
+	struct rlimit now;
+	if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_max <= worker_fds.rlim_max)
+		return 0; /* lower already */
+	return setrlimit(RLIMIT_NOFILE, &worker_fds);
 }
 
 int sandbox_enter(enum sandbox_bus bus, bool log_only)
 {
 	if (bus >= SANDBOX_MODES)
 		return -1;
-	if (layered) {
-		/* the limits are on since the fork; one filter of a few instructions */
-		const int l = SANDBOX_UPGRADED;
-		struct sock_fprog prog = {
-			.len = (unsigned short)sandbox_layers[l][layered_log].n,
-			.filter = (struct sock_filter *)sandbox_layers[l][layered_log].f,
-		};
-		if (bus != SANDBOX_HANDED)
-			return -1;
-		return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : -1;
-	}
+	if (forked_in_filter) /* the template's filter and the limits are on since the fork */
+		return bus == SANDBOX_HANDED ? 0 : -1;
 	if (set_limits() < 0)
 		return -1;
 	return load(sandbox_filters[bus][log_only].f, sandbox_filters[bus][log_only].n, log_only);

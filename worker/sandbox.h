@@ -17,12 +17,8 @@ scmp_filter_ctx sandbox_rules(enum sandbox_bus bus, bool log_only);
 /* Whether the last sandbox_rules built names sys in a rule, whatever its arguments. */
 bool sandbox_rules_names(int sys);
 
-/* worker/sandbox_layers.c: the worker template's layers (sandbox_mode.h), or
- * NULL. The template layer is built on sandbox_rules(SANDBOX_HANDED). */
-scmp_filter_ctx sandbox_layer_rules(enum sandbox_layer layer, bool log_only);
-
-/* The calls the upgraded layer refuses, for the generated table the unit
- * tests probe; *n is their number. */
-const int *sandbox_layer_refused(size_t *n);
+/* worker/sandbox_layers.c: the worker template's filter (sandbox_mode.h),
+ * or NULL: sandbox_rules(SANDBOX_HANDED) and the template's additions. */
+scmp_filter_ctx sandbox_template_rules(enum sandbox_template t, bool log_only);
 
 #endif

@@ -6,8 +6,9 @@
  * versions, killing or trapping (--sandbox-log), and the table of system
  * call names the trap handler logs. The programs check the architecture
  * they were built for and kill the process on any other, as libseccomp's
- * filters always do. Then the worker template's two layers
- * (worker/sandbox_layers.c), in the same two versions.
+ * filters always do. Then the worker template's filter
+ * (worker/sandbox_layers.c), with and without the calls for files, in the
+ * same two versions.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 
 static const char *const mode_names[SANDBOX_MODES] = {"handed", "dial_unix", "dial_inet"};
 
-static const char *const layer_names[SANDBOX_LAYERS] = {"template", "upgraded"};
+static const char *const template_names[SANDBOX_TEMPLATES] = {"template", "template_files"};
 
 static int print_ctx(scmp_filter_ctx ctx, const char *name, bool log_only)
 {
@@ -49,25 +50,19 @@ static int print_filter(enum sandbox_bus bus, bool log_only)
 	return print_ctx(sandbox_rules(bus, log_only), mode_names[bus], log_only);
 }
 
-/* The template's layers, as sandbox_layers[layer][log_only], and the calls
- * the upgraded layer refuses (sandbox_layer_refused[]). */
-static int print_layers(void)
+/* The template's filters, as sandbox_templates[variant][log_only]. */
+static int print_templates(void)
 {
-	for (int l = 0; l < SANDBOX_LAYERS; l++)
+	for (int t = 0; t < SANDBOX_TEMPLATES; t++)
 		for (int log_only = 0; log_only < 2; log_only++)
-			if (print_ctx(sandbox_layer_rules((enum sandbox_layer)l, log_only), layer_names[l], log_only) < 0)
+			if (print_ctx(sandbox_template_rules((enum sandbox_template)t, log_only), template_names[t],
+				      log_only) < 0)
 				return -1;
-	printf("static const struct { const struct sock_filter *f; size_t n; } sandbox_layers[%d][2] = {\n",
-	       SANDBOX_LAYERS);
-	for (int l = 0; l < SANDBOX_LAYERS; l++)
-		printf("\t{SANDBOX_FILTER(sandbox_filter_%s), SANDBOX_FILTER(sandbox_filter_%s_log)},\n", layer_names[l],
-		       layer_names[l]);
-	printf("};\n");
-	size_t n;
-	const int *r = sandbox_layer_refused(&n);
-	printf("static const int sandbox_layer_refused[] = {");
-	for (size_t i = 0; i < n; i++)
-		printf("%s%d", i ? ", " : "", r[i]);
+	printf("static const struct { const struct sock_filter *f; size_t n; } sandbox_templates[%d][2] = {\n",
+	       SANDBOX_TEMPLATES);
+	for (int t = 0; t < SANDBOX_TEMPLATES; t++)
+		printf("\t{SANDBOX_FILTER(sandbox_filter_%s), SANDBOX_FILTER(sandbox_filter_%s_log)},\n",
+		       template_names[t], template_names[t]);
 	printf("};\n");
 	return 0;
 }
@@ -99,7 +94,7 @@ int main(void)
 		printf("\t{SANDBOX_FILTER(sandbox_filter_%s), SANDBOX_FILTER(sandbox_filter_%s_log)},\n", mode_names[b],
 		       mode_names[b]);
 	printf("};\n");
-	if (print_layers() < 0)
+	if (print_templates() < 0)
 		return 1;
 	print_names();
 	return 0;

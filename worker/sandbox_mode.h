@@ -14,17 +14,17 @@ enum sandbox_bus {
 };
 
 /*
- * The worker template's two layers (worker/sandbox_layers.c). The template
- * loads SANDBOX_TEMPLATE once, before it forks: the SANDBOX_HANDED list,
- * plus what a worker does before its upgrade and what the template itself
- * does. Each child inherits it at no cost; at its upgrade it stacks
- * SANDBOX_UPGRADED, a few instructions that refuse those additions, so that
- * what it may call from then on is the SANDBOX_HANDED list exactly.
+ * The worker template's filter (worker/sandbox_layers.c): the SANDBOX_HANDED
+ * list, plus what a forked worker does before its upgrade and what the
+ * template itself does. The template loads it once, before it forks; each
+ * child inherits it at no cost and keeps it as its only filter, upgraded or
+ * not. Two variants: openat2 and pread (the files of --static-dir or
+ * another set-up's directory) are in the second only.
  */
-enum sandbox_layer {
-	SANDBOX_TEMPLATE, /* an allowlist */
-	SANDBOX_UPGRADED, /* a denylist, stacked on the first */
-	SANDBOX_LAYERS
+enum sandbox_template {
+	SANDBOX_TEMPLATE_PLAIN, /* no directory of files: no open of any kind */
+	SANDBOX_TEMPLATE_FILES, /* + openat2, pread64 */
+	SANDBOX_TEMPLATES
 };
 
 #endif

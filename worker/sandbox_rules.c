@@ -47,7 +47,7 @@ static struct scmp_arg_cmp arg_masked(unsigned arg, scmp_datum_t mask, scmp_datu
 	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = want};
 }
 
-/* Every call a rule names, whatever its arguments: the template's layers
+/* Every call a rule names, whatever its arguments: the template's filter
  * must add only calls not among them (sandbox_rules_names). */
 static int named[64];
 static size_t nnamed;

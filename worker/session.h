@@ -116,6 +116,7 @@ void session_identify(struct session *s);
 /* worker/http.c, for the loop */
 #define HTTP_MAX_REQUESTS 8 /* plain-HTTP requests per connection */
 int http_setup(const struct worker_config *cfg); /* every protocol's setup and the static files' */
+bool http_serves_files(void); /* after http_setup: a set-up opened a directory (session_http_dir) */
 /* A complete non-upgrade GET/HEAD of head_len bytes: answered (true) or not ours. */
 bool http_answer(struct session *s, const struct http_request *req, size_t head_len);
 /* Queues more of a file body: 1 once all of it is written, -1 on error, else 0. */
@@ -156,13 +157,14 @@ void uplink_drain(struct session *s, int timeout_ms);
  * and fails with ENOSYS instead of killing the worker (--sandbox-log). */
 int sandbox_enter(enum sandbox_bus bus, bool log_only);
 
-/* The worker template's side (worker/sandbox_layers.c): its layer, loaded
- * once before its first fork; and in each child right after the fork,
- * RLIMIT_NPROC 0 (nothing when the template is not sandboxed). */
-int sandbox_template_enter(bool log_only);
+/* The worker template's side (worker/sandbox_layers.c): its filter, loaded
+ * once before its first fork, the child's only one (files: with openat2 and
+ * pread, for a set-up's directory of files); and in each child right after
+ * the fork, RLIMIT_NPROC 0 and a small RLIMIT_NOFILE (nothing when the
+ * template is not sandboxed). A forked child's sandbox_enter then loads
+ * nothing. */
+int sandbox_template_enter(bool files, bool log_only);
 int sandbox_forked(void);
-/* The calls the upgraded layer refuses (for the unit tests); *n: how many. */
-const int *sandbox_upgrade_refuses(size_t *n);
 
 /* worker/protocols.c */
 extern const struct proto_worker *const worker_protocols[];

@@ -20,15 +20,16 @@
  * over before its upgrade cannot ptrace the template, and with it every
  * later connection, nor its siblings.
  *
- * The sandbox (unless --no-sandbox): the template loads its seccomp layer
- * once, before its first fork, so no child compiles and loads the worker's
- * whole filter: each inherits it, is refused new processes (RLIMIT_NPROC 0)
- * right after the fork, and stacks a small layer at its upgrade that leaves
- * it the calls of a spawned worker exactly (worker/sandbox_layers.c). So a
- * forked worker runs under a filter from its first instruction, plain HTTP
- * included, where a spawned one has none before its upgrade; and the
- * template itself can do little more than fork: it opens nothing, execs
- * nothing, dials nothing.
+ * The sandbox (unless --no-sandbox): the template loads its seccomp filter
+ * once, before its first fork, and no child loads one: each inherits it,
+ * is refused new processes (RLIMIT_NPROC 0) and held to a few descriptors
+ * right after the fork, and keeps that filter to its exit, its upgrade
+ * included (worker/sandbox_layers.c says what it allows beyond a spawned
+ * worker's list, and why that is harmless; openat2 only with a directory
+ * of files). So a forked worker runs under a filter from its first
+ * instruction, plain HTTP included, where a spawned one has none before
+ * its upgrade; and the template itself can do little more than fork: it
+ * opens nothing, execs nothing, dials nothing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -136,7 +137,7 @@ void template_run(int ctl, bool sandbox, bool sandbox_log)
 	int sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sig_fd < 0)
 		log_fatal("template: signalfd: %s", strerror(errno));
-	if (sandbox && sandbox_template_enter(sandbox_log) < 0)
+	if (sandbox && sandbox_template_enter(http_serves_files(), sandbox_log) < 0)
 		log_fatal("template: cannot enter the sandbox: %s", strerror(errno));
 	log_debug("template ready");
 	for (;;) {

@@ -29,7 +29,7 @@ struct template_msg {
 
 /*
  * Serves requests on ctl until the supervisor hangs up (then exits), in its
- * seccomp layer when sandbox (--sandbox-log: sandbox_log). Returns
+ * seccomp filter when sandbox (--sandbox-log: sandbox_log). Returns
  * only in a forked child, with the client on fd 0 and 1, its own control
  * socket on ctl's number, the template's descriptors closed and signals as
  * a freshly exec'd worker has them.

@@ -7,7 +7,6 @@
  * sandbox, in the set-up hook (worker/http.c says why files are safe here).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,7 +22,7 @@ int galene_http_setup(const struct worker_config *cfg)
 	(void)cfg;
 	if (!galene_opt.static_dir)
 		return 0;
-	static_fd = open(galene_opt.static_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	static_fd = session_http_dir(galene_opt.static_dir);
 	if (static_fd < 0) {
 		log_error("--galene-static %s: %s", galene_opt.static_dir, strerror(errno));
 		return -1;

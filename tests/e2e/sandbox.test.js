@@ -167,6 +167,9 @@ if (ROOT) {
 
 // getppid: a call the worker's filter does not allow.
 const GETPPID = { x64: 110 }[process.arch]; // the injector is x86_64 only
+// more calls outside a forked worker's filter (worker/sandbox_layers.c):
+// openat2 is in it only with a directory of files (--static-dir)
+const NR = { socket: 41, execve: 59, open: 2, openat2: 437 };
 // Makes worker pid run system call nr, as an exploit in it would
 // (tests/e2e/lib/inject_syscall.c, built here on first use); its output
 // says "result N" or "killed by signal N".
@@ -223,6 +226,49 @@ if (!ASAN && GETPPID) { // ASan builds run workers without the filter
       assert.ok(s.workerPids().length >= 2);
       a.close(); b.close();
     } finally { await s.stop(); }
+  }, { timeout: 60000 });
+
+  // A forked worker loads no filter at its upgrade: the template's is its only
+  // one, and what it refuses stays refused after the upgrade.
+  test('a forked, upgraded worker has one filter, the template\'s; socket, execve, open, openat2 kill it', async () => {
+    const s = await startServer();
+    try {
+      const other = await live(s, `o${Date.now()}`);
+      for (const [name, nr] of Object.entries(NR)) {
+        const { ws, pid } = await liveWithPid(s, `${name}${Date.now()}`);
+        assert.equal(Number(/^PPid:\s+(\d+)/m.exec(status(pid))[1]), s.templatePid(), 'forked by the template');
+        assert.match(status(pid), /^Seccomp_filters:\s+1$/m);
+        const out = await injectSyscall(pid, nr);
+        assert.match(out, /^killed by signal 31$/m, `${name}: ${out}`);
+        assert.equal((await ws.closed).code, 1006, name);
+      }
+      other.sendJSON({ command: 'message', to: 'nobody', message: 'still served' });
+      for (let m = await other.nextJSON(); m.code !== 404; m = await other.nextJSON()); // the router's answer
+      other.close();
+    } finally { await s.stop(); }
+  }, { timeout: 60000 });
+
+  test('--static-dir: the files serve from forked workers, and openat2 is allowed in one (not open)', async () => {
+    const www = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-www-'));
+    fs.chmodSync(www, 0o755); // the workers' user reads it
+    fs.writeFileSync(path.join(www, 'hello.txt'), 'hello from the files\n', { mode: 0o644 });
+    const s = await startServer({ args: ['--static-dir', www] });
+    try {
+      const r = await fetch(`http://127.0.0.1:${s.port}/hello.txt`);
+      assert.equal(r.status, 200);
+      assert.equal(await r.text(), 'hello from the files\n');
+      const { ws, pid } = await liveWithPid(s, `f${Date.now()}`);
+      assert.equal(Number(/^PPid:\s+(\d+)/m.exec(status(pid))[1]), s.templatePid(), 'forked by the template');
+      assert.match(status(pid), /^Seccomp_filters:\s+1$/m);
+      const out = await injectSyscall(pid, NR.openat2); // epoll_wait's arguments: it fails, it does not kill
+      assert.match(out, /^result -\d+$/m, out);
+      ws.sendJSON({ command: 'message', to: 'nobody', message: 'alive' });
+      for (let m = await ws.nextJSON(); m.code !== 404; m = await ws.nextJSON()); // the worker serves on
+      const killedBy = await injectSyscall(pid, NR.open);
+      assert.match(killedBy, /^killed by signal 31$/m, killedBy);
+      const again = await fetch(`http://127.0.0.1:${s.port}/hello.txt`);
+      assert.equal(await again.text(), 'hello from the files\n');
+    } finally { await s.stop(); fs.rmSync(www, { recursive: true, force: true }); }
   }, { timeout: 60000 });
 
   test('--sandbox-log: the forbidden call is logged by name and fails with ENOSYS; the worker serves on', async () => {
