@@ -115,11 +115,11 @@ int sandbox_template_enter(bool files, bool log_only)
 
 /*
  * A forked worker's descriptors, at most: 0 and 1 (the client), 2, the log
- * sink, its bus control socket (3), its epoll and signalfd, the bus
+ * sink, its bus control socket (3), its epoll, the bus
  * connection handed to it (and a new one while the old closes), a set-up's
  * directories and a file it is sending: about a dozen. Without a cap it
  * would have the supervisor's (raised to the hard limit, often a million),
- * and the template's filter lets it make epoll and signalfd descriptors.
+ * and the template's filter lets it make epoll descriptors.
  * Hard as well as soft: prlimit64 on itself is allowed. A handed connection
  * that would not fit is dropped by the kernel (MSG_CTRUNC): the worker takes
  * it as a failed dial and asks again (worker/uplink.c).

@@ -37,8 +37,8 @@
  * - getpeername: its own client's address, which it was told.
  * - setsockopt TCP_NODELAY (IPPROTO_TCP) only: the timing of its own
  *   socket's bytes. No other option (no SO_ATTACH_FILTER).
- * - epoll_create1, signalfd4: new descriptors, each watching only what the
- *   process holds or its own signals. How many: RLIMIT_NOFILE, which
+ * - epoll_create1: new descriptors, each watching only what the
+ *   process holds. How many: RLIMIT_NOFILE, which
  *   sandbox_forked lowers to what a worker needs (worker/sandbox.c); each
  *   epoll watch also counts in the user's max_user_watches, as the
  *   epoll_ctl of the list does.
@@ -81,9 +81,8 @@ struct template_rule {
 static const struct template_rule before_upgrade[] = {
 	{SCMP_SYS(getpeername), 0, {{0}}},          /* the client's address, for the log */
 	{SCMP_SYS(setsockopt), 2, {EQ(1, IPPROTO_TCP), EQ(2, TCP_NODELAY)}}, /* on the client */
-	{SCMP_SYS(epoll_create1), 0, {{0}}},        /* the worker's own loop and signals */
-	{SCMP_SYS(signalfd4), 0, {{0}}},
-	{SCMP_SYS(rt_sigaction), 0, {{0}}},
+	{SCMP_SYS(epoll_create1), 0, {{0}}},        /* the worker's own loop */
+	{SCMP_SYS(rt_sigaction), 0, {{0}}},         /* its SIGTERM and SIGINT handler */
 	{SCMP_SYS(prlimit64), 1, {EQ(0, 0)}},       /* its own limits, right after the fork */
 };
 

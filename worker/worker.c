@@ -1,6 +1,6 @@
 /*
  * switchboard-worker: one WebSocket client on fd 0/1, one thread, one epoll
- * loop over {client, bus, signals}, its timeout the next deadline. Runs
+ * loop over {client, bus}, its timeout the next deadline. Runs
  * under the supervisor, inetd, tcpserver, s6 or systemd Accept=yes alike.
  * The session and its request handling are worker/session.c.
  */
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,9 +29,19 @@
 #define SWITCHBOARD_VERSION "0.1.0"
 #endif
 
-enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2, EV_SIGNAL = 4 };
+enum { EV_CLIENT_IN = 0, EV_CLIENT_OUT = 1, EV_BUS = 2 };
 
-static int signal_fd;
+/* SIGTERM and SIGINT are blocked but while the loop waits in epoll_pwait,
+ * whose wait they end: the handler only notes them. Not a signalfd: that
+ * is one more descriptor made, watched and closed per connection. */
+static volatile sig_atomic_t stop_asked;
+static sigset_t wait_mask; /* the mask during the wait: SIGTERM and SIGINT let through */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_asked = 1;
+}
 static bool read_paused; /* client reads stopped while the bus or the client's output is backlogged */
 static bool client_hup;  /* epoll saw the client's FIN: read until EOF */
 static bool shut_wr;     /* our FIN is sent: linger only until the peer's */
@@ -226,9 +235,7 @@ static void on_timers(struct session *s)
 
 static void on_signal(struct session *s)
 {
-	struct signalfd_siginfo si;
-	if (read(signal_fd, &si, sizeof si) != sizeof si)
-		return;
+	stop_asked = 0;
 	if (s->phase == PHASE_HANDSHAKE || s->phase == PHASE_HTTP || s->phase == PHASE_ASK) {
 		s->phase = PHASE_DONE;
 	} else if (s->phase == PHASE_OPEN) {
@@ -281,9 +288,14 @@ static void setup_fds(struct session *s)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigprocmask(SIG_BLOCK, &set, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	struct sigaction sa = {.sa_handler = on_stop_signal}; /* no SA_RESTART: the wait ends */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	/* one socket: one registration for both ways */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP | (one_socket ? EPOLLOUT : 0),
 				 .data.u32 = EV_CLIENT_IN};
@@ -293,8 +305,6 @@ static void setup_fds(struct session *s)
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
 		epoll_ctl(s->ep, EPOLL_CTL_MOD, s->in_fd, &ev);
 	}
-	ev = (struct epoll_event){.events = EPOLLIN, .data.u32 = EV_SIGNAL};
-	epoll_ctl(s->ep, EPOLL_CTL_ADD, signal_fd, &ev);
 }
 
 /* What happens once the WebSocket is over: flush, half-close, drain. */
@@ -358,7 +368,7 @@ static int run(struct session *s)
 		/* A read paused for backpressure whose output drained in after_turn
 		 * gets no new edge: the bytes already wait in the socket. Poll, do
 		 * not block, so it resumes now, not at the next timer. */
-		int n = epoll_wait(s->ep, evs, 8, read_paused && !must_pause(s) ? 0 : timeout_until(at));
+		int n = epoll_pwait(s->ep, evs, 8, read_paused && !must_pause(s) ? 0 : timeout_until(at), &wait_mask);
 		if (n < 0 && errno != EINTR)
 			return 1;
 		bool client_in = false;
@@ -379,11 +389,10 @@ static int run(struct session *s)
 			case EV_BUS:
 				uplink_on_event(s, e);
 				break;
-			case EV_SIGNAL:
-				on_signal(s);
-				break;
 			}
 		}
+		if (stop_asked)
+			on_signal(s);
 		if (at != INT64_MAX && clock_ms() >= at)
 			on_timers(s);
 		/* Edge-triggered: a read paused for backpressure resumes here. */

@@ -117,7 +117,7 @@ if (!ASAN) { // ASan builds run workers without the filter
       assert.equal(status(srv.templatePid(), 'Seccomp'), '2');
       assert.equal(status(srv.templatePid(), 'Seccomp_filters'), '1');
       assert.equal(status(a.pid, 'Seccomp_filters'), '1');
-      // a few descriptors, hard limit too: the filter lets it make epolls and signalfds
+      // a few descriptors, hard limit too: the filter lets it make epolls
       const nofile = fs.readFileSync(`/proc/${a.pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
       assert.deepEqual(nofile.slice(26).trim().split(/\s+/).slice(0, 2), ['64', '64']);
       // the template forks on: it is not held to RLIMIT_NPROC

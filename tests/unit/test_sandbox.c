@@ -146,6 +146,13 @@ static void p_pread(void)
 	char c;
 	must(pread(probe_file, &c, 1, 0) == 0);
 }
+/* the worker's loop takes SIGTERM in epoll_pwait: no signalfd is made */
+static void p_signalfd(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	syscall(SYS_signalfd4, -1, &set, sizeof(uint64_t), 0);
+}
 static void p_seccomp(void)
 {
 	struct sock_filter allow = {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW};
@@ -288,6 +295,7 @@ static void test_forked(void)
 	CHECK("sandbox template, without files: openat2 and pread kill the process",
 	      killed(p_openat2) && killed(p_pread));
 	CHECK("sandbox template: seccomp (a filter of its own) kills the process", killed(p_seccomp));
+	CHECK("sandbox template: signalfd kills the process", killed(p_signalfd));
 	CHECK("sandbox template: prlimit64 on another process kills the process", killed(p_prlimit_other));
 	int st = probe_status(p_file_write);
 	CHECK("sandbox template: a file opened before cannot grow (RLIMIT_FSIZE 0 from the template)",
