@@ -160,7 +160,12 @@ void template_run(int ctl, bool sandbox, bool sandbox_log)
 			tell(ctl, 'n', 0, EMFILE);
 			continue;
 		}
-		pid_t pid = fork();
+		/* _Fork: the clone alone, without fork()'s locking of the C
+		 * library (malloc's arenas, the loader's and stdio's locks) around
+		 * it and its atfork handlers. Those are for other threads, and the
+		 * template has none: what they write is pages that both sides would
+		 * then copy on their next write, once per connection. */
+		pid_t pid = _Fork();
 		if (pid == 0) {
 			become_worker(ctl, sig_fd, conn, wctl);
 			return;
