@@ -44,7 +44,7 @@ WS       := proto/websocket/http.c proto/websocket/frame.c proto/websocket/ws.c 
             proto/websocket/handshake.c proto/websocket/static.c proto/websocket/origin.c \
             proto/websocket/proxy.c
 WORKER   := worker/worker.c worker/memtrim.c worker/template.c worker/session.c worker/http.c worker/http_ask.c worker/uplink.c worker/refusal.c worker/sandbox.c $(P_WORKER) $(COMMON_W) $(WS)
-ROUTER   := router/main.c router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/workers.c router/tap.c router/store.c router/store_schema.c \
+ROUTER   := router/main.c router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/dirty.c router/workers.c router/tap.c router/store.c router/store_schema.c \
             router/metrics.c router/http.c router/allowfrom.c router/supervisor_prom.c common/ready.c $(P_ROUTER) $(COMMON_R)
 SUPER    := worker/supervisor.c worker/supervisor_setup.c worker/supervisor_stats.c worker/supervisor_template.c common/ready.c worker/peers.c worker/bus_hand.c common/alloc.c common/log.c common/log_sink.c common/clock.c common/hmap.c \
             common/sp.c common/buf.c common/busauth.c common/envelope.c common/mp.c
@@ -65,7 +65,7 @@ P_LIBS   := $(foreach p,$(PARTS),$($(p)_LIBS))
 # (<name>_UNIT, with <name>_UNIT_LIBS).
 P_UNIT   := $(foreach p,$(PROTOS),$($(p)_UNIT))
 P_LIBS   += $(foreach p,$(PROTOS),$($(p)_UNIT_LIBS))
-UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/allowfrom.c worker/sandbox.c worker/peers.c worker/bus_hand.c worker/memtrim.c \
+UNIT     := $(wildcard tests/unit/*.c) $(COMMON_R) common/options.c common/options_doc.c common/config.c common/cidr.c proto/websocket/forwarded.c $(WS) router/listener.c router/listen_sock.c router/bufpool.c router/heaptrim.c router/dirty.c router/allowfrom.c worker/sandbox.c worker/peers.c worker/bus_hand.c worker/memtrim.c \
             router/store.c router/store_schema.c \
             $(P_SHARED) $(P_LIB) $(P_UNIT) $(foreach p,$(PROTOS),$($(p)_OPTIONS)) $(SALTY_LIB)
 HEADERS  := $(wildcard common/*.h proto/*.h proto/*/*.h worker/*.h router/*.h tests/unit/*.h)

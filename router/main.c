@@ -176,7 +176,7 @@ static void tick_protocols(void)
 /* How long the loop may sleep: the next timer, or not at all with work pending. */
 static int wait_ms(void)
 {
-	if (R.dirty)
+	if (dirty_any(&R.dirty))
 		return 0;
 	int64_t due = metrics_due(), commit = store_commit_due(), bus = bus_due(&R.bus);
 	for (int i = 0; router_protocols[i] && i < 64; i++)

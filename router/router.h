@@ -11,6 +11,7 @@
 #include "../common/hmap.h"
 #include "../common/mp.h"
 #include "../proto/proto.h"
+#include "dirty.h"
 #include "listener.h"
 
 struct rworker {
@@ -25,8 +26,7 @@ struct rworker {
 	struct bus_inflight inflight; /* sent, not yet credited */
 	bool doomed;   /* told to close as too slow; nothing more is queued */
 	bool dropped;  /* its pipe closed by the router; gone at the next reap */
-	bool dirty;    /* on the flush list */
-	struct rworker *next_dirty;
+	struct dirty_node dirty; /* on the flush list (router/dirty.h) */
 	struct buf queue; /* envelopes waiting for credit, back to back */
 };
 
@@ -44,7 +44,7 @@ struct router {
 	struct bus bus;      /* workers' pipes and tap readers */
 	struct hmap workers; /* pipe id → rworker */
 	struct hmap conns;   /* connection id → rworker, for hello's uniqueness check */
-	struct rworker *dirty;
+	struct dirty_list dirty; /* workers with something to flush */
 	size_t queue_limit;  /* one worker: its queue and its pipe's output */
 	size_t memory_limit; /* all workers' queues and pipes together; 0: none */
 	size_t queued;       /* bytes in all workers' queues (not their pipes) */

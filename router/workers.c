@@ -2,6 +2,7 @@
  * The router's view of its workers: registration (hello), envelope checks,
  * per-worker queues, credit and batching, departures.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,14 +21,7 @@ int workers_init(struct router *r)
 	return hmap_init(&r->workers);
 }
 
-static void mark_dirty(struct router *r, struct rworker *w)
-{
-	if (w->dirty)
-		return;
-	w->dirty = true;
-	w->next_dirty = r->dirty;
-	r->dirty = w;
-}
+static void mark_dirty(struct router *r, struct rworker *w) { dirty_mark(&r->dirty, &w->dirty); }
 
 msgpack_packer *router_packer(struct router *r)
 {
@@ -280,26 +274,20 @@ static void flush_one(struct router *r, struct rworker *w)
 	bufpool_give(&r->bus.pool, &w->queue); /* a burst's queue (a Galène join: a user add per member) is not kept */
 }
 
-void workers_flush(struct router *r)
+static bool flush_node(struct dirty_node *n, void *arg)
 {
-	struct rworker *keep = NULL;
-	while (r->dirty) {
-		struct rworker *w = r->dirty;
-		r->dirty = w->next_dirty;
-		w->dirty = false;
-		bool had = buf_used(&w->queue) > 0;
-		flush_one(r, w);
-		if (had && buf_used(&w->queue) == 0 && !w->doomed && w->proto->on_drained)
-			w->proto->on_drained(r, w); /* may queue more: goes out next turn */
-		if (buf_used(&w->queue) > 0 && bus_credit_verdict(&w->inflight, w->credit, w->doomed ? 0 : 1,
-								  buf_used(&w->queue), w->asked) != BUS_WAIT) {
-			w->next_dirty = keep; /* still has something it may send */
-			keep = w;
-			w->dirty = true;
-		}
-	}
-	r->dirty = keep;
+	struct router *r = arg;
+	struct rworker *w = (struct rworker *)(void *)((char *)n - offsetof(struct rworker, dirty));
+	bool had = buf_used(&w->queue) > 0;
+	flush_one(r, w);
+	if (had && buf_used(&w->queue) == 0 && !w->doomed && w->proto->on_drained)
+		w->proto->on_drained(r, w); /* may queue more: goes out next pass */
+	/* still something it may send? */
+	return buf_used(&w->queue) > 0 &&
+	       bus_credit_verdict(&w->inflight, w->credit, w->doomed ? 0 : 1, buf_used(&w->queue), w->asked) != BUS_WAIT;
 }
+
+void workers_flush(struct router *r) { dirty_run(&r->dirty, flush_node, r); }
 
 /* Closes a worker's pipe, telling it first (best effort) to close its client
  * with code: a refused worker must not resend what was refused. */
@@ -471,13 +459,7 @@ void workers_on_pipe_gone(void *router, uint32_t pipe)
 	hmap_del_u64(&r->conns, w->conn);
 	if (w->proto->on_worker_gone)
 		w->proto->on_worker_gone(r, w);
-	if (w->dirty) { /* unlink from the flush list */
-		for (struct rworker **pp = &r->dirty; *pp; pp = &(*pp)->next_dirty)
-			if (*pp == w) {
-				*pp = w->next_dirty;
-				break;
-			}
-	}
+	dirty_unlink(&r->dirty, &w->dirty);
 	log_debug("worker pid %d gone", w->pid);
 	free_worker(r, w);
 }

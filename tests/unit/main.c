@@ -8,7 +8,7 @@ int check_passed, check_failed;
 #define GROUPS(X) X(utf8) X(http) X(frame) X(ws) X(json) X(mp) X(buf) X(sp) X(sp_conn) X(bulk) X(buscredit) X(sandbox) X(bus_hand) X(log) X(listen_sock) X(listener) \
 	X(static) X(options) X(config) X(store) \
 	X(galene_password) X(galene_groupfile) X(galene_jwt) X(galene_msg) X(galene_http) X(galene_ticket) \
-	X(eio) X(p2pkey) X(peers) X(salty) X(salty_client) X(origin) X(proxy) X(forwarded) X(cidr) X(allowfrom) X(memtrim) X(heaptrim)
+	X(eio) X(p2pkey) X(peers) X(salty) X(salty_client) X(origin) X(proxy) X(forwarded) X(cidr) X(allowfrom) X(memtrim) X(heaptrim) X(dirty)
 #define DECLARE(g) void test_##g(void);
 GROUPS(DECLARE)
 
