@@ -438,8 +438,18 @@ static void finish_stop(void)
 	template_stop(SIGKILL);
 	if (S.router_pid > 0) {
 		kill(S.router_pid, SIGTERM);
-		for (int i = 0; i < 300 && waitpid(S.router_pid, NULL, WNOHANG) == 0; i++)
+		int i = 0;
+		while (i < 300 && waitpid(S.router_pid, NULL, WNOHANG) == 0) {
 			usleep(10000);
+			i++;
+		}
+		/* a router that did not stop in 3 s is not left running on its own,
+		 * holding the bus socket and the store */
+		if (i == 300) {
+			log_warn("the router (pid %d) did not stop within 3 s of SIGTERM; killing it", (int)S.router_pid);
+			kill(S.router_pid, SIGKILL);
+			waitpid(S.router_pid, NULL, 0);
+		}
 	}
 	sup_stats_remove();
 	log_info("stopped");

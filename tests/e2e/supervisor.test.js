@@ -133,6 +133,17 @@ test('a router that ends (--store-stats) or refuses its options at start stops t
   }
 }, { timeout: 60000 });
 
+test('a router that does not stop on SIGTERM is killed when the supervisor stops, not left running', async () => {
+  const srv = await startServer();
+  const pid = srv.routerPid();
+  assert.ok(pid, 'a router runs');
+  process.kill(pid, 'SIGSTOP'); // as a router stuck in a loop: SIGTERM stays pending
+  await srv.stop();
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  assert.ok(!alive(), `router ${pid} outlived the supervisor`);
+  assert.match(srv.log, /router \(pid \d+\) did not stop within 3 s of SIGTERM; killing it/);
+}, { timeout: 60000 });
+
 test('out of descriptors, the supervisor rests its listener instead of spinning, then serves again', async () => {
   const s = await startServer();
   const pid = s.proc.pid;
