@@ -12,7 +12,7 @@
 # Knobs (environment): BENCH_SECS (5) measured window, BENCH_WARMUP (1),
 # BENCH_CLIENTS (100), BENCH_WINDOWS ("8 64": closed-loop runs, messages in
 # flight per client), BENCH_RATE (10000 msgs/s for the paced run), BENCH_PAYLOAD (100),
-# BENCH_CONNS (2000), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200),
+# BENCH_CONNS (4000 a round), BENCH_CONN_ROUNDS (3), BENCH_CONC (50), BENCH_IDLE (20), BENCH_IDLE_MANY (200),
 # BENCH_MSG_IDS (100 Messaging client_ids), BENCH_MSG_ONLINE (50 of them
 # connected), BENCH_MSG_WINDOW (16 messages to online ids in flight per
 # connected client), BENCH_BACKLOG (10000 stored messages), BENCH_BACKLOG_RUNS (9),
@@ -27,7 +27,8 @@ WINDOWS=${BENCH_WINDOWS:-8 64}
 PACE_WINDOW=64    # paced run: most undelivered messages per client before holding back
 RATE=${BENCH_RATE:-10000}
 PAYLOAD=${BENCH_PAYLOAD:-100}
-CONNS=${BENCH_CONNS:-2000}
+CONNS=${BENCH_CONNS:-4000}
+CONN_ROUNDS=${BENCH_CONN_ROUNDS:-3}
 CONC=${BENCH_CONC:-50}
 IDLE=${BENCH_IDLE:-20}
 IDLE_MANY=${BENCH_IDLE_MANY:-200}
@@ -157,18 +158,28 @@ log "bench:   worker rss=$W_RSS pss=$W_PSS uss=$W_USS pte=$W_PTE threads=$W_THR_
 	"server dPSS/conn=$SB_DPSS; node rss $N_R0->$N_R1 pss $N_P0->$N_P1 kB"
 
 # ---------------------------------------------------------------- 3: connection rate
-conn_bench() { # NAME PORT
+conn_bench() { # NAME PORT ROUND
 	"$LG" conn "$2" /echo 200 "$CONC" >"$LOGS/conn-$1-warmup.txt" 2>&1
-	"$LG" conn "$2" /echo "$CONNS" "$CONC" >"$LOGS/conn-$1.txt" 2>&1 ||
-		FAILED="$FAILED; $1 connection run had failures: $(cat "$LOGS/conn-$1.txt")"
+	"$LG" conn "$2" /echo "$CONNS" "$CONC" >"$LOGS/conn-$1-$3.txt" 2>&1 ||
+		FAILED="$FAILED; $1 connection run had failures: $(cat "$LOGS/conn-$1-$3.txt")"
 }
-log "bench: new connections ($CONNS, $CONC in flight, /echo)"
-for _s in switchboard node websocketd lws; do
-	srv_start "$_s"
-	conn_bench "$_s" "$PORT"
-	srv_stop "$_s"
+# Rounds taken in turn, each server started afresh: a VM's speed drifts by
+# tens of percent within a minute, and a single short run of each, one after
+# the other, measured that drift as much as the servers.
+log "bench: new connections ($CONN_ROUNDS rounds of $CONNS, $CONC in flight, /echo)"
+_r=1
+while [ "$_r" -le "$CONN_ROUNDS" ]; do
+	for _s in switchboard node websocketd lws; do
+		srv_start "$_s"
+		conn_bench "$_s" "$PORT" "$_r"
+		srv_stop "$_s"
+	done
+	_r=$((_r + 1))
 done
-cps() { _v=$(kv rate "$LOGS/conn-$1.txt"); echo "${_v:-0}"; }
+# cps NAME: the median of its rounds; cps_range NAME: "min–max"
+cps_all() { for _f in "$LOGS"/conn-"$1"-[0-9]*.txt; do _v=$(kv rate "$_f"); echo "${_v:-0}"; done | sort -n; }
+cps() { cps_all "$1" | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
+cps_range() { cps_all "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s–%s", lo, hi }'; }
 SB_CPS=$(cps switchboard) N_CPS=$(cps node) WSD_CPS=$(cps websocketd) LWS_CPS=$(cps lws)
 log "bench:   switchboard $SB_CPS/s, node $N_CPS/s, websocketd $WSD_CPS/s, lws $LWS_CPS/s"
 
@@ -334,11 +345,11 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 	row "threads per worker (/proc status, all $NW)" \
 		"$W_THR_MAX$([ "$W_THR_MIN" = "$W_THR_MAX" ] || echo " (min $W_THR_MIN)")$([ "$W_THR_MAX" = 1 ] || echo " **FAIL**")" \
 		"$N_THR (one process for all clients)" "—" "1"
-	row "new connections/s ($CONNS × open+upgrade+close, $CONC in flight, /echo)" "$SB_CPS" "$N_CPS" \
-		"$(ratio "$SB_CPS" "$N_CPS")" "—"
-	row "new connections/s, vs websocketd 0.4.1 + static C echo child" "$SB_CPS" "$WSD_CPS" \
+	row "new connections/s ($CONNS × open+upgrade+close, $CONC in flight, /echo; median of $CONN_ROUNDS rounds taken in turn)" \
+		"$SB_CPS ($(cps_range switchboard))" "$N_CPS ($(cps_range node))" "$(ratio "$SB_CPS" "$N_CPS")" "—"
+	row "new connections/s, vs websocketd 0.4.1 + static C echo child" "$SB_CPS" "$WSD_CPS ($(cps_range websocketd))" \
 		"$(ratio "$SB_CPS" "$WSD_CPS")" "≥ 3×"
-	row "new connections/s, vs the libwebsockets relay (one process)" "$SB_CPS" "$LWS_CPS" \
+	row "new connections/s, vs the libwebsockets relay (one process)" "$SB_CPS" "$LWS_CPS ($(cps_range lws))" \
 		"$(ratio "$SB_CPS" "$LWS_CPS")" "—"
 	for w in $WINDOWS; do
 		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
