@@ -82,7 +82,7 @@ static void read_client(struct session *s)
 			continue;
 		if (r <= 0) {
 			if (r == 0 || errno != EAGAIN)
-				s->phase = PHASE_DONE;
+				s->client_eof = true;
 			return;
 		}
 		s->last_rx = clock_ms();
@@ -112,7 +112,7 @@ static void write_client(struct session *s)
 			continue;
 		if (w < 0) {
 			if (errno != EAGAIN) {
-				s->phase = PHASE_DONE;
+				s->client_eof = true;
 				buf_reset(&s->out);
 			}
 			return;

@@ -258,6 +258,43 @@ test('after the client\'s close frame the worker closes TCP and leaves without w
   s.destroy();
 });
 
+// A client that half-closes (its last frame and FIN together, no close
+// frame) still reads what is queued for it: here echoes far larger than the
+// socket buffers take at once.
+test('a client that half-closes after large messages still gets every echo whole', async () => {
+  const { encodeFrame, FrameParser, OP } = require('./lib/rawws');
+  await until(() => srv.workerPids().length === 0, 10000, 'earlier tests\' workers to leave');
+  const s = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+  let head = Buffer.alloc(0);
+  const parser = new FrameParser();
+  const frames = [];
+  s.on('data', (d) => {
+    if (!head.includes('\r\n\r\n')) {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      d = head.subarray(end + 4);
+    }
+    frames.push(...parser.push(d));
+  });
+  s.on('error', () => {});
+  const closed = new Promise((r) => s.on('close', r));
+  await new Promise((r) => s.once('connect', r));
+  s.write(upgradeRequest('/echo'));
+  await until(() => head.includes('\r\n\r\n'), 10000, 'the 101');
+  const [pid] = srv.workerPids();
+  const payload = Buffer.alloc(900000, 0x5a);
+  process.kill(pid, 'SIGSTOP'); // the frame and our FIN arrive together
+  const N = 8; // 7 MB: more than the socket buffers and --client-backlog hold
+  s.end(Buffer.concat(Array.from({ length: N }, () => encodeFrame({ opcode: OP.BINARY, payload }))));
+  await sleep(300);
+  process.kill(pid, 'SIGCONT');
+  await closed;
+  const echoes = frames.filter((f) => f.opcode === OP.BINARY);
+  assert.equal(echoes.length, N, `every echo came (frames: ${frames.map((f) => f.opcode)})`);
+  assert.ok(echoes.every((e) => e.payload.equals(payload)), 'each echo whole');
+});
+
 test('workers are single-threaded and sandboxed', async () => {
   const ws = await connect(srv.url('/wschat'));
   await ws.next();

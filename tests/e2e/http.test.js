@@ -223,6 +223,33 @@ test('a large file reaches a slow reader intact; the worker never holds much of 
   assert.ok(peak - base < 4 << 20, `worker RSS grew by ${peak - base} bytes (from ${base})`);
 }, { timeout: 60000 });
 
+// A client may half-close right after its request (shutdown(SHUT_WR), or
+// a request and FIN in one segment): it still reads its whole answer.
+test('a client that half-closes after its request gets the whole large file', async () => {
+  await until(() => srv.workerPids().length === 0, 10000, 'no worker left from the tests before');
+  const s = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => s.once('connect', r));
+  await until(() => srv.workerPids().length === 1, 10000, 'the worker');
+  const [pid] = srv.workerPids();
+  const chunks = [];
+  s.on('data', (d) => chunks.push(d));
+  const done = new Promise((resolve) => s.on('close', resolve));
+  // the worker is stopped while the request and our FIN arrive, so that it
+  // wakes to both in one event
+  process.kill(pid, 'SIGSTOP');
+  s.end(get('/big.bin'));
+  await sleep(200);
+  process.kill(pid, 'SIGCONT');
+  await done;
+  const data = Buffer.concat(chunks);
+  const end = data.indexOf('\r\n\r\n');
+  assert.ok(end > 0, `an answer (${data.length} bytes)`);
+  assert.match(data.subarray(0, end).toString(), new RegExp(`Content-Length: ${BIG}\r\n`));
+  const body = data.subarray(end + 4);
+  assert.equal(body.length, BIG);
+  assert.equal(crypto.createHash('sha256').update(body).digest('hex'), bigHash);
+}, { timeout: 60000 });
+
 test('a client that takes none of its file for the handshake timeout is dropped', async () => {
   // the worker of the test before may still be on its way out
   await until(() => srv.workerPids().length === 0, 10000, 'no worker left from the test before');
