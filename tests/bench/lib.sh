@@ -189,14 +189,18 @@ stop_lws() { kill_wait "$LWSP" 5; LWSP=; }
 start_floor() { start_tool floor-relay "$OUT/floor-relay" "the floor relay"; FLOOR_PORT=$TOOL_PORT FLOORP=$TOOL_PID; }
 stop_floor() { kill_wait "$FLOORP" 5; FLOORP=; }
 
+# the floor of a new connection in that shape (tests/bench/floor-fork.c)
+start_forkfloor() { start_tool floor-fork "$OUT/floor-fork" "the fork floor"; FORK_PORT=$TOOL_PORT FORKP=$TOOL_PID; }
+stop_forkfloor() { kill_wait "$FORKP" 5; FORKP=; }
+
 # build_loadgen: the load generator at $LG (cc -O2)
 build_loadgen() {
 	cc -O2 -Wall -Wextra -o "$LG" tests/bench/loadgen.c tests/bench/loadgen_net.c tests/bench/loadgen_cpu.c \
 		tests/bench/loadgen_msg.c tests/bench/loadgen_lat.c tests/bench/loadgen_soak.c
 }
 
-# build_tools: the load generator, the libwebsockets relay, the floor relay and
-# websocketd's echo child, into $OUT (cc -O2; the lws relay only when
+# build_tools: the load generator, the libwebsockets relay, the floor relay,
+# the fork floor and websocketd's echo child, into $OUT (cc -O2; the lws relay only when
 # libwebsockets is there)
 build_tools() {
 	build_loadgen || return 1
@@ -208,6 +212,7 @@ build_tools() {
 		rm -f "$OUT/lws-relay"
 	fi
 	cc -O2 -Wall -Wextra -o "$OUT/floor-relay" tests/bench/floor-relay.c -lcrypto || return 1
+	cc -O2 -static -Wall -Wextra -o "$OUT/floor-fork" tests/bench/floor-fork.c common/sha1.c || return 1
 }
 
 # build_soak_tools: the SaltyRTC, Galène and WebSocketStar load generators

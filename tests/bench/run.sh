@@ -63,7 +63,7 @@ build_tools || exit 1
 [ -x "$OUT/lws-relay" ] || { echo "bench: libwebsockets-dev missing (make bench installs DEB_BENCH)" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sb-bench.XXXXXX") || exit 1
-SB='' NP='' LGP='' WD='' WSDP='' LWSP='' FLOORP=''
+SB='' NP='' LGP='' WD='' WSDP='' LWSP='' FLOORP='' FORKP=''
 FAILED=''   # reasons the run is not valid (printed, and exit status 1)
 
 cleanup() {
@@ -74,6 +74,7 @@ cleanup() {
 	[ -n "$WSDP" ] && stop_wsd
 	[ -n "$LWSP" ] && stop_lws
 	[ -n "$FLOORP" ] && stop_floor
+	[ -n "$FORKP" ] && stop_forkfloor
 	[ -n "$WD" ] && kill -TERM "$WD" 2>/dev/null && wait "$WD" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -102,10 +103,11 @@ srv_start() {
 	lws) start_lws; PORT=$LWS_PORT PID=$LWSP ;;
 	websocketd) start_wsd; PORT=$WSD_PORT PID=$WSDP ;;
 	floor) start_floor; PORT=$FLOOR_PORT PID=$FLOORP ;;
+	forkfloor) start_forkfloor; PORT=$FORK_PORT PID=$FORKP ;;
 	esac
 }
 srv_stop() {
-	case $1 in switchboard) stop_sb ;; node) stop_node ;; lws) stop_lws ;; websocketd) stop_wsd ;; floor) stop_floor ;; esac
+	case $1 in switchboard) stop_sb ;; node) stop_node ;; lws) stop_lws ;; websocketd) stop_wsd ;; floor) stop_floor ;; forkfloor) stop_forkfloor ;; esac
 }
 
 # ---------------------------------------------------------------- 1, 2: memory, threads
@@ -169,7 +171,7 @@ conn_bench() { # NAME PORT ROUND
 log "bench: new connections ($CONN_ROUNDS rounds of $CONNS, $CONC in flight, /echo)"
 _r=1
 while [ "$_r" -le "$CONN_ROUNDS" ]; do
-	for _s in switchboard node websocketd lws; do
+	for _s in switchboard node websocketd lws forkfloor; do
 		srv_start "$_s"
 		conn_bench "$_s" "$PORT" "$_r"
 		srv_stop "$_s"
@@ -180,8 +182,8 @@ done
 cps_all() { for _f in "$LOGS"/conn-"$1"-[0-9]*.txt; do _v=$(kv rate "$_f"); echo "${_v:-0}"; done | sort -n; }
 cps() { cps_all "$1" | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
 cps_range() { cps_all "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s–%s", lo, hi }'; }
-SB_CPS=$(cps switchboard) N_CPS=$(cps node) WSD_CPS=$(cps websocketd) LWS_CPS=$(cps lws)
-log "bench:   switchboard $SB_CPS/s, node $N_CPS/s, websocketd $WSD_CPS/s, lws $LWS_CPS/s"
+SB_CPS=$(cps switchboard) N_CPS=$(cps node) WSD_CPS=$(cps websocketd) LWS_CPS=$(cps lws) FORK_CPS=$(cps forkfloor)
+log "bench:   switchboard $SB_CPS/s, node $N_CPS/s, websocketd $WSD_CPS/s, lws $LWS_CPS/s, fork floor $FORK_CPS/s"
 
 # ---------------------------------------------------------------- 4: WSChat relay
 chat_bench() { # NAME WINDOW RATE -> $LOGS/chat-NAME-wWINDOW-rRATE.txt
@@ -351,6 +353,10 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"$(ratio "$SB_CPS" "$WSD_CPS")" "≥ 3×"
 	row "new connections/s, vs the libwebsockets relay (one process)" "$SB_CPS" "$LWS_CPS ($(cps_range lws))" \
 		"$(ratio "$SB_CPS" "$LWS_CPS")" "—"
+	row "new connections/s, vs the floor of a process per connection (tests/bench/floor-fork.c)" "$SB_CPS" \
+		"$FORK_CPS ($(cps_range forkfloor))" "$(ratio "$SB_CPS" "$FORK_CPS")" "—"
+	row "the fork floor itself against websocketd: new connections/s" "$FORK_CPS (floor)" "$WSD_CPS" \
+		"$(ratio "$FORK_CPS" "$WSD_CPS")" "—"
 	for w in $WINDOWS; do
 		chat_rows "w$w-r0" "closed loop, $w in flight per client" "$BUDGET_US µs" "—"
 		lws_rows "w$w-r0" "closed loop, $w in flight per client"
@@ -390,6 +396,9 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 		"\`tests/bench/floor-relay.c\` (switchboard's process shape with nothing else in it: a forked process per" \
 		"connection speaking WebSocket, one router process routing, a Unix socket between each and the router; no sandbox," \
 		"bus framing, envelopes, limits or logs: what that shape costs on this machine, its floor);" \
+		"\`tests/bench/floor-fork.c\` (the floor of a new connection in that shape: a static process, already set up," \
+		"forks a child per connection that upgrades, echoes the close and exits; no supervisor, descriptors passed," \
+		"bus control socket, sandbox or log);" \
 		"websocketd $(dpkg-query -W -f='${Version}' websocketd 2>/dev/null) (Debian) running \`tests/bench/echo-child.c\` (static) per connection;" \
 		"load from \`tests/bench/loadgen.c\` for all. CPU = utime+stime of the server" \
 		"process(es) (supervisor + router + workers) over the ${SECS}s window, from /proc/PID/stat." \
